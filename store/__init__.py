@@ -1,0 +1,1 @@
+"""SmartFlow: store."""
