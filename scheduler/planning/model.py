@@ -10,6 +10,18 @@ from enum import StrEnum
 # --------------------------------------------------------------------------- inputs
 
 
+@dataclass(frozen=True, order=True)
+class Interval:
+    """A half-open span [start, end) of aware datetimes."""
+
+    start: datetime
+    end: datetime
+
+    @property
+    def minutes(self) -> int:
+        return int((self.end - self.start).total_seconds() // 60)
+
+
 class TaskStatus(StrEnum):
     OPEN = "open"
     DONE = "done"
