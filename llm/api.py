@@ -46,7 +46,7 @@ class Choice:
     notification_summary: str
     ask_user_question: str
     source: str  # llm | fallback
-    fallback_reason: str | None = None  # a stable code: not_configured, timeout, http_error, invalid_json, ...
+    fallback_reason: str | None = None  # a stable code (llm.reasons.Reason): not_configured, timeout, ...
     model: str | None = None
     latency_ms: int = 0
     prompt_tokens: int = 0

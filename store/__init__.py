@@ -1,1 +1,9 @@
-"""SmartFlow: store."""
+"""SmartFlow store: SQLAlchemy models, repositories, unit of work and Alembic migrations."""
+
+from __future__ import annotations
+
+from store.errors import StoreError, StoreErrorCode
+from store.types import new_id, short_key
+from store.uow import Store, UnitOfWork
+
+__all__ = ["Store", "StoreError", "StoreErrorCode", "UnitOfWork", "new_id", "short_key"]

@@ -1,1 +1,25 @@
-"""SmartFlow: scheduler.planning."""
+"""The pure planning engine: window, observe, candidates, ranking, texts, base_version (no I/O)."""
+
+from __future__ import annotations
+
+from scheduler.planning import texts
+from scheduler.planning.engine import generate, observe, plan, rank
+from scheduler.planning.target import effective_quadrant
+from scheduler.planning.texts import grounding_tokens
+from scheduler.planning.version import base_version
+from scheduler.planning.window import busy_items, day_windows, expand_fixed_events, free_intervals
+
+__all__ = [
+    "base_version",
+    "busy_items",
+    "day_windows",
+    "effective_quadrant",
+    "expand_fixed_events",
+    "free_intervals",
+    "generate",
+    "grounding_tokens",
+    "observe",
+    "plan",
+    "rank",
+    "texts",
+]

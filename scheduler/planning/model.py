@@ -195,7 +195,10 @@ class Metrics:
     target_done: bool
     target_scheduled: bool
     minutes_to_deadline: int | None
-    blocks_affected: int
+    blocks_affected: int  # blocks the top candidate moves or resizes
+    effective_quadrant: int | None = None  # the target task's quadrant after promotion for `now`
+    in_quiet_hours: bool = False  # `now` is inside the user's quiet hours (cards are deferred)
+    longest_free_minutes: int = 0  # the longest contiguous free slot in the window
 
 
 @dataclass(frozen=True)
@@ -220,8 +223,9 @@ class Reason:
 
 @dataclass(frozen=True)
 class Disruption:
-    blocks_moved: int = 0
-    minutes_moved: int = 0
+    blocks_moved: int = 0  # blocks moved or resized
+    minutes_moved: int = 0  # total shift (move) or lost length (resize)
+    day_extended_minutes: int = 0  # extend_day: how much later the day ends
 
 
 @dataclass(frozen=True)
@@ -242,3 +246,38 @@ class Candidate:
     @property
     def is_change(self) -> bool:
         return self.type in CHANGE_TYPES
+
+    def component(self, name: str) -> float:
+        """The value of the named score component (0.0 when absent)."""
+        for comp in self.score:
+            if comp.name == name:
+                return comp.value
+        return 0.0
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    observation: Observation
+    candidates: tuple[Candidate, ...]  # ranked: the first one is the deterministic choice
+
+    @property
+    def top(self) -> Candidate | None:
+        return self.candidates[0] if self.candidates else None
+
+
+class BusyKind(StrEnum):
+    FIXED = "fixed"
+    BLOCK = "block"
+
+
+@dataclass(frozen=True)
+class BusyItem:
+    """One occupied span of the schedule: a fixed event occurrence or a block."""
+
+    start: datetime
+    end: datetime
+    title: str
+    kind: BusyKind
+    id: str
+    task_id: str | None = None
+    locked: bool = False

@@ -1,0 +1,143 @@
+"""The `smartflow` command line: a thin click group; other modules add commands with `main.add_command`."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+import click
+from sqlalchemy.exc import SQLAlchemyError
+
+from app import importer, schedule_view
+from app.cli_support import (
+    db_error_line,
+    fail,
+    run_with_store,
+    settings_of,
+    wall_clock_now,
+)
+from store import Store, StoreError, migrate
+
+MAX_PROBLEMS_SHOWN = 200
+PROGRESS_THRESHOLD = 1000  # files with at least this many records report progress on stderr
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """SmartFlow: proposes validated schedule changes in Feishu. Configuration: SMARTFLOW_* variables.
+
+    Commands read the configuration when they start (app.cli_support.settings_of), so --help works even
+    when it is malformed."""
+
+
+@main.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command("upgrade")
+@click.pass_context
+def db_upgrade(ctx: click.Context) -> None:
+    """Create or upgrade the database schema to the newest migration."""
+    settings = settings_of(ctx)
+    try:
+        migrate.upgrade(settings.database_url)
+    except (StoreError, SQLAlchemyError, OSError) as exc:
+        fail(db_error_line(exc))
+    click.echo(f"database schema is at {migrate.head_revision()}")
+
+
+@main.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def import_(ctx: click.Context, file: Path) -> None:
+    """Import users, fixed events, tasks and blocks from a YAML or JSON FILE (idempotent).
+
+    The whole file is checked first; on any error nothing is written and every problem is listed."""
+    settings = settings_of(ctx)
+    try:
+        doc, lines = importer.read_file(file)
+    except importer.ImportRejectedError as exc:
+        _reject(file, exc)
+    total = importer.count_records(doc)
+    progress = _progress if total >= PROGRESS_THRESHOLD else None
+    if progress:
+        click.echo(f"import: {total} records read from {file}, checking", err=True)
+    defaults = importer.defaults_from_settings(settings)
+    now = wall_clock_now()
+
+    async def work(store: Store) -> importer.ImportResult:
+        async with store.uow() as uow:
+            result = await importer.import_document(uow, doc, lines, defaults, now, progress=progress)
+            await importer.after_import(uow, result.task_ids, now)
+            await uow.commit()
+        return result
+
+    try:
+        result = run_with_store(settings, work)
+    except importer.ImportRejectedError as exc:
+        _reject(file, exc)
+    click.echo(f"imported {file}")
+    for name, count in result.summary.sections().items():
+        counts = f"created {count.created:>6}  updated {count.updated:>6}  unchanged {count.unchanged:>6}"
+        click.echo(f"  {name:<13} {counts}")
+
+
+def _progress(section: str, done: int, total: int) -> None:
+    click.echo(f"import: {section} {done}/{total}", err=True)
+
+
+def _reject(file: Path, exc: importer.ImportRejectedError) -> None:
+    problems = exc.problems
+    click.echo(f"smartflow: {file}: rejected, nothing was written ({len(problems)} problem(s)):", err=True)
+    for problem in problems[:MAX_PROBLEMS_SHOWN]:
+        click.echo(f"  {problem}", err=True)
+    if len(problems) > MAX_PROBLEMS_SHOWN:
+        click.echo(f"  ... and {len(problems) - MAX_PROBLEMS_SHOWN} more", err=True)
+    raise SystemExit(1)
+
+
+def _parse_now(_ctx: click.Context, _param: click.Parameter, value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not ISO 8601 (e.g. 2026-11-30T08:00:00+08:00, or without offset for the "
+            "user's time zone)"
+        ) from None
+
+
+@main.command("schedule")
+@click.option("--user", "open_id", required=True, help="The user's open_id.")
+@click.option(
+    "--now",
+    callback=_parse_now,
+    metavar="TIME",
+    help="ISO 8601 instant to start from (default: the present); without offset: the user's time zone.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the documented JSON shape (docs/cli-json.md).")
+@click.pass_context
+def schedule(ctx: click.Context, open_id: str, now: datetime | None, as_json: bool) -> None:
+    """Print the next 24 hours of a user: fixed events, blocks and free time, in their time zone."""
+    settings = settings_of(ctx)
+    start = now or wall_clock_now()
+
+    async def work(store: Store) -> schedule_view.ScheduleView:
+        async with store.uow(readonly=True) as uow:
+            return await schedule_view.load_schedule(uow, open_id, start, settings.grid_minutes)
+
+    try:
+        view = run_with_store(settings, work)
+    except schedule_view.ScheduleError as exc:
+        fail(str(exc))
+    if as_json:
+        click.echo(json.dumps(schedule_view.to_json(view), ensure_ascii=False, indent=2))
+    else:
+        click.echo(schedule_view.render_text(view))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,313 @@
+"""`smartflow schedule`: a user's next 24 hours (fixed events, blocks, free time) as text or stable JSON."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from scheduler.planning import model as pm
+from scheduler.planning.window import busy_items, day_windows, free_intervals
+from store import UnitOfWork
+from store.models import Block, FixedEvent, Task, User
+
+JSON_SCHEMA = "smartflow.schedule.v1"  # bump when docs/cli-json.md changes incompatibly
+
+
+class ScheduleErrorCode(StrEnum):
+    UNKNOWN_USER = "unknown_user"
+
+
+class ScheduleError(Exception):
+    def __init__(self, code: ScheduleErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _clock(value: str | None) -> time | None:
+    if value is None:
+        return None
+    h, m = (int(p) for p in value.split(":"))
+    return time(0, 0) if h == 24 else time(h, m)  # "24:00": midnight at the end of the day
+
+
+def user_prefs(user: User, grid_minutes: int = 15) -> pm.UserPrefs:
+    return pm.UserPrefs(
+        timezone=user.timezone,
+        locale=user.locale,
+        day_start=_clock(user.day_start) or time(8, 0),
+        day_end=_clock(user.day_end) or time(22, 30),
+        quiet_start=_clock(user.quiet_start),
+        quiet_end=_clock(user.quiet_end),
+        grid_minutes=grid_minutes,
+    )
+
+
+def task_info(t: Task) -> pm.TaskInfo:
+    return pm.TaskInfo(
+        id=t.id,
+        title=t.title,
+        quadrant=t.quadrant,
+        estimate_minutes=t.estimate_minutes,
+        deadline=t.deadline,
+        urgency_threshold_at=t.urgency_threshold_at,
+        status=pm.TaskStatus(t.status),
+        key=t.key,
+    )
+
+
+def fixed_event(e: FixedEvent) -> pm.FixedEvent:
+    return pm.FixedEvent(
+        id=e.id,
+        title=e.title,
+        start=e.start,
+        end=e.end,
+        weekday=e.weekday,
+        local_start=_clock(e.local_start),
+        local_end=_clock(e.local_end),
+        valid_from=e.valid_from,
+        valid_until=e.valid_until,
+    )
+
+
+def block(b: Block) -> pm.Block:
+    return pm.Block(
+        id=b.id,
+        task_id=b.task_id,
+        start=b.start,
+        end=b.end,
+        source=pm.BlockSource(b.source),
+        locked=b.locked,
+        makeup_for=b.makeup_for,
+    )
+
+
+async def load_context(  # noqa: PLR0917 - mirrors PlanningContext
+    uow: UnitOfWork,
+    user: User,
+    now: datetime,
+    target: pm.Target,
+    grid_minutes: int = 15,
+    horizon_hours: int = 24,
+) -> pm.PlanningContext:
+    """The planning context of `user` at `now`: every fixed event, the blocks from a day before the window
+    to a day after it (with their tasks and the target task), and the day extensions around it."""
+    lo, hi = now - timedelta(hours=24), now + timedelta(hours=horizon_hours + 24)
+    blocks = await uow.blocks.overlapping(user.id, lo, hi)
+    task_ids = {b.task_id for b in blocks}
+    if target.task_id is not None:
+        task_ids.add(target.task_id)
+    tasks = sorted(await uow.tasks.list_by_ids(task_ids), key=lambda t: t.id)
+    events = await uow.events.for_user(user.id)
+    local_today = now.astimezone(ZoneInfo(user.timezone)).date()
+    extensions = await uow.day_extensions.between(
+        user.id, local_today - timedelta(days=1), local_today + timedelta(days=2)
+    )
+    return pm.PlanningContext(
+        now=now,
+        user=user_prefs(user, grid_minutes),
+        target=target,
+        tasks=tuple(task_info(t) for t in tasks),
+        fixed_events=tuple(fixed_event(e) for e in events),
+        blocks=tuple(block(b) for b in blocks),
+        day_extensions=tuple(
+            pm.DayExtension(day=x.day, day_end=_clock(x.day_end) or time(0, 0)) for x in extensions
+        ),
+        horizon_hours=horizon_hours,
+    )
+
+
+# --------------------------------------------------------------------------- the view (pure)
+
+
+class ItemKind(StrEnum):
+    FIXED = "fixed"
+    BLOCK = "block"
+    FREE = "free"
+
+
+@dataclass(frozen=True)
+class ScheduleItem:
+    kind: ItemKind
+    start: datetime  # in the user's time zone
+    end: datetime
+    title: str = ""
+    id: str | None = None
+    weekly: bool = False  # fixed: a weekly event's occurrence
+    task_id: str | None = None  # block
+    task_key: str | None = None
+    locked: bool = False
+    source: str | None = None
+
+    @property
+    def minutes(self) -> int:
+        return int((self.end - self.start).total_seconds() // 60)
+
+
+@dataclass(frozen=True)
+class ScheduleView:
+    open_id: str
+    name: str
+    timezone: str
+    locale: str
+    now: datetime
+    window_start: datetime
+    window_end: datetime
+    day_windows: tuple[tuple[datetime, datetime], ...]
+    items: tuple[ScheduleItem, ...]  # sorted by start; busy items may start before the window
+
+    def minutes(self, kind: ItemKind) -> int:
+        """Minutes of `kind` inside the window (busy items clipped to it)."""
+        total = 0
+        for item in self.items:
+            if item.kind == kind:
+                s, e = max(item.start, self.window_start), min(item.end, self.window_end)
+                total += max(0, int((e - s).total_seconds() // 60))
+        return total
+
+
+_ORDER = {ItemKind.FIXED: 0, ItemKind.BLOCK: 1, ItemKind.FREE: 2}
+
+
+def build_view(ctx: pm.PlanningContext, open_id: str, name: str) -> ScheduleView:
+    """Busy items and free intervals of the context's window, in the user's time zone."""
+    tz = ZoneInfo(ctx.user.timezone)
+    events = {e.id: e for e in ctx.fixed_events}
+    blocks = {b.id: b for b in ctx.blocks}
+    tasks = {t.id: t for t in ctx.tasks}
+    items: list[ScheduleItem] = []
+    for busy in busy_items(ctx):
+        start, end = busy.start.astimezone(tz), busy.end.astimezone(tz)
+        if busy.kind == pm.BusyKind.FIXED:
+            ev = events.get(busy.id)
+            weekly = ev is not None and ev.weekday is not None
+            items.append(ScheduleItem(ItemKind.FIXED, start, end, busy.title, busy.id, weekly=weekly))
+        else:
+            b = blocks.get(busy.id)
+            task = tasks.get(busy.task_id or "")
+            items.append(
+                ScheduleItem(
+                    ItemKind.BLOCK,
+                    start,
+                    end,
+                    busy.title,
+                    busy.id,
+                    task_id=busy.task_id,
+                    task_key=task.key if task else None,
+                    locked=busy.locked,
+                    source=b.source.value if b else None,
+                )
+            )
+    items += [
+        ScheduleItem(ItemKind.FREE, iv.start.astimezone(tz), iv.end.astimezone(tz))
+        for iv in free_intervals(ctx)
+    ]
+    items.sort(key=lambda i: (i.start, _ORDER[i.kind], i.end, i.id or ""))
+    now = ctx.now.astimezone(tz)
+    return ScheduleView(
+        open_id=open_id,
+        name=name,
+        timezone=ctx.user.timezone,
+        locale=ctx.user.locale,
+        now=now,
+        window_start=now,
+        window_end=now + timedelta(hours=ctx.horizon_hours),
+        day_windows=tuple((w.start.astimezone(tz), w.end.astimezone(tz)) for w in day_windows(ctx)),
+        items=tuple(items),
+    )
+
+
+async def load_schedule(uow: UnitOfWork, open_id: str, now: datetime, grid_minutes: int = 15) -> ScheduleView:
+    """The view for `open_id` at `now`; a naive `now` is a wall-clock time in the user's time zone."""
+    user = await uow.users.get_by_open_id(open_id)
+    if user is None:
+        raise ScheduleError(ScheduleErrorCode.UNKNOWN_USER, f"no user with open_id {open_id!r}")
+    if now.tzinfo is None or now.utcoffset() is None:
+        now = now.replace(tzinfo=ZoneInfo(user.timezone))
+    ctx = await load_context(uow, user, now, pm.Target(kind=pm.TargetKind.TASK), grid_minutes)
+    return build_view(ctx, user.open_id, user.name)
+
+
+# --------------------------------------------------------------------------- output
+
+
+def _iso(dt: datetime) -> str:
+    return dt.isoformat(timespec="seconds")
+
+
+def to_json(view: ScheduleView) -> dict[str, Any]:
+    """The documented shape of docs/cli-json.md (`smartflow.schedule.v1`)."""
+    items: list[dict[str, Any]] = []
+    for i in view.items:
+        item: dict[str, Any] = {
+            "kind": i.kind.value,
+            "start": _iso(i.start),
+            "end": _iso(i.end),
+            "minutes": i.minutes,
+        }
+        if i.kind == ItemKind.FIXED:
+            item |= {"id": i.id, "title": i.title, "recurrence": "weekly" if i.weekly else "once"}
+        elif i.kind == ItemKind.BLOCK:
+            item |= {
+                "id": i.id,
+                "title": i.title,
+                "task": {"id": i.task_id, "key": i.task_key},
+                "locked": i.locked,
+                "source": i.source,
+            }
+        items.append(item)
+    return {
+        "schema": JSON_SCHEMA,
+        "user": {
+            "open_id": view.open_id,
+            "name": view.name,
+            "timezone": view.timezone,
+            "locale": view.locale,
+        },
+        "now": _iso(view.now),
+        "window": {"start": _iso(view.window_start), "end": _iso(view.window_end)},
+        "day_windows": [{"start": _iso(s), "end": _iso(e)} for s, e in view.day_windows],
+        "items": items,
+        "totals": {
+            "fixed_minutes": view.minutes(ItemKind.FIXED),
+            "block_minutes": view.minutes(ItemKind.BLOCK),
+            "free_minutes": view.minutes(ItemKind.FREE),
+        },
+    }
+
+
+def _hm(dt: datetime, base: date) -> str:
+    days = (dt.date() - base).days
+    return dt.strftime("%H:%M") + (f"+{days}d" if days > 0 else "")
+
+
+def render_text(view: ScheduleView) -> str:
+    """A compact listing grouped by local date."""
+    fmt = "%Y-%m-%d %H:%M"
+    lines = [
+        f"{view.name} ({view.open_id}) · {view.timezone} · "
+        f"{view.window_start.strftime(fmt)} → {view.window_end.strftime(fmt)}"
+    ]
+    current: date | None = None
+    for i in view.items:
+        day = i.start.date()
+        if day != current:
+            current = day
+            lines.append(day.strftime("%Y-%m-%d %a"))
+        span = f"{_hm(i.start, day)}–{_hm(i.end, day)}"
+        if i.kind == ItemKind.FIXED:
+            text = f"{i.title}" + (" (weekly)" if i.weekly else "")
+        elif i.kind == ItemKind.BLOCK:
+            text = f"{i.title}" + (" [locked]" if i.locked else "")
+        else:
+            text = f"{i.minutes} min"
+        lines.append(f"  {span:<13} {i.kind.value:<5}  {text}")
+    if len(view.items) == 0:
+        lines.append("  (nothing in the next 24 hours: outside the day window)")
+    lines.append(
+        f"free {view.minutes(ItemKind.FREE)} min · blocks {view.minutes(ItemKind.BLOCK)} min · "
+        f"fixed {view.minutes(ItemKind.FIXED)} min"
+    )
+    return "\n".join(lines)

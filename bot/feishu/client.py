@@ -1,0 +1,296 @@
+"""Outbound Feishu Open API client: send, reply, patch and delayed-update cards over one pooled connection."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import httpx
+
+from bot.feishu.errors import (
+    FeishuBadResponseError,
+    FeishuCardTooLargeError,
+    FeishuError,
+    FeishuNetworkError,
+    FeishuPermanentError,
+    FeishuTimeoutError,
+    FeishuTokenError,
+    classify,
+)
+from bot.feishu.ratelimit import SlidingWindowLimiter
+from bot.feishu.token import DEFAULT_REFRESH_MARGIN_SECONDS, TenantTokenCache
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_DOMAIN = "https://open.feishu.cn"
+TOKEN_PATH = "/open-apis/auth/v3/tenant_access_token/internal"  # noqa: S105 (a URL path)
+MESSAGES_PATH = "/open-apis/im/v1/messages"
+CARD_UPDATE_PATH = "/open-apis/interactive/v1/card/update"
+# Feishu caps the create/PATCH request body of a card at 30 KB and a delayed-update card at 100 KB.
+CARD_MAX_BYTES = 30 * 1024
+DELAYED_CARD_MAX_BYTES = 100 * 1024
+UUID_MAX_CHARS = 50
+
+JsonObject = dict[str, Any]
+
+
+def _dumps(obj: object) -> bytes:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _card_json(card: Mapping[str, Any]) -> str:
+    try:
+        return json.dumps(card, ensure_ascii=False, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
+        raise FeishuPermanentError("bad_card", "card is not JSON-serialisable") from exc
+
+
+def _check_size(body: bytes, limit: int) -> None:
+    if len(body) > limit:
+        raise FeishuCardTooLargeError("card_too_large", f"card request is {len(body)} bytes, limit {limit}")
+
+
+def _check_uuid(uuid: str) -> None:
+    if not uuid or len(uuid) > UUID_MAX_CHARS:
+        raise FeishuPermanentError("bad_uuid", f"uuid must be 1..{UUID_MAX_CHARS} characters")
+
+
+def receive_id_type_of(receive_id: str) -> str:
+    """Feishu's receive_id_type for an id, from its prefix (oc_ chat, on_ union, otherwise open_id)."""
+    if receive_id.startswith("oc_"):
+        return "chat_id"
+    if receive_id.startswith("on_"):
+        return "union_id"
+    return "open_id"
+
+
+class FeishuClient:
+    """Async client for the few Open API calls the bot makes.
+
+    Why raw HTTP and not lark-oapi's `acreate()`: in lark-oapi 1.7.5 each async call opens a
+    new `httpx.AsyncClient` (no connection pooling), the tenant token is fetched with blocking
+    `requests` on the event loop when the cache is empty, a token refused with 99991663 is never
+    evicted, non-2xx answers are not raised, and importing the SDK costs ~3 s. The endpoints used
+    here are plain JSON, so this client speaks them directly over one pooled `httpx.AsyncClient`:
+    explicit timeouts, an async single-flight token cache refreshed ahead of expiry and evicted and
+    retried once on a token error, a per-recipient throttle, and one error tree. lark-oapi remains
+    the tool for the inbound side (decrypt and verify callbacks).
+
+    Every public call is bounded by `timeout_seconds` in total (token fetch, request, one token retry), so
+    the caller's own deadline only needs to exceed it; the throttle wait comes before that budget and sends
+    nothing, so cancelling it is safe.
+    """
+
+    def __init__(
+        self,
+        app_id: str,
+        app_secret: str,
+        domain: str = DEFAULT_DOMAIN,
+        timeout_seconds: float = 10.0,
+        max_per_user_per_second: int = 5,
+        *,
+        max_per_app_per_second: int = 50,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        token_refresh_margin_seconds: float = DEFAULT_REFRESH_MARGIN_SECONDS,
+        max_connections: int = 50,
+    ) -> None:
+        if timeout_seconds <= 0:
+            raise ValueError("timeout_seconds must be > 0")
+        self._app_id = app_id
+        self._app_secret = app_secret
+        self._timeout = timeout_seconds
+        self._http = httpx.AsyncClient(
+            base_url=domain.rstrip("/"),
+            timeout=httpx.Timeout(timeout_seconds),
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+            transport=transport,
+            headers={"User-Agent": "smartflow-bot"},
+        )
+        self._tokens = TenantTokenCache(
+            self._fetch_token, clock=clock, refresh_margin_seconds=token_refresh_margin_seconds
+        )
+        self._per_user = SlidingWindowLimiter(max_per_user_per_second, clock=clock, sleep=sleep)
+        self._per_app = SlidingWindowLimiter(max_per_app_per_second, clock=clock, sleep=sleep)
+
+    @property
+    def timeout_seconds(self) -> float:
+        """The most one public call (after its throttle wait) can take."""
+        return self._timeout
+
+    async def send_card(self, open_id: str, card: Mapping[str, Any], uuid: str) -> str:
+        """Send an interactive card to a user; returns message_id. A `uuid` repeated within 1 h is a no-op."""
+        return await self._create(open_id, "open_id", "interactive", _card_json(card), uuid)
+
+    async def send_text(
+        self, receive_id: str, text: str, uuid: str, receive_id_type: str | None = None
+    ) -> str:
+        """Send text to an open_id or chat_id (type inferred from the prefix); returns message_id."""
+        kind = receive_id_type or receive_id_type_of(receive_id)
+        return await self._create(
+            receive_id, kind, "text", json.dumps({"text": text}, ensure_ascii=False), uuid
+        )
+
+    async def reply_text(self, message_id: str, text: str, uuid: str) -> str:
+        """Reply to a message in its chat; returns the new message_id."""
+        _check_uuid(uuid)
+        body = {"msg_type": "text", "content": json.dumps({"text": text}, ensure_ascii=False), "uuid": uuid}
+        data = await self._call(
+            "im.message.reply",
+            "POST",
+            f"{MESSAGES_PATH}/{message_id}/reply",
+            _dumps(body),
+            f"reply:{message_id}",
+        )
+        return self._message_id(data)
+
+    async def patch_card(self, message_id: str, card: Mapping[str, Any]) -> None:
+        """Replace the content of a card this bot sent (the card must have `update_multi: true`)."""
+        payload = _dumps({"content": _card_json(card)})
+        _check_size(payload, CARD_MAX_BYTES)
+        # Feishu allows 5 updates per second per message, the same budget as per user.
+        await self._call(
+            "im.message.patch", "PATCH", f"{MESSAGES_PATH}/{message_id}", payload, f"msg:{message_id}"
+        )
+
+    async def delayed_update(self, token: str, card: Mapping[str, Any]) -> None:
+        """Update a card after its callback was answered, with the callback's token (valid 30 min, twice)."""
+        payload = _dumps({"token": token, "card": card})
+        _check_size(payload, DELAYED_CARD_MAX_BYTES)
+        await self._call("interactive.card.update", "POST", CARD_UPDATE_PATH, payload, None)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> FeishuClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def _create(
+        self, receive_id: str, receive_id_type: str, msg_type: str, content: str, uuid: str
+    ) -> str:
+        _check_uuid(uuid)
+        payload = _dumps({"receive_id": receive_id, "msg_type": msg_type, "content": content, "uuid": uuid})
+        if msg_type == "interactive":
+            _check_size(payload, CARD_MAX_BYTES)
+        data = await self._call(
+            "im.message.create",
+            "POST",
+            MESSAGES_PATH,
+            payload,
+            receive_id,
+            params={"receive_id_type": receive_id_type},
+        )
+        return self._message_id(data)
+
+    @staticmethod
+    def _message_id(body: JsonObject) -> str:
+        data = body.get("data")
+        message_id = data.get("message_id") if isinstance(data, dict) else None
+        if not isinstance(message_id, str) or not message_id:
+            raise FeishuBadResponseError("bad_response", "success without data.message_id")
+        return message_id
+
+    async def _call(
+        self,
+        name: str,
+        method: str,
+        path: str,
+        payload: bytes,
+        limit_key: str | None,
+        *,
+        params: Mapping[str, str] | None = None,
+    ) -> JsonObject:
+        async with contextlib.AsyncExitStack() as stack:
+            if limit_key is not None:
+                await stack.enter_async_context(self._per_user.slot(limit_key))
+            await stack.enter_async_context(self._per_app.slot("app"))
+            return await self._within_budget(name, method, path, payload, params)
+
+    async def _within_budget(
+        self, name: str, method: str, path: str, payload: bytes, params: Mapping[str, str] | None
+    ) -> JsonObject:
+        try:
+            async with asyncio.timeout(self._timeout):
+                token = await self._tokens.get()
+                try:
+                    return await self._exchange(name, method, path, payload, token, params=params)
+                except FeishuTokenError:
+                    # The platform can revoke a token before its expiry (secret reset, app re-release).
+                    self._tokens.evict(token)
+                    token = await self._tokens.get()
+                    return await self._exchange(name, method, path, payload, token, params=params)
+        except TimeoutError as exc:
+            logger.warning("feishu %s gave up after %.1fs", name, self._timeout, extra={"feishu_call": name})
+            raise FeishuTimeoutError("timeout", f"{name} took longer than {self._timeout}s") from exc
+
+    async def _fetch_token(self) -> tuple[str, float]:
+        payload = _dumps({"app_id": self._app_id, "app_secret": self._app_secret})
+        body = await self._exchange("auth.tenant_access_token", "POST", TOKEN_PATH, payload, None)
+        token, expire = body.get("tenant_access_token"), body.get("expire")
+        if not isinstance(token, str) or not token or not isinstance(expire, int | float) or expire <= 0:
+            raise FeishuBadResponseError("bad_response", "token answer without tenant_access_token/expire")
+        return token, float(expire)
+
+    async def _exchange(
+        self,
+        name: str,
+        method: str,
+        path: str,
+        payload: bytes,
+        token: str | None,
+        *,
+        params: Mapping[str, str] | None = None,
+    ) -> JsonObject:
+        headers = {"Content-Type": "application/json; charset=utf-8"}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        started = time.perf_counter()
+        try:
+            resp = await self._http.request(method, path, content=payload, headers=headers, params=params)
+        except httpx.TimeoutException as exc:
+            self._log(name, None, None, started, None)
+            raise FeishuTimeoutError("timeout", type(exc).__name__) from exc
+        except httpx.HTTPError as exc:
+            self._log(name, None, None, started, None)
+            raise FeishuNetworkError("network", type(exc).__name__) from exc
+        body: object
+        try:
+            body = json.loads(resp.content)
+        except ValueError:
+            body = None
+        code: int | None = None
+        message = ""
+        if isinstance(body, dict):
+            raw_code, raw_msg = body.get("code"), body.get("msg")
+            code = raw_code if isinstance(raw_code, int) and not isinstance(raw_code, bool) else None
+            message = raw_msg if isinstance(raw_msg, str) else ""
+        error: FeishuError | None = classify(resp.status_code, code, message, resp.headers)
+        self._log(name, resp.status_code, code, started, resp.headers.get("x-tt-logid"))
+        if error is not None:
+            raise error
+        assert isinstance(body, dict)  # classify() only passes code 0, which needs a JSON object
+        return body
+
+    @staticmethod
+    def _log(name: str, status: int | None, code: int | None, started: float, log_id: str | None) -> None:
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        ok = status is not None and 200 <= status < 300 and code == 0
+        logger.log(
+            logging.INFO if ok else logging.WARNING,
+            "feishu %s status=%s code=%s elapsed_ms=%.1f log_id=%s",
+            name,
+            status if status is not None else "error",
+            code,
+            elapsed_ms,
+            log_id,
+            extra={"feishu_call": name, "http_status": status, "feishu_code": code, "elapsed_ms": elapsed_ms},
+        )

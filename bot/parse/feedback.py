@@ -1,0 +1,217 @@
+"""Free-text "unfinished" feedback in Chinese and English: intent, the named task, the minutes left."""
+
+from __future__ import annotations
+
+import re
+
+from bot.parse.durations import find_duration
+from bot.parse.model import MAX_MINUTES, MIN_MINUTES, ParseError, ParseErrorCode, Unfinished
+
+_CJK = r"[\u4e00-\u9fff]"
+# Phrases that say "not finished" on their own.
+_UNFINISHED = re.compile(
+    rf"(?:还|并|都)?没(?:有|能)?{_CJK}{{0,3}}?(?:完成|完)|未(?:能)?{_CJK}?完成?|{_CJK}不完"
+    r"|\bunfinished\b|\bincomplete\b|\bnot\s+(?:yet\s+|quite\s+|fully\s+)?(?:done|finished|complete(?:d)?)\b"
+    r"|\b(?:didn'?t|did\s+not|couldn'?t|could\s+not|haven'?t|have\s+not|hasn'?t|has\s+not"
+    r"|wasn'?t\s+able\s+to|was\s+not\s+able\s+to|not\s+able\s+to|unable\s+to|failed\s+to)"
+    r"\s+(?:\w+\s+)?(?:finish(?:ed)?|complete(?:d)?|get\s+(?:it\s+)?done|get\s+through|do)\b",
+    re.I,
+)
+# Words that say "this much is left"; they count only together with a duration or a bare number.
+_REMAINING = re.compile(
+    r"还(?:差|要|需要|需|剩下|剩|得)|剩下|剩余|剩|"
+    r"\b(?:still\s+)?(?:need|needs|needed)\b|\b(?:left|remaining|remain|to\s+go|more|another|extra)\b",
+    re.I,
+)
+_BARE_NUMBER = re.compile(
+    r"(?:还(?:差|要|需要|需|剩下|剩|得)|剩下|剩余|剩)\s*(\d{1,4})(?![\d.:点])|\b(\d{1,4})\s+(?:more|left)\b",
+    re.I,
+)
+_PUNCT = re.compile(r"[\s,，。.!！?？;；:：、~～\-—()（）\[\]\"“”'‘’…]+")
+_ZH_FILLERS = tuple(
+    sorted(
+        [
+            "刚才那个",
+            "刚刚那个",
+            "刚才的",
+            "刚刚的",
+            "刚才",
+            "刚刚",
+            "上一个",
+            "上个",
+            "之前的",
+            "之前",
+            "那个",
+            "这个",
+            "那块",
+            "这块",
+            "任务",
+            "时段",
+            "我的",
+            "今天的",
+            "今天",
+            "现在",
+            "目前",
+            "还是",
+            "还有",
+            "还",
+            "又",
+            "的",
+            "了",
+            "啊",
+            "呢",
+            "吧",
+            "哦",
+            "呀",
+            "嗯",
+            "哎",
+            "唉",
+            "诶",
+            "也",
+            "都",
+            "就",
+            "我",
+            "大概",
+            "大约",
+            "差不多",
+            "左右",
+            "一共",
+            "再",
+            "要",
+            "需要",
+            "时间",
+        ],
+        key=len,
+        reverse=True,
+    )
+)
+_EN_FILLERS = frozenset(
+    [
+        "i",
+        "i'm",
+        "im",
+        "my",
+        "the",
+        "a",
+        "an",
+        "with",
+        "on",
+        "for",
+        "of",
+        "to",
+        "is",
+        "was",
+        "it",
+        "its",
+        "it's",
+        "that",
+        "this",
+        "one",
+        "yet",
+        "still",
+        "just",
+        "and",
+        "but",
+        "so",
+        "ok",
+        "okay",
+        "sorry",
+        "hey",
+        "hi",
+        "please",
+        "about",
+        "around",
+        "roughly",
+        "approximately",
+        "maybe",
+        "probably",
+        "block",
+        "task",
+        "last",
+        "there",
+        "are",
+        "have",
+        "has",
+        "had",
+        "got",
+        "working",
+    ]
+)
+MAX_REF_CHARS = 60
+
+
+def check_minutes(minutes: int, command: str | None = None) -> int:
+    if not MIN_MINUTES <= minutes <= MAX_MINUTES:
+        raise ParseError(
+            ParseErrorCode.MINUTES_OUT_OF_RANGE,
+            f"minutes must be between {MIN_MINUTES} and {MAX_MINUTES}, got {minutes}",
+            command=command,
+            params={"minutes": minutes, "min": MIN_MINUTES, "max": MAX_MINUTES},
+        )
+    return minutes
+
+
+def _strip_fillers(text: str) -> str:
+    words = _PUNCT.sub(" ", text).split()
+    while words and words[0].lower() in _EN_FILLERS:
+        words.pop(0)
+    while words and words[-1].lower() in _EN_FILLERS:
+        words.pop()
+    s = " ".join(words)
+    changed = True
+    while changed and s:
+        changed = False
+        for filler in _ZH_FILLERS:
+            if s.startswith(filler):
+                s, changed = s[len(filler) :].strip(), True
+            if s.endswith(filler):
+                s, changed = s[: -len(filler)].strip(), True
+    if s != " ".join(words) and s:
+        return _strip_fillers(s)  # a Chinese filler may have uncovered an English one, or the reverse
+    return s
+
+
+def _cut(text: str, spans: list[tuple[int, int]]) -> str:
+    out, pos = [], 0
+    for start, end in sorted(spans):
+        if start >= pos:
+            out.append(text[pos:start])
+            pos = end
+        elif end > pos:
+            pos = end
+    out.append(text[pos:])
+    return " ".join(out)
+
+
+def split_ref_and_minutes(text: str, command: str | None = None) -> tuple[str | None, int | None]:
+    """The task named in `text` (None if only "that one") and the minutes it mentions (None if none)."""
+    spans = [(m.start(), m.end()) for m in _UNFINISHED.finditer(text)]
+    spans += [(m.start(), m.end()) for m in _REMAINING.finditer(text)]
+    minutes: int | None = None
+    duration = find_duration(text)
+    if duration is not None:
+        minutes = duration.minutes
+        spans.append((duration.start, duration.end))
+    else:
+        bare = _BARE_NUMBER.search(text)
+        if bare is not None:
+            group = 1 if bare.group(1) else 2
+            minutes = int(bare.group(group))
+            spans.append((bare.start(group), bare.end(group)))
+    if minutes is not None:
+        check_minutes(minutes, command)
+    ref = _strip_fillers(_cut(text, spans))
+    if not ref or ref.isdigit() or len(ref) > MAX_REF_CHARS:
+        return None, minutes
+    return ref, minutes
+
+
+def parse_feedback(text: str) -> Unfinished | None:
+    """An Unfinished command if `text` reports unfinished work, else None. Raises ParseError for
+    an out-of-range remaining time ("还差1000分钟")."""
+    says_unfinished = _UNFINISHED.search(text) is not None
+    has_amount = find_duration(text) is not None or _BARE_NUMBER.search(text) is not None
+    if not says_unfinished and not (has_amount and _REMAINING.search(text)):
+        return None
+    ref, minutes = split_ref_and_minutes(text)
+    return Unfinished(task_ref=ref, minutes=minutes, text=text)

@@ -1,0 +1,142 @@
+"""Frozen command objects produced by message parsing, and the parse error."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import time
+from enum import StrEnum
+from typing import TypeAlias
+
+MIN_MINUTES = 5
+MAX_MINUTES = 480
+MAX_TITLE_CHARS = 200
+
+
+class ParseErrorCode(StrEnum):
+    EMPTY_TITLE = "empty_title"
+    TITLE_TOO_LONG = "title_too_long"
+    MISSING_MINUTES = "missing_minutes"
+    MINUTES_OUT_OF_RANGE = "minutes_out_of_range"
+    MISSING_TASK = "missing_task"
+    BAD_TIME = "bad_time"
+    MISSING_TIME_OF_DAY = "missing_time_of_day"
+    BAD_PREFS = "bad_prefs"
+    UNKNOWN_PREF = "unknown_pref"
+    BAD_RANGE = "bad_range"
+    BAD_LANG = "bad_lang"
+    BAD_TIMEZONE = "bad_timezone"
+    BAD_CAP = "bad_cap"
+    MISSING_ADMIN_COMMAND = "missing_admin_command"
+    UNKNOWN_ADMIN_COMMAND = "unknown_admin_command"
+    MISSING_ARGUMENT = "missing_argument"
+    UNEXPECTED_ARGUMENT = "unexpected_argument"
+
+
+class ParseError(Exception):
+    """Bad user input. `message` (English) names the problem; `bot.texts.parse_error_text` localises it."""
+
+    def __init__(
+        self,
+        code: ParseErrorCode,
+        message: str,
+        *,
+        command: str | None = None,
+        params: Mapping[str, object] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.command = command  # the slash command being parsed ("add", "admin", ...) if any
+        self.params: Mapping[str, object] = dict(params or {})
+
+
+@dataclass(frozen=True)
+class TimeRange:
+    """A local wall-clock range; `end` before `start` wraps past midnight (quiet hours)."""
+
+    start: time
+    end: time
+
+
+@dataclass(frozen=True)
+class Help:
+    pass
+
+
+@dataclass(frozen=True)
+class Today:
+    pass
+
+
+@dataclass(frozen=True)
+class Tasks:
+    pass
+
+
+@dataclass(frozen=True)
+class Add:
+    title: str
+    minutes: int
+    deadline_text: str | None = None  # resolve with parse_time_text(text, now, tz)
+    important: bool = False
+
+
+@dataclass(frozen=True)
+class Done:
+    task_ref: str
+
+
+@dataclass(frozen=True)
+class Unfinished:
+    """`/unfinished` or free-text feedback; None means "not said" (resolve from the schedule)."""
+
+    task_ref: str | None = None
+    minutes: int | None = None
+    text: str = ""  # the user's words, mentions stripped (user data for the LLM prompt)
+
+
+@dataclass(frozen=True)
+class Prefs:
+    """`/prefs` with no settings is a query; otherwise only the given settings change."""
+
+    day: TimeRange | None = None
+    quiet: TimeRange | None = None
+    quiet_off: bool = False
+    lang: str | None = None  # zh | en
+    timezone: str | None = None
+    daily_cap: int | None = None
+
+    @property
+    def is_query(self) -> bool:
+        return self == Prefs()
+
+
+class AdminSub(StrEnum):
+    TRIGGER = "trigger"
+    DRYRUN = "dryrun"
+    JOBS = "jobs"
+    NOTIFICATIONS = "notifications"
+    RETRY = "retry"
+    STATS = "stats"
+
+
+@dataclass(frozen=True)
+class Admin:
+    """An admin command; whether the sender may use it is the handler's decision."""
+
+    sub: AdminSub
+    user: str | None = None  # trigger/dryrun: an open_id, or "@_user_N" when mentions are kept
+    task: str | None = None  # trigger/dryrun: a task id, key or title
+    now_text: str | None = None  # --now <time>, resolve with parse_time_text
+    dead: bool = False  # notifications --dead
+    notification_id: str | None = None  # retry <id>
+    args: tuple[str, ...] = field(default=())  # the raw argument tokens, for the audit record
+
+
+@dataclass(frozen=True)
+class Unknown:
+    text: str
+
+
+Command: TypeAlias = Help | Today | Tasks | Add | Done | Unfinished | Prefs | Admin | Unknown

@@ -1,0 +1,211 @@
+"""Every text the bot shows, in zh and en: card labels, toasts, error messages, command replies."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from bot.parse.model import ParseError
+
+LOCALES = ("zh", "en")
+
+_TEXTS: dict[str, tuple[str, str]] = {
+    # card headers
+    "preview.title": ("日程建议：{title}", "Schedule suggestion: {title}"),
+    "preview.risk": ("风险{risk}", "{risk} risk"),
+    "preview.subtitle": ("{count} 个方案 · 风险{risk}", "{count} option(s) · {risk} risk"),
+    "ask.title": ("需要你确认：{title}", "Quick question: {title}"),
+    "notify.title": ("提醒：{title}", "Heads-up: {title}"),
+    "applied.title": ("已应用：{title}", "Applied: {title}"),
+    "ignored.title": ("已忽略：{title}", "Ignored: {title}"),
+    "expired.title": ("已过期：{title}", "Expired: {title}"),
+    "undone.title": ("已撤销：{title}", "Undone: {title}"),
+    "error.title": ("没能完成操作", "That did not work"),
+    "error.title_with": ("没能完成：{title}", "That did not work: {title}"),
+    # card body
+    "option.heading": ("方案 {n} · {label}", "Option {n} · {label}"),
+    "option.recommended": ("推荐", "Recommended"),
+    "before": ("调整前", "Before"),
+    "after": ("调整后", "After"),
+    "apply": ("应用方案 {n}", "Apply option {n}"),
+    "apply.recommended": ("应用推荐方案", "Apply recommended"),
+    "ignore": ("忽略", "Ignore"),
+    "got_it": ("知道了", "Got it"),
+    "undo": ("撤销", "Undo"),
+    "expires": ("有效期至 {at}，过期后不会改动日程。", "Valid until {at}; nothing changes after that."),
+    "notify.nothing_changes": (
+        "这条提醒不会改动你的日程。",
+        "This heads-up changes nothing in your schedule.",
+    ),
+    "applied.option": ("已按「{label}」调整日程：", "Your schedule now follows “{label}”:"),
+    "applied.no_details": ("日程已更新。", "Your schedule was updated."),
+    "undo.until": ("{at} 前可以撤销。", "You can undo until {at}."),
+    "ignored.body": (
+        "已忽略这个建议，日程没有任何改动。",
+        "Suggestion ignored; nothing in your schedule changed.",
+    ),
+    "expired.body": (
+        "这个建议已于 {at} 过期，日程没有任何改动。",
+        "This suggestion expired at {at}; nothing changed.",
+    ),
+    "undone.body": ("已撤销，日程恢复到应用之前的样子。", "Undone; your schedule is back to how it was."),
+    "error.unknown": ("操作没有成功（{code}）。", "That did not work ({code})."),
+    "error.code": ("错误代码：{code}", "Error code: {code}"),
+    "risk.low": ("低", "low"),
+    "risk.medium": ("中", "medium"),
+    "risk.high": ("高", "high"),
+    # toasts
+    "toast.applied": ("已应用", "Applied"),
+    "toast.ignored": ("已忽略", "Ignored"),
+    "toast.undone": ("已撤销", "Undone"),
+    "toast.chosen": ("收到，正在生成方案…", "Got it, preparing options…"),
+    "toast.working": ("处理中，稍后更新卡片", "Working on it; the card will update shortly"),
+    "toast.not_owner": ("这张卡片属于别人，不能替他操作", "This card belongs to someone else"),
+    "toast.error": ("操作失败", "Something went wrong"),
+    # candidate types
+    "type.place_task": ("安排时段", "Schedule a block"),
+    "type.split_task": ("拆成几段", "Split into parts"),
+    "type.makeup_block": ("补做时段", "Make-up block"),
+    "type.push_successors": ("顺延后续安排", "Push later blocks back"),
+    "type.extend_day": ("延长今天的结束时间", "Extend today"),
+    "type.rush_merge": ("赶工合并（紧急）", "Rush merge (last resort)"),
+    "type.ask_user": ("需要确认", "Question"),
+    "type.notify_only": ("提醒", "Heads-up"),
+    # command replies
+    "help": (
+        "我可以帮你安排接下来 24 小时的日程。\n"
+        "/today 查看接下来 24 小时\n/tasks 查看任务\n"
+        "/add <标题> <分钟> [by <时间>] [!] 添加任务（! 表示重要）\n"
+        "/done <任务> 标记完成\n/unfinished [任务] [分钟] 报告没做完\n"
+        "/prefs [day 08:00-22:30] [quiet 23:00-07:00] [lang zh|en] 设置\n"
+        "也可以直接说「没做完」或「报告还差30分钟」。",
+        "I help you plan the next 24 hours.\n"
+        "/today the next 24 hours\n/tasks your tasks\n"
+        "/add <title> <minutes> [by <time>] [!] add a task (! = important)\n"
+        "/done <task> mark a task done\n/unfinished [task] [minutes] report unfinished work\n"
+        "/prefs [day 08:00-22:30] [quiet 23:00-07:00] [lang zh|en] settings\n"
+        "Or just say “didn't finish the report, 30 min left”.",
+    ),
+    "help.short": (
+        "没看懂。发送 /help 查看用法，或直接说「没做完」。",
+        "Sorry, I did not get that. Send /help, or say “unfinished”.",
+    ),
+    "not_allowed": ("你没有权限使用这个命令。", "You are not allowed to use this command."),
+    "parse_error": ("没看懂：{problem}", "I could not read that: {problem}"),
+    "task.added": ("已添加任务「{title}」（{minutes} 分钟）。", "Added “{title}” ({minutes} min)."),
+    "task.added_due": (
+        "已添加任务「{title}」（{minutes} 分钟），截止 {due}。",
+        "Added “{title}” ({minutes} min), due {due}.",
+    ),
+    "task.done": ("已完成「{title}」。", "Marked “{title}” done."),
+    "task.not_found": ("没找到任务「{ref}」。", "No task matches “{ref}”."),
+    "task.ambiguous": ("有多个任务匹配「{ref}」：{titles}", "Several tasks match “{ref}”: {titles}"),
+    "tasks.empty": ("目前没有未完成的任务。", "You have no open tasks."),
+    "today.empty": ("接下来 24 小时没有安排。", "Nothing planned for the next 24 hours."),
+    "feedback.received": ("收到，正在为你重新安排…", "Got it, working out a new plan…"),
+    "feedback.nothing": ("没找到刚结束或正在进行的安排。", "I found no block that just ended or is running."),
+    "prefs.updated": ("设置已更新。", "Settings updated."),
+    "prefs.show": (
+        "作息 {day}；免打扰 {quiet}；语言 {lang}；时区 {tz}；每日卡片上限 {cap}",
+        "Day {day}; quiet hours {quiet}; language {lang}; time zone {tz}; daily card cap {cap}",
+    ),
+    "prefs.quiet_off": ("关闭", "off"),
+}
+
+# service error codes (SPEC 3.6); unknown codes get error.unknown
+_ERRORS: dict[str, tuple[str, str]] = {
+    "not_found": ("找不到这个建议，可能已被清理。", "This suggestion no longer exists."),
+    "not_owner": ("这张卡片属于别人。", "This card belongs to someone else."),
+    "already_applied": ("这个建议已经应用过了。", "This suggestion was already applied."),
+    "invalid_state": ("这个建议已被忽略或失效，不能再应用。", "This suggestion was ignored or failed."),
+    "expired": ("这个建议已过期，日程没有改动。", "This suggestion expired; nothing changed."),
+    "candidate_not_found": ("找不到这个方案。", "That option does not exist."),
+    "idempotency_conflict": ("重复的请求内容不一致，已拒绝。", "A repeated request did not match; refused."),
+    "base_version_changed": (
+        "你的日程在这之后有了变化，这个建议已失效，没有做任何改动。",
+        "Your schedule changed since this suggestion; nothing was changed.",
+    ),
+    "target_completed": ("这个任务已经完成了，不需要再安排。", "That task is already done."),
+    "slot_conflict": ("这个时段已经被占用，没有做任何改动。", "That time is taken now; nothing was changed."),
+    "undo_conflict": (
+        "相关安排在应用后又被改动过，无法撤销。",
+        "Those blocks changed after applying, so this cannot be undone.",
+    ),
+    "undo_expired": ("已超过可撤销的时间。", "The time to undo has passed."),
+    "internal": ("服务暂时出错了，请稍后再试。", "Something went wrong on our side; please try again."),
+}
+
+# ParseError codes in Chinese (English uses ParseError.message, which names the problem)
+_PARSE_ERRORS_ZH: dict[str, str] = {
+    "empty_title": "缺少任务标题。用法：/add <标题> <分钟> [by <时间>] [!]",
+    "title_too_long": "标题太长（最多 {max} 个字）",
+    "missing_minutes": "请在标题后写分钟数。用法：/add <标题> <分钟> [by <时间>] [!]",
+    "minutes_out_of_range": "分钟数必须在 {min} 到 {max} 之间（现在是 {minutes}）",
+    "missing_task": "请说明是哪个任务，例如 /done 实验报告",
+    "bad_time": "看不懂时间「{text}」，可以写 18:00、明天18:00、周五 18:00 或 ISO 8601",
+    "missing_time_of_day": "请给「{text}」加上具体时间，例如 18:00",
+    "bad_prefs": "设置项 {key} 缺少取值。用法：{usage}",
+    "unknown_pref": "没有名为 {key} 的设置。用法：{usage}",
+    "bad_range": "时间段要写成 08:00-22:30 这样，且要合理。用法：{usage}",
+    "bad_lang": "语言只能是 zh 或 en（收到 {value}）",
+    "bad_timezone": "不认识的时区 {value}，例如 Asia/Shanghai",
+    "bad_cap": "每日上限要写 1 到 100 之间的数字。用法：{usage}",
+    "missing_admin_command": "请写出管理命令。用法：{usage}",
+    "unknown_admin_command": "没有这个管理命令。用法：{usage}",
+    "missing_argument": "缺少参数。用法：{usage}",
+    "unexpected_argument": "多余的参数。用法：{usage}",
+}
+
+
+def norm_locale(locale: str | None) -> str:
+    """zh or en; anything English-looking is en, everything else zh (the product default)."""
+    return "en" if (locale or "").lower().startswith("en") else "zh"
+
+
+def t(key: str, locale: str | None, **params: object) -> str:
+    """The text for `key` in `locale`, formatted with `params`. Unknown keys raise KeyError."""
+    zh, en = _TEXTS[key]
+    template = en if norm_locale(locale) == "en" else zh
+    return template.format(**params) if params else template
+
+
+def both(key: str, **params: object) -> Mapping[str, str]:
+    """The text in both locales, keyed as Feishu's i18n fields (zh_cn, en_us)."""
+    return {"zh_cn": t(key, "zh", **params), "en_us": t(key, "en", **params)}
+
+
+def has(key: str) -> bool:
+    return key in _TEXTS
+
+
+def error_message(code: str, locale: str | None) -> str:
+    """The user-facing sentence for a service error code (SPEC 3.6)."""
+    pair = _ERRORS.get(code)
+    if pair is None:
+        return t("error.unknown", locale, code=code)
+    return pair[1] if norm_locale(locale) == "en" else pair[0]
+
+
+def known_error(code: str) -> bool:
+    return code in _ERRORS
+
+
+def candidate_type_label(candidate_type: str, locale: str | None) -> str:
+    key = f"type.{candidate_type}"
+    return t(key, locale) if key in _TEXTS else candidate_type
+
+
+def risk_label(risk_level: str, locale: str | None) -> str:
+    key = f"risk.{risk_level}"
+    return t(key, locale) if key in _TEXTS else risk_level
+
+
+def parse_error_text(error: ParseError, locale: str | None) -> str:
+    """A ParseError in the user's language: the problem, named."""
+    template = _PARSE_ERRORS_ZH.get(str(error.code))
+    problem = error.message
+    if norm_locale(locale) == "zh" and template is not None:
+        try:
+            problem = template.format(**error.params)
+        except (KeyError, IndexError):
+            problem = template.split("{", 1)[0].rstrip("（(：: ") or error.message
+    return t("parse_error", locale, problem=problem)

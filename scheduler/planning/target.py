@@ -1,0 +1,91 @@
+"""Resolve the target: which task needs how many minutes by when, or why there is nothing to plan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from scheduler.planning.clock import to_min
+from scheduler.planning.model import PlanningContext, TargetKind, TaskInfo, TaskStatus
+from scheduler.planning.window import BlockM, Frame
+
+
+@dataclass(frozen=True)
+class Resolved:
+    task_id: str | None
+    title: str
+    task: TaskInfo | None
+    block: BlockM | None  # the unfinished block
+    needed: int
+    deadline: int | None  # epoch minutes
+    quadrant: int | None
+    close: str | None = None  # issue code: nothing to do
+    ask: str | None = None  # issue code: information is missing
+    options: tuple[str, ...] = ()  # ask_user choices (block ids)
+    done: bool = False
+    scheduled: bool = False
+
+    @property
+    def unfinished(self) -> bool:
+        return self.block is not None
+
+
+def effective_quadrant(task: TaskInfo, now: datetime) -> int:
+    """Quadrant after promotion: once the urgency threshold passes, 2 -> 1 and 4 -> 3."""
+    if task.urgency_threshold_at is not None and task.urgency_threshold_at <= now and task.quadrant in (2, 4):
+        return task.quadrant - 1
+    return task.quadrant
+
+
+def _unresolved(code: str, options: tuple[str, ...] = ()) -> Resolved:
+    return Resolved(None, "", None, None, 0, None, None, ask=code, options=options)
+
+
+def resolve(ctx: PlanningContext, f: Frame) -> Resolved:
+    target = ctx.target
+    block: BlockM | None = None
+    if target.kind == TargetKind.UNFINISHED:
+        block_id = target.block_id
+        if block_id is None:
+            if len(target.choices) == 1:
+                block_id = target.choices[0]
+            else:
+                return _unresolved("feedback_target_unknown", tuple(target.choices))
+        block = next((b for b in f.blocks if b.id == block_id), None)
+        if block is None:
+            return _unresolved("feedback_target_unknown")
+        task_id: str | None = block.task_id
+    else:
+        task_id = target.task_id
+    task = f.tasks.get(task_id) if task_id else None
+    if task is None and block is None:
+        return Resolved(task_id, task_id or "", None, None, 0, None, None, close="target_missing")
+    title = task.title if task else (block.title if block else "")
+    deadline = to_min(task.deadline) if task and task.deadline else None
+    quadrant = effective_quadrant(task, ctx.now) if task else None
+    base = Resolved(task_id, title, task, block, 0, deadline, quadrant)
+    if task is not None and task.status != TaskStatus.OPEN:
+        return replace(base, close="target_completed", done=True)
+    if block is not None:
+        needed = target.remaining_minutes if target.remaining_minutes is not None else block.minutes
+        if needed <= 0:
+            return replace(base, close="nothing_remaining")
+        made_up = any(b.makeup_for_id == block.id and b.end > f.now for b in _makeups(ctx, f))
+        if made_up:
+            return replace(base, close="target_already_scheduled", needed=needed, scheduled=True)
+        return replace(base, needed=needed)
+    assert task is not None
+    scheduled = any(b.task_id == task.id and b.end > f.now and b.start < f.end for b in f.blocks)
+    if scheduled:
+        return replace(base, close="target_already_scheduled", needed=task.estimate_minutes, scheduled=True)
+    return replace(base, needed=task.estimate_minutes)
+
+
+@dataclass(frozen=True)
+class _Makeup:
+    makeup_for_id: str | None
+    end: int
+
+
+def _makeups(ctx: PlanningContext, f: Frame) -> list[_Makeup]:
+    return [_Makeup(b.makeup_for, to_min(b.end, ceil=True)) for b in ctx.blocks if b.makeup_for]

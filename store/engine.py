@@ -1,0 +1,87 @@
+"""Async engine factory: SQLite (WAL, BEGIN IMMEDIATE for writers) and MySQL/MariaDB (READ COMMITTED)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from store.errors import StoreError, StoreErrorCode
+
+log = logging.getLogger(__name__)
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Execution option carried by the read-only engine view: SQLite readers start a DEFERRED transaction so
+# they never take the write lock.
+READONLY_OPTION = "smartflow_readonly"
+
+
+def backend(url: str | URL) -> str:
+    """'sqlite' or 'mysql'; anything else is refused."""
+    name = make_url(url).get_backend_name()
+    if name not in ("sqlite", "mysql"):
+        raise StoreError(StoreErrorCode.UNSUPPORTED_URL, f"unsupported database backend {name!r}")
+    return name
+
+
+def sqlite_path(url: str | URL) -> Path | None:
+    """The file of an SQLite URL, or None for in-memory databases and other backends."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    return Path(parsed.database)
+
+
+def create_engine(url: str | URL, **kwargs: Any) -> AsyncEngine:
+    """The application's async engine for `url`, configured per backend; kwargs go to create_async_engine."""
+    kind = backend(url)
+    if kind == "sqlite":
+        return _sqlite_engine(make_url(url), **kwargs)
+    return _mysql_engine(make_url(url), **kwargs)
+
+
+def _sqlite_engine(url: URL, **kwargs: Any) -> AsyncEngine:
+    path = sqlite_path(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(url, **kwargs)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take BEGIN away from the driver (its legacy mode skips BEGIN for SELECT and DDL) so we can emit it.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # IMMEDIATE takes the write lock up front, so a concurrent writer waits (busy_timeout) instead of
+        # failing with "database is locked" when it later upgrades a read lock.
+        if conn.get_execution_options().get(READONLY_OPTION):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _mysql_engine(url: URL, **kwargs: Any) -> AsyncEngine:
+    if "charset" not in url.query:
+        url = url.update_query_dict({"charset": "utf8mb4"})
+    options: dict[str, Any] = {
+        "pool_pre_ping": True,
+        "pool_recycle": 3600,
+        "isolation_level": "READ COMMITTED",
+    }
+    options.update(kwargs)
+    return create_async_engine(url, **options)

@@ -1,0 +1,389 @@
+"""SQLAlchemy models for every concept of SPEC section 2; relationships are lazy="raise" (load explicitly)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from store import enums as e
+from store.types import ID_LENGTH, KEY_LENGTH, UTCDateTime, new_id
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+# Binary collation: Feishu ids and dedupe keys are case-sensitive, so "ou_A" and "ou_a" must not collide.
+MYSQL_TABLE = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
+HHMM = 5  # "HH:MM"
+REF = 64  # external references: candidate ids, trace ids, codes
+MSG = 128  # Feishu message / open ids
+
+
+# Every foreign key has a many-to-one relationship with lazy="raise": never loaded implicitly (which would be
+# I/O hidden in attribute access), but it tells the unit of work to insert parents before children.
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        date: Date(),
+        bool: Boolean(),
+        int: Integer(),
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        # Apply Python-side column defaults (id, status, version, ...) at construction rather than at flush,
+        # so a new row's id can be used at once (to link rows before the unit of work flushes).
+        for column in self.__table__.columns:
+            default = column.default
+            if default is None or kwargs.get(column.key) is not None:
+                continue
+            if default.is_scalar:
+                kwargs[column.key] = default.arg
+            elif default.is_callable:
+                kwargs[column.key] = default.arg(None)
+        cls = type(self)
+        for key, value in kwargs.items():
+            # The same check SQLAlchemy's default constructor makes: only mapped attributes are accepted.
+            if not hasattr(cls, key):
+                raise TypeError(f"{key!r} is an invalid keyword argument for {cls.__name__}")
+            setattr(self, key, value)
+
+
+def one_of(column: str, values: type[StrEnum]) -> CheckConstraint:
+    allowed = ", ".join(f"'{v.value}'" for v in values)
+    return CheckConstraint(f"{column} IN ({allowed})", name=column)
+
+
+def _id() -> Mapped[str]:
+    return mapped_column(String(ID_LENGTH), primary_key=True, default=new_id)
+
+
+def _fk(target: str, *, nullable: bool = False, ondelete: str = "CASCADE") -> Mapped[Any]:
+    return mapped_column(String(ID_LENGTH), ForeignKey(target, ondelete=ondelete), nullable=nullable)
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (one_of("locale", e.Locale), one_of("role", e.Role), MYSQL_TABLE)
+
+    id: Mapped[str] = _id()
+    open_id: Mapped[str] = mapped_column(String(MSG), unique=True)
+    name: Mapped[str] = mapped_column(String(128))
+    timezone: Mapped[str] = mapped_column(String(64))
+    locale: Mapped[str] = mapped_column(String(8), default=e.Locale.ZH)
+    day_start: Mapped[str] = mapped_column(String(HHMM), default="08:00")
+    day_end: Mapped[str] = mapped_column(String(HHMM), default="22:30")
+    quiet_start: Mapped[str | None] = mapped_column(String(HHMM))
+    quiet_end: Mapped[str | None] = mapped_column(String(HHMM))
+    daily_card_cap: Mapped[int] = mapped_column(default=8)
+    role: Mapped[str] = mapped_column(String(8), default=e.Role.USER)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class DayExtension(Base):
+    """One local day whose day window end was moved later by an apply."""
+
+    __tablename__ = "day_extensions"
+    __table_args__ = (UniqueConstraint("user_id", "day"), MYSQL_TABLE)
+
+    id: Mapped[str] = _id()
+    user_id: Mapped[str] = _fk("users.id")
+    day: Mapped[date]
+    day_end: Mapped[str] = mapped_column(String(HHMM))
+    created_at: Mapped[datetime]
+    user: Mapped[User] = relationship(lazy="raise")
+
+
+class Task(Base):
+    __tablename__ = "tasks"
+    __table_args__ = (
+        UniqueConstraint("user_id", "key"),
+        CheckConstraint("quadrant BETWEEN 1 AND 4", name="quadrant"),
+        one_of("status", e.TaskStatus),
+        MYSQL_TABLE,
+    )
+
+    id: Mapped[str] = _id()
+    user_id: Mapped[str] = _fk("users.id")
+    key: Mapped[str | None] = mapped_column(String(MSG))
+    title: Mapped[str] = mapped_column(String(255))
+    quadrant: Mapped[int] = mapped_column(SmallInteger)
+    estimate_minutes: Mapped[int]
+    deadline: Mapped[datetime | None]
+    urgency_threshold_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(16), default=e.TaskStatus.OPEN)
+    version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    user: Mapped[User] = relationship(lazy="raise")
+
+
+class FixedEvent(Base):
+    """One-off (start, end) or weekly (weekday 1..7 ISO, local times, optional date range)."""
+
+    __tablename__ = "fixed_events"
+    __table_args__ = (UniqueConstraint("user_id", "key"), MYSQL_TABLE)
+
+    id: Mapped[str] = _id()
+    user_id: Mapped[str] = _fk("users.id")
+    key: Mapped[str | None] = mapped_column(String(MSG))
+    title: Mapped[str] = mapped_column(String(255))
+    start: Mapped[datetime | None]
+    end: Mapped[datetime | None]
+    weekday: Mapped[int | None] = mapped_column(SmallInteger)
+    local_start: Mapped[str | None] = mapped_column(String(HHMM))
+    local_end: Mapped[str | None] = mapped_column(String(HHMM))
+    valid_from: Mapped[date | None]
+    valid_until: Mapped[date | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    user: Mapped[User] = relationship(lazy="raise")
+
+
+class Block(Base):
+    __tablename__ = "blocks"
+    __table_args__ = (
+        UniqueConstraint("user_id", "key"),
+        Index(None, "user_id", "start"),
+        one_of("source", e.BlockSource),
+        MYSQL_TABLE,
+    )
+
+    id: Mapped[str] = _id()
+    user_id: Mapped[str] = _fk("users.id")
+    task_id: Mapped[str] = _fk("tasks.id")
+    key: Mapped[str | None] = mapped_column(String(MSG))
+    start: Mapped[datetime]
+    end: Mapped[datetime]
+    source: Mapped[str] = mapped_column(String(16), default=e.BlockSource.USER)
+    makeup_for: Mapped[str | None] = _fk("blocks.id", nullable=True, ondelete="SET NULL")
+    locked: Mapped[bool] = mapped_column(default=False)
+    version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    user: Mapped[User] = relationship(lazy="raise")
+    task: Mapped[Task] = relationship(lazy="raise")
+    makeup_block: Mapped[Block | None] = relationship(lazy="raise", remote_side="Block.id")
+
+
+class Job(Base):
+    __tablename__ = "jobs"
+    __table_args__ = (Index(None, "status", "trigger_at"), one_of("status", e.JobStatus), MYSQL_TABLE)
+
+    id: Mapped[str] = _id()
+    task_id: Mapped[str] = mapped_column(
+        String(ID_LENGTH), ForeignKey("tasks.id", ondelete="CASCADE"), unique=True
+    )
+    user_id: Mapped[str] = _fk("users.id")
+    trigger_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16), default=e.JobStatus.PENDING)
+    claimed_by: Mapped[str | None] = mapped_column(String(REF))
+    claimed_until: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    trigger_id: Mapped[str | None] = _fk("triggers.id", nullable=True, ondelete="SET NULL")
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    user: Mapped[User] = relationship(lazy="raise")
+    task: Mapped[Task] = relationship(lazy="raise")
+    trigger: Mapped[Trigger | None] = relationship(lazy="raise")
+
+
+class Trigger(Base):
+    """One attempt to run the pipeline; dedupe_key is released (NULL) once the trigger is final."""
+
+    __tablename__ = "triggers"
+    __table_args__ = (one_of("type", e.TriggerType), one_of("status", e.TriggerStatus), MYSQL_TABLE)
+
+    id: Mapped[str] = _id()
+    user_id: Mapped[str] = _fk("users.id")
+    type: Mapped[str] = mapped_column(String(32))
+    task_id: Mapped[str | None] = _fk("tasks.id", nullable=True, ondelete="SET NULL")
+    block_id: Mapped[str | None] = _fk("blocks.id", nullable=True, ondelete="SET NULL")
+    status: Mapped[str] = mapped_column(String(32), default=e.TriggerStatus.PENDING)
+    dedupe_key: Mapped[str | None] = mapped_column(String(KEY_LENGTH), unique=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(KEY_LENGTH), unique=True)
+    source_message_id: Mapped[str | None] = mapped_column(String(MSG), unique=True)
+    mocked_now: Mapped[datetime | None]
+    effective_now: Mapped[datetime]
+    remaining_minutes: Mapped[int | None]
+    user_text: Mapped[str | None] = mapped_column(Text)
+    trace_id: Mapped[str | None] = mapped_column(String(REF))
+    error_code: Mapped[str | None] = mapped_column(String(REF))
+    error_detail: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    user: Mapped[User] = relationship(lazy="raise")
+    task: Mapped[Task | None] = relationship(lazy="raise")
+    block: Mapped[Block | None] = relationship(lazy="raise")
+
+
+class Preview(Base):
+    __tablename__ = "previews"
+    __table_args__ = (
+        one_of("status", e.PreviewStatus),
+        one_of("apply_status", e.ApplyStatus),
+        Index(None, "status", "expires_at"),
+        MYSQL_TABLE,
+    )
+
+    id: Mapped[str] = _id()
+    trigger_id: Mapped[str] = mapped_column(
+        String(ID_LENGTH), ForeignKey("triggers.id", ondelete="CASCADE"), unique=True
+    )
+    user_id: Mapped[str] = _fk("users.id")
+    task_id: Mapped[str | None] = _fk("tasks.id", nullable=True, ondelete="SET NULL")
+    status: Mapped[str] = mapped_column(String(16), default=e.PreviewStatus.READY)
+    decision: Mapped[str] = mapped_column(String(REF))
+    candidates: Mapped[Any] = mapped_column(JSON)
+    chosen_candidate_id: Mapped[str | None] = mapped_column(String(REF))
+    metrics: Mapped[Any] = mapped_column(JSON)
+    issues: Mapped[Any] = mapped_column(JSON)
+    explanation: Mapped[str | None] = mapped_column(Text)
+    notification_summary: Mapped[str | None] = mapped_column(Text)
+    ask_user_question: Mapped[str | None] = mapped_column(Text)
+    before_summary: Mapped[str | None] = mapped_column(Text)
+    after_summary: Mapped[str | None] = mapped_column(Text)
+    choice_source: Mapped[str | None] = mapped_column(String(16))
+    fallback_reason: Mapped[str | None] = mapped_column(String(255))
+    llm_model: Mapped[str | None] = mapped_column(String(MSG))
+    llm_latency_ms: Mapped[int | None]
+    prompt_tokens: Mapped[int | None]
+    completion_tokens: Mapped[int | None]
+    base_version: Mapped[str] = mapped_column(String(REF))
+    expires_at: Mapped[datetime]
+    apply_status: Mapped[str] = mapped_column(String(16), default=e.ApplyStatus.NONE)
+    apply_candidate_id: Mapped[str | None] = mapped_column(String(REF))
+    apply_idempotency_key: Mapped[str | None] = mapped_column(String(KEY_LENGTH), unique=True)
+    apply_request_hash: Mapped[str | None] = mapped_column(String(REF))
+    apply_result: Mapped[Any | None] = mapped_column(JSON)
+    apply_error: Mapped[str | None] = mapped_column(Text)
+    applied_at: Mapped[datetime | None]
+    # No foreign key: change_sets.preview_id already points back, and a cycle would need ALTERs.
+    change_set_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    card_message_id: Mapped[str | None] = mapped_column(String(MSG))
+    version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    user: Mapped[User] = relationship(lazy="raise")
+    task: Mapped[Task | None] = relationship(lazy="raise")
+    trigger: Mapped[Trigger] = relationship(lazy="raise")
+
+
+class ChangeSet(Base):
+    """What one apply wrote (inserted, moved, resized blocks; day extensions), with before and after."""
+
+    __tablename__ = "change_sets"
+    __table_args__ = (MYSQL_TABLE,)
+
+    id: Mapped[str] = _id()
+    preview_id: Mapped[str] = mapped_column(
+        String(ID_LENGTH), ForeignKey("previews.id", ondelete="CASCADE"), unique=True
+    )
+    user_id: Mapped[str] = _fk("users.id")
+    candidate_id: Mapped[str] = mapped_column(String(REF))
+    changes: Mapped[Any] = mapped_column(JSON)
+    applied_at: Mapped[datetime]
+    undone_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    user: Mapped[User] = relationship(lazy="raise")
+    preview: Mapped[Preview] = relationship(lazy="raise")
+
+
+class Notification(Base):
+    __tablename__ = "notifications"
+    __table_args__ = (
+        Index(None, "status", "next_attempt_at"),
+        one_of("kind", e.NotificationKind),
+        one_of("status", e.NotificationStatus),
+        MYSQL_TABLE,
+    )
+
+    id: Mapped[str] = _id()
+    user_id: Mapped[str] = _fk("users.id")
+    preview_id: Mapped[str | None] = _fk("previews.id", nullable=True, ondelete="SET NULL")
+    kind: Mapped[str] = mapped_column(String(16))
+    dedupe_key: Mapped[str] = mapped_column(String(KEY_LENGTH), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default=e.NotificationStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime]
+    claimed_by: Mapped[str | None] = mapped_column(String(REF))
+    claimed_until: Mapped[datetime | None]
+    message_id: Mapped[str | None] = mapped_column(String(MSG))
+    last_error_code: Mapped[str | None] = mapped_column(String(REF))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    payload: Mapped[Any] = mapped_column(JSON)
+    sent_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    user: Mapped[User] = relationship(lazy="raise")
+    preview: Mapped[Preview | None] = relationship(lazy="raise")
+
+
+class OutboxMessage(Base):
+    __tablename__ = "outbox"
+    __table_args__ = (Index(None, "status", "available_at"), one_of("status", e.OutboxStatus), MYSQL_TABLE)
+
+    id: Mapped[str] = _id()
+    topic: Mapped[str] = mapped_column(String(REF))
+    payload: Mapped[Any] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default=e.OutboxStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(default=0)
+    available_at: Mapped[datetime]
+    claimed_by: Mapped[str | None] = mapped_column(String(REF))
+    claimed_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class InboxEntry(Base):
+    """Every inbound Feishu event / message / click key, so a redelivery does nothing twice."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (one_of("kind", e.InboxKind), one_of("status", e.InboxStatus), MYSQL_TABLE)
+
+    id: Mapped[str] = _id()
+    kind: Mapped[str] = mapped_column(String(16))
+    dedupe_key: Mapped[str] = mapped_column(String(KEY_LENGTH), unique=True)
+    event_type: Mapped[str | None] = mapped_column(String(MSG))
+    status: Mapped[str] = mapped_column(String(16), default=e.InboxStatus.RECEIVED)
+    received_at: Mapped[datetime]
+    processed_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+    __table_args__ = (Index(None, "created_at"), MYSQL_TABLE)
+
+    id: Mapped[str] = _id()
+    actor: Mapped[str] = mapped_column(String(MSG))
+    action: Mapped[str] = mapped_column(String(REF))
+    target: Mapped[str | None] = mapped_column(String(255))
+    detail: Mapped[Any | None] = mapped_column(JSON)
+    outcome: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime]

@@ -1,0 +1,92 @@
+"""Repositories for the schedule facts: users, tasks, fixed events, blocks, day extensions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+
+from sqlalchemy import select
+
+from store.models import Block, DayExtension, FixedEvent, Task, User
+from store.repositories.base import Repository
+
+
+class UserRepository(Repository[User]):
+    model = User
+
+    async def get_by_open_id(self, open_id: str, *, for_update: bool = False) -> User | None:
+        stmt = select(User).where(User.open_id == open_id)
+        if for_update:
+            stmt = stmt.with_for_update().execution_options(populate_existing=True)
+        return (await self.session.scalars(stmt)).one_or_none()
+
+    async def list_all(self) -> Sequence[User]:
+        return (await self.session.scalars(select(User).order_by(User.open_id))).all()
+
+
+class TaskRepository(Repository[Task]):
+    model = Task
+
+    async def get_by_key(self, user_id: str, key: str) -> Task | None:
+        stmt = select(Task).where(Task.user_id == user_id, Task.key == key)
+        return (await self.session.scalars(stmt)).one_or_none()
+
+    async def for_user(self, user_id: str, statuses: Iterable[str] | None = None) -> Sequence[Task]:
+        stmt = select(Task).where(Task.user_id == user_id)
+        if statuses is not None:
+            stmt = stmt.where(Task.status.in_(list(statuses)))
+        return (await self.session.scalars(stmt.order_by(Task.created_at, Task.id))).all()
+
+
+class EventRepository(Repository[FixedEvent]):
+    model = FixedEvent
+
+    async def get_by_key(self, user_id: str, key: str) -> FixedEvent | None:
+        stmt = select(FixedEvent).where(FixedEvent.user_id == user_id, FixedEvent.key == key)
+        return (await self.session.scalars(stmt)).one_or_none()
+
+    async def for_user(self, user_id: str) -> Sequence[FixedEvent]:
+        """Every fixed event of the user, one-off and weekly; callers expand weekly ones into a window."""
+        stmt = select(FixedEvent).where(FixedEvent.user_id == user_id)
+        return (await self.session.scalars(stmt.order_by(FixedEvent.created_at, FixedEvent.id))).all()
+
+
+class BlockRepository(Repository[Block]):
+    model = Block
+
+    async def get_by_key(self, user_id: str, key: str) -> Block | None:
+        stmt = select(Block).where(Block.user_id == user_id, Block.key == key)
+        return (await self.session.scalars(stmt)).one_or_none()
+
+    async def overlapping(
+        self, user_id: str, start: datetime, end: datetime, exclude_ids: Iterable[str] = ()
+    ) -> Sequence[Block]:
+        """Blocks of the user intersecting the half-open interval [start, end), ordered by start."""
+        stmt = select(Block).where(Block.user_id == user_id, Block.start < end, Block.end > start)
+        excluded = list(exclude_ids)
+        if excluded:
+            stmt = stmt.where(Block.id.not_in(excluded))
+        return (await self.session.scalars(stmt.order_by(Block.start, Block.id))).all()
+
+    async def for_task(self, task_id: str) -> Sequence[Block]:
+        stmt = select(Block).where(Block.task_id == task_id).order_by(Block.start, Block.id)
+        return (await self.session.scalars(stmt)).all()
+
+    async def for_user(self, user_id: str) -> Sequence[Block]:
+        stmt = select(Block).where(Block.user_id == user_id).order_by(Block.start, Block.id)
+        return (await self.session.scalars(stmt)).all()
+
+
+class DayExtensionRepository(Repository[DayExtension]):
+    model = DayExtension
+
+    async def get_for_day(self, user_id: str, day: date) -> DayExtension | None:
+        stmt = select(DayExtension).where(DayExtension.user_id == user_id, DayExtension.day == day)
+        return (await self.session.scalars(stmt)).one_or_none()
+
+    async def between(self, user_id: str, first: date, last: date) -> Sequence[DayExtension]:
+        """Extensions for local days first..last inclusive."""
+        stmt = select(DayExtension).where(
+            DayExtension.user_id == user_id, DayExtension.day >= first, DayExtension.day <= last
+        )
+        return (await self.session.scalars(stmt.order_by(DayExtension.day))).all()

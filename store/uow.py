@@ -1,0 +1,136 @@
+"""Store and unit of work: one AsyncSession per unit, explicit commit, rollback when left uncommitted."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import ColumnElement
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from store import migrate
+from store.engine import READONLY_OPTION, backend, create_engine, sqlite_path
+from store.errors import StoreError, StoreErrorCode
+from store.models import Base
+from store.repositories import (
+    AuditRepository,
+    BlockRepository,
+    ChangeSetRepository,
+    DayExtensionRepository,
+    EventRepository,
+    InboxRepository,
+    JobRepository,
+    NotificationRepository,
+    OutboxRepository,
+    PreviewRepository,
+    TaskRepository,
+    TriggerRepository,
+    UserRepository,
+    claim,
+)
+
+log = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=Base)
+
+
+class UnitOfWork:
+    """Repositories over one AsyncSession; nothing is written until `commit()`."""
+
+    def __init__(self, session: AsyncSession, *, readonly: bool = False) -> None:
+        self.session = session
+        self.readonly = readonly
+        self.users = UserRepository(session)
+        self.tasks = TaskRepository(session)
+        self.events = EventRepository(session)
+        self.blocks = BlockRepository(session)
+        self.day_extensions = DayExtensionRepository(session)
+        self.jobs = JobRepository(session)
+        self.triggers = TriggerRepository(session)
+        self.previews = PreviewRepository(session)
+        self.change_sets = ChangeSetRepository(session)
+        self.notifications = NotificationRepository(session)
+        self.outbox = OutboxRepository(session)
+        self.inbox = InboxRepository(session)
+        self.audit = AuditRepository(session)
+
+    @property
+    def dialect(self) -> str:
+        """'sqlite' or 'mysql'."""
+        return self.session.get_bind().dialect.name
+
+    async def commit(self) -> None:
+        if self.readonly:
+            raise StoreError(StoreErrorCode.READ_ONLY, "a read-only unit of work cannot commit")
+        await self.session.commit()
+
+    async def rollback(self) -> None:
+        await self.session.rollback()
+
+    async def flush(self) -> None:
+        await self.session.flush()
+
+    async def claim(  # noqa: PLR0917 - mirrors store.repositories.lease.claim
+        self,
+        model: type[M],
+        worker_id: str,
+        now: datetime,
+        lease_seconds: float,
+        limit: int,
+        where: Sequence[ColumnElement[bool]] = (),
+        order_by: Sequence[Any] = (),
+    ) -> list[M]:
+        """Lease rows of `model` to `worker_id`; see store.repositories.lease.claim."""
+        return await claim(self.session, model, worker_id, now, lease_seconds, limit, where, order_by)
+
+
+class Store:
+    """The database: an async engine plus units of work. Create one per process and `dispose()` it."""
+
+    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+        self.url = url
+        self.backend = backend(url)
+        self.engine: AsyncEngine = create_engine(url, **engine_kwargs)
+        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        readonly_engine = self.engine.execution_options(**{READONLY_OPTION: True})
+        self._readonly_sessions = async_sessionmaker(readonly_engine, expire_on_commit=False, autoflush=False)
+
+    @asynccontextmanager
+    async def uow(self, *, readonly: bool = False) -> AsyncIterator[UnitOfWork]:
+        """`async with store.uow() as uow: ...; await uow.commit()`; leaving without commit rolls back.
+
+        A read-only unit (readonly=True) cannot commit and, on SQLite, does not take the write lock."""
+        factory = self._readonly_sessions if readonly else self._sessions
+        async with factory() as session:
+            try:
+                yield UnitOfWork(session, readonly=readonly)
+            finally:
+                if session.in_transaction():
+                    await session.rollback()
+
+    async def ensure_schema(self) -> None:
+        """Make the schema current: SQLite files are created/upgraded by running the migrations; a MySQL
+        database must already be at head (`smartflow db upgrade`)."""
+        if self.backend == "sqlite":
+            if sqlite_path(self.url) is None:
+                # In-memory databases live in this engine only, so the migration runner cannot reach them.
+                async with self.engine.begin() as conn:
+                    await conn.run_sync(Base.metadata.create_all)
+                return
+            await asyncio.to_thread(migrate.upgrade, self.url)
+            return
+        async with self.engine.connect() as conn:
+            current = await conn.run_sync(migrate.current_revision)
+        if current != migrate.head_revision():
+            raise StoreError(
+                StoreErrorCode.SCHEMA_OUT_OF_DATE,
+                f"database schema is at {current or 'nothing'}, expected {migrate.head_revision()}: "
+                "run `smartflow db upgrade`",
+            )
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

@@ -1,0 +1,544 @@
+"""A stateful fake Feishu Open API on loopback: tokens, messages, replies, PATCH, card updates, faults."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import itertools
+import json
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+ENDPOINTS = ("token", "create", "reply", "patch", "card_update")
+RECEIVE_ID_TYPES = ("open_id", "user_id", "union_id", "email", "chat_id")
+UUID_WINDOW_SECONDS = 3600.0
+CARD_MAX_BYTES = 30 * 1024
+TOKEN_REUSE_SECONDS = 1800.0
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One injected answer: wait `delay`, then answer with this error (or normally if there is none)."""
+
+    status: int = 200
+    code: int | None = None
+    msg: str = ""
+    delay: float = 0.0
+    headers: Mapping[str, str] = field(default_factory=dict)
+    raw_body: str | None = None
+
+    @property
+    def is_error(self) -> bool:
+        return self.status != 200 or self.code not in (None, 0) or self.raw_body is not None
+
+    @classmethod
+    def rate_limited(cls, reset_seconds: int = 1) -> Fault:
+        return cls(
+            429,
+            99991400,
+            "request trigger frequency limit",
+            headers={"x-ogw-ratelimit-reset": str(reset_seconds)},
+        )
+
+    @classmethod
+    def user_rate_limited(cls) -> Fault:
+        return cls(400, 230020, "This operation triggers the frequency limit.")
+
+    @classmethod
+    def token_expired(cls) -> Fault:
+        return cls(
+            400,
+            99991663,
+            "Invalid access token for authorization. Please make a request with token attached.",
+        )
+
+    @classmethod
+    def server_error(cls, status: int = 502) -> Fault:
+        return cls(status, raw_body="<html><body>502 Bad Gateway</body></html>")
+
+    @classmethod
+    def invalid_content(cls) -> Fault:
+        return cls(400, 230001, "Your request contains an invalid request parameter.")
+
+    @classmethod
+    def slow(cls, delay: float) -> Fault:
+        return cls(delay=delay)
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Fault:
+        return cls(
+            status=int(d.get("status", 200)),
+            code=d.get("code"),
+            msg=str(d.get("msg", "")),
+            delay=float(d.get("delay", 0.0)),
+            headers=dict(d.get("headers", {})),
+            raw_body=d.get("raw_body"),
+        )
+
+
+@dataclass(frozen=True)
+class FakeMessage:
+    message_id: str
+    receive_id: str
+    receive_id_type: str
+    msg_type: str
+    content: str
+    uuid: str | None
+    token: str
+    created_at: float
+    parent_id: str | None = None
+
+    @property
+    def card(self) -> dict[str, Any]:
+        value: dict[str, Any] = json.loads(self.content)
+        return value
+
+    @property
+    def text(self) -> str:
+        return str(json.loads(self.content).get("text", ""))
+
+
+@dataclass(frozen=True)
+class FakePatch:
+    message_id: str
+    content: str
+
+    @property
+    def card(self) -> dict[str, Any]:
+        value: dict[str, Any] = json.loads(self.content)
+        return value
+
+
+@dataclass(frozen=True)
+class FakeCardUpdate:
+    token: str
+    card: dict[str, Any]
+
+
+def _error(status: int, code: int, msg: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"code": code, "msg": msg}, status_code=status, headers=dict(headers or {}))
+
+
+class FakeFeishu:
+    """The platform's state. Thread-safe: the server runs on its own thread, tests read from theirs."""
+
+    def __init__(
+        self,
+        app_id: str = "cli_fake",
+        app_secret: str = "fake-secret",
+        *,
+        token_expire: int = 7200,
+        enforce_limits: bool = False,
+        user_qps: int = 5,
+        app_qps: int = 50,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.app_id = app_id
+        self.app_secret = app_secret
+        self.token_expire = token_expire
+        self.enforce_limits = enforce_limits
+        self.user_qps = user_qps
+        self.app_qps = app_qps
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self.reset()
+        self.app = self._build_app()
+
+    # ---- test-facing API -------------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Forget everything: messages, tokens, faults, counters."""
+        with self._lock:
+            self._messages: list[FakeMessage] = []
+            self._by_id: dict[str, FakeMessage] = {}
+            self._current: dict[str, str] = {}
+            self._uuids: dict[str, tuple[str, float]] = {}
+            self._patches: list[FakePatch] = []
+            self._card_updates: list[FakeCardUpdate] = []
+            self._tokens: dict[str, float] = {}
+            self._latest_token: str | None = None
+            self._token_requests = 0
+            self._requests: collections.Counter[str] = collections.Counter()
+            self._faults: dict[str, collections.deque[Fault]] = {e: collections.deque() for e in ENDPOINTS}
+            self._windows: dict[str, collections.deque[float]] = {}
+            self._throttled = 0
+
+    def inject(self, endpoint: str, *faults: Fault) -> None:
+        """Queue faults for the next requests to `endpoint` (one of ENDPOINTS), in order."""
+        if endpoint not in ENDPOINTS:
+            raise ValueError(f"unknown endpoint {endpoint!r}")
+        with self._lock:
+            self._faults[endpoint].extend(faults)
+
+    def revoke_tokens(self) -> None:
+        """Invalidate every issued token early, as a secret reset or app re-release does."""
+        with self._lock:
+            self._tokens.clear()
+            self._latest_token = None
+
+    @property
+    def messages(self) -> list[FakeMessage]:
+        with self._lock:
+            return list(self._messages)
+
+    def messages_to(self, receive_id: str) -> list[FakeMessage]:
+        return [m for m in self.messages if m.receive_id == receive_id]
+
+    @property
+    def patches(self) -> list[FakePatch]:
+        with self._lock:
+            return list(self._patches)
+
+    @property
+    def card_updates(self) -> list[FakeCardUpdate]:
+        with self._lock:
+            return list(self._card_updates)
+
+    @property
+    def token_requests(self) -> int:
+        with self._lock:
+            return self._token_requests
+
+    @property
+    def throttled(self) -> int:
+        """Requests refused by the enforced rate limits."""
+        with self._lock:
+            return self._throttled
+
+    def requests(self, endpoint: str) -> int:
+        """Requests that reached `endpoint`, faults included."""
+        with self._lock:
+            return self._requests[endpoint]
+
+    def current_content(self, message_id: str) -> str:
+        """The message content after every PATCH."""
+        with self._lock:
+            return self._current[message_id]
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "messages": [asdict(m) for m in self._messages],
+                "patches": [asdict(p) for p in self._patches],
+                "card_updates": [asdict(u) for u in self._card_updates],
+                "token_requests": self._token_requests,
+                "requests": dict(self._requests),
+                "throttled": self._throttled,
+            }
+
+    # ---- HTTP -----------------------------------------------------------------------------------------
+    def _build_app(self) -> Starlette:
+        m = "/open-apis/im/v1/messages"
+        return Starlette(
+            routes=[
+                Route("/open-apis/auth/v3/tenant_access_token/internal", self._token, methods=["POST"]),
+                Route(m, self._create, methods=["POST"]),
+                Route(m + "/{message_id}/reply", self._reply, methods=["POST"]),
+                Route(m + "/{message_id}", self._patch, methods=["PATCH"]),
+                Route("/open-apis/interactive/v1/card/update", self._card_update, methods=["POST"]),
+                Route("/_admin/state", self._admin_state, methods=["GET"]),
+                Route("/_admin/faults", self._admin_faults, methods=["POST"]),
+                Route("/_admin/reset", self._admin_reset, methods=["POST"]),
+                Route("/_admin/revoke_tokens", self._admin_revoke, methods=["POST"]),
+                Route("/_admin/config", self._admin_config, methods=["POST"]),
+            ]
+        )
+
+    async def _prelude(self, endpoint: str) -> Response | None:
+        """Count the request and play the next queued fault; a Response means: answer with it."""
+        with self._lock:
+            self._requests[endpoint] += 1
+            queue = self._faults[endpoint]
+            fault = queue.popleft() if queue else None
+        if fault is None:
+            return None
+        if fault.delay:
+            await asyncio.sleep(fault.delay)
+        if not fault.is_error:
+            return None
+        if fault.raw_body is not None:
+            return Response(
+                fault.raw_body, status_code=fault.status, headers=dict(fault.headers), media_type="text/html"
+            )
+        return _error(fault.status, fault.code or 0, fault.msg, fault.headers)
+
+    def _check_auth(self, request: Request) -> Response | None:
+        auth = request.headers.get("authorization", "")
+        if not auth.startswith("Bearer ") or not auth[7:]:
+            return _error(400, 99991661, "Missing access token for authorization.")
+        with self._lock:
+            expires_at = self._tokens.get(auth[7:])
+        if expires_at is None or expires_at <= self._clock():
+            return _error(400, 99991663, "Invalid access token for authorization.")
+        return None
+
+    def _throttle(self, key: str) -> Response | None:
+        """Feishu's limits when enforced: 5 QPS per recipient (230020), 50 QPS per app (HTTP 429)."""
+        if not self.enforce_limits:
+            return None
+        now = time.monotonic()
+        for k, limit in ((f"user:{key}", self.user_qps), ("app", self.app_qps)):
+            window = self._windows.setdefault(k, collections.deque())
+            while window and now - window[0] >= 1.0:
+                window.popleft()
+            if len(window) >= limit:
+                self._throttled += 1
+                if k == "app":
+                    return _error(
+                        429, 99991400, "request trigger frequency limit", {"x-ogw-ratelimit-reset": "1"}
+                    )
+                return _error(400, 230020, "This operation triggers the frequency limit.")
+        for k in (f"user:{key}", "app"):
+            self._windows[k].append(now)
+        return None
+
+    async def _token(self, request: Request) -> Response:
+        if (early := await self._prelude("token")) is not None:
+            return early
+        body = await request.json()
+        with self._lock:
+            self._token_requests += 1
+            if body.get("app_id") != self.app_id or body.get("app_secret") != self.app_secret:
+                return _error(400, 10014, "app secret invalid")
+            now = self._clock()
+            latest = self._latest_token
+            # Like Feishu: the same token while it has more than 30 minutes left, a new one after that.
+            if latest is not None and self._tokens.get(latest, 0) - now > TOKEN_REUSE_SECONDS:
+                return JSONResponse(
+                    {
+                        "code": 0,
+                        "msg": "ok",
+                        "tenant_access_token": latest,
+                        "expire": int(self._tokens[latest] - now),
+                    }
+                )
+            token = f"t-fake-{next(self._ids)}"
+            self._tokens[token] = now + self.token_expire
+            self._latest_token = token
+        return JSONResponse(
+            {"code": 0, "msg": "ok", "tenant_access_token": token, "expire": self.token_expire}
+        )
+
+    async def _create(self, request: Request) -> Response:
+        if (early := await self._prelude("create")) is not None:
+            return early
+        if (denied := self._check_auth(request)) is not None:
+            return denied
+        raw = await request.body()
+        body = json.loads(raw)
+        id_type = request.query_params.get("receive_id_type", "")
+        receive_id, msg_type, content = body.get("receive_id"), body.get("msg_type"), body.get("content")
+        if id_type not in RECEIVE_ID_TYPES or not receive_id or not msg_type or not isinstance(content, str):
+            return _error(400, 99992402, "field validation failed")
+        return self._store(request, raw, receive_id, id_type, msg_type, content, body.get("uuid"), None)
+
+    async def _reply(self, request: Request) -> Response:
+        if (early := await self._prelude("reply")) is not None:
+            return early
+        if (denied := self._check_auth(request)) is not None:
+            return denied
+        raw = await request.body()
+        body = json.loads(raw)
+        with self._lock:
+            target = self._by_id.get(request.path_params["message_id"])
+        if target is None:
+            return _error(400, 230011, "The message was withdrawn or not found.")
+        msg_type, content = body.get("msg_type"), body.get("content")
+        if not msg_type or not isinstance(content, str):
+            return _error(400, 99992402, "field validation failed")
+        return self._store(
+            request,
+            raw,
+            target.receive_id,
+            target.receive_id_type,
+            msg_type,
+            content,
+            body.get("uuid"),
+            target.message_id,
+        )
+
+    def _store(
+        self,
+        request: Request,
+        raw: bytes,
+        receive_id: str,
+        id_type: str,
+        msg_type: str,
+        content: str,
+        uuid: str | None,
+        parent_id: str | None,
+    ) -> Response:
+        try:
+            parsed = json.loads(content)
+        except ValueError:
+            return _error(400, 230001, "Your request contains an invalid request parameter: content.")
+        if msg_type == "interactive" and (not isinstance(parsed, dict) or len(raw) > CARD_MAX_BYTES):
+            return _error(400, 230025, "The length of the message content reaches its limit.")
+        with self._lock:
+            now = self._clock()
+            seen = self._uuids.get(uuid) if uuid else None
+            if seen is not None and now - seen[1] < UUID_WINDOW_SECONDS:
+                message = self._by_id[seen[0]]
+            else:
+                if (throttled := self._throttle(receive_id)) is not None:
+                    return throttled
+                token = request.headers["authorization"][7:]
+                message = FakeMessage(
+                    f"om_fake_{next(self._ids):08d}",
+                    receive_id,
+                    id_type,
+                    msg_type,
+                    content,
+                    uuid,
+                    token,
+                    now,
+                    parent_id,
+                )
+                self._messages.append(message)
+                self._by_id[message.message_id] = message
+                self._current[message.message_id] = content
+                if uuid:
+                    self._uuids[uuid] = (message.message_id, now)
+        data = {
+            "message_id": message.message_id,
+            "root_id": parent_id or "",
+            "parent_id": parent_id or "",
+            "msg_type": message.msg_type,
+            "create_time": str(int(message.created_at * 1000)),
+            "chat_id": message.receive_id if id_type == "chat_id" else f"oc_p2p_{message.receive_id}",
+            "sender": {"id": self.app_id, "id_type": "app_id", "sender_type": "app"},
+            "body": {"content": message.content},
+        }
+        return JSONResponse({"code": 0, "msg": "success", "data": data})
+
+    async def _patch(self, request: Request) -> Response:
+        if (early := await self._prelude("patch")) is not None:
+            return early
+        if (denied := self._check_auth(request)) is not None:
+            return denied
+        raw = await request.body()
+        content = json.loads(raw).get("content")
+        message_id = request.path_params["message_id"]
+        with self._lock:
+            target = self._by_id.get(message_id)
+            if target is None or target.msg_type != "interactive":
+                return _error(400, 230001, "Your request contains an invalid request parameter: message_id.")
+            if not isinstance(content, str) or len(raw) > CARD_MAX_BYTES:
+                return _error(400, 230025, "The length of the message content reaches its limit.")
+            if (throttled := self._throttle(f"msg:{message_id}")) is not None:
+                return throttled
+            self._patches.append(FakePatch(message_id, content))
+            self._current[message_id] = content
+        return JSONResponse({"code": 0, "msg": "success", "data": {}})
+
+    async def _card_update(self, request: Request) -> Response:
+        if (early := await self._prelude("card_update")) is not None:
+            return early
+        if (denied := self._check_auth(request)) is not None:
+            return denied
+        body = await request.json()
+        with self._lock:
+            if not isinstance(body.get("token"), str) or not isinstance(body.get("card"), dict):
+                return _error(400, 99992402, "field validation failed")
+            self._card_updates.append(FakeCardUpdate(body["token"], body["card"]))
+        return JSONResponse({"code": 0, "msg": "success"})
+
+    # ---- admin (for benchmarks and other processes) -----------------------------------------------------
+    async def _admin_state(self, request: Request) -> Response:
+        return JSONResponse(self.snapshot())
+
+    async def _admin_faults(self, request: Request) -> Response:
+        body = await request.json()
+        self.inject(body["endpoint"], *(Fault.from_json(f) for f in body.get("faults", [])))
+        return JSONResponse({"ok": True})
+
+    async def _admin_reset(self, request: Request) -> Response:
+        self.reset()
+        return JSONResponse({"ok": True})
+
+    async def _admin_revoke(self, request: Request) -> Response:
+        self.revoke_tokens()
+        return JSONResponse({"ok": True})
+
+    async def _admin_config(self, request: Request) -> Response:
+        body = await request.json()
+        for key in ("enforce_limits", "token_expire", "user_qps", "app_qps"):
+            if key in body:
+                setattr(self, key, body[key])
+        return JSONResponse({"ok": True})
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    # proto must be IPPROTO_TCP: asyncio only sets TCP_NODELAY on accepted sockets whose proto says TCP, and
+    # without it Nagle plus delayed ACKs add 40 ms to every answer.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    # Listen now, so a client that read the port connects even before uvicorn has finished starting.
+    sock.listen(2048)
+    return sock
+
+
+def _server(fake: FakeFeishu) -> uvicorn.Server:
+    config = uvicorn.Config(
+        fake.app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=1
+    )
+    return uvicorn.Server(config)
+
+
+@contextmanager
+def serve_fake_feishu(
+    fake: FakeFeishu | None = None, host: str = "127.0.0.1", port: int = 0
+) -> Iterator[tuple[FakeFeishu, str]]:
+    """Serve a fake on a background thread; yields (fake, base URL such as http://127.0.0.1:54321)."""
+    fake = fake or FakeFeishu()
+    sock = _bind(host, port)
+    server = _server(fake)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="fake-feishu")
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("fake Feishu did not start")
+        time.sleep(0.01)
+    try:
+        yield fake, f"http://{host}:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=5)
+        sock.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Serve the fake Feishu Open API on loopback.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--app-id", default="cli_fake")
+    parser.add_argument("--app-secret", default="fake-secret")
+    parser.add_argument("--token-expire", type=int, default=7200)
+    parser.add_argument("--enforce-limits", action="store_true")
+    args = parser.parse_args(argv)
+    fake = FakeFeishu(
+        args.app_id, args.app_secret, token_expire=args.token_expire, enforce_limits=args.enforce_limits
+    )
+    sock = _bind(args.host, args.port)
+    # The first line tells a parent process where to connect (useful with --port 0).
+    print(f"fake-feishu listening on http://{args.host}:{sock.getsockname()[1]}", flush=True)
+    _server(fake).run(sockets=[sock])
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

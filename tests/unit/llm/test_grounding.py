@@ -1,0 +1,50 @@
+"""Finding times and dates in explanations."""
+
+from __future__ import annotations
+
+import pytest
+
+from llm.grounding import allowed, mentions, ungrounded
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("把实验报告放在 14:00-15:30", [{"14:00"}, {"15:30"}]),
+        ("9:05 开始", [{"09:05"}]),
+        ("下午3点开始", [{"15:00"}]),
+        ("晚上8点半结束", [{"20:30"}]),
+        ("14点30分", [{"14:30"}]),
+        ("3点", [{"03:00", "15:00"}]),
+        ("中午12点", [{"12:00"}]),
+        ("11-30 截止", [{"11-30"}]),
+        ("2026-11-30 截止", [{"2026-11-30"}]),
+        ("11月30日截止", [{"11-30"}]),
+        ("due 11/30", [{"11-30"}]),
+        ("at 3pm", [{"15:00"}]),
+        ("at 3:30 p.m.", [{"15:30"}]),
+        ("on Nov 30", [{"11-30"}]),
+        ("on 30 November", [{"11-30"}]),
+        ("用2小时完成，拆成 50/50", []),
+        ("spend 1-2 hours", []),
+        ("30 分钟", []),
+    ],
+)
+def test_mentions(text: str, found: list[set[str]]) -> None:
+    assert [set(m.options) for m in mentions(text)] == found
+
+
+def test_full_date_grounding_allows_its_month_day() -> None:
+    assert allowed(["2026-11-30", "9:00"]) == {"2026-11-30", "11-30", "09:00"}
+
+
+def test_ungrounded_lists_only_the_foreign_mentions() -> None:
+    grounding = ("14:00", "15:30", "2026-11-30")
+    assert ungrounded("11月30日 14:00-15:30，下午2点开始", grounding) == []
+    assert sorted(ungrounded("在 14:00 开始，16:00 结束，12月1日前", grounding)) == ["12月1日", "16:00"]
+
+
+def test_ambiguous_hour_is_grounded_by_either_reading() -> None:
+    assert ungrounded("3点开始", ("15:00",)) == []
+    assert ungrounded("3点开始", ("03:00",)) == []
+    assert ungrounded("3点开始", ("16:00",)) == ["3点"]

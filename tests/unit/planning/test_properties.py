@@ -1,0 +1,222 @@
+"""Hypothesis properties over random contexts: every change candidate is valid, few, distinct, stable."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from scheduler.planning import engine, window
+from scheduler.planning import plan as plan_ctx
+from scheduler.planning.model import (
+    Block,
+    CandidateType,
+    ChangeKind,
+    Decision,
+    DayExtension,
+    FixedEvent,
+    PlanningContext,
+    Target,
+    TargetKind,
+    TaskInfo,
+    TaskStatus,
+    UserPrefs,
+)
+
+ZONES = ["Asia/Shanghai", "America/New_York", "Europe/London", "UTC"]
+# DST changes in New York and London, and ordinary days
+DAYS = [
+    date(2026, 3, 7),
+    date(2026, 3, 8),
+    date(2026, 3, 28),
+    date(2026, 10, 31),
+    date(2026, 11, 1),
+    date(2026, 11, 30),
+]
+
+
+def q(minutes: int) -> time:
+    return time(minutes // 60 % 24, minutes % 60)
+
+
+@st.composite
+def contexts(draw: st.DrawFn) -> PlanningContext:
+    tzname = draw(st.sampled_from(ZONES))
+    tz = ZoneInfo(tzname)
+    day = draw(st.sampled_from(DAYS))
+    now = datetime.combine(day, time(0, 0), tzinfo=tz) + timedelta(minutes=draw(st.integers(0, 1439)))
+    now = now.astimezone(UTC).astimezone(tz)  # normalise a time skipped by DST
+    day_start = draw(st.integers(5 * 4, 11 * 4)) * 15
+    day_end = draw(st.sampled_from([19 * 60, 21 * 60, 22 * 60 + 30, 23 * 60 + 45, 0, 60, 120]))
+    quiet = draw(st.none() | st.tuples(st.integers(0, 95), st.integers(0, 95)))
+    preferred = draw(st.lists(st.tuples(st.integers(0, 95), st.integers(1, 16)), max_size=2))
+    user = UserPrefs(
+        timezone=tzname,
+        day_start=q(day_start),
+        day_end=q(day_end),
+        quiet_start=q(quiet[0] * 15) if quiet else None,
+        quiet_end=q(quiet[1] * 15) if quiet else None,
+        preferred=tuple((q(a * 15), q((a + n) * 15)) for a, n in preferred),
+        grid_minutes=draw(st.sampled_from([5, 10, 15, 15, 30])),
+    )
+    n_tasks = draw(st.integers(1, 4))
+    tasks = []
+    for i in range(n_tasks):
+        deadline = draw(st.none() | st.integers(-120, 40 * 60))
+        tasks.append(
+            TaskInfo(
+                id=f"t{i}",
+                title=f"任务{i}",
+                quadrant=draw(st.integers(1, 4)),
+                estimate_minutes=draw(st.integers(1, 60)) * 5,
+                deadline=None if deadline is None else now + timedelta(minutes=deadline),
+                status=TaskStatus.OPEN if i == 0 else draw(st.sampled_from(list(TaskStatus))),
+            )
+        )
+    fixed = []
+    for i in range(draw(st.integers(0, 12))):
+        start = now + timedelta(minutes=draw(st.integers(-180, 27 * 60)))
+        fixed.append(
+            FixedEvent(f"f{i}", "课", start=start, end=start + timedelta(minutes=draw(st.integers(5, 240))))
+        )
+    for i in range(draw(st.integers(0, 2))):
+        a = draw(st.integers(0, 95)) * 15
+        fixed.append(
+            FixedEvent(
+                f"w{i}",
+                "周课",
+                weekday=draw(st.integers(1, 7)),
+                local_start=q(a),
+                local_end=q(a + draw(st.integers(1, 12)) * 15),
+            )
+        )
+    blocks = []
+    cursor = now - timedelta(minutes=draw(st.integers(0, 240)))
+    for i in range(draw(st.integers(0, 10))):
+        cursor += timedelta(minutes=draw(st.integers(0, 180)))
+        length = timedelta(minutes=draw(st.integers(3, 24)) * 5)
+        blocks.append(
+            Block(
+                f"b{i}",
+                f"t{draw(st.integers(0, n_tasks - 1))}",
+                cursor,
+                cursor + length,
+                locked=draw(st.booleans()),
+            )
+        )
+        cursor += length
+    exts = ()
+    if draw(st.booleans()):
+        exts = (DayExtension(now.date(), q(day_end + draw(st.integers(1, 8)) * 15)),)
+    if draw(st.booleans()) or not blocks:
+        target = Target(TargetKind.TASK, task_id="t0")
+    else:
+        b = draw(st.sampled_from(blocks))
+        target = Target(
+            TargetKind.UNFINISHED,
+            block_id=b.id,
+            remaining_minutes=draw(st.none() | st.integers(0, 36).map(lambda x: x * 5)),
+        )
+    return PlanningContext(
+        now=now,
+        user=user,
+        target=target,
+        tasks=tuple(tasks),
+        fixed_events=tuple(fixed),
+        blocks=tuple(blocks),
+        day_extensions=exts,
+    )
+
+
+def needed(ctx: PlanningContext) -> int:
+    if ctx.target.kind == TargetKind.TASK:
+        return next(t.estimate_minutes for t in ctx.tasks if t.id == ctx.target.task_id)
+    block = next(b for b in ctx.blocks if b.id == ctx.target.block_id)
+    if ctx.target.remaining_minutes is not None:
+        return ctx.target.remaining_minutes
+    return int((block.end - block.start).total_seconds() // 60)
+
+
+def overlaps(a: tuple[datetime, datetime], b: tuple[datetime, datetime]) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
+
+
+def check(ctx: PlanningContext) -> None:
+    result = plan_ctx(ctx)
+    cands = result.candidates
+    changes = [c for c in cands if c.is_change]
+    if result.observation.decision != Decision.PROPOSE:
+        assert len(cands) == 1 and not cands[0].is_change
+        return
+    assert 1 <= len(changes) == len(cands) <= 3
+    assert len({c.id for c in cands}) == len(cands)
+    assert len({c.changes for c in cands}) == len(cands)
+    tz = ZoneInfo(ctx.user.timezone)
+    w_start, w_end = ctx.now, ctx.now + timedelta(hours=ctx.horizon_hours)
+    fixed = [
+        (i.start, i.end)
+        for i in window.expand_fixed_events(
+            ctx.fixed_events, tz, w_start - timedelta(days=1), w_end + timedelta(days=1)
+        )
+    ]
+    tasks = {t.id: t for t in ctx.tasks}
+    blocks = {b.id: b for b in ctx.blocks}
+    for c in cands:
+        touched = {ch.block_id for ch in c.changes if ch.block_id}
+        exts = list(ctx.day_extensions)
+        for ch in c.changes:
+            if ch.kind == ChangeKind.EXTEND_DAY:
+                assert ch.day is not None and ch.new_day_end is not None
+                exts = [x for x in exts if x.day != ch.day] + [DayExtension(ch.day, ch.new_day_end)]
+        day_ctx = PlanningContext(now=ctx.now, user=ctx.user, target=ctx.target, day_extensions=tuple(exts))
+        days = [(i.start, i.end) for i in window.day_windows(day_ctx)]
+        spans = []
+        for ch in c.changes:
+            if ch.kind == ChangeKind.EXTEND_DAY:
+                continue
+            assert ch.start is not None and ch.end is not None and ch.start < ch.end
+            span = (ch.start, ch.end)
+            assert w_start <= ch.start and ch.end <= w_end, c
+            assert any(a <= ch.start and ch.end <= b for a, b in days), c
+            assert not any(overlaps(span, f) for f in fixed), c
+            untouched = [(b.start, b.end) for b in ctx.blocks if b.id not in touched]
+            assert not any(overlaps(span, u) for u in untouched), c
+            assert not any(overlaps(span, s) for s in spans), c
+            spans.append(span)
+            if ch.kind in (ChangeKind.ADD_BLOCK, ChangeKind.MOVE_BLOCK):
+                local = ch.start.astimezone(tz)
+                assert (local.hour * 60 + local.minute) % ctx.user.grid_minutes == 0, c
+            if ch.block_id is not None:
+                b = blocks[ch.block_id]
+                assert not b.locked and b.start >= ctx.now
+                assert tasks[b.task_id].status == TaskStatus.OPEN
+        added = sum(
+            int((ch.end - ch.start).total_seconds() // 60)
+            for ch in c.changes
+            if ch.kind == ChangeKind.ADD_BLOCK and ch.start and ch.end
+        )
+        if c.type == CandidateType.RUSH_MERGE and c.capacity_fit == "partial":
+            assert added < needed(ctx)
+        else:
+            assert added == needed(ctx), c
+
+
+SETTINGS = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@SETTINGS
+@given(contexts())
+def test_change_candidates_are_valid(ctx: PlanningContext) -> None:
+    check(ctx)
+
+
+@settings(max_examples=60, deadline=None)
+@given(contexts())
+def test_same_input_same_output(ctx: PlanningContext) -> None:
+    first = plan_ctx(ctx)
+    engine.analyze.cache_clear()
+    window.frame.cache_clear()
+    rebuilt = PlanningContext(**{f: getattr(ctx, f) for f in ctx.__dataclass_fields__})
+    assert plan_ctx(rebuilt) == first
