@@ -15,9 +15,11 @@ MAX_CARD_BYTES = 30 * 1024
 Element = dict[str, Any]
 
 # Markdown and Feishu's HTML-like tags (<at>, <font>, <text_tag>, <link>): these characters would
-# start formatting, links or mentions; entities render as the literal character.
-_ALWAYS = {c: f"&#{ord(c)};" for c in "&<>*_~[]`$|\\"}
-_LINE_START = re.compile(r"^(\s*)([#+\-=>]|\d+[.)])", re.M)
+# start formatting, links or mentions. Feishu documents numeric entities (&#42;) as the way to show
+# them literally; CommonMark never treats an entity as structure, so they also defuse line markers.
+_ALWAYS = {c: f"&#{ord(c)};" for c in "&<>*_~[]`$|\\\r"}
+_LEADING_WS = re.compile(r"^[ \t]+", re.M)  # 4 leading spaces would open a code block
+_LINE_MARKER = re.compile(r"^(?:[#+\-=>]|\d+[.)])", re.M)  # heading, list, rule, quote
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 HEADER_TITLE_CHARS = 40
@@ -53,7 +55,12 @@ def one_line(text: str, limit: int) -> str:
 def escape_md(text: str) -> str:
     """User text made literal inside a markdown element: no formatting, links, tags or mentions."""
     escaped = "".join(_ALWAYS.get(c, c) for c in text)
-    return _LINE_START.sub(lambda m: m.group(1) + "".join(f"&#{ord(c)};" for c in m.group(2)), escaped)
+    escaped = _LEADING_WS.sub(lambda m: _entities(m.group(0)), escaped)
+    return _LINE_MARKER.sub(lambda m: _entities(m.group(0)), escaped)
+
+
+def _entities(text: str) -> str:
+    return "".join(f"&#{ord(c)};" for c in text)
 
 
 def plain(text: str) -> dict[str, str]:

@@ -126,7 +126,7 @@ def _parse_done(rest: str) -> Done:
 
 def _parse_unfinished(rest: str) -> Unfinished:
     tokens = rest.split()
-    if tokens and tokens[-1].isdigit():
+    if tokens and tokens[-1].isdecimal():
         said = check_minutes(int(tokens[-1]), "unfinished")
         return Unfinished(task_ref=" ".join(tokens[:-1]) or None, minutes=said, text=rest)
     ref, minutes = split_ref_and_minutes(rest, "unfinished")

@@ -201,7 +201,7 @@ def split_ref_and_minutes(text: str, command: str | None = None) -> tuple[str | 
     if minutes is not None:
         check_minutes(minutes, command)
     ref = _strip_fillers(_cut(text, spans))
-    if not ref or ref.isdigit() or len(ref) > MAX_REF_CHARS:
+    if not ref or ref.isdecimal() or len(ref) > MAX_REF_CHARS:
         return None, minutes
     return ref, minutes
 

@@ -88,7 +88,7 @@ def parse_prefs(rest: str) -> Prefs:
                 raise _error(ParseErrorCode.BAD_TIMEZONE, f"unknown time zone {value!r}", value=value)
             values["timezone"] = zone
         else:
-            if not value.isdigit() or not 1 <= int(value) <= MAX_CAP:
+            if not value.isdecimal() or not 1 <= int(value) <= MAX_CAP:
                 raise _error(
                     ParseErrorCode.BAD_CAP, f"cap must be a number from 1 to {MAX_CAP}, got {value!r}"
                 )

@@ -117,7 +117,7 @@ def _spec(text: str) -> _Spec:
             raise _bad(text, why=f"{month}-{day} is not a date")
         return _Spec(clock=clock, month_day=(month, day))
     zhwd = day_m.group("zhwd")
-    weekday = (int(zhwd) if zhwd.isdigit() else _ZH_WEEKDAYS[zhwd]) if zhwd else None
+    weekday = (int(zhwd) if zhwd.isdecimal() else _ZH_WEEKDAYS[zhwd]) if zhwd else None
     weekday = weekday or _EN_WEEKDAYS[day_m.group("enwd").lower()]
     return _Spec(clock=clock, weekday=weekday, next_week=bool(day_m.group("next")))
 

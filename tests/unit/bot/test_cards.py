@@ -232,7 +232,8 @@ def test_user_text_cannot_inject_formatting_or_mentions() -> None:
 def test_escape_md_round_trips_and_neutralises(text: str) -> None:
     escaped = escape_md(text)
     assert html.unescape(escaped) == text
-    assert not set(escaped) & set("<>*_~[]`$|\\")
+    assert not set(escaped) & set("<>*_~[]`$|\\\r")
+    assert not re.search(r"^(?:[ \t]|[#+\-=>]|\d+[.)])", escaped, re.M)  # no code block, list, quote, heading
 
 
 def test_long_titles_are_truncated() -> None:

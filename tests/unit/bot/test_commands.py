@@ -6,6 +6,8 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.parse import (
     Add,
@@ -320,3 +322,40 @@ def test_parse_time_text_errors(text: str, code: ParseErrorCode) -> None:
 def test_parse_time_text_needs_aware_now() -> None:
     with pytest.raises(ValueError, match="aware"):
         parse_time_text("18:00", datetime(2026, 11, 30, 10, 0), "Asia/Shanghai")
+
+
+_FUZZ_ALPHABET = st.sampled_from(
+    list("/ad!by:-—0123456789 半小时分钟还差没做完明天周五")
+    + ["/add ", "/admin ", "/prefs ", " by ", "--now ", "@_user_1"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(max_size=60), st.lists(_FUZZ_ALPHABET, max_size=12).map("".join)))
+def test_parse_message_fuzz_raises_only_parse_error(text: str) -> None:
+    try:
+        command = parse_message(text)
+    except ParseError as exc:
+        assert exc.message
+        return
+    assert isinstance(command, Help | Today | Tasks | Add | Done | Unfinished | Prefs | Admin | Unknown)
+    if isinstance(command, Add | Unfinished) and command.minutes is not None:
+        assert 5 <= command.minutes <= 480
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(st.text(max_size=30), st.lists(_FUZZ_ALPHABET, max_size=8).map("".join)))
+def test_parse_time_text_fuzz_raises_only_parse_error(text: str) -> None:
+    try:
+        result = parse_time_text(text, NOW, "Asia/Shanghai")
+    except ParseError:
+        return
+    assert result.tzinfo is not None
+
+
+def test_unusual_digits_do_not_crash() -> None:
+    for text in ("/add report ፩፪", "/unfinished report ፩", "/prefs cap ፩", "报告还差٣٠分钟"):
+        try:
+            parse_message(text)
+        except ParseError:
+            pass

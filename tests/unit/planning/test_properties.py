@@ -61,7 +61,7 @@ def contexts(draw: st.DrawFn) -> PlanningContext:
         preferred=tuple((q(a * 15), q((a + n) * 15)) for a, n in preferred),
         grid_minutes=draw(st.sampled_from([5, 10, 15, 15, 30])),
     )
-    n_tasks = draw(st.integers(1, 4))
+    n_tasks = draw(st.integers(2, 4))
     tasks = []
     for i in range(n_tasks):
         deadline = draw(st.none() | st.integers(-120, 40 * 60))
@@ -76,7 +76,8 @@ def contexts(draw: st.DrawFn) -> PlanningContext:
             )
         )
     fixed = []
-    for i in range(draw(st.integers(0, 12))):
+    dense = draw(st.booleans())
+    for i in range(draw(st.integers(0, 30 if dense else 8))):
         start = now + timedelta(minutes=draw(st.integers(-180, 27 * 60)))
         fixed.append(
             FixedEvent(f"f{i}", "课", start=start, end=start + timedelta(minutes=draw(st.integers(5, 240))))
@@ -95,12 +96,12 @@ def contexts(draw: st.DrawFn) -> PlanningContext:
     blocks = []
     cursor = now - timedelta(minutes=draw(st.integers(0, 240)))
     for i in range(draw(st.integers(0, 10))):
-        cursor += timedelta(minutes=draw(st.integers(0, 180)))
+        cursor += timedelta(minutes=draw(st.integers(0, 30 if dense else 180)))
         length = timedelta(minutes=draw(st.integers(3, 24)) * 5)
         blocks.append(
             Block(
                 f"b{i}",
-                f"t{draw(st.integers(0, n_tasks - 1))}",
+                f"t{draw(st.integers(0 if draw(st.integers(0, 5)) == 0 else 1, n_tasks - 1))}",
                 cursor,
                 cursor + length,
                 locked=draw(st.booleans()),
@@ -136,7 +137,16 @@ def needed(ctx: PlanningContext) -> int:
     block = next(b for b in ctx.blocks if b.id == ctx.target.block_id)
     if ctx.target.remaining_minutes is not None:
         return ctx.target.remaining_minutes
-    return int((block.end - block.start).total_seconds() // 60)
+    return minutes(block.start, block.end)
+
+
+def utc(dt: datetime) -> datetime:
+    """Aware datetimes sharing a ZoneInfo compare and subtract by wall clock; UTC avoids that."""
+    return dt.astimezone(UTC)
+
+
+def minutes(a: datetime, b: datetime) -> int:
+    return int((utc(b) - utc(a)).total_seconds() // 60)
 
 
 def overlaps(a: tuple[datetime, datetime], b: tuple[datetime, datetime]) -> bool:
@@ -154,7 +164,8 @@ def check(ctx: PlanningContext) -> None:
     assert len({c.id for c in cands}) == len(cands)
     assert len({c.changes for c in cands}) == len(cands)
     tz = ZoneInfo(ctx.user.timezone)
-    w_start, w_end = ctx.now, ctx.now + timedelta(hours=ctx.horizon_hours)
+    w_start = utc(ctx.now)
+    w_end = w_start + timedelta(hours=ctx.horizon_hours)
     fixed = [
         (i.start, i.end)
         for i in window.expand_fixed_events(
@@ -181,7 +192,7 @@ def check(ctx: PlanningContext) -> None:
             assert w_start <= ch.start and ch.end <= w_end, c
             assert any(a <= ch.start and ch.end <= b for a, b in days), c
             assert not any(overlaps(span, f) for f in fixed), c
-            untouched = [(b.start, b.end) for b in ctx.blocks if b.id not in touched]
+            untouched = [(utc(b.start), utc(b.end)) for b in ctx.blocks if b.id not in touched]
             assert not any(overlaps(span, u) for u in untouched), c
             assert not any(overlaps(span, s) for s in spans), c
             spans.append(span)
@@ -190,10 +201,10 @@ def check(ctx: PlanningContext) -> None:
                 assert (local.hour * 60 + local.minute) % ctx.user.grid_minutes == 0, c
             if ch.block_id is not None:
                 b = blocks[ch.block_id]
-                assert not b.locked and b.start >= ctx.now
+                assert not b.locked and utc(b.start) >= w_start
                 assert tasks[b.task_id].status == TaskStatus.OPEN
         added = sum(
-            int((ch.end - ch.start).total_seconds() // 60)
+            minutes(ch.start, ch.end)
             for ch in c.changes
             if ch.kind == ChangeKind.ADD_BLOCK and ch.start and ch.end
         )
