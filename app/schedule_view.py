@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -94,7 +94,8 @@ async def load_context(  # noqa: PLR0917 - mirrors PlanningContext
 ) -> pm.PlanningContext:
     """The planning context of `user` at `now`: every fixed event, the blocks from a day before the window
     to a day after it (with their tasks and the target task), and the day extensions around it."""
-    lo, hi = now - timedelta(hours=24), now + timedelta(hours=horizon_hours + 24)
+    utc_now = now.astimezone(UTC)
+    lo, hi = utc_now - timedelta(hours=24), utc_now + timedelta(hours=horizon_hours + 24)
     blocks = await uow.blocks.overlapping(user.id, lo, hi)
     task_ids = {b.task_id for b in blocks}
     if target.task_id is not None:
@@ -143,7 +144,7 @@ class ScheduleItem:
 
     @property
     def minutes(self) -> int:
-        return int((self.end - self.start).total_seconds() // 60)
+        return _minutes(self.start, self.end)
 
 
 @dataclass(frozen=True)
@@ -163,9 +164,16 @@ class ScheduleView:
         total = 0
         for item in self.items:
             if item.kind == kind:
-                s, e = max(item.start, self.window_start), min(item.end, self.window_end)
-                total += max(0, int((e - s).total_seconds() // 60))
+                s = max(item.start.astimezone(UTC), self.window_start.astimezone(UTC))
+                e = min(item.end.astimezone(UTC), self.window_end.astimezone(UTC))
+                total += max(0, _minutes(s, e))
         return total
+
+
+def _minutes(start: datetime, end: datetime) -> int:
+    # In UTC: Python subtracts two datetimes sharing one tzinfo as wall-clock times, which is wrong by an
+    # hour across a daylight-saving change.
+    return int((end.astimezone(UTC) - start.astimezone(UTC)).total_seconds() // 60)
 
 
 _ORDER = {ItemKind.FIXED: 0, ItemKind.BLOCK: 1, ItemKind.FREE: 2}
@@ -204,8 +212,9 @@ def build_view(ctx: pm.PlanningContext, open_id: str, name: str) -> ScheduleView
         ScheduleItem(ItemKind.FREE, iv.start.astimezone(tz), iv.end.astimezone(tz))
         for iv in free_intervals(ctx)
     ]
-    items.sort(key=lambda i: (i.start, _ORDER[i.kind], i.end, i.id or ""))
+    items.sort(key=lambda i: (i.start.astimezone(UTC), _ORDER[i.kind], i.end.astimezone(UTC), i.id or ""))
     now = ctx.now.astimezone(tz)
+    end = (ctx.now.astimezone(UTC) + timedelta(hours=ctx.horizon_hours)).astimezone(tz)  # real hours
     return ScheduleView(
         open_id=open_id,
         name=name,
@@ -213,7 +222,7 @@ def build_view(ctx: pm.PlanningContext, open_id: str, name: str) -> ScheduleView
         locale=ctx.user.locale,
         now=now,
         window_start=now,
-        window_end=now + timedelta(hours=ctx.horizon_hours),
+        window_end=end,
         day_windows=tuple((w.start.astimezone(tz), w.end.astimezone(tz)) for w in day_windows(ctx)),
         items=tuple(items),
     )

@@ -258,10 +258,10 @@ class Preview(Base):
     task_id: Mapped[str | None] = _fk("tasks.id", nullable=True, ondelete="SET NULL")
     status: Mapped[str] = mapped_column(String(16), default=e.PreviewStatus.READY)
     decision: Mapped[str] = mapped_column(String(REF))
-    candidates: Mapped[Any] = mapped_column(JSON)
+    candidates: Mapped[Any] = mapped_column(JSON(none_as_null=True))
     chosen_candidate_id: Mapped[str | None] = mapped_column(String(REF))
-    metrics: Mapped[Any] = mapped_column(JSON)
-    issues: Mapped[Any] = mapped_column(JSON)
+    metrics: Mapped[Any] = mapped_column(JSON(none_as_null=True))
+    issues: Mapped[Any] = mapped_column(JSON(none_as_null=True))
     explanation: Mapped[str | None] = mapped_column(Text)
     notification_summary: Mapped[str | None] = mapped_column(Text)
     ask_user_question: Mapped[str | None] = mapped_column(Text)
@@ -279,7 +279,7 @@ class Preview(Base):
     apply_candidate_id: Mapped[str | None] = mapped_column(String(REF))
     apply_idempotency_key: Mapped[str | None] = mapped_column(String(KEY_LENGTH), unique=True)
     apply_request_hash: Mapped[str | None] = mapped_column(String(REF))
-    apply_result: Mapped[Any | None] = mapped_column(JSON)
+    apply_result: Mapped[Any | None] = mapped_column(JSON(none_as_null=True))
     apply_error: Mapped[str | None] = mapped_column(Text)
     applied_at: Mapped[datetime | None]
     # No foreign key: change_sets.preview_id already points back, and a cycle would need ALTERs.
@@ -305,7 +305,7 @@ class ChangeSet(Base):
     )
     user_id: Mapped[str] = _fk("users.id")
     candidate_id: Mapped[str] = mapped_column(String(REF))
-    changes: Mapped[Any] = mapped_column(JSON)
+    changes: Mapped[Any] = mapped_column(JSON(none_as_null=True))
     applied_at: Mapped[datetime]
     undone_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
@@ -335,7 +335,7 @@ class Notification(Base):
     message_id: Mapped[str | None] = mapped_column(String(MSG))
     last_error_code: Mapped[str | None] = mapped_column(String(REF))
     last_error: Mapped[str | None] = mapped_column(Text)
-    payload: Mapped[Any] = mapped_column(JSON)
+    payload: Mapped[Any] = mapped_column(JSON(none_as_null=True))
     sent_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
@@ -349,7 +349,7 @@ class OutboxMessage(Base):
 
     id: Mapped[str] = _id()
     topic: Mapped[str] = mapped_column(String(REF))
-    payload: Mapped[Any] = mapped_column(JSON)
+    payload: Mapped[Any] = mapped_column(JSON(none_as_null=True))
     status: Mapped[str] = mapped_column(String(16), default=e.OutboxStatus.PENDING)
     attempts: Mapped[int] = mapped_column(default=0)
     available_at: Mapped[datetime]
@@ -384,6 +384,6 @@ class AuditEntry(Base):
     actor: Mapped[str] = mapped_column(String(MSG))
     action: Mapped[str] = mapped_column(String(REF))
     target: Mapped[str | None] = mapped_column(String(255))
-    detail: Mapped[Any | None] = mapped_column(JSON)
+    detail: Mapped[Any | None] = mapped_column(JSON(none_as_null=True))
     outcome: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime]

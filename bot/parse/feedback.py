@@ -152,22 +152,22 @@ def check_minutes(minutes: int, command: str | None = None) -> int:
 
 
 def _strip_fillers(text: str) -> str:
-    words = _PUNCT.sub(" ", text).split()
-    while words and words[0].lower() in _EN_FILLERS:
-        words.pop(0)
-    while words and words[-1].lower() in _EN_FILLERS:
-        words.pop()
-    s = " ".join(words)
-    changed = True
-    while changed and s:
-        changed = False
+    """Drop filler words at both ends ("刚才那个", "the", "my"...), whatever their language order."""
+    s = " ".join(_PUNCT.sub(" ", text).split())
+    previous = None
+    while s and s != previous:
+        previous = s
+        words = s.split()
+        while words and words[0].lower() in _EN_FILLERS:
+            words.pop(0)
+        while words and words[-1].lower() in _EN_FILLERS:
+            words.pop()
+        s = " ".join(words)
         for filler in _ZH_FILLERS:
             if s.startswith(filler):
-                s, changed = s[len(filler) :].strip(), True
+                s = s[len(filler) :].strip()
             if s.endswith(filler):
-                s, changed = s[: -len(filler)].strip(), True
-    if s != " ".join(words) and s:
-        return _strip_fillers(s)  # a Chinese filler may have uncovered an English one, or the reverse
+                s = s[: -len(filler)].strip()
     return s
 
 
@@ -200,7 +200,9 @@ def split_ref_and_minutes(text: str, command: str | None = None) -> tuple[str | 
             spans.append((bare.start(group), bare.end(group)))
     if minutes is not None:
         check_minutes(minutes, command)
-    ref = _strip_fillers(_cut(text, spans))
+    rest = _cut(text, spans)
+    # a name longer than this cannot come out short enough; skip the work on long rambles
+    ref = _strip_fillers(rest) if len(rest) <= 8 * MAX_REF_CHARS else ""
     if not ref or ref.isdecimal() or len(ref) > MAX_REF_CHARS:
         return None, minutes
     return ref, minutes

@@ -29,22 +29,43 @@ class ErrorCode(StrEnum):
 MESSAGES: dict[ErrorCode, tuple[str, str]] = {
     ErrorCode.NOT_FOUND: ("找不到这条建议，可能已被清理。", "This suggestion no longer exists."),
     ErrorCode.NOT_OWNER: ("这条建议属于其他人，你不能操作。", "This suggestion belongs to someone else."),
-    ErrorCode.ALREADY_APPLIED: ("这条建议已经应用过了，没有重复修改。", "This suggestion was already applied; nothing changed twice."),
-    ErrorCode.INVALID_STATE: ("这条建议已被忽略或处理失败，不能再应用。", "This suggestion was ignored or failed and can no longer be applied."),
-    ErrorCode.EXPIRED: ("这条建议已过期，日程没有任何改动。", "This suggestion expired; your schedule was not changed."),
+    ErrorCode.ALREADY_APPLIED: (
+        "这条建议已经应用过了，没有重复修改。",
+        "This suggestion was already applied; nothing changed twice.",
+    ),
+    ErrorCode.INVALID_STATE: (
+        "这条建议已被忽略或处理失败，不能再应用。",
+        "This suggestion was ignored or failed and can no longer be applied.",
+    ),
+    ErrorCode.EXPIRED: (
+        "这条建议已过期，日程没有任何改动。",
+        "This suggestion expired; your schedule was not changed.",
+    ),
     ErrorCode.CANDIDATE_NOT_FOUND: ("找不到这个选项。", "That option does not exist."),
-    ErrorCode.IDEMPOTENCY_CONFLICT: ("同一个请求带着不同的内容重复提交，已拒绝。", "The same request was sent again with different content; refused."),
+    ErrorCode.IDEMPOTENCY_CONFLICT: (
+        "同一个请求带着不同的内容重复提交，已拒绝。",
+        "The same request was sent again with different content; refused.",
+    ),
     ErrorCode.BASE_VERSION_CHANGED: (
         "生成建议后你的日程有了变化，为安全起见没有修改。请重新生成建议。",
         "Your schedule changed after this suggestion was made, so nothing was changed. Ask for a fresh one.",
     ),
-    ErrorCode.TARGET_COMPLETED: ("这个任务已经完成，无需再安排。", "That task is already done; nothing to schedule."),
-    ErrorCode.SLOT_CONFLICT: ("这个时间段已被占用，没有修改。", "That time slot is no longer free; nothing was changed."),
+    ErrorCode.TARGET_COMPLETED: (
+        "这个任务已经完成，无需再安排。",
+        "That task is already done; nothing to schedule.",
+    ),
+    ErrorCode.SLOT_CONFLICT: (
+        "这个时间段已被占用，没有修改。",
+        "That time slot is no longer free; nothing was changed.",
+    ),
     ErrorCode.UNDO_CONFLICT: (
         "相关的日程块之后又被改动过，无法安全撤销。",
         "The blocks it touched changed since, so it cannot be undone safely.",
     ),
-    ErrorCode.UNDO_EXPIRED: ("超过 24 小时，不能再撤销。", "More than 24 hours have passed; it can no longer be undone."),
+    ErrorCode.UNDO_EXPIRED: (
+        "超过 24 小时，不能再撤销。",
+        "More than 24 hours have passed; it can no longer be undone.",
+    ),
     ErrorCode.NOTHING_TO_UNDO: ("没有可撤销的修改。", "There is nothing to undo."),
     ErrorCode.USER_NOT_FOUND: ("找不到这个用户。", "No such user."),
     ErrorCode.TASK_NOT_FOUND: ("找不到这个任务。", "No such task."),
@@ -52,7 +73,10 @@ MESSAGES: dict[ErrorCode, tuple[str, str]] = {
         "只有试运行和管理员触发可以指定时间。",
         "Only dry runs and admin triggers may set the time.",
     ),
-    ErrorCode.PIPELINE_FAILED: ("生成建议时出错，已记录。", "Something went wrong while making the suggestion; it was logged."),
+    ErrorCode.PIPELINE_FAILED: (
+        "生成建议时出错，已记录。",
+        "Something went wrong while making the suggestion; it was logged.",
+    ),
     ErrorCode.INTERNAL: ("内部错误，已记录。", "Internal error; it was logged."),
 }
 

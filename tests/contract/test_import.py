@@ -178,7 +178,9 @@ def test_same_content_as_json_changes_nothing(imported: str, workdir: Path) -> N
 
 
 def test_edited_file_updates_in_place(imported: str, workdir: Path) -> None:
-    before = {t: {r["id"]: r for r in rows(imported, t)} for t in ("users", "tasks", "fixed_events", "blocks")}
+    before = {
+        t: {r["id"]: r for r in rows(imported, t)} for t in ("users", "tasks", "fixed_events", "blocks")
+    }
     doc = copy.deepcopy(BASE)
     doc["users"][0]["name"] = "Alice Li"
     doc["tasks"][0]["title"] = "实验报告（终稿）"
@@ -189,8 +191,8 @@ def test_edited_file_updates_in_place(imported: str, workdir: Path) -> None:
     assert result.exit_code == 0, result.output
 
     after = {t: {r["id"]: r for r in rows(imported, t)} for t in before}
-    for table in before:
-        assert set(after[table]) == set(before[table]), f"{table}: rows were added or replaced"
+    for table, old in before.items():
+        assert set(after[table]) == set(old), f"{table}: rows were added or replaced"
     tasks = {r["key"]: r for r in after["tasks"].values()}
     old_tasks = {r["key"]: r for r in before["tasks"].values()}
     assert (tasks["report"]["title"], tasks["report"]["quadrant"], tasks["report"]["version"]) == (
@@ -236,13 +238,19 @@ def test_unquoted_yaml_times_are_clock_times_not_numbers(db_url: str, workdir: P
         "users: [{open_id: ou_b1, timezone: America/New_York, day_start: 07:30, day_end: 21:00}]\n"
         "fixed_events:\n"
         "  - {user: ou_b1, title: Stand-up, weekly: {weekday: 1, start: 09:30, end: 09:45}}\n"
-        "tasks: [{user: ou_b1, key: t, title: T, estimate_minutes: 30, deadline: 2026-11-30T17:00:00-05:00}]\n"
+        "tasks:\n"
+        "  - {user: ou_b1, key: t, title: T, estimate_minutes: 30, deadline: 2026-11-30T17:00:00-05:00}\n"
     )
     (workdir / "plain.yaml").write_text(text, encoding="utf-8")
     result = run(db_url, "import", "plain.yaml")
     assert result.exit_code == 0, result.output
     (user,) = rows(db_url, "users")
-    assert (user["name"], user["locale"], user["day_start"], user["day_end"]) == ("ou_b1", "zh", "07:30", "21:00")
+    assert (user["name"], user["locale"], user["day_start"], user["day_end"]) == (
+        "ou_b1",
+        "zh",
+        "07:30",
+        "21:00",
+    )
     (event,) = rows(db_url, "fixed_events")
     assert (event["local_start"], event["local_end"]) == ("09:30", "09:45")
 
@@ -251,7 +259,8 @@ def test_large_files_report_progress_and_small_ones_do_not(db_url: str, workdir:
     doc = {
         "users": [{"open_id": "ou_big"}],
         "tasks": [
-            {"user": "ou_big", "key": f"t{i}", "title": f"Task {i}", "estimate_minutes": 30} for i in range(1200)
+            {"user": "ou_big", "key": f"t{i}", "title": f"Task {i}", "estimate_minutes": 30}
+            for i in range(1200)
         ],
     }
     result = run(db_url, "import", str(write(workdir / "big.json", doc)))
@@ -323,7 +332,11 @@ BAD_CASES: dict[str, tuple[Mutation, str, str]] = {
     ),
     "quadrant 7": (_set("tasks", 0, "quadrant", 7), "tasks[0].quadrant", "less than or equal to 4"),
     "quadrant as a string": (_set("tasks", 0, "quadrant", "2"), "tasks[0].quadrant", "valid integer"),
-    "estimate 0": (_set("tasks", 0, "estimate_minutes", 0), "tasks[0].estimate_minutes", "greater than or equal"),
+    "estimate 0": (
+        _set("tasks", 0, "estimate_minutes", 0),
+        "tasks[0].estimate_minutes",
+        "greater than or equal",
+    ),
     "estimate over 480": (
         _set("tasks", 1, "estimate_minutes", 481),
         "tasks[1].estimate_minutes",
@@ -420,21 +433,19 @@ def test_missing_file_is_one_line_error(db_url: str, workdir: Path) -> None:
 def test_end_to_end_on_the_embedded_default(tmp_path: Path) -> None:
     """The real command, no SMARTFLOW_DATABASE_URL: the SQLite file is created in the working directory."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SMARTFLOW_")}
-    cmd = [sys.executable, "-m", "app.cli"]
     sample = str(ROOT / "examples" / "team.yaml")
-    first = subprocess.run([*cmd, "import", sample], cwd=tmp_path, env=env, capture_output=True, text=True)
+
+    def smartflow(*args: str) -> subprocess.CompletedProcess[str]:
+        cmd = [sys.executable, "-m", "app.cli", *args]
+        return subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
+
+    first = smartflow("import", sample)
     assert first.returncode == 0, first.stderr
     assert "tasks         created     12" in first.stdout
     assert (tmp_path / "smartflow.db").exists()
-    second = subprocess.run([*cmd, "import", sample], cwd=tmp_path, env=env, capture_output=True, text=True)
+    second = smartflow("import", sample)
     assert "tasks         created      0  updated      0  unchanged     12" in second.stdout
-    shown = subprocess.run(
-        [*cmd, "schedule", "--user", "ou_bob", "--now", "2026-11-30T07:00:00-05:00", "--json"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    shown = smartflow("schedule", "--user", "ou_bob", "--now", "2026-11-30T07:00:00-05:00", "--json")
     assert shown.returncode == 0, shown.stderr
     view = json.loads(shown.stdout)
     titles = [i.get("title") for i in view["items"] if i["kind"] != "free"]

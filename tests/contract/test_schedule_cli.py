@@ -1,4 +1,4 @@
-"""`smartflow schedule`: the next 24 hours of a user (weekly classes expanded, blocks, free time), text and JSON."""
+"""`smartflow schedule`: a user's next 24 hours (weekly classes, blocks, free time), as text and JSON."""
 
 from __future__ import annotations
 
@@ -15,7 +15,13 @@ from app.cli import main
 
 TEAM: dict[str, Any] = {
     "users": [
-        {"open_id": "ou_s1", "name": "Alice", "timezone": "Asia/Shanghai", "day_start": "08:00", "day_end": "22:30"},
+        {
+            "open_id": "ou_s1",
+            "name": "Alice",
+            "timezone": "Asia/Shanghai",
+            "day_start": "08:00",
+            "day_end": "22:30",
+        },
         {"open_id": "ou_ny", "name": "Bob", "timezone": "America/New_York", "locale": "en"},
     ],
     "fixed_events": [
@@ -28,8 +34,18 @@ TEAM: dict[str, Any] = {
             "until": "2027-01-15",
         },
         # Outside its date range on 2026-11-30: must not appear.
-        {"user": "ou_s1", "title": "暑期课", "weekly": {"weekday": 1, "start": "12:00", "end": "13:00"}, "until": "2026-08-31"},
-        {"user": "ou_s1", "title": "组会", "start": "2026-11-30T16:00:00+08:00", "end": "2026-11-30T17:00:00+08:00"},
+        {
+            "user": "ou_s1",
+            "title": "暑期课",
+            "weekly": {"weekday": 1, "start": "12:00", "end": "13:00"},
+            "until": "2026-08-31",
+        },
+        {
+            "user": "ou_s1",
+            "title": "组会",
+            "start": "2026-11-30T16:00:00+08:00",
+            "end": "2026-11-30T17:00:00+08:00",
+        },
         # Sunday 2026-11-01 is the day New York leaves daylight saving time.
         {"user": "ou_ny", "title": "Choir", "weekly": {"weekday": 7, "start": "09:00", "end": "10:00"}},
     ],
@@ -47,7 +63,12 @@ TEAM: dict[str, Any] = {
             "locked": True,
         },
         # Tomorrow after the window ends: must not appear.
-        {"user": "ou_s1", "task": "report", "start": "2026-12-01T09:00:00+08:00", "end": "2026-12-01T10:00:00+08:00"},
+        {
+            "user": "ou_s1",
+            "task": "report",
+            "start": "2026-12-01T09:00:00+08:00",
+            "end": "2026-12-01T10:00:00+08:00",
+        },
     ],
 }
 
@@ -127,7 +148,12 @@ def test_json_has_the_documented_shape(team: str) -> None:
                 "title": "高等数学",
                 "recurrence": "weekly",
             },
-            {"kind": "free", "start": "2026-11-30T09:45:00+08:00", "end": "2026-11-30T10:00:00+08:00", "minutes": 15},
+            {
+                "kind": "free",
+                "start": "2026-11-30T09:45:00+08:00",
+                "end": "2026-11-30T10:00:00+08:00",
+                "minutes": 15,
+            },
             {
                 "kind": "block",
                 "start": "2026-11-30T10:00:00+08:00",
@@ -139,7 +165,12 @@ def test_json_has_the_documented_shape(team: str) -> None:
                 "locked": True,
                 "source": "import",
             },
-            {"kind": "free", "start": "2026-11-30T11:00:00+08:00", "end": "2026-11-30T16:00:00+08:00", "minutes": 300},
+            {
+                "kind": "free",
+                "start": "2026-11-30T11:00:00+08:00",
+                "end": "2026-11-30T16:00:00+08:00",
+                "minutes": 300,
+            },
             {
                 "kind": "fixed",
                 "start": "2026-11-30T16:00:00+08:00",
@@ -149,8 +180,18 @@ def test_json_has_the_documented_shape(team: str) -> None:
                 "title": "组会",
                 "recurrence": "once",
             },
-            {"kind": "free", "start": "2026-11-30T17:00:00+08:00", "end": "2026-11-30T22:30:00+08:00", "minutes": 330},
-            {"kind": "free", "start": "2026-12-01T08:00:00+08:00", "end": "2026-12-01T08:30:00+08:00", "minutes": 30},
+            {
+                "kind": "free",
+                "start": "2026-11-30T17:00:00+08:00",
+                "end": "2026-11-30T22:30:00+08:00",
+                "minutes": 330,
+            },
+            {
+                "kind": "free",
+                "start": "2026-12-01T08:00:00+08:00",
+                "end": "2026-12-01T08:30:00+08:00",
+                "minutes": 30,
+            },
         ],
         "totals": {"fixed_minutes": 125, "block_minutes": 60, "free_minutes": 675},
     }

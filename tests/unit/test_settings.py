@@ -46,7 +46,9 @@ def test_environment_values_are_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_dotenv_file_is_read(tmp_path: Path) -> None:
-    (tmp_path / ".env").write_text("SMARTFLOW_TIMEZONE=Europe/Berlin\nSMARTFLOW_LOCALE=en\n", encoding="utf-8")
+    (tmp_path / ".env").write_text(
+        "SMARTFLOW_TIMEZONE=Europe/Berlin\nSMARTFLOW_LOCALE=en\n", encoding="utf-8"
+    )
     settings = load_settings()
     assert (settings.timezone, settings.locale) == ("Europe/Berlin", "en")
 

@@ -325,22 +325,35 @@ def test_parse_time_text_needs_aware_now() -> None:
 
 
 _FUZZ_ALPHABET = st.sampled_from(
-    list("/ad!by:-—0123456789 半小时分钟还差没做完明天周五")
-    + ["/add ", "/admin ", "/prefs ", " by ", "--now ", "@_user_1"]
+    [
+        *"/ad!by:-—0123456789 半小时分钟还差没做完明天周五",
+        "/add ",
+        "/admin ",
+        "/prefs ",
+        " by ",
+        "--now ",
+        "@_user_1",
+    ]
 )
+
+
+def _parse_or_error(text: str) -> object:
+    try:
+        return parse_message(text)
+    except ParseError as exc:
+        return exc
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.one_of(st.text(max_size=60), st.lists(_FUZZ_ALPHABET, max_size=12).map("".join)))
 def test_parse_message_fuzz_raises_only_parse_error(text: str) -> None:
-    try:
-        command = parse_message(text)
-    except ParseError as exc:
-        assert exc.message
+    result = _parse_or_error(text)  # anything but a ParseError propagates and fails the test
+    if isinstance(result, ParseError):
+        assert result.message
         return
-    assert isinstance(command, Help | Today | Tasks | Add | Done | Unfinished | Prefs | Admin | Unknown)
-    if isinstance(command, Add | Unfinished) and command.minutes is not None:
-        assert 5 <= command.minutes <= 480
+    assert isinstance(result, Help | Today | Tasks | Add | Done | Unfinished | Prefs | Admin | Unknown)
+    if isinstance(result, Add | Unfinished) and result.minutes is not None:
+        assert 5 <= result.minutes <= 480
 
 
 @settings(max_examples=200, deadline=None)
@@ -353,9 +366,18 @@ def test_parse_time_text_fuzz_raises_only_parse_error(text: str) -> None:
     assert result.tzinfo is not None
 
 
-def test_unusual_digits_do_not_crash() -> None:
-    for text in ("/add report ፩፪", "/unfinished report ፩", "/prefs cap ፩", "报告还差٣٠分钟"):
-        try:
-            parse_message(text)
-        except ParseError:
-            pass
+def test_unusual_digits() -> None:
+    assert parse_message("报告还差٣٠分钟") == Unfinished("报告", 30, "报告还差٣٠分钟")  # Arabic-Indic digits
+    for text, code in (
+        ("/add report ፩፪", ParseErrorCode.MISSING_MINUTES),  # Ethiopic numerals are digits but not decimals
+        ("/prefs cap ፩", ParseErrorCode.BAD_CAP),
+    ):
+        result = _parse_or_error(text)
+        assert isinstance(result, ParseError)
+        assert result.code == code
+
+
+def test_long_rambles_stay_cheap_and_safe() -> None:
+    command = parse_message("the 我 " * 5000 + "没做完")
+    assert isinstance(command, Unfinished)
+    assert command.task_ref is None  # too long to be a task name

@@ -46,9 +46,12 @@ def contexts(draw: st.DrawFn) -> PlanningContext:
     tzname = draw(st.sampled_from(ZONES))
     tz = ZoneInfo(tzname)
     day = draw(st.sampled_from(DAYS))
-    now = datetime.combine(day, time(0, 0), tzinfo=tz) + timedelta(minutes=draw(st.integers(0, 1439)))
+    # "repair" mode: daytime, a report right at the end of a block with work packed after it
+    repair = draw(st.booleans())
+    of_day = draw(st.integers(9 * 60, 18 * 60) if repair else st.integers(0, 1439))
+    now = datetime.combine(day, time(0, 0), tzinfo=tz) + timedelta(minutes=of_day)
     now = now.astimezone(UTC).astimezone(tz)  # normalise a time skipped by DST
-    day_start = draw(st.integers(5 * 4, 11 * 4)) * 15
+    day_start = draw(st.integers(5 * 4, (8 if repair else 11) * 4)) * 15
     day_end = draw(st.sampled_from([19 * 60, 21 * 60, 22 * 60 + 30, 23 * 60 + 45, 0, 60, 120]))
     quiet = draw(st.none() | st.tuples(st.integers(0, 95), st.integers(0, 95)))
     preferred = draw(st.lists(st.tuples(st.integers(0, 95), st.integers(1, 16)), max_size=2))
@@ -72,7 +75,9 @@ def contexts(draw: st.DrawFn) -> PlanningContext:
                 quadrant=draw(st.integers(1, 4)),
                 estimate_minutes=draw(st.integers(1, 60)) * 5,
                 deadline=None if deadline is None else now + timedelta(minutes=deadline),
-                status=TaskStatus.OPEN if i == 0 else draw(st.sampled_from(list(TaskStatus))),
+                status=TaskStatus.OPEN
+                if i == 0
+                else draw(st.sampled_from([TaskStatus.OPEN] * 3 + list(TaskStatus))),
             )
         )
     fixed = []
@@ -94,32 +99,39 @@ def contexts(draw: st.DrawFn) -> PlanningContext:
             )
         )
     blocks = []
+    unfinished = draw(st.booleans())
     cursor = now - timedelta(minutes=draw(st.integers(0, 240)))
-    for i in range(draw(st.integers(0, 10))):
-        cursor += timedelta(minutes=draw(st.integers(0, 30 if dense else 180)))
+    if unfinished:
+        # the reported block started in the past; successors often follow right after it
         length = timedelta(minutes=draw(st.integers(3, 24)) * 5)
+        start = (
+            now - length - timedelta(minutes=draw(st.integers(0, 10) if repair else st.integers(-30, 180)))
+        )
+        blocks.append(Block("bu", "t0", start, start + length))
+        cursor = start + length
+    for i in range(draw(st.integers(0, 10))):
+        cursor += timedelta(minutes=draw(st.integers(0, 15 if repair else 30 if dense else 180)))
+        length = timedelta(minutes=draw(st.integers(3, 24)) * 5)
+        task = (
+            draw(st.integers(0, n_tasks - 1))
+            if draw(st.integers(0, 5)) == 0
+            else draw(st.integers(1, n_tasks - 1))
+        )
         blocks.append(
-            Block(
-                f"b{i}",
-                f"t{draw(st.integers(0 if draw(st.integers(0, 5)) == 0 else 1, n_tasks - 1))}",
-                cursor,
-                cursor + length,
-                locked=draw(st.booleans()),
-            )
+            Block(f"b{i}", f"t{task}", cursor, cursor + length, locked=draw(st.integers(0, 3)) == 0)
         )
         cursor += length
-    exts = ()
+    exts: tuple[DayExtension, ...] = ()
     if draw(st.booleans()):
         exts = (DayExtension(now.date(), q(day_end + draw(st.integers(1, 8)) * 15)),)
-    if draw(st.booleans()) or not blocks:
-        target = Target(TargetKind.TASK, task_id="t0")
-    else:
-        b = draw(st.sampled_from(blocks))
+    if unfinished:
         target = Target(
             TargetKind.UNFINISHED,
-            block_id=b.id,
+            block_id=draw(st.sampled_from(["bu", "bu", "bu", *(b.id for b in blocks)])),
             remaining_minutes=draw(st.none() | st.integers(0, 36).map(lambda x: x * 5)),
         )
+    else:
+        target = Target(TargetKind.TASK, task_id="t0")
     return PlanningContext(
         now=now,
         user=user,

@@ -1,0 +1,161 @@
+"""Store rows -> planning inputs: the mappers, the 24-hour context of a user, and a trigger's target."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from scheduler.planning import model as pm
+from scheduler.services.feedback import resolve_unfinished
+from store import UnitOfWork
+from store.enums import TriggerType
+from store.models import Block, FixedEvent, Task, Trigger, User
+
+__all__ = [
+    "block",
+    "clock",
+    "context_for_trigger",
+    "fixed_event",
+    "load_context",
+    "target_for_trigger",
+    "task_info",
+    "user_prefs",
+]
+
+
+def clock(value: str | None) -> time | None:
+    """ "HH:MM" -> time; "24:00" is midnight at the end of the day (time(0, 0))."""
+    if value is None:
+        return None
+    h, m = (int(p) for p in value.split(":"))
+    return time(0, 0) if h == 24 else time(h, m)
+
+
+def user_prefs(user: User, grid_minutes: int = 15) -> pm.UserPrefs:
+    return pm.UserPrefs(
+        timezone=user.timezone,
+        locale=user.locale,
+        day_start=clock(user.day_start) or time(8, 0),
+        day_end=clock(user.day_end) or time(22, 30),
+        quiet_start=clock(user.quiet_start),
+        quiet_end=clock(user.quiet_end),
+        grid_minutes=grid_minutes,
+    )
+
+
+def task_info(t: Task) -> pm.TaskInfo:
+    return pm.TaskInfo(
+        id=t.id,
+        title=t.title,
+        quadrant=t.quadrant,
+        estimate_minutes=t.estimate_minutes,
+        deadline=t.deadline,
+        urgency_threshold_at=t.urgency_threshold_at,
+        status=pm.TaskStatus(t.status),
+        key=t.key,
+    )
+
+
+def fixed_event(e: FixedEvent) -> pm.FixedEvent:
+    return pm.FixedEvent(
+        id=e.id,
+        title=e.title,
+        start=e.start,
+        end=e.end,
+        weekday=e.weekday,
+        local_start=clock(e.local_start),
+        local_end=clock(e.local_end),
+        valid_from=e.valid_from,
+        valid_until=e.valid_until,
+    )
+
+
+def block(b: Block) -> pm.Block:
+    return pm.Block(
+        id=b.id,
+        task_id=b.task_id,
+        start=b.start,
+        end=b.end,
+        source=pm.BlockSource(b.source),
+        locked=b.locked,
+        makeup_for=b.makeup_for,
+    )
+
+
+async def load_context(  # noqa: PLR0917 - mirrors PlanningContext
+    uow: UnitOfWork,
+    user: User,
+    now: datetime,
+    target: pm.Target,
+    grid_minutes: int = 15,
+    horizon_hours: int = 24,
+) -> pm.PlanningContext:
+    """The planning context of `user` at `now`: every fixed event, the blocks from a day before the window
+    to a day after it (with their tasks and the target task), and the day extensions around it."""
+    lo, hi = now - timedelta(hours=24), now + timedelta(hours=horizon_hours + 24)
+    blocks = await uow.blocks.overlapping(user.id, lo, hi)
+    task_ids = {b.task_id for b in blocks}
+    if target.task_id is not None:
+        task_ids.add(target.task_id)
+    tasks = sorted(await uow.tasks.list_by_ids(task_ids), key=lambda t: t.id)
+    events = await uow.events.for_user(user.id)
+    local_today = now.astimezone(ZoneInfo(user.timezone)).date()
+    extensions = await uow.day_extensions.between(
+        user.id, local_today - timedelta(days=1), local_today + timedelta(days=2)
+    )
+    return pm.PlanningContext(
+        now=now,
+        user=user_prefs(user, grid_minutes),
+        target=target,
+        tasks=tuple(task_info(t) for t in tasks),
+        fixed_events=tuple(fixed_event(e) for e in events),
+        blocks=tuple(block(b) for b in blocks),
+        day_extensions=tuple(
+            pm.DayExtension(day=x.day, day_end=clock(x.day_end) or time(0, 0)) for x in extensions
+        ),
+        horizon_hours=horizon_hours,
+    )
+
+
+async def target_for_trigger(uow: UnitOfWork, user: User, trigger: Trigger) -> pm.Target:
+    """What the trigger asks about, at its effective now: a task (due job, admin, dry run) or an
+    unfinished block (feedback), resolving an unnamed block the same way the bot does."""
+    if trigger.type != TriggerType.USER_FEEDBACK:
+        return pm.Target(kind=pm.TargetKind.TASK, task_id=trigger.task_id)
+    return await unfinished_target(
+        uow, user, trigger.effective_now, trigger.block_id, trigger.task_id, trigger.remaining_minutes
+    )
+
+
+async def unfinished_target(  # noqa: PLR0917 - the fields of a feedback trigger
+    uow: UnitOfWork,
+    user: User,
+    now: datetime,
+    block_id: str | None,
+    task_id: str | None,
+    remaining_minutes: int | None,
+) -> pm.Target:
+    """An UNFINISHED target: the given block; else the task's latest started block; else the blocks the
+    bot would offer for "the one just now" (scheduler.services.feedback)."""
+    if block_id is not None:
+        return pm.Target(pm.TargetKind.UNFINISHED, block_id=block_id, remaining_minutes=remaining_minutes)
+    if task_id is not None:
+        blocks = list(await uow.blocks.for_task(task_id))
+        started = sorted((b for b in blocks if b.start <= now), key=lambda b: (b.end, b.id), reverse=True)
+        chosen = started[0] if started else (blocks[0] if blocks else None)
+        return pm.Target(
+            pm.TargetKind.UNFINISHED,
+            task_id=task_id,
+            block_id=chosen.id if chosen else None,
+            remaining_minutes=remaining_minutes,
+        )
+    return await resolve_unfinished(uow, user, now, None, remaining_minutes)
+
+
+async def context_for_trigger(
+    uow: UnitOfWork, user: User, trigger: Trigger, grid_minutes: int = 15, horizon_hours: int = 24
+) -> pm.PlanningContext:
+    """The context the pipeline plans a trigger with (at trigger.effective_now). Apply recomputes the
+    preview's base_version from this same call, so the two cannot drift apart."""
+    target = await target_for_trigger(uow, user, trigger)
+    return await load_context(uow, user, trigger.effective_now, target, grid_minutes, horizon_hours)

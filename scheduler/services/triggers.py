@@ -1,0 +1,132 @@
+"""Create triggers with the dedupe and idempotency rules of SPEC 3.2 (race-safe through unique keys)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from scheduler.services.errors import ErrorCode, ServiceError
+from store import UnitOfWork, new_id, short_key
+from store.enums import TriggerStatus, TriggerType
+from store.models import Trigger, User
+
+log = logging.getLogger(__name__)
+
+BUCKET_SECONDS = 30 * 60
+# Only these may run "as if" at another time (SPEC 3.2); the mocked instant is recorded on the trigger.
+MOCKABLE = frozenset({TriggerType.DRY_RUN, TriggerType.ADMIN_TRIGGER})
+DEDUPED = frozenset({TriggerType.WORKER_DUE_JOB, TriggerType.ADMIN_TRIGGER})
+# A colliding row can vanish between our insert and the re-read (its dedupe key released as it became
+# final); then the insert is simply tried again.
+INSERT_ATTEMPTS = 3
+
+
+class Hit(StrEnum):
+    DEDUPE = "dedupe"
+    IDEMPOTENCY = "idempotency"
+    MESSAGE = "message"
+
+
+@dataclass(frozen=True)
+class TriggerOutcome:
+    trigger: Trigger
+    created: bool
+    hit: str | None = None  # "dedupe" | "idempotency" | "message" when an existing trigger is returned
+
+
+def bucket(instant: datetime) -> str:
+    """The 30-minute bucket of an instant, as its UTC start, e.g. "20261130T0100Z"."""
+    seconds = int(instant.timestamp()) // BUCKET_SECONDS * BUCKET_SECONDS
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y%m%dT%H%MZ")
+
+
+def dedupe_key(user_id: str, trigger_type: str, task_id: str | None, effective_now: datetime) -> str:
+    """`{user}:{type}:{task}:{30-minute bucket of effective now}` (SPEC 3.2)."""
+    return short_key(f"{user_id}:{trigger_type}:{task_id or ''}:{bucket(effective_now)}")
+
+
+def _aware(name: str, value: datetime) -> None:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware")
+
+
+async def _existing(
+    uow: UnitOfWork, idempotency_key: str | None, message_id: str | None, dedupe: str | None
+) -> TriggerOutcome | None:
+    if idempotency_key is not None:
+        found = await uow.triggers.find_by_idempotency(idempotency_key)
+        if found is not None:
+            return TriggerOutcome(found, created=False, hit=Hit.IDEMPOTENCY)
+    if message_id is not None:
+        found = await uow.triggers.find_by_message(message_id)
+        if found is not None:
+            return TriggerOutcome(found, created=False, hit=Hit.MESSAGE)
+    if dedupe is not None:
+        found = await uow.triggers.find_by_dedupe(dedupe)
+        if found is not None:
+            return TriggerOutcome(found, created=False, hit=Hit.DEDUPE)
+    return None
+
+
+async def create_trigger(  # noqa: PLR0917
+    uow: UnitOfWork,
+    *,
+    user: User,
+    type: str,  # noqa: A002 - the contract's name (SERVICES_API.md)
+    now: datetime,
+    task_id: str | None = None,
+    block_id: str | None = None,
+    mocked_now: datetime | None = None,
+    idempotency_key: str | None = None,
+    source_message_id: str | None = None,
+    remaining_minutes: int | None = None,
+    user_text: str | None = None,
+    trace_id: str | None = None,
+) -> TriggerOutcome:
+    """A pending trigger, or the existing one this request repeats (the caller commits).
+
+    An explicit idempotency key returns its trigger in any state; a feedback message id returns the
+    trigger of that message; due-job and admin triggers for the same user, task and 30-minute bucket of
+    the effective now return the live one (pending, processing or preview_generated). Raises ServiceError
+    MOCKED_NOW_NOT_ALLOWED when a type other than dry_run / admin_trigger carries `mocked_now`."""
+    kind = TriggerType(type)
+    _aware("now", now)
+    if mocked_now is not None:
+        if kind not in MOCKABLE:
+            raise ServiceError(ErrorCode.MOCKED_NOW_NOT_ALLOWED, f"{kind.value} cannot carry a mocked now")
+        _aware("mocked_now", mocked_now)
+    effective_now = mocked_now or now
+    idem = short_key(idempotency_key) if idempotency_key else None
+    message_id = source_message_id if kind == TriggerType.USER_FEEDBACK and source_message_id else None
+    dedupe = dedupe_key(user.id, kind, task_id, effective_now) if kind in DEDUPED else None
+
+    for _ in range(INSERT_ATTEMPTS):
+        found = await _existing(uow, idem, message_id, dedupe)
+        if found is not None:
+            log.info("trigger %s reused (%s hit)", found.trigger.id, found.hit)
+            return found
+        row = Trigger(
+            user_id=user.id,
+            type=kind,
+            task_id=task_id,
+            block_id=block_id,
+            status=TriggerStatus.PENDING,
+            dedupe_key=dedupe,
+            idempotency_key=idem,
+            source_message_id=message_id,
+            mocked_now=mocked_now,
+            effective_now=effective_now,
+            remaining_minutes=remaining_minutes,
+            user_text=user_text,
+            trace_id=trace_id or new_id()[:16],
+            created_at=now,
+            updated_at=now,
+        )
+        # In a savepoint: a concurrent insert of the same key makes ours fail without spoiling the caller's
+        # transaction, and the re-read above then returns the winner.
+        if await uow.triggers.add_if_absent(row):
+            log.info("trigger %s created: %s", row.id, kind.value, extra={"trace_id": row.trace_id})
+            return TriggerOutcome(row, created=True)
+    raise ServiceError(ErrorCode.INTERNAL, "trigger keys kept colliding", retryable=True)
