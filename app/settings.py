@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     expiry_scan_seconds: float = Field(default=30.0, gt=0)
     lease_seconds: float = Field(default=60.0, ge=5)
     feishu_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Worker: one delivery step (load, send, record) must fit in the lease and hold the Feishu call.
+    delivery_timeout_seconds: float = Field(default=20.0, gt=0)
+    promotion_seconds: float = Field(default=60.0, gt=0)
+    lease_recovery_seconds: float = Field(default=15.0, gt=0)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)

@@ -9,6 +9,7 @@ from scheduler.planning.clock import Grid
 from scheduler.planning.window import BlockM, DaySpan, Frame, Span, merge
 
 MAX_EXTENSION = 240  # a day is never extended by more than this many minutes
+MIN_RUSH = 15  # a rush merge that frees less than this is not worth the disruption
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,10 @@ def rush_merge(f: Frame, day: DaySpan, unfinished: BlockM | None, length: int) -
         return None
     give = min(length, nxt.minutes // 2)
     cut = f.grid.ceil(nxt.end - give)
-    if cut >= nxt.end or cut <= nxt.start:
+    if nxt.end - cut < min(length, MIN_RUSH) or cut <= nxt.start:
+        return None
+    # the block keeps its place, so it must not already clash with anything (bad input)
+    others = merge([(s, e) for s, e, _ in f.fixed] + [(b.start, b.end) for b in f.blocks if b.id != nxt.id])
+    if not clear(others, nxt.start, nxt.end):
         return None
     return Rush(nxt, cut)

@@ -61,7 +61,10 @@ def candidate_texts(c: Candidate, ctx: PlanningContext) -> CandidateTexts:
     else:
         before = after = ""
     return CandidateTexts(
-        summary=texts.candidate_summary(c, ctx, loc), before=before, after=after, label=type_label(c.type, loc)
+        summary=texts.candidate_summary(c, ctx, loc),
+        before=before,
+        after=after,
+        label=type_label(c.type, loc),
     )
 
 

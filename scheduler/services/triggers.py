@@ -70,11 +70,11 @@ async def _existing(
     return None
 
 
-async def create_trigger(  # noqa: PLR0917
+async def create_trigger(
     uow: UnitOfWork,
     *,
     user: User,
-    type: str,  # noqa: A002 - the contract's name (SERVICES_API.md)
+    type: str,
     now: datetime,
     task_id: str | None = None,
     block_id: str | None = None,

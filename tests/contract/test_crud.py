@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, OperationalError, StatementError
 
 from store import Store, StoreError, StoreErrorCode
 from store.enums import BlockSource, TaskStatus, TriggerStatus
-from store.models import DayExtension, FixedEvent, Task, User
+from store.models import DayExtension, FixedEvent, Preview, Task, User
 from tests.contract import factories as f
 
 
@@ -153,6 +154,9 @@ async def test_json_columns_round_trip(store: Store, now: datetime) -> None:
         assert loaded.issues == ["overload"]
         assert loaded.apply_status == "none"
         assert loaded.apply_result is None
+        # None is SQL NULL, not the JSON literal null, so IS NULL queries work.
+        nulls = await uow.session.scalars(select(Preview.id).where(Preview.apply_result.is_(None)))
+        assert list(nulls) == [prev.id]
 
 
 async def test_leaving_without_commit_rolls_back(store: Store, now: datetime) -> None:
@@ -289,3 +293,22 @@ async def test_outbox_audit_and_inbox_bookkeeping(store: Store, now: datetime) -
         entry = await uow.inbox.get_by_key("evt-1")
         assert entry is not None
         assert (entry.status, entry.processed_at) == ("processed", now + timedelta(seconds=1))
+
+
+async def test_readers_do_not_wait_for_an_open_writer(store: Store, now: datetime) -> None:
+    async with store.uow() as uow:
+        uow.users.add(f.user(now, "ou_before"))
+        await uow.commit()
+
+    async def read_open_ids() -> list[str]:
+        async with store.uow(readonly=True) as reader:
+            return [u.open_id for u in await reader.users.list_all()]
+
+    async with store.uow() as writer:
+        writer.users.add(f.user(now, "ou_pending"))
+        await writer.flush()  # the writer now holds SQLite's write lock / MySQL row locks
+        # A reader that took the write lock (BEGIN IMMEDIATE) would wait here until the writer ends,
+        # and the writer waits for the reader: the timeout turns that deadlock into a failure.
+        seen = await asyncio.wait_for(read_open_ids(), timeout=20)
+        await writer.commit()
+    assert seen == ["ou_before"]

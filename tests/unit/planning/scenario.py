@@ -134,7 +134,9 @@ def _hm(dt: datetime | None, tz: ZoneInfo) -> str:
 
 def render_change(c: Change, tz: ZoneInfo) -> str:
     if c.kind == ChangeKind.EXTEND_DAY:
-        assert c.day and c.old_day_end and c.new_day_end
+        assert c.day
+        assert c.old_day_end
+        assert c.new_day_end
         return f"extend {c.day:%m-%d} {c.old_day_end:%H:%M}>{c.new_day_end:%H:%M}"
     assert c.start is not None
     span = f"{c.start.astimezone(tz):%m-%d} {_hm(c.start, tz)}-{_hm(c.end, tz)}"

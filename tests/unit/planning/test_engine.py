@@ -76,12 +76,14 @@ def test_rank_orders_by_deadline_then_disruption_then_preference_then_slack_then
 def test_generate_returns_one_non_change_candidate_for_close_and_ask() -> None:
     done = base_ctx(tasks=(TaskInfo("t1", "实验报告", 1, 90, status=TaskStatus.DONE),))
     (c,) = generate(done)
-    assert c.type == CandidateType.CLOSE and not c.is_change
+    assert c.type == CandidateType.CLOSE
+    assert not c.is_change
     ask = base_ctx(target=Target(TargetKind.UNFINISHED, choices=("b1", "b9")))
     obs = observe(ask)
     assert obs.decision == Decision.ASK_USER
     (q,) = generate(ask, obs)
-    assert q.type == CandidateType.ASK_USER and q.options == ("b1", "b9")
+    assert q.type == CandidateType.ASK_USER
+    assert q.options == ("b1", "b9")
     assert "阅读" in texts.question(q, ask)
 
 
@@ -89,7 +91,9 @@ def test_observe_metrics_for_a_fragmented_afternoon() -> None:
     obs = observe(base_ctx())
     m = obs.metrics
     assert (m.needed_minutes, m.minutes_to_deadline, m.free_minutes_before_deadline) == (90, 295, 120)
-    assert m.capacity_gap_minutes == -30 and not m.target_done and m.effective_quadrant == 1
+    assert m.capacity_gap_minutes == -30
+    assert not m.target_done
+    assert m.effective_quadrant == 1
     assert obs.issues[0].code == "fragmented_time"
 
 
@@ -141,9 +145,12 @@ def test_texts_for_a_split_candidate(locale: str) -> None:
     top = plan(ctx).candidates[0]
     assert top.type == CandidateType.SPLIT_TASK
     summary = texts.candidate_summary(top, ctx, locale)
-    assert "13:15–14:00" in summary and "17:00–17:45" in summary and "实验报告" in summary
+    assert "13:15–14:00" in summary
+    assert "17:00–17:45" in summary
+    assert "实验报告" in summary
     before, after = texts.before_after(top, ctx, locale)
-    assert "13:15–14:00" in before and "实验报告" in after
+    assert "13:15–14:00" in before
+    assert "实验报告" in after
     tokens = texts.grounding_tokens(top, ctx)
     assert {"13:15", "14:00", "17:00", "17:45", "11-30", "2026-11-30", "11月30日"} <= set(tokens)
     explanation = texts.explain(top, ctx, locale)
@@ -157,7 +164,8 @@ def test_english_explanation_reads_naturally() -> None:
     top = plan(ctx).candidates[0]
     assert texts.explain(top, ctx) == (
         "Split 实验报告: 13:15–14:00, 17:00–17:45: no free slot is long enough, so it is split into 2 parts; "
-        "it ends 15 min before the deadline; nothing else moves. Note: only 15 min to spare before the deadline."
+        "it ends 15 min before the deadline; nothing else moves. "
+        "Note: only 15 min to spare before the deadline."
     )
 
 

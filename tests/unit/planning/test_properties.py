@@ -14,8 +14,8 @@ from scheduler.planning.model import (
     Block,
     CandidateType,
     ChangeKind,
-    Decision,
     DayExtension,
+    Decision,
     FixedEvent,
     PlanningContext,
     Target,
@@ -82,7 +82,7 @@ def contexts(draw: st.DrawFn) -> PlanningContext:
         )
     fixed = []
     dense = draw(st.booleans())
-    for i in range(draw(st.integers(0, 30 if dense else 8))):
+    for i in range(draw(st.integers(0, 3 if repair else 30 if dense else 8))):
         start = now + timedelta(minutes=draw(st.integers(-180, 27 * 60)))
         fixed.append(
             FixedEvent(f"f{i}", "课", start=start, end=start + timedelta(minutes=draw(st.integers(5, 240))))
@@ -110,7 +110,7 @@ def contexts(draw: st.DrawFn) -> PlanningContext:
         blocks.append(Block("bu", "t0", start, start + length))
         cursor = start + length
     for i in range(draw(st.integers(0, 10))):
-        cursor += timedelta(minutes=draw(st.integers(0, 15 if repair else 30 if dense else 180)))
+        cursor += timedelta(minutes=draw(st.integers(0, 5 if repair else 30 if dense else 180)))
         length = timedelta(minutes=draw(st.integers(3, 24)) * 5)
         task = (
             draw(st.integers(0, n_tasks - 1))
@@ -170,7 +170,8 @@ def check(ctx: PlanningContext) -> None:
     cands = result.candidates
     changes = [c for c in cands if c.is_change]
     if result.observation.decision != Decision.PROPOSE:
-        assert len(cands) == 1 and not cands[0].is_change
+        assert len(cands) == 1
+        assert not cands[0].is_change
         return
     assert 1 <= len(changes) == len(cands) <= 3
     assert len({c.id for c in cands}) == len(cands)
@@ -191,7 +192,8 @@ def check(ctx: PlanningContext) -> None:
         exts = list(ctx.day_extensions)
         for ch in c.changes:
             if ch.kind == ChangeKind.EXTEND_DAY:
-                assert ch.day is not None and ch.new_day_end is not None
+                assert ch.day is not None
+                assert ch.new_day_end is not None
                 exts = [x for x in exts if x.day != ch.day] + [DayExtension(ch.day, ch.new_day_end)]
         day_ctx = PlanningContext(now=ctx.now, user=ctx.user, target=ctx.target, day_extensions=tuple(exts))
         days = [(i.start, i.end) for i in window.day_windows(day_ctx)]
@@ -199,9 +201,12 @@ def check(ctx: PlanningContext) -> None:
         for ch in c.changes:
             if ch.kind == ChangeKind.EXTEND_DAY:
                 continue
-            assert ch.start is not None and ch.end is not None and ch.start < ch.end
+            assert ch.start is not None
+            assert ch.end is not None
+            assert ch.start < ch.end
             span = (ch.start, ch.end)
-            assert w_start <= ch.start and ch.end <= w_end, c
+            assert w_start <= ch.start, c
+            assert ch.end <= w_end, c
             assert any(a <= ch.start and ch.end <= b for a, b in days), c
             assert not any(overlaps(span, f) for f in fixed), c
             untouched = [(utc(b.start), utc(b.end)) for b in ctx.blocks if b.id not in touched]
@@ -213,7 +218,8 @@ def check(ctx: PlanningContext) -> None:
                 assert (local.hour * 60 + local.minute) % ctx.user.grid_minutes == 0, c
             if ch.block_id is not None:
                 b = blocks[ch.block_id]
-                assert not b.locked and utc(b.start) >= w_start
+                assert not b.locked
+                assert utc(b.start) >= w_start
                 assert tasks[b.task_id].status == TaskStatus.OPEN
         added = sum(
             minutes(ch.start, ch.end)
@@ -224,6 +230,66 @@ def check(ctx: PlanningContext) -> None:
             assert added < needed(ctx)
         else:
             assert added == needed(ctx), c
+
+
+@st.composite
+def packed_evenings(draw: st.DrawFn) -> PlanningContext:
+    """A block reported unfinished with the user's blocks packed after it until late: push, extend, rush."""
+    tz = ZoneInfo(draw(st.sampled_from(ZONES)))
+    day = draw(st.sampled_from(DAYS))
+    now = (
+        datetime.combine(day, q(draw(st.integers(14 * 4, 23 * 4)) * 15), tzinfo=tz)
+        .astimezone(UTC)
+        .astimezone(tz)
+    )
+    start = now - timedelta(minutes=draw(st.integers(3, 12)) * 5)
+    blocks = [Block("bu", "t0", start, now)]
+    cursor = now
+    for i in range(draw(st.integers(1, 6))):
+        length = timedelta(minutes=draw(st.integers(3, 18)) * 5)
+        blocks.append(
+            Block(f"b{i}", f"t{1 + i % 2}", cursor, cursor + length, locked=draw(st.integers(0, 4)) == 0)
+        )
+        cursor += length + timedelta(minutes=draw(st.sampled_from([0, 0, 0, 15, 30])))
+    fixed = []
+    if draw(st.booleans()):  # the next morning is taken, so tonight matters
+        morning = datetime.combine(day + timedelta(days=1), time(6, 0), tzinfo=tz)
+        fixed.append(
+            FixedEvent("f0", "课", start=morning, end=morning + timedelta(hours=draw(st.integers(2, 18))))
+        )
+    if draw(st.booleans()):
+        late = cursor + timedelta(minutes=draw(st.integers(0, 90)))
+        fixed.append(
+            FixedEvent("f1", "课", start=late, end=late + timedelta(minutes=draw(st.integers(15, 300))))
+        )
+    user = UserPrefs(
+        timezone=str(tz.key),
+        day_start=time(7, 0),
+        day_end=q(draw(st.sampled_from([21 * 60, 22 * 60 + 30, 23 * 60 + 45, 0]))),
+        grid_minutes=draw(st.sampled_from([5, 15, 30])),
+    )
+    deadline = draw(st.none() | st.integers(30, 20 * 60))
+    tasks = (
+        TaskInfo(
+            "t0", "报告", 1, 120, deadline=None if deadline is None else now + timedelta(minutes=deadline)
+        ),
+        TaskInfo("t1", "阅读", 2, 60),
+        TaskInfo(
+            "t2",
+            "练习",
+            3,
+            60,
+            status=draw(st.sampled_from([TaskStatus.OPEN, TaskStatus.OPEN, TaskStatus.DONE])),
+        ),
+    )
+    target = Target(
+        TargetKind.UNFINISHED,
+        block_id="bu",
+        remaining_minutes=draw(st.none() | st.integers(2, 36).map(lambda x: x * 5)),
+    )
+    return PlanningContext(
+        now=now, user=user, target=target, tasks=tasks, fixed_events=tuple(fixed), blocks=tuple(blocks)
+    )
 
 
 SETTINGS = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -243,3 +309,9 @@ def test_same_input_same_output(ctx: PlanningContext) -> None:
     window.frame.cache_clear()
     rebuilt = PlanningContext(**{f: getattr(ctx, f) for f in ctx.__dataclass_fields__})
     assert plan_ctx(rebuilt) == first
+
+
+@SETTINGS
+@given(packed_evenings())
+def test_repair_candidates_are_valid(ctx: PlanningContext) -> None:
+    check(ctx)

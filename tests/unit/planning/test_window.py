@@ -102,4 +102,5 @@ def test_busy_items_list_fixed_events_and_blocks_sorted() -> None:
         (BusyKind.BLOCK, "b1", "阅读", "11-30 11:00"),
         (BusyKind.FIXED, "w", "英语", "12-01 08:00"),
     ]
-    assert items[0].locked and items[0].task_id == "t2"
+    assert items[0].locked
+    assert items[0].task_id == "t2"

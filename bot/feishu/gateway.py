@@ -1,0 +1,290 @@
+"""Inbound Feishu callbacks: decrypt and verify with lark-oapi, then hand frozen inbound data to the bot."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import lark_oapi as lark
+from lark_oapi.core.exception import EventException
+from lark_oapi.event.callback.model.p2_card_action_trigger import (
+    P2CardActionTrigger,
+    P2CardActionTriggerResponse,
+)
+
+from bot.inbound import CallbackAnswer, ClickIn, EventIn, Inbound, Mention, MessageIn, Receiver
+
+log = logging.getLogger(__name__)
+
+TIMESTAMP_HEADER = "X-Lark-Request-Timestamp"
+NONCE_HEADER = "X-Lark-Request-Nonce"
+SIGNATURE_HEADER = "X-Lark-Signature"
+REQUEST_ID_HEADER = "X-Request-Id"
+# lark-oapi reads these with dict.get and exact names; Starlette lower-cases header names.
+CANONICAL_HEADERS = (TIMESTAMP_HEADER, NONCE_HEADER, SIGNATURE_HEADER, REQUEST_ID_HEADER, "Content-Type")
+MAX_SKEW_SECONDS = 300
+SUCCESS_BODY = b'{"msg":"success"}'
+
+# Events an app typically subscribes to that the bot acknowledges without acting (each gets a no-op
+# handler, so the SDK never answers 500 "processor not found" and Feishu never retries them).
+IGNORED_EVENTS = (
+    "register_p2_im_message_message_read_v1",
+    "register_p2_im_message_recalled_v1",
+    "register_p2_im_message_reaction_created_v1",
+    "register_p2_im_message_reaction_deleted_v1",
+    "register_p2_im_chat_access_event_bot_p2p_chat_entered_v1",
+    "register_p2_im_chat_member_bot_added_v1",
+    "register_p2_im_chat_member_bot_deleted_v1",
+    "register_p2_im_chat_member_user_added_v1",
+    "register_p2_im_chat_member_user_deleted_v1",
+    "register_p2_im_chat_member_user_withdrawn_v1",
+    "register_p2_im_chat_disbanded_v1",
+    "register_p2_im_chat_updated_v1",
+)
+
+# What the SDK's catch-all answer says, mapped to our answer: authentication failures are 401, an
+# event type without a processor is acknowledged (200, no effect), anything else is a malformed body.
+_AUTH_FAILURES = (
+    "invalid verification_token",
+    "signature verification failed",
+    "encrypt_key not found",
+    "webhook credentials provider failed",
+)
+_NO_PROCESSOR = "processor not found"
+
+Sink = Callable[[Inbound], Any]
+# The sink of the request being dispatched: the SDK's handlers are registered once, and each call of
+# do() (on a worker thread, which copies the caller's context) sees its own sink.
+_SINK: contextvars.ContextVar[Sink | None] = contextvars.ContextVar("feishu_sink", default=None)
+
+
+class Outcome(StrEnum):
+    """Why a request got its answer (a metrics label)."""
+
+    OK = "ok"
+    CHALLENGE = "challenge"
+    DUPLICATE_OR_IGNORED = "ignored"
+    UNKNOWN_EVENT = "unknown_event"
+    TOO_LARGE = "too_large"
+    STALE = "stale"
+    UNAUTHORIZED = "unauthorized"
+    MALFORMED = "malformed"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class HttpAnswer:
+    status: int
+    body: bytes
+    outcome: Outcome
+    kind: str = ""  # message | click | event | challenge | "" (nothing dispatched)
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _int(value: object) -> int | None:
+    try:
+        return int(str(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def _event_id(data: Any) -> str:
+    header = getattr(data, "header", None)
+    return _text(getattr(header, "event_id", None))
+
+
+def message_from_sdk(data: Any) -> MessageIn:
+    """P2ImMessageReceiveV1 -> MessageIn; any missing part becomes an empty value (checked downstream)."""
+    event = getattr(data, "event", None)
+    sender = getattr(event, "sender", None)
+    sender_id = getattr(sender, "sender_id", None)
+    message = getattr(event, "message", None)
+    mentions = []
+    for m in getattr(message, "mentions", None) or []:
+        mention_id = getattr(m, "id", None)
+        mentions.append(
+            Mention(
+                _text(getattr(m, "key", None)),
+                _text(getattr(mention_id, "open_id", None)),
+                _text(getattr(m, "name", None)),
+            )
+        )
+    return MessageIn(
+        event_id=_event_id(data),
+        message_id=_text(getattr(message, "message_id", None)),
+        chat_id=_text(getattr(message, "chat_id", None)),
+        chat_type=_text(getattr(message, "chat_type", None)),
+        sender_open_id=_text(getattr(sender_id, "open_id", None)),
+        sender_type=_text(getattr(sender, "sender_type", None)),
+        message_type=_text(getattr(message, "message_type", None)),
+        content=_text(getattr(message, "content", None)),
+        mentions=tuple(mentions),
+        create_time_ms=_int(getattr(message, "create_time", None)),
+    )
+
+
+def click_from_sdk(data: P2CardActionTrigger) -> ClickIn:
+    event = getattr(data, "event", None)
+    action = getattr(event, "action", None)
+    context = getattr(event, "context", None)
+    return ClickIn(
+        event_id=_event_id(data),
+        operator_open_id=_text(getattr(getattr(event, "operator", None), "open_id", None)),
+        value=getattr(action, "value", None),
+        tag=_text(getattr(action, "tag", None)),
+        open_message_id=_text(getattr(context, "open_message_id", None)),
+        open_chat_id=_text(getattr(context, "open_chat_id", None)),
+        callback_token=_text(getattr(event, "token", None)),
+    )
+
+
+def event_from_sdk(data: Any) -> EventIn:
+    header = getattr(data, "header", None)
+    return EventIn(_event_id(data), _text(getattr(header, "event_type", None)))
+
+
+def _deliver(inbound: Inbound) -> Any:
+    sink = _SINK.get()
+    if sink is None:  # pragma: no cover - do() is only called with a sink set
+        raise RuntimeError("no sink for an inbound Feishu event")
+    return sink(inbound)
+
+
+def _on_message(data: Any) -> None:
+    _deliver(message_from_sdk(data))
+
+
+def _on_click(data: P2CardActionTrigger) -> P2CardActionTriggerResponse:
+    answer = _deliver(click_from_sdk(data))
+    return P2CardActionTriggerResponse(dict(answer) if isinstance(answer, Mapping) else {})
+
+
+def _on_ignored(data: Any) -> None:
+    _deliver(event_from_sdk(data))
+
+
+def build_dispatcher(encrypt_key: str, verification_token: str) -> lark.EventDispatcherHandler:
+    """The one dispatcher for both modes; handlers deliver to the sink set for the current call."""
+    builder = (
+        lark.EventDispatcherHandler.builder(encrypt_key, verification_token)
+        .register_p2_im_message_receive_v1(_on_message)
+        .register_p2_card_action_trigger(_on_click)
+    )
+    for name in IGNORED_EVENTS:
+        builder = getattr(builder, name)(_on_ignored)
+    return builder.build()
+
+
+def canonical_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """Header names as lark-oapi reads them; absent signature headers become "" so a request without
+    them fails the signature check instead of crashing it."""
+    lower = {k.lower(): v for k, v in headers.items()}
+    out = {name: lower.get(name.lower(), "") for name in CANONICAL_HEADERS}
+    return out
+
+
+def classify_failure(body: bytes) -> tuple[int, Outcome]:
+    """Map the SDK's 500 answer (it catches every exception) to ours."""
+    try:
+        message = str(json.loads(body).get("msg", ""))
+    except (ValueError, AttributeError):
+        message = body.decode("utf-8", "replace")
+    if any(m in message for m in _AUTH_FAILURES):
+        return 401, Outcome.UNAUTHORIZED
+    if message.startswith(_NO_PROCESSOR) or message.startswith("callback " + _NO_PROCESSOR):
+        return 200, Outcome.UNKNOWN_EVENT
+    return 400, Outcome.MALFORMED
+
+
+def _json(obj: object) -> bytes:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+class Gateway:
+    """HTTP callbacks in, frozen inbound data to a Receiver, the answer Feishu expects out."""
+
+    def __init__(
+        self,
+        encrypt_key: str,
+        verification_token: str,
+        *,
+        max_body_bytes: int,
+        max_skew_seconds: float = MAX_SKEW_SECONDS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.dispatcher = build_dispatcher(encrypt_key, verification_token)
+        self.max_body_bytes = max_body_bytes
+        self._max_skew = max_skew_seconds
+        self._clock = clock
+
+    def fresh(self, timestamp: str) -> bool:
+        """A missing timestamp is left to the signature check (it covers the timestamp); a present one
+        must be within the allowed skew, either way."""
+        if not timestamp:
+            return True
+        seconds = _int(timestamp)
+        return seconds is not None and abs(self._clock() - seconds) <= self._max_skew
+
+    def _dispatch_sync(self, body: bytes, headers: dict[str, str], sink: Sink) -> lark.RawResponse:
+        _SINK.set(sink)
+        request = lark.RawRequest()
+        request.uri = "/feishu"
+        request.headers = headers
+        request.body = body
+        response: lark.RawResponse = self.dispatcher.do(request)
+        return response
+
+    async def handle_http(self, body: bytes, headers: Mapping[str, str], receiver: Receiver) -> HttpAnswer:
+        """Check, verify and dispatch one callback request (the body already read within the cap)."""
+        if len(body) > self.max_body_bytes:
+            return HttpAnswer(413, _json({"msg": "body too large"}), Outcome.TOO_LARGE)
+        canonical = canonical_headers(headers)
+        if not self.fresh(canonical[TIMESTAMP_HEADER]):
+            return HttpAnswer(401, _json({"msg": "stale request"}), Outcome.STALE)
+        captured: list[Inbound] = []
+        try:
+            # Decryption and verification are synchronous CPU work: off the event loop.
+            response = await asyncio.to_thread(self._dispatch_sync, body, canonical, captured.append)
+        except Exception:  # the SDK catches its own errors; this is a bug in the glue, never a 500 loop
+            log.exception("feishu dispatcher failed")
+            return HttpAnswer(400, _json({"msg": "bad request"}), Outcome.MALFORMED)
+        if response.status_code != 200:
+            status, outcome = classify_failure(response.content or b"")
+            log.info("feishu callback refused status=%s outcome=%s", status, outcome)
+            text = SUCCESS_BODY if status == 200 else _json({"msg": outcome.value})
+            return HttpAnswer(status, text, outcome)
+        if not captured:
+            return HttpAnswer(200, response.content or SUCCESS_BODY, Outcome.CHALLENGE, "challenge")
+        return await self._answer(captured[0], receiver)
+
+    async def _answer(self, inbound: Inbound, receiver: Receiver) -> HttpAnswer:
+        if isinstance(inbound, ClickIn):
+            answer: CallbackAnswer = await receiver.on_click(inbound)
+            return HttpAnswer(200, _json(dict(answer)), Outcome.OK, "click")
+        if isinstance(inbound, MessageIn):
+            await receiver.on_message(inbound)
+            return HttpAnswer(200, SUCCESS_BODY, Outcome.OK, "message")
+        await receiver.on_event(inbound)
+        return HttpAnswer(200, SUCCESS_BODY, Outcome.OK, "event")
+
+    def dispatch_plain(self, payload: bytes, sink: Sink) -> Any:
+        """Long-connection frames arrive plaintext and already authenticated: dispatch without the
+        checks; an event type without a handler is acknowledged, not raised (which would re-push it)."""
+        _SINK.set(sink)
+        try:
+            return self.dispatcher._do_without_validation(payload)
+        except EventException as exc:
+            if _NO_PROCESSOR in str(exc):
+                log.info("feishu event without a handler ignored")
+                return None
+            raise

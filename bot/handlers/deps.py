@@ -1,0 +1,141 @@
+"""What every handler needs: configuration, the store, the services, the outbound client, background work."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from scheduler.services.pipeline import Pipeline
+from store import Store
+
+log = logging.getLogger(__name__)
+
+
+class SettingsLike(Protocol):
+    """The configuration values the bot reads (app.settings.Settings has them all; the bot does not
+    import app/)."""
+
+    @property
+    def feishu_verification_token(self) -> str: ...
+    @property
+    def feishu_encrypt_key(self) -> str: ...
+    @property
+    def admins(self) -> tuple[str, ...]: ...
+    @property
+    def max_body_bytes(self) -> int: ...
+    @property
+    def timezone(self) -> str: ...
+    @property
+    def locale(self) -> str: ...
+    @property
+    def day_start(self) -> str: ...
+    @property
+    def day_end(self) -> str: ...
+    @property
+    def daily_card_cap(self) -> int: ...
+    @property
+    def grid_minutes(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class BotConfig:
+    verification_token: str = ""
+    encrypt_key: str = ""
+    admins: frozenset[str] = frozenset()
+    max_body_bytes: int = 64 * 1024
+    timezone: str = "Asia/Shanghai"
+    locale: str = "zh"
+    day_start: str = "08:00"
+    day_end: str = "22:30"
+    daily_card_cap: int = 8
+    grid_minutes: int = 15
+    bot_open_id: str = ""  # when known, group messages must mention exactly this open_id
+    click_budget_seconds: float = 2.5  # answer a card click within this, else toast now and update later
+
+    @classmethod
+    def from_settings(cls, settings: SettingsLike, **overrides: Any) -> BotConfig:
+        values: dict[str, Any] = {
+            "verification_token": settings.feishu_verification_token,
+            "encrypt_key": settings.feishu_encrypt_key,
+            "admins": frozenset(settings.admins),
+            "max_body_bytes": settings.max_body_bytes,
+            "timezone": settings.timezone,
+            "locale": settings.locale,
+            "day_start": settings.day_start,
+            "day_end": settings.day_end,
+            "daily_card_cap": settings.daily_card_cap,
+            "grid_minutes": settings.grid_minutes,
+            "bot_open_id": str(getattr(settings, "feishu_bot_open_id", "") or ""),
+        }
+        values.update(overrides)
+        return cls(**values)
+
+
+class Outbound(Protocol):
+    """The Feishu calls handlers make (bot.feishu.client.FeishuClient)."""
+
+    async def send_text(
+        self, receive_id: str, text: str, uuid: str, receive_id_type: str | None = None
+    ) -> str: ...
+    async def reply_text(self, message_id: str, text: str, uuid: str) -> str: ...
+    async def send_card(self, open_id: str, card: Mapping[str, Any], uuid: str) -> str: ...
+    async def delayed_update(self, token: str, card: Mapping[str, Any]) -> None: ...
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Background:
+    """Work started after an answer was sent; tracked so shutdown (and tests) can wait for it."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.failures = 0
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+        return task
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            self.failures += 1
+            log.error("background %s failed: %s", task.get_name(), exc, exc_info=exc)
+
+    @property
+    def pending(self) -> int:
+        return len(self._tasks)
+
+    async def drain(self, timeout: float | None = None) -> None:
+        """Wait until no background work is left (work may start more work)."""
+        async with asyncio.timeout(timeout):
+            while self._tasks:
+                await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def close(self, timeout: float = 10.0) -> None:
+        try:
+            await self.drain(timeout)
+        except TimeoutError:
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+
+@dataclass
+class BotDeps:
+    store: Store
+    pipeline: Pipeline
+    outbound: Outbound
+    config: BotConfig = field(default_factory=BotConfig)
+    clock: Callable[[], datetime] = utc_now
+    background: Background = field(default_factory=Background)

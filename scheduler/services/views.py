@@ -1,0 +1,177 @@
+"""Read models: a preview as the worker and the bot render it, and the dry-run report as text or JSON."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from scheduler.services.dryrun import dry_run_json, dry_run_text
+from scheduler.services.errors import ErrorCode, ServiceError
+from store import UnitOfWork
+from store.enums import ApplyStatus
+from store.models import Preview
+
+__all__ = ["ChoiceView", "OptionView", "PreviewView", "dry_run_json", "dry_run_text", "preview_view"]
+
+UNDO_HOURS = 24
+_SEPARATORS = ("；", "; ")
+
+
+@dataclass(frozen=True)
+class OptionView:
+    candidate_id: str
+    type: str  # a CandidateType value
+    label: str
+    summary: str
+    before: str
+    after: str
+    risk_level: str
+    recommended: bool  # the chosen candidate
+
+
+@dataclass(frozen=True)
+class ChoiceView:
+    """One answer button of an ask_user preview: a block the report may mean."""
+
+    block_id: str
+    label: str
+
+
+@dataclass(frozen=True)
+class PreviewView:
+    preview_id: str
+    user_open_id: str
+    locale: str
+    timezone: str
+    task_title: str
+    decision: str  # propose | ask_user | notify_only
+    status: str  # ready | applied | ignored | expired | failed
+    apply_status: str
+    explanation: str
+    notification_summary: str
+    question: str
+    options: tuple[OptionView, ...]  # every stored candidate, the chosen one first
+    choices: tuple[ChoiceView, ...]  # ask_user: the blocks to pick from
+    expires_at: datetime
+    applied_candidate_id: str | None
+    change_lines: tuple[str, ...]  # what the apply changed, one line each (empty until applied)
+    undo_until: datetime | None  # set while an applied change can still be undone
+    error_code: str | None  # the last refused or failed click (an ErrorCode value)
+    card_message_id: str | None
+    risk_level: str = "low"  # of the chosen candidate: colours the card
+    undone_at: datetime | None = None
+    applied_at: datetime | None = None
+
+    def option(self, candidate_id: str | None) -> OptionView | None:
+        return next((o for o in self.options if o.candidate_id == candidate_id), None)
+
+
+def _texts(item: Mapping[str, Any]) -> Mapping[str, Any]:
+    texts = item.get("texts")
+    return texts if isinstance(texts, Mapping) else {}
+
+
+def _options(preview: Preview) -> tuple[OptionView, ...]:
+    stored = preview.candidates if isinstance(preview.candidates, list) else []
+    options = []
+    for item in stored:
+        if not isinstance(item, Mapping):
+            continue
+        t = _texts(item)
+        options.append(
+            OptionView(
+                candidate_id=str(item.get("id", "")),
+                type=str(item.get("type", "")),
+                label=str(t.get("label", "")),
+                summary=str(t.get("summary", "")),
+                before=str(t.get("before", "")),
+                after=str(t.get("after", "")),
+                risk_level=str(item.get("risk_level", "low")),
+                recommended=item.get("id") == preview.chosen_candidate_id,
+            )
+        )
+    options.sort(key=lambda o: not o.recommended)  # stable: the chosen first, the rest in stored order
+    return tuple(options)
+
+
+def _choices(preview: Preview) -> tuple[ChoiceView, ...]:
+    stored = preview.candidates if isinstance(preview.candidates, list) else []
+    for item in stored:
+        if isinstance(item, Mapping) and item.get("id") == preview.chosen_candidate_id:
+            return tuple(
+                ChoiceView(block_id=str(c["block_id"]), label=str(c.get("label", "")))
+                for c in item.get("choices") or ()
+                if isinstance(c, Mapping) and c.get("block_id")
+            )
+    return ()
+
+
+def _split(text: str) -> list[str]:
+    for sep in _SEPARATORS:
+        if sep in text:
+            return [part for part in text.split(sep) if part]
+    return [text] if text else []
+
+
+def _change_lines(option: OptionView | None) -> tuple[str, ...]:
+    if option is None:
+        return ()
+    after = _split(option.after)
+    # One change: its summary already says it; several: list each block's new time too.
+    return (option.summary, *after) if len(after) > 1 else (option.summary,)
+
+
+def _error_code(preview: Preview) -> str | None:
+    result = preview.apply_result if isinstance(preview.apply_result, Mapping) else {}
+    code = result.get("code")
+    if isinstance(code, str) and code:
+        return code
+    error = (preview.apply_error or "").strip()
+    if not error:
+        return None
+    head = error.split(":", 1)[0].strip()
+    return head if head in {c.value for c in ErrorCode} else ErrorCode.INTERNAL.value
+
+
+async def preview_view(uow: UnitOfWork, preview_id: str) -> PreviewView:
+    """The preview as a card shows it; ServiceError NOT_FOUND when there is no such preview."""
+    preview = await uow.previews.get(preview_id)
+    if preview is None:
+        raise ServiceError(ErrorCode.NOT_FOUND, f"no preview {preview_id}")
+    user = await uow.users.get(preview.user_id)
+    if user is None:  # pragma: no cover - the foreign key cascades
+        raise ServiceError(ErrorCode.USER_NOT_FOUND, f"no user {preview.user_id}")
+    task = await uow.tasks.get(preview.task_id) if preview.task_id else None
+    options = _options(preview)
+    chosen = next((o for o in options if o.recommended), None)
+    change_set = await uow.change_sets.get_by_preview(preview.id)
+    applied_id = preview.apply_candidate_id if preview.apply_status == ApplyStatus.APPLIED else None
+    undo_until = None
+    if change_set is not None and change_set.undone_at is None:
+        undo_until = change_set.applied_at + timedelta(hours=UNDO_HOURS)
+    return PreviewView(
+        preview_id=preview.id,
+        user_open_id=user.open_id,
+        locale="en" if user.locale.lower().startswith("en") else "zh",
+        timezone=user.timezone,
+        task_title=task.title if task else "",
+        decision=preview.decision,
+        status=preview.status,
+        apply_status=preview.apply_status,
+        explanation=preview.explanation or "",
+        notification_summary=preview.notification_summary or "",
+        question=preview.ask_user_question or "",
+        options=options,
+        choices=_choices(preview),
+        expires_at=preview.expires_at,
+        applied_candidate_id=applied_id,
+        change_lines=_change_lines(next((o for o in options if o.candidate_id == applied_id), None)),
+        undo_until=undo_until,
+        error_code=_error_code(preview),
+        card_message_id=preview.card_message_id,
+        risk_level=chosen.risk_level if chosen else "low",
+        undone_at=change_set.undone_at if change_set else None,
+        applied_at=preview.applied_at,
+    )

@@ -1,0 +1,366 @@
+"""Notification delivery: claim due rows with a lease, decide (send, defer, skip), send once, record."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import func, select, update
+
+from scheduler.services.views import PreviewView, preview_view
+from scheduler.worker import metrics
+from scheduler.worker.config import WorkerConfig
+from scheduler.worker.policy import (
+    MAX_ATTEMPTS,
+    QuietHours,
+    delivery_gate,
+    local_day_start,
+    next_retry_at,
+)
+from scheduler.worker.relay import TRANSIENT_ERRORS, PoisonError
+from scheduler.worker.sender import DeliveryError, Sender
+from store import Store, UnitOfWork
+from store.enums import NotificationKind, NotificationStatus
+from store.models import Notification, Preview
+from store.repositories.messaging import NOTIFICATION_DUE
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+# A card update waits for its card: it is looked at again this long after the card's next try.
+UPDATE_WAIT = timedelta(seconds=2)
+# A database hiccup while preparing a row: try it again soon, without counting an attempt.
+PREPARE_RETRY = timedelta(seconds=5)
+RECORD_TRIES = 3
+_WAITING_CARD = (*NOTIFICATION_DUE, NotificationStatus.SENDING)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to do with one claimed notification."""
+
+    action: Literal["send", "update", "defer", "skip", "lost"]
+    view: PreviewView | None = None
+    open_id: str = ""
+    message_id: str = ""
+    attempts: int = 0
+    until: datetime | None = None
+    reason: str = ""
+
+
+@dataclass
+class DeliveryStats:
+    claimed: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+
+    def add(self, outcome: str) -> None:
+        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+
+
+def _zone(name: str | None, fallback: str) -> ZoneInfo:
+    for candidate in (name, fallback):
+        if candidate:
+            try:
+                return ZoneInfo(candidate)
+            except (ZoneInfoNotFoundError, ValueError):
+                continue
+    return ZoneInfo("UTC")
+
+
+class Delivery:
+    """Sends the cards and card updates the relay queued, through a Sender.
+
+    A row is claimed (lease) in a batch; just before its send the row is marked `sending` with one more
+    attempt and a fresh lease, so a crash mid-send leaves a `sending` row that lease recovery retries with
+    the same idempotency key (the notification id)."""
+
+    def __init__(self, store: Store, sender: Sender, config: WorkerConfig, worker_id: str) -> None:
+        self._store = store
+        self._sender = sender
+        self._config = config
+        self._worker_id = worker_id
+
+    async def run(self, clock: Clock) -> DeliveryStats:
+        now = clock()
+        async with self._store.uow() as uow:
+            rows = await uow.notifications.claim_due(
+                self._worker_id, now, self._config.lease_seconds, self._config.delivery_batch
+            )
+            claimed = [(r.id, r.user_id) for r in rows]
+            await uow.commit()
+        stats = DeliveryStats(claimed=len(claimed))
+        # One user's rows go one after another (Feishu allows 5 per second per user, and the wait for that
+        # budget must not eat a step's timeout); different users go in parallel.
+        by_user: dict[str, list[str]] = {}
+        for row_id, user_id in claimed:
+            by_user.setdefault(user_id, []).append(row_id)
+        gate = asyncio.Semaphore(self._config.delivery_concurrency)
+
+        async def one_user(ids: list[str]) -> None:
+            async with gate:
+                for row_id in ids:
+                    stats.add(await self.deliver(row_id, clock))
+
+        await asyncio.gather(*(one_user(ids) for ids in by_user.values()))
+        return stats
+
+    async def recover(self, now: datetime) -> int:
+        """Reclaim `sending` rows whose lease lapsed (their worker died mid-send): due again at once, with
+        the attempt already counted, or dead after the last attempt."""
+        async with self._store.uow() as uow:
+            rows = await uow.claim(
+                Notification,
+                self._worker_id,
+                now,
+                self._config.lease_seconds,
+                self._config.delivery_batch,
+                where=[Notification.status == NotificationStatus.SENDING],
+                order_by=[Notification.next_attempt_at, Notification.id],
+            )
+            for row in rows:
+                dead = row.attempts >= MAX_ATTEMPTS
+                row.status = NotificationStatus.DEAD if dead else NotificationStatus.FAILED
+                row.last_error_code = "lease_expired"
+                row.last_error = "the worker sending it stopped before recording the outcome"
+                row.next_attempt_at = now
+                row.claimed_by = row.claimed_until = None
+                row.updated_at = now
+                log.warning("notification %s: send lease expired, %s", row.id, row.status)
+            await uow.commit()
+        return len(rows)
+
+    async def deliver(self, notification_id: str, clock: Clock) -> str:
+        """Handle one claimed row; returns the outcome name (sent, failed, dead, deferred, skipped, ...)."""
+        now = clock()
+        try:
+            async with asyncio.timeout(self._config.delivery_timeout_seconds):
+                plan = await self._prepare(notification_id, now)
+        except TRANSIENT_ERRORS as exc:
+            log.warning("notification %s: could not prepare, retrying soon: %s", notification_id, exc)
+            return await self._record(notification_id, now, "released", error=("prepare", str(exc)))
+        except Exception as exc:
+            log.error("notification %s is poison, marked dead: %s", notification_id, exc)  # noqa: TRY400
+            return await self._record(
+                notification_id, now, "dead", error=("poison", f"{type(exc).__name__}: {exc}")
+            )
+        if plan.action == "lost":
+            return "lost"
+        if plan.action == "defer":
+            return await self._record(
+                notification_id, now, "deferred", until=plan.until, error=(plan.reason, "")
+            )
+        if plan.action == "skip":
+            return await self._record(notification_id, now, "skipped", error=(plan.reason, ""))
+        return await self._send(notification_id, plan, clock)
+
+    async def _send(self, notification_id: str, plan: Plan, clock: Clock) -> str:
+        attempts = plan.attempts + 1
+        if not await self._mark_sending(notification_id, attempts, clock()):
+            return "lost"
+        assert plan.view is not None
+        kind = "card" if plan.action == "send" else "card_update"
+        started = time.perf_counter()
+        message_id = plan.message_id
+        try:
+            async with asyncio.timeout(self._config.delivery_timeout_seconds):
+                if plan.action == "send":
+                    message_id = await self._sender.send_preview(
+                        notification_id=notification_id, open_id=plan.open_id, view=plan.view
+                    )
+                else:
+                    await self._sender.update_preview(message_id=plan.message_id, view=plan.view)
+        except DeliveryError as exc:
+            failure: DeliveryError = exc
+        except TimeoutError:
+            failure = DeliveryError("step_timeout", "delivery step timed out", retryable=True)
+        except Exception as exc:
+            # Not the sender's contract: count it as an attempt that may work later, so it still ends dead.
+            log.exception("notification %s: sender raised unexpectedly", notification_id)
+            failure = DeliveryError("internal", f"{type(exc).__name__}: {exc}", retryable=True)
+        else:
+            metrics.SEND_LATENCY.labels(kind).observe(time.perf_counter() - started)
+            return await self._record(
+                notification_id,
+                clock(),
+                "sent",
+                message_id=message_id,
+                preview_id=plan.view.preview_id,
+                kind=kind,
+            )
+        metrics.SEND_LATENCY.labels(kind).observe(time.perf_counter() - started)
+        now = clock()
+        if not failure.retryable or attempts >= MAX_ATTEMPTS:
+            log.warning("notification %s dead after %d attempt(s): %s", notification_id, attempts, failure)
+            return await self._record(notification_id, now, "dead", error=(failure.code, failure.message))
+        until = next_retry_at(now, attempts, failure.retry_after)
+        log.info(
+            "notification %s attempt %d failed (%s), next at %s",
+            notification_id,
+            attempts,
+            failure.code,
+            until,
+        )
+        return await self._record(
+            notification_id, now, "failed", until=until, error=(failure.code, failure.message)
+        )
+
+    async def _prepare(self, notification_id: str, now: datetime) -> Plan:
+        async with self._store.uow(readonly=True) as uow:
+            row = await uow.notifications.get(notification_id)
+            if row is None or row.claimed_by != self._worker_id or row.status not in NOTIFICATION_DUE:
+                return Plan("lost")
+            preview_id = row.preview_id or (row.payload or {}).get("preview_id")
+            if not isinstance(preview_id, str) or not preview_id:
+                raise PoisonError("notification has no preview")
+            if row.kind == NotificationKind.CARD:
+                return await self._plan_card(uow, row, preview_id, now)
+            if row.kind == NotificationKind.CARD_UPDATE:
+                return await self._plan_update(uow, row, preview_id, now)
+            raise PoisonError(f"unsupported notification kind {row.kind!r}")
+
+    async def _plan_card(self, uow: UnitOfWork, row: Notification, preview_id: str, now: datetime) -> Plan:
+        view = await preview_view(uow, preview_id)
+        if view.status != "ready" or view.expires_at <= now:
+            return Plan(
+                "skip",
+                reason="preview_expired" if view.status in ("ready", "expired") else f"preview_{view.status}",
+            )
+        user = await uow.users.get(row.user_id)
+        if user is None:
+            raise PoisonError(f"user {row.user_id} does not exist")
+        zone = _zone(user.timezone, view.timezone)
+        quiet = QuietHours.parse(user.quiet_start, user.quiet_end)
+        used = await self._cards_today(uow, row, zone, now)
+        gate = delivery_gate(now, zone, quiet, used, user.daily_card_cap)
+        if gate is not None:
+            return Plan("defer", until=gate.until, reason=gate.reason)
+        return Plan("send", view=view, open_id=user.open_id, attempts=row.attempts)
+
+    async def _cards_today(self, uow: UnitOfWork, row: Notification, zone: ZoneInfo, now: datetime) -> int:
+        # Cards in flight count too, so parallel sends cannot overshoot the cap.
+        sent = await uow.notifications.count_sent_since(row.user_id, local_day_start(now, zone))
+        sending = await uow.session.scalar(
+            select(func.count()).where(
+                Notification.user_id == row.user_id,
+                Notification.kind == NotificationKind.CARD,
+                Notification.status == NotificationStatus.SENDING,
+                Notification.id != row.id,
+            )
+        )
+        return sent + int(sending or 0)
+
+    async def _plan_update(self, uow: UnitOfWork, row: Notification, preview_id: str, now: datetime) -> Plan:
+        view = await preview_view(uow, preview_id)
+        if view.card_message_id:
+            return Plan("update", view=view, message_id=view.card_message_id, attempts=row.attempts)
+        cards = [
+            n
+            for n in await uow.notifications.for_preview(preview_id)
+            if n.kind == NotificationKind.CARD and n.status in _WAITING_CARD
+        ]
+        if not cards:
+            return Plan("skip", reason="no_card_sent")
+        # The card is still on its way: look again once it has had its next chance.
+        card = cards[0]
+        until = max(now, card.next_attempt_at, card.claimed_until or now) + UPDATE_WAIT
+        return Plan("defer", until=until, reason="card_not_sent_yet")
+
+    async def _mark_sending(self, notification_id: str, attempts: int, now: datetime) -> bool:
+        try:
+            async with self._store.uow() as uow:
+                result: Any = await uow.session.execute(
+                    update(Notification)
+                    .where(
+                        Notification.id == notification_id,
+                        Notification.claimed_by == self._worker_id,
+                        Notification.status.in_(NOTIFICATION_DUE),
+                    )
+                    .values(
+                        status=NotificationStatus.SENDING,
+                        attempts=attempts,
+                        claimed_until=now + timedelta(seconds=self._config.lease_seconds),
+                        updated_at=now,
+                    )
+                )
+                await uow.commit()
+        except TRANSIENT_ERRORS:
+            log.exception("notification %s: could not mark sending; not sent", notification_id)
+            return False
+        return bool(result.rowcount == 1)
+
+    async def _record(
+        self,
+        notification_id: str,
+        now: datetime,
+        outcome: str,
+        *,
+        until: datetime | None = None,
+        error: tuple[str, str] | None = None,
+        message_id: str | None = None,
+        preview_id: str | None = None,
+        kind: str = "card",
+    ) -> str:
+        values: dict[str, Any] = {"claimed_by": None, "claimed_until": None, "updated_at": now}
+        if outcome == "released":
+            values["next_attempt_at"] = now + PREPARE_RETRY
+        else:
+            values["status"] = NotificationStatus(outcome)
+        if until is not None:
+            values["next_attempt_at"] = until
+        if error is not None:
+            values["last_error_code"] = error[0][:64]
+            values["last_error"] = error[1][:2000] or None
+        if outcome == "sent":
+            values.update(message_id=message_id, sent_at=now, last_error_code=None, last_error=None)
+        for attempt in range(1, RECORD_TRIES + 1):
+            try:
+                await self._write_outcome(
+                    notification_id,
+                    values=values,
+                    outcome=outcome,
+                    message_id=message_id,
+                    preview_id=preview_id,
+                    kind=kind,
+                )
+            except TRANSIENT_ERRORS:
+                # Never swallowed: logged, tried again, and in the end the lease lapses and the row returns.
+                log.exception(
+                    "notification %s: could not record %s (try %d of %d)",
+                    notification_id,
+                    outcome,
+                    attempt,
+                    RECORD_TRIES,
+                )
+                await asyncio.sleep(0.05 * attempt)
+                continue
+            metrics.DELIVERIES.labels(kind, outcome).inc()
+            return outcome
+        return "unrecorded"
+
+    async def _write_outcome(
+        self,
+        notification_id: str,
+        *,
+        values: dict[str, Any],
+        outcome: str,
+        message_id: str | None,
+        preview_id: str | None,
+        kind: str,
+    ) -> None:
+        async with self._store.uow() as uow:
+            await uow.session.execute(
+                update(Notification)
+                .where(Notification.id == notification_id, Notification.claimed_by == self._worker_id)
+                .values(**values)
+            )
+            if outcome == "sent" and kind == "card" and preview_id and message_id:
+                await uow.session.execute(
+                    update(Preview).where(Preview.id == preview_id).values(card_message_id=message_id)
+                )
+            await uow.commit()

@@ -1,0 +1,295 @@
+"""The worker: APScheduler loops for due scan, outbox relay, delivery, expiry, promotion, lease recovery."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import select, update
+
+from scheduler.services import actions, jobs
+from scheduler.worker import metrics
+from scheduler.worker.config import WorkerConfig, WorkerSettings
+from scheduler.worker.delivery import Delivery
+from scheduler.worker.relay import Relay
+from scheduler.worker.sender import Sender
+from store import Store, new_id
+from store.enums import JobStatus, NotificationStatus, OutboxStatus, TriggerStatus, TriggerType
+from store.models import Job, Notification, OutboxMessage, Trigger
+from store.repositories.messaging import NOTIFICATION_DUE
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def default_worker_id() -> str:
+    """host:pid:random, unique per process start (a restarted process must not inherit old leases)."""
+    return f"{socket.gethostname()[:32]}:{os.getpid()}:{new_id()[:8]}"
+
+
+class PipelineRunner(Protocol):
+    """services.pipeline.Pipeline as the worker uses it."""
+
+    async def run(self, trigger_id: str, now: datetime) -> Any: ...
+
+
+@dataclass
+class RunReport:
+    """What one pass of every step did (run_once)."""
+
+    promoted: int = 0
+    triggers: list[str] = field(default_factory=list)
+    expired: list[str] = field(default_factory=list)
+    relayed: int = 0
+    recovered: int = 0
+    deliveries: dict[str, int] = field(default_factory=dict)
+
+
+class Worker:
+    """Runs the background steps, either on APScheduler intervals (`start`/`stop`) or once each (`run_once`,
+    for tests and the demo with a simulated clock). Any number of workers may share a MySQL database."""
+
+    def __init__(
+        self,
+        settings: WorkerSettings | WorkerConfig,
+        store: Store,
+        pipeline: PipelineRunner,
+        sender: Sender,
+        clock: Clock = utc_now,
+        *,
+        worker_id: str | None = None,
+    ) -> None:
+        self.config = settings if isinstance(settings, WorkerConfig) else WorkerConfig.from_settings(settings)
+        self.config.check()
+        self.worker_id = worker_id or default_worker_id()
+        self._store = store
+        self._pipeline = pipeline
+        self._clock = clock
+        self._relay = Relay(store, self.config, self.worker_id)
+        self._delivery = Delivery(store, sender, self.config, self.worker_id)
+        self._scheduler: Any = None
+        self._stopping = False
+        self._inflight: set[asyncio.Task[Any]] = set()
+
+    # ---- the steps --------------------------------------------------------------------------------------
+    async def promote(self, now: datetime) -> int:
+        async with self._store.uow() as uow:
+            promoted = await jobs.promote_urgency(uow, now)
+            await uow.commit()
+        return promoted
+
+    async def scan_due(self, clock: Clock) -> list[str]:
+        """Claim due jobs and run the pipeline for each trigger they create; drains full batches."""
+        created: list[str] = []
+        for _ in range(self.config.max_batches_per_tick):
+            now = clock()
+            ids = await jobs.process_due_jobs(
+                self._store,
+                now=now,
+                worker_id=self.worker_id,
+                lease_seconds=self.config.lease_seconds,
+                limit=self.config.due_batch,
+            )
+            metrics.TRIGGERS_CREATED.inc(len(ids))
+            # Even when stopping, the triggers just created are run: nothing else would pick them up soon.
+            for trigger_id in ids:
+                await self._run_pipeline(trigger_id, clock())
+            created += ids
+            if self._stopping or len(ids) < self.config.due_batch:
+                break
+        return created
+
+    async def _run_pipeline(self, trigger_id: str, now: datetime) -> None:
+        try:
+            await self._pipeline.run(trigger_id, now)
+        except Exception:
+            # The pipeline records its own failures; this is a failure to even do that. The trigger stays
+            # pending and recover_triggers runs it again later.
+            log.exception("pipeline for trigger %s raised", trigger_id)
+
+    async def expire(self, now: datetime) -> list[str]:
+        return await actions.expire_due(self._store, now=now)
+
+    async def relay(self, now: datetime) -> int:
+        total = 0
+        for _ in range(self.config.max_batches_per_tick):
+            stats = await self._relay.run(now)
+            total += stats.claimed
+            if self._stopping or stats.claimed < self.config.outbox_batch:
+                break
+        return total
+
+    async def deliver(self, clock: Clock) -> dict[str, int]:
+        outcomes: dict[str, int] = {}
+        for _ in range(self.config.max_batches_per_tick):
+            stats = await self._delivery.run(clock)
+            for name, n in stats.outcomes.items():
+                outcomes[name] = outcomes.get(name, 0) + n
+            if self._stopping or stats.claimed < self.config.delivery_batch:
+                break
+        return outcomes
+
+    async def recover(self, now: datetime) -> int:
+        """Lease recovery: `sending` notifications whose worker died, and due-job triggers left pending."""
+        recovered = await self._delivery.recover(now)
+        stale = now - timedelta(seconds=self.config.lease_seconds)
+        async with self._store.uow(readonly=True) as uow:
+            trigger_ids = list(
+                (
+                    await uow.session.scalars(
+                        select(Trigger.id)
+                        .where(
+                            Trigger.status == TriggerStatus.PENDING,
+                            Trigger.type == TriggerType.WORKER_DUE_JOB,
+                            Trigger.updated_at <= stale,
+                        )
+                        .limit(self.config.due_batch)
+                    )
+                ).all()
+            )
+        for trigger_id in trigger_ids:
+            log.warning("trigger %s was left pending; running it now", trigger_id)
+            await self._run_pipeline(trigger_id, now)
+        await metrics.refresh_status_counts(self._store, now)
+        return recovered + len(trigger_ids)
+
+    async def run_once(self, now: datetime) -> RunReport:
+        """Every step once, in pipeline order, at the simulated instant `now`."""
+        clock: Clock = lambda: now  # noqa: E731 - a fixed clock for the whole pass
+        report = RunReport()
+        report.promoted = await self.promote(now)
+        report.triggers = await self.scan_due(clock)
+        report.expired = await self.expire(now)
+        report.relayed = await self.relay(now)
+        report.recovered = await self.recover(now)
+        report.deliveries = await self.deliver(clock)
+        # A card update queued by expiry above is relayed and delivered in the same pass.
+        if report.expired:
+            report.relayed += await self.relay(now)
+            for name, n in (await self.deliver(clock)).items():
+                report.deliveries[name] = report.deliveries.get(name, 0) + n
+        return report
+
+    # ---- scheduling -------------------------------------------------------------------------------------
+    def _loops(self) -> dict[str, tuple[float, Callable[[], Awaitable[object]]]]:
+        c, clock = self.config, self._clock
+        return {
+            "due_scan": (c.due_scan_seconds, lambda: self.scan_due(clock)),
+            "outbox_relay": (c.outbox_relay_seconds, lambda: self.relay(clock())),
+            "delivery": (c.delivery_seconds, lambda: self.deliver(clock)),
+            "expiry": (c.expiry_scan_seconds, lambda: self.expire(clock())),
+            "promotion": (c.promotion_seconds, lambda: self.promote(clock())),
+            "lease_recovery": (c.lease_recovery_seconds, lambda: self.recover(clock())),
+        }
+
+    async def _tick(self, name: str, step: Callable[[], Awaitable[object]]) -> None:
+        if self._stopping:
+            return
+        task = asyncio.current_task()
+        if task is not None:
+            self._inflight.add(task)
+        started = time.perf_counter()
+        try:
+            await step()
+        except asyncio.CancelledError:
+            metrics.LOOP_RUNS.labels(name, "cancelled").inc()
+            raise
+        except Exception:
+            # One failing tick must not stop the loop; the next tick tries again.
+            log.exception("worker loop %s failed", name)
+            metrics.LOOP_RUNS.labels(name, "error").inc()
+        else:
+            metrics.LOOP_RUNS.labels(name, "ok").inc()
+        finally:
+            metrics.LOOP_SECONDS.labels(name).observe(time.perf_counter() - started)
+            if task is not None:
+                self._inflight.discard(task)
+
+    async def start(self) -> None:
+        """Schedule every loop; each runs at once (not only after its first interval), then every interval."""
+        from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+        scheduler = AsyncIOScheduler(event_loop=asyncio.get_running_loop(), timezone=UTC)
+        first = self._clock()
+        for name, (seconds, step) in self._loops().items():
+            scheduler.add_job(
+                self._tick,
+                "interval",
+                args=(name, step),
+                seconds=seconds,
+                next_run_time=first,
+                id=name,
+                name=name,
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=None,
+            )
+        scheduler.start()
+        self._scheduler = scheduler
+        metrics.WORKER_UP.set(1)
+        log.info("worker %s started", self.worker_id)
+
+    async def stop(self, grace_seconds: float | None = None) -> None:
+        """Stop scheduling, let in-flight ticks finish (within the grace period), then release our leases.
+
+        The grace defaults to the delivery step timeout: a step in flight ends within it, so its outcome is
+        recorded; a tick still running after that is cancelled and its leases are released."""
+        self._stopping = True
+        scheduler, self._scheduler = self._scheduler, None
+        if scheduler is not None:
+            # Pause, not shut down, first: APScheduler's shutdown cancels the ticks in flight.
+            scheduler.pause()
+        grace = self.config.delivery_timeout_seconds if grace_seconds is None else grace_seconds
+        pending = set(self._inflight)
+        if pending:
+            _, still = await asyncio.wait(pending, timeout=grace)
+            for task in still:
+                task.cancel()
+            if still:
+                await asyncio.wait(still, timeout=5)
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
+        try:
+            await self.release_leases(self._clock())
+        except Exception:
+            log.exception("worker %s could not release its leases; they lapse on their own", self.worker_id)
+        metrics.WORKER_UP.set(0)
+        log.info("worker %s stopped", self.worker_id)
+
+    async def release_leases(self, now: datetime) -> None:
+        """Hand back every row this worker still holds. A `sending` row keeps its state (the send's outcome
+        is unknown) but its lease ends now, so lease recovery retries it with the same idempotency key."""
+        me = self.worker_id
+        async with self._store.uow() as uow:
+            free = {"claimed_by": None, "claimed_until": None}
+            await uow.session.execute(
+                update(Notification)
+                .where(Notification.claimed_by == me, Notification.status.in_(NOTIFICATION_DUE))
+                .values(**free)
+            )
+            await uow.session.execute(
+                update(Notification)
+                .where(Notification.claimed_by == me, Notification.status == NotificationStatus.SENDING)
+                .values(claimed_until=now)
+            )
+            await uow.session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.claimed_by == me, OutboxMessage.status == OutboxStatus.PENDING)
+                .values(**free)
+            )
+            await uow.session.execute(
+                update(Job).where(Job.claimed_by == me, Job.status == JobStatus.PENDING).values(**free)
+            )
+            await uow.commit()
