@@ -5,18 +5,13 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
+from typing import NoReturn
 
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from app import importer, schedule_view
-from app.cli_support import (
-    db_error_line,
-    fail,
-    run_with_store,
-    settings_of,
-    wall_clock_now,
-)
+from app.cli_support import db_error_line, fail, parse_now, run_with_store, settings_of, wall_clock_now
 from store import Store, StoreError, migrate
 
 MAX_PROBLEMS_SHOWN = 200
@@ -88,7 +83,7 @@ def _progress(section: str, done: int, total: int) -> None:
     click.echo(f"import: {section} {done}/{total}", err=True)
 
 
-def _reject(file: Path, exc: importer.ImportRejectedError) -> None:
+def _reject(file: Path, exc: importer.ImportRejectedError) -> NoReturn:
     problems = exc.problems
     click.echo(f"smartflow: {file}: rejected, nothing was written ({len(problems)} problem(s)):", err=True)
     for problem in problems[:MAX_PROBLEMS_SHOWN]:
@@ -98,23 +93,11 @@ def _reject(file: Path, exc: importer.ImportRejectedError) -> None:
     raise SystemExit(1)
 
 
-def _parse_now(_ctx: click.Context, _param: click.Parameter, value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(
-            f"{value!r} is not ISO 8601 (e.g. 2026-11-30T08:00:00+08:00, or without offset for the "
-            "user's time zone)"
-        ) from None
-
-
 @main.command("schedule")
 @click.option("--user", "open_id", required=True, help="The user's open_id.")
 @click.option(
     "--now",
-    callback=_parse_now,
+    callback=parse_now,
     metavar="TIME",
     help="ISO 8601 instant to start from (default: the present); without offset: the user's time zone.",
 )

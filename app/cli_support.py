@@ -52,6 +52,20 @@ def wall_clock_now() -> datetime:
     return datetime.now(UTC)
 
 
+def parse_now(_ctx: click.Context, _param: click.Parameter, value: str | None) -> datetime | None:
+    """Click callback for a `--now TIME` option: ISO 8601, with an offset or naive (the caller decides
+    which time zone a naive value is in; for per-user commands, the user's)."""
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not ISO 8601 (e.g. 2026-11-30T08:00:00+08:00, or without offset for the "
+            "user's time zone)"
+        ) from None
+
+
 def db_error_line(exc: BaseException) -> str:
     """One line describing a database failure (driver detail, without the SQL statement)."""
     # SQLAlchemy's own message appends the statement and parameters; the driver's error is enough.

@@ -116,7 +116,7 @@ class Settings(BaseSettings):
         elif isinstance(v, list | tuple):
             items = [str(s).strip() for s in v]
         else:
-            raise ValueError("must be a comma-separated list of open_ids")
+            raise ValueError("must be a comma-separated list of open_ids")  # noqa: TRY004
         for item in items:
             if not item.startswith("ou_") or not item[3:].replace("_", "").isalnum():
                 raise ValueError(f"{item!r} is not an open_id (expected ou_...)")
@@ -139,5 +139,5 @@ def load_settings(**overrides: object) -> Settings:
         lines = []
         for err in exc.errors():
             field = ".".join(str(p) for p in err["loc"]) or "?"
-            lines.append(f"SMARTFLOW_{field.upper()}: {err['msg']}")
+            lines.append(f"SMARTFLOW_{field.upper()}: {err['msg'].removeprefix('Value error, ')}")
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from exc

@@ -64,7 +64,7 @@ async def import_once(store: Store, path: Path) -> dict[str, float]:
     t1 = time.perf_counter()
     async with store.uow() as uow:
         snap = await load_snapshot(uow, doc)
-        plan = build_plan(doc, lines, snap.existing, Defaults())
+        plan = build_plan(doc, lines, snap.existing, Defaults(), NOW)
         t2 = time.perf_counter()
         await write_plan(uow, plan, snap, NOW)
         await uow.commit()

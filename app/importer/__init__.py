@@ -87,7 +87,7 @@ async def import_document(
     fixed events by (user, key) or else (user, title, start) / (user, title, weekday, weekly start),
     blocks by (user, key) or else (user, task, start). An import never deletes anything."""
     snap = await load_snapshot(uow, doc)
-    plan = build_plan(doc, lines, snap.existing, defaults)
+    plan = build_plan(doc, lines, snap.existing, defaults, now)
     summary, task_ids = await write_plan(uow, plan, snap, now, progress)
     log.info("import wrote %d task(s)", len(task_ids))
     return ImportResult(summary=summary, task_ids=tuple(task_ids))

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from collections.abc import Callable
+from datetime import datetime, time
 
 from app.importer.errors import ImportErrorCode, ImportRejectedError, Problem
+from app.importer.overlaps import check_overlaps
 from app.importer.parse import LineMap, format_loc
 from app.importer.plan import (
     BlockRow,
@@ -37,7 +36,9 @@ class _Collector:
         self.problems.append(Problem(format_loc(loc), message, self.lines.line(loc)))
 
 
-def build_plan(doc: ImportFile, lines: LineMap, existing: Existing, defaults: Defaults) -> ImportPlan:
+def build_plan(
+    doc: ImportFile, lines: LineMap, existing: Existing, defaults: Defaults, now: datetime
+) -> ImportPlan:
     """Check every cross-record rule; raise ImportRejectedError listing all problems, or return the plan."""
     out = _Collector(lines)
     users = _users(doc, defaults, out)
@@ -54,7 +55,7 @@ def build_plan(doc: ImportFile, lines: LineMap, existing: Existing, defaults: De
     task_keys = existing.task_keys | {(t.user, t.key) for t in tasks}
     blocks = _blocks(doc, timezones, task_keys, known_user, out)
     if not out.problems:
-        _overlaps(blocks, events, existing, timezones, out)
+        check_overlaps(blocks, events, existing, timezones, now, out.add)
     if out.problems:
         raise ImportRejectedError(ImportErrorCode.INVALID, out.problems)
     return ImportPlan(users=tuple(users), events=tuple(events), tasks=tuple(tasks), blocks=tuple(blocks))
@@ -199,79 +200,3 @@ def _blocks(
         seen[b.user, row.identity] = i
         rows.append(row)
     return rows
-
-
-def _overlaps(
-    blocks: list[BlockRow],
-    events: list[EventRow],
-    existing: Existing,
-    timezones: dict[str, str],
-    out: _Collector,
-) -> None:
-    """A file block may overlap neither a fixed event nor another block of its user (after the import)."""
-    index = {(b.user, b.identity): i for i, b in enumerate(blocks)}
-    by_user: dict[str, list[BlockRow]] = defaultdict(list)
-    for b in blocks:
-        by_user[b.user].append(b)
-    for user, mine in by_user.items():
-        file_events = [e for e in events if e.user == user]
-        replaced = {e.identity for e in file_events}
-        all_events = [e for e in existing.events.get(user, ()) if e.identity not in replaced] + file_events
-        tz = ZoneInfo(timezones[user])
-        for b in mine:
-            for e in all_events:
-                hit = next((iv for iv in _event_spans(e, b.start, b.end, tz) if _meets(iv, b)), None)
-                if hit is not None:
-                    local = hit[0].astimezone(tz).strftime("%Y-%m-%d %H:%M")
-                    out.add(
-                        ("blocks", index[user, b.identity], "start"),
-                        f"overlaps fixed event {e.title!r} at {local}",
-                    )
-                    break
-        replaced_blocks = {b.identity for b in mine}
-        stored = [b for b in existing.blocks.get(user, ()) if b.identity not in replaced_blocks]
-        everything = sorted([*stored, *mine], key=lambda b: (b.start, b.end))
-        latest: BlockRow | None = None
-        for b in everything:
-            if latest is not None and b.start < latest.end:
-                # Blame the block that comes from the file (the later one when both do).
-                culprit, other = (b, latest) if (user, b.identity) in index else (latest, b)
-                if (user, culprit.identity) in index:
-                    where = (
-                        f"blocks[{index[user, other.identity]}]"
-                        if (user, other.identity) in index
-                        else (f"a stored block of task {other.task_key!r}")
-                    )
-                    out.add(("blocks", index[user, culprit.identity], "start"), f"overlaps {where}")
-            if latest is None or b.end > latest.end:
-                latest = b
-
-
-def _meets(span: tuple[datetime, datetime], b: BlockRow) -> bool:
-    return span[0] < b.end and b.start < span[1]
-
-
-def _event_spans(
-    e: EventRow, lo: datetime, hi: datetime, tz: ZoneInfo
-) -> Iterator[tuple[datetime, datetime]]:
-    """The event's occurrences that may touch [lo, hi); weekly events are expanded on local dates."""
-    if e.start is not None and e.end is not None:
-        yield e.start, e.end
-        return
-    assert e.weekday is not None
-    assert e.local_start is not None
-    assert e.local_end is not None
-    day = lo.astimezone(tz).date() - timedelta(days=1)
-    last = hi.astimezone(tz).date()
-    while day <= last:
-        ok = day.isoweekday() == e.weekday
-        ok = (
-            ok
-            and (e.valid_from is None or day >= e.valid_from)
-            and (e.valid_until is None or day <= e.valid_until)
-        )
-        if ok:
-            start = datetime.combine(day, e.local_start, tzinfo=tz).astimezone(UTC)
-            end = datetime.combine(day, e.local_end, tzinfo=tz).astimezone(UTC)
-            yield start, end
-        day += timedelta(days=1)

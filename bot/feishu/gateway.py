@@ -189,8 +189,7 @@ def canonical_headers(headers: Mapping[str, str]) -> dict[str, str]:
     """Header names as lark-oapi reads them; absent signature headers become "" so a request without
     them fails the signature check instead of crashing it."""
     lower = {k.lower(): v for k, v in headers.items()}
-    out = {name: lower.get(name.lower(), "") for name in CANONICAL_HEADERS}
-    return out
+    return {name: lower.get(name.lower(), "") for name in CANONICAL_HEADERS}
 
 
 def classify_failure(body: bytes) -> tuple[int, Outcome]:
@@ -201,7 +200,7 @@ def classify_failure(body: bytes) -> tuple[int, Outcome]:
         message = body.decode("utf-8", "replace")
     if any(m in message for m in _AUTH_FAILURES):
         return 401, Outcome.UNAUTHORIZED
-    if message.startswith(_NO_PROCESSOR) or message.startswith("callback " + _NO_PROCESSOR):
+    if message.startswith((_NO_PROCESSOR, "callback " + _NO_PROCESSOR)):
         return 200, Outcome.UNKNOWN_EVENT
     return 400, Outcome.MALFORMED
 

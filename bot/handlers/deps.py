@@ -116,15 +116,15 @@ class Background:
     def pending(self) -> int:
         return len(self._tasks)
 
-    async def drain(self, timeout: float | None = None) -> None:
+    async def drain(self, seconds: float | None = None) -> None:
         """Wait until no background work is left (work may start more work)."""
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(seconds):
             while self._tasks:
                 await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-    async def close(self, timeout: float = 10.0) -> None:
+    async def close(self, seconds: float = 10.0) -> None:
         try:
-            await self.drain(timeout)
+            await self.drain(seconds)
         except TimeoutError:
             for task in list(self._tasks):
                 task.cancel()

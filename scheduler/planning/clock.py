@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from typing import Generic, TypeVar
 from zoneinfo import ZoneInfo
 
 from scheduler.planning.errors import PlanningInputError
@@ -21,7 +22,7 @@ def zone(name: str) -> ZoneInfo:
 
 def to_min(dt: datetime, *, ceil: bool = False) -> int:
     """Epoch minutes of an aware instant (floor, or ceil for an end / `now`)."""
-    if dt.tzinfo is None or dt.utcoffset() is None:
+    if dt.tzinfo is None:
         raise PlanningInputError(f"naive datetime {dt.isoformat()}")
     ts = dt.timestamp()
     m = int(ts // 60)
@@ -65,6 +66,34 @@ def dates_between(start: int, end: int, tz: ZoneInfo) -> list[date]:
     first = local_date(start, tz) - timedelta(days=1)
     last = local_date(end, tz)
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class IdentityMemo(Generic[K, V]):
+    """Remembers the results for the last few argument objects, by identity: hashing a whole context
+    costs more than planning it, and callers pass the same object to observe, generate and texts."""
+
+    def __init__(self, size: int = 8) -> None:
+        self._size = size
+        self._items: list[tuple[K, V]] = []
+
+    def get(self, key: K) -> V | None:
+        for k, v in self._items:
+            if k is key:
+                return v
+        return None
+
+    def put(self, key: K, value: V) -> V:
+        self._items.append((key, value))
+        if len(self._items) > self._size:
+            del self._items[0]
+        return value
+
+    def cache_clear(self) -> None:
+        self._items.clear()
 
 
 class Grid:

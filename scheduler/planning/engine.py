@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
 
 from scheduler.planning.build import candidate_id, finish
+from scheduler.planning.clock import IdentityMemo
 from scheduler.planning.model import (
     Candidate,
     CandidateType,
@@ -21,7 +21,7 @@ from scheduler.planning.model import (
 from scheduler.planning.placement import Weights
 from scheduler.planning.strategies import Findings, drafts
 from scheduler.planning.target import Resolved, resolve
-from scheduler.planning.window import Frame, frame, overlap
+from scheduler.planning.window import Frame, clear_frames, frame, overlap
 
 MAX_CHANGES = 3
 
@@ -131,8 +131,22 @@ def _free_before(f: Frame, r: Resolved) -> int:
     return sum(max(0, min(e, end) - s) for s, e in f.free)
 
 
-@lru_cache(maxsize=64)
+_ANALYSES: IdentityMemo[PlanningContext, Analysis] = IdentityMemo()
+
+
+def clear_caches() -> None:
+    """Forget memoised analyses (benchmarks and determinism tests)."""
+    _ANALYSES.cache_clear()
+    clear_frames()
+
+
 def analyze(ctx: PlanningContext) -> Analysis:
+    """Everything about one context, computed once per context object."""
+    hit = _ANALYSES.get(ctx)
+    return hit if hit is not None else _ANALYSES.put(ctx, _analyze(ctx))
+
+
+def _analyze(ctx: PlanningContext) -> Analysis:
     f = frame(ctx)
     r = resolve(ctx, f)
     found = Findings()

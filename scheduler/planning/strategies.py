@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from scheduler.planning.build import Draft, add_block, extend_change, move_block, resize_block
+from scheduler.planning.clock import to_min
 from scheduler.planning.model import CandidateType, Disruption, Reason
 from scheduler.planning.placement import MIN_PIECE, Place, Weights, all_places, best_split, choose_places
 from scheduler.planning.repair import extend_day, push_successors, rush_merge
@@ -78,7 +79,7 @@ def drafts(f: Frame, w: Weights, r: Resolved) -> tuple[list[Draft], Findings]:
                 for b, s in push.moves
                 if b.task_id in f.tasks
                 and (dl := f.tasks[b.task_id].deadline) is not None
-                and s + b.minutes > int(dl.timestamp() // 60)
+                and s + b.minutes > to_min(dl)
             ]
             out.append(
                 Draft(

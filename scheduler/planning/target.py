@@ -70,7 +70,7 @@ def resolve(ctx: PlanningContext, f: Frame) -> Resolved:
         needed = target.remaining_minutes if target.remaining_minutes is not None else block.minutes
         if needed <= 0:
             return replace(base, close="nothing_remaining")
-        made_up = any(b.makeup_for_id == block.id and b.end > f.now for b in _makeups(ctx, f))
+        made_up = any(b.makeup_for == block.id and b.end > f.now for b in f.blocks)
         if made_up:
             return replace(base, close="target_already_scheduled", needed=needed, scheduled=True)
         return replace(base, needed=needed)
@@ -79,13 +79,3 @@ def resolve(ctx: PlanningContext, f: Frame) -> Resolved:
     if scheduled:
         return replace(base, close="target_already_scheduled", needed=task.estimate_minutes, scheduled=True)
     return replace(base, needed=task.estimate_minutes)
-
-
-@dataclass(frozen=True)
-class _Makeup:
-    makeup_for_id: str | None
-    end: int
-
-
-def _makeups(ctx: PlanningContext, f: Frame) -> list[_Makeup]:
-    return [_Makeup(b.makeup_for, to_min(b.end, ceil=True)) for b in ctx.blocks if b.makeup_for]

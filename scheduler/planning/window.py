@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from scheduler.planning.clock import Grid, dates_between, from_min, span_on, to_min, zone
+from scheduler.planning.clock import Grid, IdentityMemo, dates_between, from_min, span_on, to_min, zone
 from scheduler.planning.model import (
     BusyItem,
     BusyKind,
@@ -34,6 +33,7 @@ class BlockM:
     past: bool  # started before now: assumed done (or running), never moved
     task_open: bool
     title: str
+    makeup_for: str | None = None
 
     @property
     def movable(self) -> bool:
@@ -158,8 +158,20 @@ def day_spans(ctx: PlanningContext, tz: ZoneInfo, lo: int, hi: int) -> tuple[Day
     return tuple(out)
 
 
-@lru_cache(maxsize=64)
+_FRAMES: IdentityMemo[PlanningContext, Frame] = IdentityMemo()
+
+
 def frame(ctx: PlanningContext) -> Frame:
+    """The window facts of a context (memoised for the same context object)."""
+    hit = _FRAMES.get(ctx)
+    return hit if hit is not None else _FRAMES.put(ctx, _frame(ctx))
+
+
+def clear_frames() -> None:
+    _FRAMES.cache_clear()
+
+
+def _frame(ctx: PlanningContext) -> Frame:
     tz = zone(ctx.user.timezone)
     now = to_min(ctx.now, ceil=True)
     end = now + ctx.horizon_hours * 60
@@ -180,6 +192,7 @@ def frame(ctx: PlanningContext) -> Frame:
                 past=s < now,
                 task_open=task is None or task.status == TaskStatus.OPEN,
                 title=task.title if task else b.task_id,
+                makeup_for=b.makeup_for,
             )
         )
     blocks.sort(key=lambda b: (b.start, b.end, b.id))
@@ -239,12 +252,18 @@ def busy_items(ctx: PlanningContext) -> tuple[BusyItem, ...]:
     return tuple(items)
 
 
+LATE_GRACE = 240  # after the day end, "today" still means the day that just ended for this long
+
+
 def current_day(f: Frame) -> DaySpan | None:
-    """The day window `now` belongs to: the latest one that started at or before now, else the next one."""
+    """The day window `now` belongs to: the latest one that started at or before now (unless it ended
+    long ago, e.g. at 03:00 the day to repair is the one starting in the morning), else the next one."""
     started = [d for d in f.days if d.start <= f.now]
     if started:
-        return max(started, key=lambda d: d.start)
-    upcoming = [d for d in f.days if d.start < f.end]
+        latest = max(started, key=lambda d: d.start)
+        if f.now < latest.end + LATE_GRACE:
+            return latest
+    upcoming = [d for d in f.days if f.now < d.start < f.end]
     return min(upcoming, key=lambda d: d.start) if upcoming else None
 
 

@@ -45,11 +45,12 @@ async def sync_job(uow: UnitOfWork, task: Task, now: datetime) -> None:
     or the job had been canceled. Done, canceled, deleted or without a threshold: cancel a pending job.
     A job that already fired for the same threshold is left alone, so unrelated edits do not re-fire it."""
     state = sa_inspect(task)
-    gone = state.deleted or state.was_deleted
-    job = None if state.pending else await uow.jobs.get_by_task(task.id, for_update=True)
+    # Deleted (flushed or only marked): the database's ON DELETE CASCADE removes the job with the task.
+    gone = state.deleted or state.was_deleted or task in uow.session.deleted
+    job = None if state.pending or gone else await uow.jobs.get_by_task(task.id, for_update=True)
     threshold = task.urgency_threshold_at
     if gone or task.status != TaskStatus.OPEN or threshold is None:
-        if job is not None and job.status == JobStatus.PENDING and not gone:
+        if job is not None and job.status == JobStatus.PENDING:
             _settle(job, JobStatus.CANCELED, now)
             log.info("job %s canceled", job.id)
         return

@@ -50,6 +50,7 @@ class WorkerConfig:
     outbox_batch: int = 200
     delivery_batch: int = 100
     delivery_concurrency: int = 16
+    pipeline_concurrency: int = 4
     # A scan tick keeps claiming batches while they come back full, up to this many, so a backlog drains
     # quickly without one tick running unbounded.
     max_batches_per_tick: int = 20

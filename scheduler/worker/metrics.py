@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -43,6 +43,11 @@ class StatusCounts(Collector):
         with self._lock:
             self._counts = {table: dict(by_status) for table, by_status in counts.items()}
             self._scan_lag = scan_lag_seconds
+
+    @property
+    def scan_lag(self) -> float:
+        with self._lock:
+            return self._scan_lag
 
     def snapshot(self) -> dict[str, dict[str, int]]:
         with self._lock:
@@ -108,9 +113,7 @@ async def refresh_status_counts(store: Store, now: datetime) -> dict[str, dict[s
         )
     lag = 0.0
     if oldest is not None:
-        if oldest.tzinfo is None:  # func.min bypasses the column type on some backends
-            from datetime import UTC
-
+        if oldest.tzinfo is None:  # an aggregate may come back without the column type's conversion
             oldest = oldest.replace(tzinfo=UTC)
         lag = max(0.0, (now - oldest).total_seconds())
     STATUS_COUNTS.set(counts, lag)

@@ -28,6 +28,9 @@ from store.repositories.messaging import NOTIFICATION_DUE
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+# A due-job trigger still pending after this long was created by a worker that died before running it
+# (a live worker runs its batch within seconds, or minutes when the LLM is slow).
+STALE_TRIGGER = timedelta(minutes=10)
 
 
 def utc_now() -> datetime:
@@ -103,9 +106,15 @@ class Worker:
                 limit=self.config.due_batch,
             )
             metrics.TRIGGERS_CREATED.inc(len(ids))
-            # Even when stopping, the triggers just created are run: nothing else would pick them up soon.
-            for trigger_id in ids:
-                await self._run_pipeline(trigger_id, clock())
+            # Even when stopping, the triggers just created are run: otherwise they wait for recovery.
+            # Several at once, so one pipeline's database and LLM waits overlap with another's work.
+            gate = asyncio.Semaphore(self.config.pipeline_concurrency)
+
+            async def run(trigger_id: str) -> None:
+                async with gate:
+                    await self._run_pipeline(trigger_id, clock())
+
+            await asyncio.gather(*(run(t) for t in ids))
             created += ids
             if self._stopping or len(ids) < self.config.due_batch:
                 break
@@ -144,7 +153,7 @@ class Worker:
     async def recover(self, now: datetime) -> int:
         """Lease recovery: `sending` notifications whose worker died, and due-job triggers left pending."""
         recovered = await self._delivery.recover(now)
-        stale = now - timedelta(seconds=self.config.lease_seconds)
+        stale = now - STALE_TRIGGER
         async with self._store.uow(readonly=True) as uow:
             trigger_ids = list(
                 (
@@ -244,14 +253,17 @@ class Worker:
     async def stop(self, grace_seconds: float | None = None) -> None:
         """Stop scheduling, let in-flight ticks finish (within the grace period), then release our leases.
 
-        The grace defaults to the delivery step timeout: a step in flight ends within it, so its outcome is
-        recorded; a tick still running after that is cancelled and its leases are released."""
+        The grace defaults to the larger of the delivery step timeout and half the lease: a delivery step in
+        flight ends within it, so its outcome is recorded; a tick still running after that is cancelled and
+        its leases are released (a `sending` row is then retried by lease recovery, same uuid)."""
         self._stopping = True
         scheduler, self._scheduler = self._scheduler, None
         if scheduler is not None:
             # Pause, not shut down, first: APScheduler's shutdown cancels the ticks in flight.
             scheduler.pause()
-        grace = self.config.delivery_timeout_seconds if grace_seconds is None else grace_seconds
+        if grace_seconds is None:
+            grace_seconds = max(self.config.delivery_timeout_seconds, self.config.lease_seconds / 2)
+        grace = grace_seconds
         pending = set(self._inflight)
         if pending:
             _, still = await asyncio.wait(pending, timeout=grace)

@@ -19,6 +19,7 @@ from click.testing import CliRunner, Result
 from sqlalchemy.engine import make_url
 
 from app.cli import main
+from store import migrate
 from store.models import Base
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -451,3 +452,59 @@ def test_end_to_end_on_the_embedded_default(tmp_path: Path) -> None:
     titles = [i.get("title") for i in view["items"] if i["kind"] != "free"]
     assert titles == ["Stand-up", "Review PR #482", "Design review", "Q1 planning doc"]
     assert datetime.fromisoformat(view["now"]).astimezone(UTC) == datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+
+
+def test_new_fixed_event_over_a_stored_upcoming_block_is_rejected(imported: str, workdir: Path) -> None:
+    # Far-future and far-past dates keep this independent of the wall clock the CLI reads.
+    stored = {
+        "blocks": [
+            _block("slides", "2099-01-05T10:00:00+08:00", "2099-01-05T11:00:00+08:00", key="future"),
+            _block("slides", "2001-01-01T10:00:00+08:00", "2001-01-01T11:00:00+08:00", key="history"),
+        ]
+    }
+    assert run(imported, "import", str(write(workdir / "stored.yaml", stored))).exit_code == 0
+    before = snapshot(imported)
+
+    clash = copy.deepcopy(BASE)
+    clash["fixed_events"].append(
+        {
+            "user": "ou_a1",
+            "title": "Exam",
+            "start": "2099-01-05T10:30:00+08:00",
+            "end": "2099-01-05T11:30:00+08:00",
+        }
+    )
+    result = run(imported, "import", str(write(workdir / "clash.yaml", clash)))
+    assert result.exit_code == 1
+    assert "fixed_events[2].start" in result.stderr
+    assert "overlaps a stored block of task 'slides' at 2099-01-05 10:00" in result.stderr
+    assert snapshot(imported) == before
+
+    # A timetable over blocks that are already history is fine: past blocks are assumed done.
+    past = copy.deepcopy(BASE)
+    past["fixed_events"].append(
+        {
+            "user": "ou_a1",
+            "title": "Old class",
+            "weekly": {"weekday": 1, "start": "09:00", "end": "12:00"},
+            "until": "2001-12-31",
+        }
+    )
+    result = run(imported, "import", str(write(workdir / "past.yaml", past)))
+    assert result.exit_code == 0, result.output
+
+
+def test_db_upgrade_creates_the_schema_and_reports_failures_in_one_line(workdir: Path) -> None:
+    url = f"sqlite+aiosqlite:///{workdir / 'fresh' / 'sf.db'}"
+    (workdir / "fresh").mkdir()
+    result = run(url, "db", "upgrade")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"database schema is at {migrate.head_revision()}\n"
+    tables = set(sa.inspect(sa.create_engine(sync_url(url))).get_table_names())
+    assert {"users", "tasks", "fixed_events", "blocks", "alembic_version"} <= tables
+    assert run(url, "db", "upgrade").exit_code == 0  # idempotent
+
+    down = run("mysql+aiomysql://root@127.0.0.1:1/sf_none", "db", "upgrade")
+    assert down.exit_code == 1
+    assert len(down.stderr.strip().splitlines()) == 1
+    assert down.stderr.startswith("smartflow: database error:")

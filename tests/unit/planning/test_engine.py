@@ -194,3 +194,47 @@ def test_planning_package_imports_no_io_library() -> None:
             for n in names:
                 assert n.split(".")[0] not in banned, f"{path.name} imports {n}"
         assert "datetime.now" not in path.read_text(encoding="utf-8"), path.name
+
+
+@pytest.mark.parametrize("locale", ["zh", "en"])
+def test_every_golden_candidate_renders_in_both_locales(locale: str) -> None:
+    seen = set()
+    for _, sc in load_golden():
+        ctx = build_context(sc)
+        result = plan(ctx)
+        for c in result.candidates:
+            seen.add(c.type)
+            for text in (
+                texts.explain(c, ctx, locale),
+                texts.candidate_summary(c, ctx, locale),
+                *texts.before_after(c, ctx, locale),
+                texts.summary(ctx, result.observation, c, locale),
+            ):
+                assert text
+                assert "{" not in text
+                assert "_" not in text, text  # an unrendered code would show its underscores
+        for issue in result.observation.issues:
+            assert "_" not in texts.issue_text(issue, locale)
+    assert seen == set(CandidateType)
+
+
+def test_extend_day_before_after_shows_the_day_end() -> None:
+    sc = dict(load_golden())["12_day_end_extend"]
+    ctx = build_context(sc)
+    top = plan(ctx).candidates[0]
+    assert top.type == CandidateType.EXTEND_DAY
+    before, after = texts.before_after(top, ctx, "en")
+    assert "day ends 22:30" in before
+    assert "day ends 23:00" in after
+    assert "22:15–23:00" in after
+    assert {"22:30", "23:00", "22:15"} <= set(texts.grounding_tokens(top, ctx))
+
+
+def test_naive_datetimes_and_unknown_zones_are_rejected_with_a_code() -> None:
+    from scheduler.planning.errors import PlanningInputError
+
+    with pytest.raises(PlanningInputError) as err:
+        plan(base_ctx(now=datetime(2026, 11, 30, 13, 5)))
+    assert err.value.code == "invalid_context"
+    with pytest.raises(PlanningInputError):
+        plan(base_ctx(user=UserPrefs(timezone="Mars/Olympus")))

@@ -305,8 +305,7 @@ def test_change_candidates_are_valid(ctx: PlanningContext) -> None:
 @given(contexts())
 def test_same_input_same_output(ctx: PlanningContext) -> None:
     first = plan_ctx(ctx)
-    engine.analyze.cache_clear()
-    window.frame.cache_clear()
+    engine.clear_caches()
     rebuilt = PlanningContext(**{f: getattr(ctx, f) for f in ctx.__dataclass_fields__})
     assert plan_ctx(rebuilt) == first
 

@@ -1,0 +1,90 @@
+"""Composition root: build the store, chooser, Feishu client, sender, pipeline and worker from Settings."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TextIO
+
+from app.settings import Settings
+from bot.feishu.client import FeishuClient
+from bot.sender import ConsoleSender, FeishuSender
+from llm.api import Chooser, FallbackChooser
+from scheduler.services.pipeline import Pipeline
+from scheduler.worker.sender import Sender
+from scheduler.worker.worker import Worker
+from store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Components:
+    """Everything a process needs, built once; `aclose()` releases connections."""
+
+    settings: Settings
+    store: Store
+    chooser: Chooser
+    feishu: FeishuClient | None
+    sender: Sender
+    pipeline: Pipeline
+
+    async def aclose(self) -> None:
+        close = getattr(self.chooser, "aclose", None)
+        if close is not None:
+            await close()
+        if self.feishu is not None:
+            await self.feishu.aclose()
+        await self.store.dispose()
+
+
+def make_chooser(settings: Settings) -> Chooser:
+    """The LLM chooser when the llm package provides one, else the deterministic fallback."""
+    try:
+        from llm.client import make_chooser as make_llm_chooser
+    except ImportError:  # pragma: no cover - llm.client is optional while it is being built
+        return FallbackChooser()
+    return make_llm_chooser(settings)
+
+
+def make_feishu_client(settings: Settings) -> FeishuClient | None:
+    if not settings.feishu_configured:
+        return None
+    return FeishuClient(
+        settings.feishu_app_id,
+        settings.feishu_app_secret,
+        domain=settings.feishu_domain,
+        timeout_seconds=settings.feishu_timeout_seconds,
+    )
+
+
+def build_components(
+    settings: Settings, *, sender: Sender | None = None, console: TextIO | None = None
+) -> Components:
+    """Wire the process. Without Feishu credentials cards go to a ConsoleSender (printed)."""
+    store = Store(settings.database_url)
+    chooser = make_chooser(settings)
+    feishu = make_feishu_client(settings)
+    if sender is None:
+        if feishu is not None:
+            sender = FeishuSender(feishu)
+        else:
+            log.warning("SMARTFLOW_FEISHU_APP_ID/SECRET not set: cards are printed, not sent")
+            sender = ConsoleSender(console)
+    pipeline = Pipeline(
+        store, chooser, preview_ttl_minutes=settings.preview_ttl_minutes, grid_minutes=settings.grid_minutes
+    )
+    return Components(settings, store, chooser, feishu, sender, pipeline)
+
+
+def make_worker(components: Components, clock: Callable[[], datetime] | None = None) -> Worker:
+    """The background worker on the components; raises WorkerConfigError when the timeouts do not nest."""
+    return Worker(
+        components.settings,
+        components.store,
+        components.pipeline,
+        components.sender,
+        clock or (lambda: datetime.now(UTC)),
+    )

@@ -1,0 +1,207 @@
+"""The HTTP app: Feishu callbacks (events and card clicks), health, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from datetime import datetime
+from typing import Any, Protocol
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from bot.handlers import BotConfig, BotDeps, BotReceiver
+from bot.handlers.deps import Outbound, SettingsLike, utc_now
+from scheduler.services.pipeline import Pipeline
+from store import Store
+
+log = logging.getLogger(__name__)
+
+READY_TIMEOUT_SECONDS = 2.0
+METRICS_REFRESH_SECONDS = 2.0
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class Components(Protocol):
+    """What the app is built from (app.wiring.Components has all of it)."""
+
+    @property
+    def settings(self) -> Any: ...
+    @property
+    def store(self) -> Store: ...
+    @property
+    def pipeline(self) -> Pipeline: ...
+    @property
+    def feishu(self) -> Any: ...
+
+
+class LoggedOutbound:
+    """Stands in for Feishu when no app credentials are configured: replies are logged, not sent."""
+
+    async def send_text(
+        self, receive_id: str, text: str, uuid: str, receive_id_type: str | None = None
+    ) -> str:
+        log.info("reply (not sent, Feishu not configured) to %s: %d chars", receive_id, len(text))
+        return f"logged-{uuid}"
+
+    async def reply_text(self, message_id: str, text: str, uuid: str) -> str:
+        return await self.send_text(message_id, text, uuid)
+
+    async def send_card(self, open_id: str, card: Mapping[str, Any], uuid: str) -> str:
+        log.info("card (not sent, Feishu not configured) to %s", open_id)
+        return f"logged-{uuid}"
+
+    async def delayed_update(self, token: str, card: Mapping[str, Any]) -> None:
+        log.info("card update (not sent, Feishu not configured)")
+
+
+class HttpMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self.requests = Counter(
+            "smartflow_feishu_callbacks",
+            "Feishu callback requests by endpoint, kind and outcome.",
+            ["endpoint", "kind", "outcome"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "smartflow_feishu_callback_seconds",
+            "Time to answer a Feishu callback, by endpoint and kind.",
+            ["endpoint", "kind"],
+            buckets=_LATENCY_BUCKETS,
+            registry=registry,
+        )
+
+
+async def read_capped(request: Request, cap: int) -> bytes | None:
+    """The body, or None when it is (or announces to be) larger than `cap` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdecimal() or int(declared) > cap):
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > cap:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _worker_metrics() -> Any:
+    try:
+        from scheduler.worker import metrics
+    except ImportError:  # pragma: no cover - a deployment without the worker package
+        return None
+    return metrics
+
+
+def create_app(
+    components: Components,
+    *,
+    feishu_mode: str = "http",
+    clock: Callable[[], datetime] = utc_now,
+    config: BotConfig | None = None,
+    registry: CollectorRegistry | None = None,
+    outbound: Outbound | None = None,
+) -> Starlette:
+    """The ASGI app. `feishu_mode="ws"` also runs the long connection (bot.feishu.ws) while the app lives."""
+    from bot.feishu.gateway import Gateway
+
+    settings: SettingsLike = components.settings
+    config = config or BotConfig.from_settings(settings)
+    deps = BotDeps(
+        store=components.store,
+        pipeline=components.pipeline,
+        outbound=outbound or components.feishu or LoggedOutbound(),
+        config=config,
+        clock=clock,
+    )
+    receiver = BotReceiver(deps)
+    gateway = Gateway(config.encrypt_key, config.verification_token, max_body_bytes=config.max_body_bytes)
+    metrics = HttpMetrics(registry or CollectorRegistry())
+    state: dict[str, Any] = {"ws": None}
+
+    async def callback(request: Request) -> Response:
+        endpoint = request.url.path.rsplit("/", 1)[-1]
+        started = time.perf_counter()
+        body = await read_capped(request, config.max_body_bytes)
+        if body is None:
+            metrics.requests.labels(endpoint, "", "too_large").inc()
+            return JSONResponse({"msg": "body too large"}, status_code=413)
+        result = await gateway.handle_http(body, request.headers, receiver)
+        metrics.requests.labels(endpoint, result.kind, result.outcome.value).inc()
+        metrics.latency.labels(endpoint, result.kind).observe(time.perf_counter() - started)
+        return Response(result.body, status_code=result.status, media_type="application/json")
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        checks: dict[str, str] = {}
+        try:
+            async with asyncio.timeout(READY_TIMEOUT_SECONDS):
+                async with deps.store.uow(readonly=True) as uow:
+                    await uow.session.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as exc:
+            log.warning("readiness: database unreachable: %s", type(exc).__name__)
+            checks["database"] = "unreachable"
+        ws = state["ws"]
+        if ws is not None:
+            checks["long_connection"] = "ok" if ws.alive() else "stale"
+        ok = all(v == "ok" for v in checks.values())
+        return JSONResponse(
+            {"status": "ready" if ok else "not_ready", **checks}, status_code=200 if ok else 503
+        )
+
+    async def metrics_endpoint(request: Request) -> Response:
+        parts = [generate_latest(metrics.registry)]
+        worker = _worker_metrics()
+        if worker is not None:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(METRICS_REFRESH_SECONDS):
+                    await worker.refresh_status_counts(deps.store, clock())
+            parts.append(generate_latest(worker.REGISTRY))
+        parts.append(generate_latest(REGISTRY))  # llm.metrics and the process collectors
+        return Response(b"".join(parts), media_type=CONTENT_TYPE_LATEST)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if feishu_mode == "ws":
+            from bot.feishu.ws import LongConnection
+
+            ws = LongConnection.from_settings(settings, gateway, receiver, asyncio.get_running_loop())
+            ws.start()
+            state["ws"] = ws
+        try:
+            yield
+        finally:
+            if state["ws"] is not None:
+                state["ws"].stop()
+            await deps.background.close()
+
+    app = Starlette(
+        routes=[
+            Route("/feishu/events", callback, methods=["POST"]),
+            Route("/feishu/card", callback, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+            Route("/metrics", metrics_endpoint, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.deps = deps
+    app.state.gateway = gateway
+    app.state.receiver = receiver
+    app.state.metrics = metrics
+    app.state.long_connection = state
+    return app

@@ -1,0 +1,286 @@
+"""Admin slash commands (SPEC 4): only for open_ids in SMARTFLOW_ADMINS, every use audited, refusals too."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import func, select
+
+from bot.handlers.context import MessageContext
+from bot.handlers.deps import BotDeps
+from bot.handlers.localtext import lt
+from bot.handlers.replies import send_reply
+from bot.inbound import MessageIn
+from bot.parse import Admin, AdminSub, ParseError, parse_time_text
+from bot.router import Router
+from bot.texts import error_message, parse_error_text, t
+from scheduler.services.errors import ServiceError
+from scheduler.services.feedback import match_tasks
+from scheduler.services.triggers import create_trigger
+from scheduler.services.views import dry_run_text
+from store.enums import NotificationStatus, TaskStatus, TriggerType
+from store.models import InboxEntry, Job, Notification, Preview, Task, Trigger, User
+
+log = logging.getLogger(__name__)
+
+MAX_ROWS = 15
+MAX_REPLY_CHARS = 6000
+LATER_REPLY = 5
+RETRYABLE = frozenset({NotificationStatus.DEAD, NotificationStatus.FAILED, NotificationStatus.DEFERRED})
+
+admin_router: Router[MessageContext, None] = Router("admin")
+
+
+def _admin_words(ctx: MessageContext) -> bool:
+    return isinstance(ctx.command, Admin) or (ctx.error is not None and ctx.error.command == "admin")
+
+
+def _sub(ctx: MessageContext) -> str:
+    return f"admin.{ctx.command.sub.value}" if isinstance(ctx.command, Admin) else "admin"
+
+
+def _audit(ctx: MessageContext, outcome: str, target: str | None = None, **detail: Any) -> None:
+    args = list(ctx.command.args) if isinstance(ctx.command, Admin) else ctx.text.split()[1:]
+    ctx.uow.audit.log(
+        ctx.message.sender_open_id,
+        _sub(ctx),
+        target=target[:255] if target else None,
+        outcome=outcome,
+        now=ctx.now,
+        detail={"args": args[:20], **detail},
+    )
+
+
+def _sub_is(sub: AdminSub) -> Any:
+    return lambda ctx: isinstance(ctx.command, Admin) and ctx.command.sub is sub
+
+
+@admin_router.route(lambda ctx: _admin_words(ctx) and not ctx.is_admin)
+async def refuse(ctx: MessageContext) -> None:
+    """Anyone not in the admin list: "not allowed" and an audit row, nothing else (not even usage)."""
+    log.warning("admin command refused", extra={"open_id": ctx.message.sender_open_id})
+    _audit(ctx, "refused")
+    ctx.reply(t("not_allowed", ctx.locale))
+
+
+@admin_router.route(lambda ctx: ctx.error is not None and ctx.error.command == "admin")
+async def bad_usage(ctx: MessageContext) -> None:
+    assert ctx.error is not None
+    _audit(ctx, "bad_usage", code=str(ctx.error.code))
+    ctx.reply(parse_error_text(ctx.error, ctx.locale))
+
+
+async def _user(ctx: MessageContext, ref: str) -> User | None:
+    """An open_id, a `@_user_N` mention of this message, or a user's exact name."""
+    if ref.startswith("@_user_"):
+        mention = next((m for m in ctx.message.mentions if m.key == ref), None)
+        ref = mention.open_id if mention else ref
+    user = await ctx.uow.users.get_by_open_id(ref)
+    if user is not None:
+        return user
+    named = [u for u in await ctx.uow.users.list_all() if u.name == ref]
+    return named[0] if len(named) == 1 else None
+
+
+async def _task(ctx: MessageContext, user: User, ref: str) -> Task | None:
+    tasks = await ctx.uow.tasks.for_user(user.id, statuses=(TaskStatus.OPEN,))
+    found = [x for x in tasks if x.id == ref] or match_tasks(tasks, ref)
+    if len(found) == 1:
+        return found[0]
+    if found:
+        titles = ", ".join(x.title for x in found[:5])
+        ctx.reply(t("task.ambiguous", ctx.locale, ref=ref, titles=titles))
+    else:
+        ctx.reply(t("task.not_found", ctx.locale, ref=ref))
+    return None
+
+
+async def _target(ctx: MessageContext) -> tuple[User, Task, Any] | None:
+    """The (user, task, mocked now) of trigger/dryrun, or None after replying why not."""
+    command = ctx.command
+    assert isinstance(command, Admin)
+    assert command.user
+    assert command.task
+    user = await _user(ctx, command.user)
+    if user is None:
+        _audit(ctx, "user_not_found", target=command.user)
+        ctx.reply(lt("admin.user_not_found", ctx.locale, user=command.user))
+        return None
+    task = await _task(ctx, user, command.task)
+    if task is None:
+        _audit(ctx, "task_not_found", target=f"{user.open_id}:{command.task}")
+        return None
+    mocked = None
+    if command.now_text:
+        try:
+            mocked = parse_time_text(command.now_text, ctx.now, user.timezone)
+        except ParseError as exc:
+            exc.command = "admin"
+            _audit(ctx, "bad_usage", target=user.open_id, code=str(exc.code))
+            ctx.reply(parse_error_text(exc, ctx.locale))
+            return None
+    return user, task, mocked
+
+
+@admin_router.route(_sub_is(AdminSub.TRIGGER))
+async def trigger(ctx: MessageContext) -> None:
+    found = await _target(ctx)
+    if found is None:
+        return
+    user, task, mocked = found
+    try:
+        outcome = await create_trigger(
+            ctx.uow,
+            user=user,
+            type=TriggerType.ADMIN_TRIGGER,
+            now=ctx.now,
+            task_id=task.id,
+            mocked_now=mocked,
+        )
+    except ServiceError as exc:
+        _audit(ctx, "error", target=f"{user.open_id}:{task.id}", code=exc.code.value)
+        ctx.reply(error_message(exc.code.value, ctx.locale))
+        return
+    row = outcome.trigger
+    _audit(ctx, "ok" if outcome.created else "hit", target=f"{user.open_id}:{task.id}", trigger_id=row.id)
+    if not outcome.created:
+        ctx.reply(lt("admin.trigger.hit", ctx.locale, trigger=row.id, status=row.status, hit=outcome.hit))
+        return
+    ctx.reply(lt("admin.trigger.created", ctx.locale, user=user.open_id, task=task.title, trigger=row.id))
+    deps, message, locale, trigger_id = ctx.deps, ctx.message, ctx.locale, row.id
+    ctx.after_commit("admin-trigger", lambda: _run_trigger(deps, message, trigger_id, locale))
+
+
+async def _run_trigger(deps: BotDeps, message: MessageIn, trigger_id: str, locale: str) -> None:
+    result = await deps.pipeline.run(trigger_id, deps.clock())
+    preview = f" · preview {result.preview_id} ({result.decision})" if result.preview_id else ""
+    if result.error_code:
+        preview += f" · {result.error_code}"
+    text = lt("admin.trigger.result", locale, trigger=trigger_id, status=result.status, preview=preview)
+    await send_reply(deps, message, text, LATER_REPLY)
+
+
+@admin_router.route(_sub_is(AdminSub.DRYRUN))
+async def dryrun(ctx: MessageContext) -> None:
+    found = await _target(ctx)
+    if found is None:
+        return
+    user, task, mocked = found
+    _audit(ctx, "ok", target=f"{user.open_id}:{task.id}")
+    ctx.reply(lt("admin.dryrun.started", ctx.locale))
+    deps, message, locale, open_id, task_id = ctx.deps, ctx.message, ctx.locale, user.open_id, task.id
+    at = mocked or ctx.now
+
+    async def work() -> None:
+        try:
+            report = await deps.pipeline.dry_run(open_id, task_id, at)
+            text = dry_run_text(report)
+        except ServiceError as exc:
+            text = lt("admin.dryrun.failed", locale, reason=error_message(exc.code.value, locale))
+        await send_reply(deps, message, _clip(text), LATER_REPLY)
+
+    ctx.after_commit("admin-dryrun", work)
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_REPLY_CHARS else text[: MAX_REPLY_CHARS - 1] + "…"
+
+
+def _counts(rows: Sequence[Any]) -> str:
+    return ", ".join(f"{status}={n}" for status, n in sorted(rows)) or "-"
+
+
+@admin_router.route(_sub_is(AdminSub.JOBS))
+async def jobs(ctx: MessageContext) -> None:
+    session = ctx.uow.session
+    counts = (await session.execute(select(Job.status, func.count()).group_by(Job.status))).all()
+    pending = (
+        await session.scalars(
+            select(Job).where(Job.status == "pending").order_by(Job.trigger_at, Job.id).limit(MAX_ROWS)
+        )
+    ).all()
+    lines = [lt("admin.jobs.header", ctx.locale, counts=_counts(counts))]
+    lines += [f"• {j.id} task={j.task_id} at={j.trigger_at.isoformat(timespec='minutes')}" for j in pending]
+    if not pending:
+        lines.append(lt("admin.jobs.none", ctx.locale))
+    _audit(ctx, "ok")
+    ctx.reply("\n".join(lines))
+
+
+@admin_router.route(_sub_is(AdminSub.NOTIFICATIONS))
+async def notifications(ctx: MessageContext) -> None:
+    command = ctx.command
+    assert isinstance(command, Admin)
+    wanted = (
+        [NotificationStatus.DEAD]
+        if command.dead
+        else [NotificationStatus.FAILED, NotificationStatus.DEFERRED, NotificationStatus.PENDING]
+    )
+    rows = (
+        await ctx.uow.session.scalars(
+            select(Notification)
+            .where(Notification.status.in_(wanted))
+            .order_by(Notification.updated_at.desc(), Notification.id)
+            .limit(MAX_ROWS)
+        )
+    ).all()
+    which = "dead" if command.dead else "failed/deferred/pending"
+    lines = [lt("admin.notifications.header", ctx.locale, which=which)]
+    lines += [
+        f"• {n.id} {n.status} attempts={n.attempts} code={n.last_error_code or '-'} "
+        f"next={n.next_attempt_at.isoformat(timespec='minutes')}"
+        for n in rows
+    ]
+    if not rows:
+        lines.append(lt("admin.notifications.none", ctx.locale))
+    _audit(ctx, "ok", dead=command.dead)
+    ctx.reply("\n".join(lines))
+
+
+@admin_router.route(_sub_is(AdminSub.RETRY))
+async def retry(ctx: MessageContext) -> None:
+    """Queue a dead, failed or deferred notification for delivery now, with a fresh attempt budget."""
+    command = ctx.command
+    assert isinstance(command, Admin)
+    assert command.notification_id
+    nid = command.notification_id
+    row = await ctx.uow.notifications.get_for_update(nid)
+    if row is None:
+        _audit(ctx, "not_found", target=nid)
+        ctx.reply(lt("admin.retry.not_found", ctx.locale, id=nid))
+        return
+    if row.status not in RETRYABLE:
+        _audit(ctx, "bad_state", target=nid, status=row.status)
+        ctx.reply(lt("admin.retry.bad_state", ctx.locale, id=nid, status=row.status))
+        return
+    previous = row.status
+    row.status = NotificationStatus.PENDING
+    row.attempts = 0
+    row.next_attempt_at = ctx.now
+    row.claimed_by = None
+    row.claimed_until = None
+    row.updated_at = ctx.now
+    _audit(ctx, "ok", target=nid, previous=previous)
+    ctx.reply(lt("admin.retry.done", ctx.locale, id=nid))
+
+
+@admin_router.route(_sub_is(AdminSub.STATS))
+async def stats(ctx: MessageContext) -> None:
+    session = ctx.uow.session
+    lines = [f"users: {(await session.execute(select(func.count()).select_from(User))).scalar_one()}"]
+    tasks = (await session.execute(select(Task.status, func.count()).group_by(Task.status))).all()
+    lines.append(f"tasks: {_counts(tasks)}")
+    for name, model in (
+        ("jobs", Job),
+        ("triggers", Trigger),
+        ("previews", Preview),
+        ("notifications", Notification),
+    ):
+        rows = (await session.execute(select(model.status, func.count()).group_by(model.status))).all()
+        lines.append(f"{name}: {_counts(rows)}")
+    inbox = (await session.execute(select(InboxEntry.kind, func.count()).group_by(InboxEntry.kind))).all()
+    lines.append(f"inbox: {_counts(inbox)}")
+    _audit(ctx, "ok")
+    ctx.reply(lt("admin.stats", ctx.locale, lines="\n".join(lines)))

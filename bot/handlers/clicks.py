@@ -1,0 +1,200 @@
+"""Card button presses: owner check, inbox record, apply / ignore / undo / choose through the services,
+answered within the click budget with a toast and the replaced card (or a toast now and an update later)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from bot.cards import Kind, PayloadError, ToastKind, toast, unpack
+from bot.handlers.cardview import card_for_view
+from bot.handlers.context import ClickContext
+from bot.handlers.deps import BotDeps
+from bot.handlers.feedback import run_feedback
+from bot.handlers.localtext import lt
+from bot.inbound import CallbackAnswer, ClickIn
+from bot.router import Router
+from scheduler.services import actions
+from scheduler.services.errors import ErrorCode, ServiceError
+from scheduler.services.triggers import create_trigger
+from scheduler.services.views import PreviewView, preview_view
+from store.enums import InboxKind, InboxStatus, PreviewStatus, TriggerType
+
+log = logging.getLogger(__name__)
+
+EVENT_TYPE = "card.action.trigger"
+
+click_router: Router[ClickContext, CallbackAnswer] = Router("clicks")
+
+
+def _kind(kind: Kind) -> Any:
+    return lambda ctx: ctx.payload.k is kind
+
+
+def answer(toast_body: dict[str, str] | None, card: dict[str, Any] | None = None) -> CallbackAnswer:
+    out: dict[str, Any] = {}
+    if toast_body is not None:
+        out["toast"] = toast_body
+    if card is not None:
+        out["card"] = {"type": "raw", "data": card}
+    return out
+
+
+async def _view(ctx: ClickContext) -> PreviewView:
+    async with ctx.deps.store.uow(readonly=True) as uow:
+        return await preview_view(uow, ctx.preview_id)
+
+
+async def _answer_with_state(
+    ctx: ClickContext, kind: ToastKind | str, refusal: str | None = None
+) -> CallbackAnswer:
+    view = await _view(ctx)
+    return answer(toast(kind, view.locale), card_for_view(view, ctx.deps.clock(), refusal))
+
+
+@click_router.route(_kind(Kind.APPLY))
+async def apply(ctx: ClickContext) -> CallbackAnswer:
+    assert ctx.payload.c is not None
+    outcome = await actions.apply(
+        ctx.deps.store,
+        preview_id=ctx.preview_id,
+        candidate_id=ctx.payload.c,
+        operator_open_id=ctx.click.operator_open_id,
+        idempotency_key=ctx.idempotency_key,
+        now=ctx.now,
+        grid_minutes=ctx.deps.config.grid_minutes,
+    )
+    log.info("apply %s: %s %s", ctx.preview_id, outcome.status, outcome.code or "")
+    if outcome.status == "applied":
+        return await _answer_with_state(ctx, ToastKind.APPLIED)
+    code = (outcome.code or ErrorCode.INTERNAL).value
+    return await _answer_with_state(ctx, code, refusal=None if outcome.status == "already_applied" else code)
+
+
+@click_router.route(_kind(Kind.IGNORE))
+async def ignore(ctx: ClickContext) -> CallbackAnswer:
+    outcome = await actions.ignore(
+        ctx.deps.store, preview_id=ctx.preview_id, operator_open_id=ctx.click.operator_open_id, now=ctx.now
+    )
+    if outcome.status == "ignored":
+        return await _answer_with_state(ctx, ToastKind.IGNORED)
+    code = (outcome.code or ErrorCode.INTERNAL).value
+    return await _answer_with_state(ctx, code, refusal=code)
+
+
+@click_router.route(_kind(Kind.UNDO))
+async def undo(ctx: ClickContext) -> CallbackAnswer:
+    outcome = await actions.undo(
+        ctx.deps.store, preview_id=ctx.preview_id, operator_open_id=ctx.click.operator_open_id, now=ctx.now
+    )
+    if outcome.status == "undone":
+        return await _answer_with_state(ctx, ToastKind.UNDONE)
+    return await _answer_with_state(ctx, (outcome.code or ErrorCode.INTERNAL).value)
+
+
+@click_router.route(_kind(Kind.CHOOSE))
+async def choose(ctx: ClickContext) -> CallbackAnswer:
+    """The answer to an ask_user card: a feedback trigger for the chosen block, run in the background; the
+    worker sends the new card. Choosing the same block twice creates nothing new."""
+    block_id = ctx.payload.c
+    async with ctx.deps.store.uow() as uow:
+        view = await preview_view(uow, ctx.preview_id)
+        if view.status != PreviewStatus.READY or ctx.now >= view.expires_at:
+            return answer(toast(ToastKind.ERROR, view.locale, message=lt("choose.unknown", view.locale)))
+        if block_id not in {c.block_id for c in view.choices}:
+            return answer(toast(ToastKind.ERROR, view.locale, message=lt("choose.unknown", view.locale)))
+        preview = await uow.previews.get(ctx.preview_id)
+        user = await uow.users.get_by_open_id(view.user_open_id)
+        asked = await uow.triggers.get(preview.trigger_id) if preview is not None else None
+        block = await uow.blocks.get(block_id) if block_id else None
+        if user is None or block is None:
+            return answer(toast(ToastKind.ERROR, view.locale, message=lt("choose.unknown", view.locale)))
+        outcome = await create_trigger(
+            uow,
+            user=user,
+            type=TriggerType.USER_FEEDBACK,
+            now=ctx.now,
+            task_id=block.task_id,
+            block_id=block.id,
+            idempotency_key=f"choose:{ctx.preview_id}:{block.id}",
+            remaining_minutes=asked.remaining_minutes if asked else None,
+            user_text=asked.user_text if asked else None,
+        )
+        await uow.commit()
+    if outcome.created:
+        deps, trigger_id, locale = ctx.deps, outcome.trigger.id, view.locale
+        deps.background.spawn(run_feedback(deps, None, trigger_id, locale), f"choose:{trigger_id}")
+    return answer(toast(ToastKind.CHOSEN, view.locale))
+
+
+async def _unknown(ctx: ClickContext) -> CallbackAnswer:  # pragma: no cover - every Kind has a route
+    return answer(toast(ToastKind.ERROR, ctx.locale))
+
+
+async def _mark(deps: BotDeps, key: str, status: InboxStatus, error: str | None = None) -> None:
+    async with deps.store.uow() as uow:
+        await uow.inbox.mark(key, status, deps.clock(), error)
+        await uow.commit()
+
+
+async def _run(ctx: ClickContext) -> CallbackAnswer:
+    """The click's handler; never raises: a failure is recorded and answered in words."""
+    key = ctx.click.dedupe_key
+    try:
+        result = await click_router.dispatch(ctx, _unknown)
+    except Exception as exc:
+        log.exception("click on preview %s failed", ctx.preview_id)
+        code = exc.code.value if isinstance(exc, ServiceError) else ErrorCode.INTERNAL.value
+        try:
+            await _mark(ctx.deps, key, InboxStatus.FAILED, code)
+        except Exception:
+            log.exception("could not record the failed click")
+        return answer(toast(code, ctx.locale))
+    await _mark(ctx.deps, key, InboxStatus.PROCESSED)
+    return result
+
+
+async def _update_later(deps: BotDeps, click: ClickIn, work: asyncio.Task[CallbackAnswer]) -> None:
+    """The click took longer than the budget: once it is done, update the card with the callback token."""
+    result = await work
+    card = result.get("card")
+    if isinstance(card, dict) and isinstance(card.get("data"), dict) and click.callback_token:
+        await deps.outbound.delayed_update(click.callback_token, card["data"])
+
+
+async def handle_click(deps: BotDeps, click: ClickIn) -> CallbackAnswer:
+    now = deps.clock()
+    try:
+        payload = unpack(click.value)
+    except PayloadError as exc:
+        log.info("click with a foreign button value ignored: %s", exc.code)
+        return answer(
+            toast(ToastKind.ERROR, deps.config.locale, message=lt("click.unknown", deps.config.locale))
+        )
+    try:
+        async with deps.store.uow(readonly=True) as uow:
+            view = await preview_view(uow, payload.p)
+    except ServiceError as exc:
+        return answer(toast(exc.code.value, deps.config.locale))
+    if view.user_open_id != click.operator_open_id:
+        # Someone else's card (forwarded, or in a group): a toast, and nothing is written, not even the inbox.
+        return answer(toast(ToastKind.NOT_OWNER, view.locale))
+    ctx = ClickContext(deps, click, payload, now, view.locale, view.user_open_id)
+    async with deps.store.uow() as uow:
+        fresh = await uow.inbox.record(InboxKind.CLICK, click.dedupe_key, EVENT_TYPE, now)
+        if not fresh:
+            entry = await uow.inbox.get_by_key(click.dedupe_key)
+            fresh = entry is not None and entry.status == InboxStatus.FAILED  # a failed press may be retried
+        await uow.commit()
+    if not fresh:
+        log.info("click redelivered; answering with the current card", extra={"preview_id": payload.p})
+        return answer(None, card_for_view(view, now))
+    work = deps.background.spawn(_run(ctx), f"click:{payload.p}")
+    done, _ = await asyncio.wait({work}, timeout=deps.config.click_budget_seconds)
+    if work in done:
+        result: CallbackAnswer = work.result()
+        return result
+    log.warning("click on preview %s is slow; answering now, updating later", payload.p)
+    deps.background.spawn(_update_later(deps, click, work), f"click-update:{payload.p}")
+    return answer(toast(ToastKind.WORKING, view.locale))

@@ -1,0 +1,40 @@
+"""Text replies to a chat message: p2p to the sender, in groups as a reply (or into the chat)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+from bot.feishu.errors import FeishuError
+from bot.handlers.deps import BotDeps
+from bot.inbound import MessageIn
+
+log = logging.getLogger(__name__)
+
+UUID_MAX = 50
+
+
+def reply_uuid(message_id: str, n: int) -> str:
+    """Feishu drops a repeated uuid within an hour: a reply retried after a crash is sent once."""
+    value = f"r{n}-{message_id}"
+    if len(value) <= UUID_MAX:
+        return value
+    return f"r{n}-" + hashlib.sha256(message_id.encode()).hexdigest()[:40]
+
+
+async def send_reply(deps: BotDeps, message: MessageIn, text: str, n: int) -> None:
+    """Reply number `n` to `message`; a failure is logged, never raised (the message was handled)."""
+    uuid = reply_uuid(message.message_id, n)
+    try:
+        if message.chat_type == "p2p":
+            await deps.outbound.send_text(message.sender_open_id, text, uuid, "open_id")
+            return
+        try:
+            await deps.outbound.reply_text(message.message_id, text, uuid)
+        except FeishuError as exc:
+            if exc.retryable:
+                raise
+            # The message may have been withdrawn meanwhile: say it in the chat instead.
+            await deps.outbound.send_text(message.chat_id, text, uuid, "chat_id")
+    except FeishuError as exc:
+        log.warning("reply to %s failed: %s", message.message_id, exc.code)

@@ -1,0 +1,1 @@
+"""Contract tests of scheduler.services on SQLite and MariaDB."""

@@ -1,0 +1,102 @@
+"""A due job's card arrives at the fake Feishu; clicks on it through the real HTTP app (SQLite and MariaDB)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tests.scenario.http_harness import *  # noqa: F403
+from tests.scenario.http_harness import ALICE, BOB, Harness, at, buttons, card_of
+
+
+async def _due_card(h: Harness) -> tuple[Any, list[dict[str, Any]]]:
+    """Alice's urgent report without a block: the worker's pass sends one card."""
+    user_id = await h.add_user(ALICE)
+    await h.add_task(
+        user_id, "实验报告", estimate_minutes=90, deadline=at(20), urgency_threshold_at=at(8, 30)
+    )
+    await h.run_worker()
+    cards = h.cards_to(ALICE)
+    assert len(cards) == 1
+    return cards[0], buttons(cards[0].card)
+
+
+def _applies(values: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [v for v in values if v["k"] == "apply"]
+
+
+async def test_due_job_card_then_apply_replaces_the_card_and_writes_blocks(harness: Harness) -> None:
+    h = harness
+    card, values = await _due_card(h)
+    applies = _applies(values)
+    assert applies, "a propose card has Apply buttons"
+    assert await h.count("blocks") == 0
+
+    response = await h.click(ALICE, applies[0], card.message_id)
+
+    assert response.status_code == 200
+    body = json.loads(response.content)
+    assert body["toast"]["type"] == "success"
+    replaced = card_of(response)
+    assert replaced["header"]["template"] == "green"  # the applied card
+    assert any(v["k"] == "undo" for v in buttons(replaced))
+    assert not _applies(buttons(replaced))
+    assert await h.count("blocks", source="assistant") >= 1
+    assert await h.count("change_sets") == 1
+
+
+async def test_the_same_click_twice_applies_once(harness: Harness) -> None:
+    h = harness
+    card, values = await _due_card(h)
+    first = _applies(values)[0]
+    await h.click(ALICE, first, card.message_id)
+    blocks = await h.count("blocks")
+
+    again = await h.click(ALICE, first, card.message_id)  # a redelivery of the same press
+    other = _applies(values)[-1]
+    second_option = await h.click(ALICE, other, card.message_id)  # a different option after applying
+
+    assert again.status_code == 200
+    assert second_option.status_code == 200
+    assert card_of(again)["header"]["template"] == "green"
+    assert await h.count("blocks") == blocks
+    assert await h.count("change_sets") == 1
+
+
+async def test_another_users_click_is_refused_and_writes_nothing(harness: Harness) -> None:
+    h = harness
+    card, values = await _due_card(h)
+    await h.add_user(BOB, name="Bob")
+    before = await h.snapshot()
+
+    response = await h.click(BOB, _applies(values)[0], card.message_id)
+
+    assert response.status_code == 200
+    body = json.loads(response.content)
+    assert body["toast"]["type"] == "warning"
+    assert "card" not in body
+    assert await h.snapshot() == before
+
+
+async def test_ignore_replaces_the_card_and_changes_no_schedule(harness: Harness) -> None:
+    h = harness
+    card, values = await _due_card(h)
+    ignore = next(v for v in values if v["k"] == "ignore")
+
+    response = await h.click(ALICE, ignore, card.message_id)
+
+    assert card_of(response)["header"]["template"] == "grey"
+    assert await h.count("blocks") == 0
+    assert await h.count("previews", status="ignored") == 1
+
+
+async def test_undo_after_apply_removes_the_blocks(harness: Harness) -> None:
+    h = harness
+    card, values = await _due_card(h)
+    applied = await h.click(ALICE, _applies(values)[0], card.message_id)
+    undo = next(v for v in buttons(card_of(applied)) if v["k"] == "undo")
+
+    response = await h.click(ALICE, undo, card.message_id)
+
+    assert json.loads(response.content)["toast"]["type"] == "success"
+    assert await h.count("blocks") == 0
