@@ -22,6 +22,7 @@ from app.importer.persist import (
 from app.importer.plan import Defaults
 from app.importer.schema import ImportFile
 from app.settings import Settings
+from scheduler.services import jobs
 from store import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -94,8 +95,8 @@ async def import_document(
 
 
 async def after_import(uow: UnitOfWork, task_ids: Sequence[str], now: datetime) -> None:
-    """Hook run in the import's transaction, before commit, for every task the import created or changed.
-
-    TODO(lead): for each task id, call scheduler.services.jobs.sync_job(uow, task, now) so its job is
-    upserted (threshold set or moved) or canceled (done, canceled, threshold removed)."""
-    del uow, task_ids, now
+    """Run in the import's transaction, before commit, for every task the import created or changed: its
+    job is upserted (threshold set or moved) or canceled (done, canceled, threshold removed)."""
+    await uow.flush()
+    for task in await uow.tasks.list_by_ids(task_ids):
+        await jobs.sync_job(uow, task, now)
