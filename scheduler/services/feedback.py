@@ -11,6 +11,8 @@ from store.models import Block, Task, User
 
 # A report without a task name refers to a block that is running or ended this recently.
 RECENT = timedelta(hours=3)
+# A block that ended this recently is what "just now" means, rather than one that started since.
+JUST_ENDED = timedelta(minutes=30)
 # Two blocks ending this close together are both plausible meanings of "the one just now".
 AMBIGUOUS_GAP = timedelta(minutes=20)
 MAX_CHOICES = 3
@@ -37,6 +39,7 @@ def match_tasks(tasks: Sequence[Task], ref: str) -> list[Task]:
 
 
 def _started(blocks: Sequence[Block], now: datetime) -> list[Block]:
+    """Blocks that have begun, latest end first."""
     return sorted((b for b in blocks if b.start <= now), key=lambda b: (b.end, b.start, b.id), reverse=True)
 
 
@@ -56,12 +59,23 @@ async def resolve_unfinished(
                 latest.append(blocks[0])
         latest.sort(key=lambda b: (b.end, b.id), reverse=True)
         return _target(latest, remaining_minutes)
-    recent = _started(await uow.blocks.overlapping(user.id, now - RECENT, now + timedelta(seconds=1)), now)
-    if not recent:
-        return Target(kind=TargetKind.UNFINISHED, remaining_minutes=remaining_minutes)
-    first = recent[0]
-    close = [b for b in recent if first.end - b.end <= AMBIGUOUS_GAP]
-    return _target(close, remaining_minutes)
+    nearby = await uow.blocks.overlapping(user.id, now - RECENT, now + timedelta(seconds=1))
+    return _target(just_now(nearby, now), remaining_minutes)
+
+
+def just_now(blocks: Sequence[Block], now: datetime) -> list[Block]:
+    """What "the one just now" can mean, most plausible first: a block that ended a moment ago beats one
+    that is running (a report at 11:05 is about the 10:00-11:00 block, not the one that began at 11:00);
+    blocks that ended within AMBIGUOUS_GAP of each other are all plausible."""
+    ended = sorted((b for b in blocks if b.end <= now), key=lambda b: (b.end, b.id), reverse=True)
+    running = sorted((b for b in blocks if b.start <= now < b.end), key=lambda b: (b.start, b.id))
+    if ended and now - ended[0].end <= JUST_ENDED:
+        close = [b for b in ended if ended[0].end - b.end <= AMBIGUOUS_GAP]
+        # a block running for a while is as plausible as one that just ended
+        return close + [b for b in running if now - b.start > JUST_ENDED]
+    if running:
+        return running
+    return [b for b in ended if ended[0].end - b.end <= AMBIGUOUS_GAP] if ended else []
 
 
 def _target(blocks: Sequence[Block], remaining_minutes: int | None) -> Target:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from scheduler.services.triggers import create_trigger
 from store import Store, UnitOfWork
 from store.enums import JobStatus, TaskStatus, TriggerType
-from store.models import Job, Task
+from store.models import Block, Job, Task, User
 
 log = logging.getLogger(__name__)
 
@@ -107,15 +107,30 @@ async def promote_urgency(uow: UnitOfWork, now: datetime, limit: int = 500) -> i
 
 
 async def _has_block_soon(uow: UnitOfWork, task_id: str, now: datetime) -> bool:
-    return any(b.end > now and b.start < now + HORIZON for b in await uow.blocks.for_task(task_id))
+    stmt = select(Block.id).where(Block.task_id == task_id, Block.end > now, Block.start < now + HORIZON)
+    return (await uow.session.execute(stmt.limit(1))).first() is not None
+
+
+async def _task_and_user(uow: UnitOfWork, task_id: str) -> tuple[Task, User] | None:
+    """The job's task (locked: promotion writes it) with its user, in one round trip."""
+    stmt = (
+        select(Task, User)
+        .join(User, User.id == Task.user_id)
+        .where(Task.id == task_id)
+        .with_for_update(of=Task)
+        .execution_options(populate_existing=True)
+    )
+    row = (await uow.session.execute(stmt)).first()
+    return None if row is None else (row[0], row[1])
 
 
 async def _process(uow: UnitOfWork, job: Job, now: datetime) -> str | None:
     """Apply the rules of SPEC 3.1 to one claimed job, first match wins; the created trigger's id."""
-    task = await uow.tasks.get_for_update(job.task_id)
-    if task is None:
+    found = await _task_and_user(uow, job.task_id)
+    if found is None:
         _settle(job, JobStatus.SKIPPED, now)
         return None
+    task, user = found
     if task.status != TaskStatus.OPEN or task.urgency_threshold_at is None:
         _settle(job, JobStatus.CANCELED, now)
         return None
@@ -128,10 +143,6 @@ async def _process(uow: UnitOfWork, job: Job, now: datetime) -> str | None:
         _settle(job, JobStatus.SKIPPED, now)
         return None
     if await _has_block_soon(uow, task.id, now):
-        _settle(job, JobStatus.SKIPPED, now)
-        return None
-    user = await uow.users.get(task.user_id)
-    if user is None:  # pragma: no cover - the task's foreign key makes this impossible
         _settle(job, JobStatus.SKIPPED, now)
         return None
     outcome = await create_trigger(uow, user=user, type=TriggerType.WORKER_DUE_JOB, now=now, task_id=task.id)

@@ -84,13 +84,17 @@ class Pipeline:
         claimed = await self._claim(trigger_id, now)
         if isinstance(claimed, PipelineOutcome):
             return claimed
+        trigger, ctx = claimed
         try:
-            return await self._produce(claimed, now)
+            return await self._produce(trigger, ctx, now)
         except Exception as exc:
-            log.exception("trigger %s failed", trigger_id, extra={"trace_id": claimed.trace_id})
+            log.exception("trigger %s failed", trigger_id, extra={"trace_id": trigger.trace_id})
             return await self._fail(trigger_id, now, exc)
 
-    async def _claim(self, trigger_id: str, now: datetime) -> Trigger | PipelineOutcome:
+    async def _claim(
+        self, trigger_id: str, now: datetime
+    ) -> tuple[Trigger, pm.PlanningContext] | PipelineOutcome:
+        """Lock the trigger, read its context and mark it processing, in one short transaction."""
         async with self._store.uow() as uow:
             trigger = await uow.triggers.get_for_update(trigger_id)
             if trigger is None:
@@ -100,17 +104,24 @@ class Pipeline:
             )
             if trigger.status != TriggerStatus.PENDING and not stale:
                 return await _current(uow, trigger)
+            try:
+                ctx = await self._context(uow, trigger)
+            except (ServiceError, ValueError, LookupError) as exc:
+                # Bad data (an unknown time zone, a malformed stored value): the trigger fails for good.
+                log.exception("trigger %s failed", trigger_id, extra={"trace_id": trigger.trace_id})
+                return await _failed(uow, trigger, now, exc)
             uow.triggers.transition(trigger, TriggerStatus.PROCESSING, now)
             await uow.commit()
-            return trigger
+            return trigger, ctx
 
-    async def _produce(self, trigger: Trigger, now: datetime) -> PipelineOutcome:
-        # Read, plan and choose outside any write transaction: the chooser may take seconds (an LLM call).
-        async with self._store.uow(readonly=True) as uow:
-            user = await uow.users.get(trigger.user_id)
-            if user is None:
-                raise ServiceError(ErrorCode.USER_NOT_FOUND, f"no user {trigger.user_id}")
-            ctx = await context_for_trigger(uow, user, trigger, self._grid)
+    async def _context(self, uow: UnitOfWork, trigger: Trigger) -> pm.PlanningContext:
+        user = await uow.users.get(trigger.user_id)
+        if user is None:  # pragma: no cover - the foreign key cascades
+            raise ServiceError(ErrorCode.USER_NOT_FOUND, f"no user {trigger.user_id}")
+        return await context_for_trigger(uow, user, trigger, self._grid)
+
+    async def _produce(self, trigger: Trigger, ctx: pm.PlanningContext, now: datetime) -> PipelineOutcome:
+        # Plan and choose outside any transaction: the chooser may take seconds (an LLM call).
         result = plan(ctx)
         decision = result.observation.decision
         if decision == pm.Decision.CLOSE:
@@ -181,8 +192,6 @@ class Pipeline:
         )
 
     async def _fail(self, trigger_id: str, now: datetime, exc: Exception) -> PipelineOutcome:
-        code = exc.code if isinstance(exc, ServiceError) else ErrorCode.PIPELINE_FAILED
-        detail = f"{type(exc).__name__}: {exc}"[:DETAIL_CHARS]
         async with self._store.uow() as uow:
             trigger = await uow.triggers.get_for_update(trigger_id)
             if trigger is None:
@@ -190,9 +199,7 @@ class Pipeline:
             # Another run may have finished it meanwhile (a stale takeover): its outcome stands.
             if trigger.status != TriggerStatus.PROCESSING:
                 return await _current(uow, trigger)
-            uow.triggers.transition(trigger, TriggerStatus.FAILED, now, error_code=code, error_detail=detail)
-            await uow.commit()
-        return PipelineOutcome(trigger_id, TriggerStatus.FAILED, None, None, error_code=code)
+            return await _failed(uow, trigger, now, exc)
 
     async def trigger_and_run(
         self,
@@ -287,3 +294,12 @@ async def _current(uow: UnitOfWork, trigger: Trigger) -> PipelineOutcome:
         preview.decision if preview else None,
         error_code=trigger.error_code,
     )
+
+
+async def _failed(uow: UnitOfWork, trigger: Trigger, now: datetime, exc: Exception) -> PipelineOutcome:
+    """Mark the trigger failed with the error, and commit (nothing else is in this unit)."""
+    code = exc.code if isinstance(exc, ServiceError) else ErrorCode.PIPELINE_FAILED
+    detail = f"{type(exc).__name__}: {exc}"[:DETAIL_CHARS]
+    uow.triggers.transition(trigger, TriggerStatus.FAILED, now, error_code=code, error_detail=detail)
+    await uow.commit()
+    return PipelineOutcome(trigger.id, TriggerStatus.FAILED, None, None, error_code=code)

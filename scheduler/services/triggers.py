@@ -19,7 +19,7 @@ BUCKET_SECONDS = 30 * 60
 MOCKABLE = frozenset({TriggerType.DRY_RUN, TriggerType.ADMIN_TRIGGER})
 DEDUPED = frozenset({TriggerType.WORKER_DUE_JOB, TriggerType.ADMIN_TRIGGER})
 # A colliding row can vanish between our insert and the re-read (its dedupe key released as it became
-# final); then the insert is simply tried again.
+# final, or its transaction rolled back); then the insert is simply tried again.
 INSERT_ATTEMPTS = 3
 
 
@@ -103,10 +103,6 @@ async def create_trigger(
     dedupe = dedupe_key(user.id, kind, task_id, effective_now) if kind in DEDUPED else None
 
     for _ in range(INSERT_ATTEMPTS):
-        found = await _existing(uow, idem, message_id, dedupe)
-        if found is not None:
-            log.info("trigger %s reused (%s hit)", found.trigger.id, found.hit)
-            return found
         row = Trigger(
             user_id=user.id,
             type=kind,
@@ -124,9 +120,20 @@ async def create_trigger(
             created_at=now,
             updated_at=now,
         )
-        # In a savepoint: a concurrent insert of the same key makes ours fail without spoiling the caller's
-        # transaction, and the re-read above then returns the winner.
+        if idem is None and message_id is None and dedupe is None:
+            uow.triggers.add(row)  # nothing to collide with
+            return _created(row)
+        # Insert first, in a savepoint: a repeat (or a concurrent insert of the same key) makes it fail
+        # without spoiling the caller's transaction, and the existing trigger is read back.
         if await uow.triggers.add_if_absent(row):
-            log.info("trigger %s created: %s", row.id, kind.value, extra={"trace_id": row.trace_id})
-            return TriggerOutcome(row, created=True)
+            return _created(row)
+        found = await _existing(uow, idem, message_id, dedupe)
+        if found is not None:
+            log.info("trigger %s reused (%s hit)", found.trigger.id, found.hit)
+            return found
     raise ServiceError(ErrorCode.INTERNAL, "trigger keys kept colliding", retryable=True)
+
+
+def _created(row: Trigger) -> TriggerOutcome:
+    log.info("trigger %s created: %s", row.id, row.type, extra={"trace_id": row.trace_id})
+    return TriggerOutcome(row, created=True)

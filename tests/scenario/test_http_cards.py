@@ -1,4 +1,4 @@
-"""A due job's card arrives at the fake Feishu; clicks on it through the real HTTP app (SQLite and MariaDB)."""
+"""A due job's card arrives at the fake Feishu; clicks on it through the real HTTP app."""
 
 from __future__ import annotations
 

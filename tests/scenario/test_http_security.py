@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -11,7 +12,6 @@ import pytest
 from app.settings import load_settings
 from app.wiring import build_components
 from bot.app import create_app
-
 from tests.scenario.http_harness import *  # noqa: F403
 from tests.scenario.http_harness import ALICE, Harness
 
@@ -72,11 +72,16 @@ async def test_a_body_over_the_cap_is_rejected(harness: Harness) -> None:
     assert len(big.body) > cap
 
     response = await h.post(big)
-    chunked = await h.client.post("/feishu/events", content=iter([big.body]), headers=big.headers)
+    chunked = await h.client.post("/feishu/events", content=_chunks(big.body), headers=big.headers)
 
     assert response.status_code == 413
     assert chunked.status_code == 413
     assert await h.count("inbox") == 0
+
+
+async def _chunks(body: bytes) -> AsyncIterator[bytes]:
+    for i in range(0, len(body), 4096):
+        yield body[i : i + 4096]
 
 
 async def test_an_unknown_event_type_is_acknowledged_with_no_effect(harness: Harness) -> None:
