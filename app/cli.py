@@ -124,11 +124,13 @@ def schedule(ctx: click.Context, open_id: str, now: datetime | None, as_json: bo
 
 # Commands living in their own modules (imported last: they import helpers from this package).
 from app.cli_dryrun import dry_run_command  # noqa: E402
+from app.cli_eval import eval_llm_command  # noqa: E402
 from app.cli_serve import serve_command  # noqa: E402
 from app.demo import demo_command  # noqa: E402
 
 main.add_command(demo_command)
 main.add_command(dry_run_command)
+main.add_command(eval_llm_command)
 main.add_command(serve_command)
 
 if __name__ == "__main__":  # pragma: no cover

@@ -179,7 +179,9 @@ def create_app(
         if feishu_mode == "ws":
             from bot.feishu.ws import LongConnection
 
-            ws = LongConnection.from_settings(settings, gateway, receiver, asyncio.get_running_loop())
+            ws = LongConnection.from_settings(
+                components.settings, gateway, receiver, asyncio.get_running_loop()
+            )
             ws.start()
             state["ws"] = ws
         try:

@@ -175,8 +175,10 @@ def _on_ignored(data: Any) -> None:
 
 def build_dispatcher(encrypt_key: str, verification_token: str) -> lark.EventDispatcherHandler:
     """The one dispatcher for both modes; handlers deliver to the sink set for the current call."""
+    # The SDK logs a traceback for every refused request (to stdout): a forged-request flood would bury
+    # the logs, and the gateway logs each refusal in one line itself.
     builder = (
-        lark.EventDispatcherHandler.builder(encrypt_key, verification_token)
+        lark.EventDispatcherHandler.builder(encrypt_key, verification_token, lark.LogLevel.CRITICAL)
         .register_p2_im_message_receive_v1(_on_message)
         .register_p2_card_action_trigger(_on_click)
     )

@@ -6,6 +6,7 @@ import dataclasses
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from llm.api import CandidateView, Choice, ChoiceRequest, fallback_choice
 from scheduler.planning import texts
@@ -15,9 +16,11 @@ from scheduler.planning.model import (
     Candidate,
     CandidateType,
     Decision,
+    Observation,
     PlanningContext,
     PlanResult,
 )
+from scheduler.services.codec import encode_candidate
 
 log = logging.getLogger(__name__)
 
@@ -148,3 +151,31 @@ def checked(request: ChoiceRequest, choice: Choice) -> Choice:
         prompt_tokens=choice.prompt_tokens,
         completion_tokens=choice.completion_tokens,
     )
+
+
+def json_safe(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def encode_candidates(result: PlanResult, ctx: PlanningContext) -> list[dict[str, Any]]:
+    """Every candidate in its stored form, with its texts in the user's locale (and ask_user buttons)."""
+    out = []
+    for c in result.candidates:
+        t = candidate_texts(c, ctx)
+        item = encode_candidate(c, summary=t.summary, before=t.before, after=t.after, label=t.label)
+        if c.options:
+            item["choices"] = choice_labels(c, ctx)
+        out.append(item)
+    return out
+
+
+def issues_json(obs: Observation) -> list[dict[str, Any]]:
+    return [{"code": i.code, "params": json_safe(dict(i.params))} for i in obs.issues]

@@ -6,14 +6,19 @@ import dataclasses
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from llm.api import Choice, ChoiceRequest, Chooser
 from scheduler.planning import base_version, plan
 from scheduler.planning import model as pm
-from scheduler.services.choice import build_request, candidate_texts, checked, choice_labels
-from scheduler.services.codec import encode_candidate
+from scheduler.services.choice import (
+    build_request,
+    candidate_texts,
+    checked,
+    encode_candidates,
+    issues_json,
+    json_safe,
+)
 from scheduler.services.context import context_for_trigger, load_context, unfinished_target
 from scheduler.services.dryrun import DryRunReport
 from scheduler.services.errors import ErrorCode, ServiceError
@@ -38,34 +43,6 @@ class PipelineOutcome:
     decision: str | None
     hit: str | None = None  # trigger_and_run: the trigger already existed ("dedupe", ...)
     error_code: str | None = None
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return str(value)
-
-
-def encode_candidates(result: pm.PlanResult, ctx: pm.PlanningContext) -> list[dict[str, Any]]:
-    """Every candidate in its stored form, with its texts in the user's locale (and ask_user buttons)."""
-    out = []
-    for c in result.candidates:
-        t = candidate_texts(c, ctx)
-        item = encode_candidate(c, summary=t.summary, before=t.before, after=t.after, label=t.label)
-        if c.options:
-            item["choices"] = choice_labels(c, ctx)
-        out.append(item)
-    return out
-
-
-def _issues(obs: pm.Observation) -> list[dict[str, Any]]:
-    return [{"code": i.code, "params": _json_safe(dict(i.params))} for i in obs.issues]
 
 
 class Pipeline:
@@ -172,8 +149,8 @@ class Pipeline:
             decision=result.observation.decision.value,
             candidates=encode_candidates(result, ctx),
             chosen_candidate_id=chosen.id,
-            metrics=_json_safe(dataclasses.asdict(result.observation.metrics)),
-            issues=_issues(result.observation),
+            metrics=json_safe(dataclasses.asdict(result.observation.metrics)),
+            issues=issues_json(result.observation),
             explanation=choice.explanation,
             notification_summary=choice.notification_summary,
             ask_user_question=choice.ask_user_question or None,

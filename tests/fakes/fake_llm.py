@@ -59,14 +59,22 @@ def offered_ids(body: dict[str, Any]) -> list[str]:
 
 
 def first_candidate(body: dict[str, Any]) -> FakeReply:
-    """A well-behaved model: picks the first offered candidate and explains it without times or dates."""
+    """A well-behaved model: picks the first offered candidate and explains it without times or dates; when
+    the decision is to ask the user, it also asks the question."""
     system = body["messages"][0]["content"]
+    user = next(m["content"] for m in body["messages"] if m["role"] == "user")
     zh = re.search(r"[\u4e00-\u9fff]", system) is not None
+    asking = re.search(r"^(Decision|决策)[:：] ?ask_user", user, re.MULTILINE) is not None
     ids = offered_ids(body)
     if zh:
-        return answer(ids[0], "这个方案在截止前留出了足够的时间，改动最小。", "已为你安排好时间。")
+        question = "请告诉我是哪一段没做完。" if asking else ""
+        return answer(ids[0], "这个方案在截止前留出了足够的时间，改动最小。", "已为你安排好时间。", question)
+    question = "Which block did you not finish?" if asking else ""
     return answer(
-        ids[0], "This option leaves enough time before the deadline and moves the least.", "Time found."
+        ids[0],
+        "This option leaves enough time before the deadline and moves the least.",
+        "Time found.",
+        question,
     )
 
 

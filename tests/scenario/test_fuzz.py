@@ -1,4 +1,4 @@
-"""Fuzz both callback endpoints: random and mutated bodies and headers never get a 5xx or change the database."""
+"""Fuzz both callback endpoints: random and mutated bodies never get a 5xx or change the database."""
 
 from __future__ import annotations
 
@@ -157,9 +157,13 @@ async def test_properly_signed_but_malformed_envelopes_never_get_a_5xx(sqlite_ha
         ),
         lambda: h.cb.url_verification("c"),
     ]
+    statuses: dict[int, int] = {}
     for n in range(SIGNED_CASES):
         payload = _mutate_envelope(rng, rng.choice(builders)())
         response = await h.post(_signed(h.cb, payload), PATHS[n % 2])
+        statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
         assert response.status_code < 500, (n, response.status_code, response.content[:300])
     await h.settle()
+    print(statuses)
+    assert statuses.get(200, 0) > SIGNED_CASES // 4  # many got past verification into the handlers
     assert h.app.state.deps.background.failures == 0
