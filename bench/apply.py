@@ -11,6 +11,7 @@ of 50 concurrent `apply` calls each, timed per call from the caller's side:
   already_applied. Measures contention on one card.
 - spread: 50 clicks on 50 different users' previews at once: every click is a full apply (checks,
   base_version recompute, slot re-check, writes, commit). Measures the write path under concurrency.
+- serial: 50 full applies one after another (the baseline cost of one click; "round wall" = their sum).
 """
 
 from __future__ import annotations
@@ -179,6 +180,10 @@ async def run_backend(label: str, url: str, users: int, tasks: int, rounds: int)
             )
             walls.append((time.perf_counter() - t0) * 1000)
         lines.append(summary(f"{label} spread (50 previews x 1 click)", samples, walls))
+        # serial baseline: the same full apply with no concurrency at all
+        serial = await make_previews(store, targets[rounds + rounds * CLICKS :])
+        samples = [await timed_apply(store, pid, oid, options[0], f"{pid}:0") for pid, oid, options in serial]
+        lines.append(summary(f"{label} serial (1 click at a time)", samples, [sum(s for s, _ in samples)]))
         return lines
     finally:
         await store.dispose()
@@ -190,7 +195,7 @@ async def main() -> None:
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--tasks", type=int, default=50)
     args = parser.parse_args()
-    users = args.rounds + args.rounds * CLICKS
+    users = args.rounds + args.rounds * CLICKS + CLICKS
     print(f"python {platform.python_version()} on {platform.machine()}, {users} users x {args.tasks} tasks")
     print("| scenario | clicks | p50 ms | p95 ms | p99 ms | max ms | round wall ms (median) | outcomes |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")

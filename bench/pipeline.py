@@ -22,6 +22,7 @@ import json
 import multiprocessing
 import os
 import platform
+import sqlite3
 import statistics
 import tempfile
 import time
@@ -37,6 +38,7 @@ from llm.api import FallbackChooser
 from scheduler.services.jobs import process_due_jobs
 from scheduler.services.pipeline import Pipeline
 from store import Store, migrate, new_id
+from store.engine import sqlite_path
 from store.enums import JobStatus
 from store.models import Block, FixedEvent, Job, OutboxMessage, Preview, Task, Trigger, User
 
@@ -123,7 +125,9 @@ async def reset(store: Store) -> None:
         await s.execute(sa.delete(OutboxMessage))
         await s.execute(sa.delete(Preview))
         await s.execute(
-            sa.update(Job).values(status="pending", trigger_id=None, claimed_by=None, claimed_until=None)
+            sa.update(Job)
+            .where(Job.trigger_at <= NOW)
+            .values(status="pending", trigger_id=None, claimed_by=None, claimed_until=None)
         )
         await s.execute(sa.delete(Trigger))
         await s.execute(
@@ -132,6 +136,14 @@ async def reset(store: Store) -> None:
             .values(quadrant=2, version=1, updated_at=NOW)
         )
         await uow.commit()
+    if store.backend == "sqlite":
+        # Start every run from a folded-in WAL, as a long-running deployment would be (the bulk load and
+        # the reset otherwise leave megabytes for the first timed commit to checkpoint).
+        conn = sqlite3.connect(str(sqlite_path(store.url)))
+        try:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            conn.close()
 
 
 async def one_worker(url: str, name: str) -> dict[str, Any]:

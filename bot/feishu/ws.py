@@ -120,6 +120,13 @@ class LongConnection:
                 )
                 self.force_reconnect()
 
+    def tune(self, *, silence_seconds: float, check_every: float) -> None:
+        """Change the watchdog's thresholds (restarts it)."""
+        self._silence, self._check_every = silence_seconds, check_every
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = self._app_loop.create_task(self.watch(), name="feishu-ws-watchdog")
+
     def force_reconnect(self) -> None:
         client, loop = self._client, self._ws_loop
         self.restarts += 1

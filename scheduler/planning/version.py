@@ -6,6 +6,7 @@ import hashlib
 
 from scheduler.planning.clock import local_date
 from scheduler.planning.model import PlanningContext
+from scheduler.planning.target import effective_quadrant
 from scheduler.planning.window import frame
 
 
@@ -29,7 +30,9 @@ def base_version(ctx: PlanningContext) -> str:
         if t.id in wanted:
             dl = t.deadline.timestamp() if t.deadline else None
             th = t.urgency_threshold_at.timestamp() if t.urgency_threshold_at else None
-            parts.append(f"T{t.id}:{t.status}:{t.estimate_minutes}:{t.quadrant}:{dl}:{th}")
+            # the quadrant as of `now`: the background promotion of a passed threshold changes nothing
+            quadrant = effective_quadrant(t, ctx.now)
+            parts.append(f"T{t.id}:{t.status}:{t.estimate_minutes}:{quadrant}:{dl}:{th}")
     dates = {local_date(f.start, f.tz), local_date(f.end, f.tz)}
     first = min(dates)
     parts += [

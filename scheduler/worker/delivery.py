@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 
 from scheduler.services.views import PreviewView, preview_view
 from scheduler.worker import metrics
@@ -243,17 +243,23 @@ class Delivery:
         return Plan("send", view=view, open_id=user.open_id, attempts=row.attempts)
 
     async def _cards_today(self, uow: UnitOfWork, row: Notification, zone: ZoneInfo, now: datetime) -> int:
-        # Cards in flight count too, so parallel sends cannot overshoot the cap.
-        sent = await uow.notifications.count_sent_since(row.user_id, local_day_start(now, zone))
-        sending = await uow.session.scalar(
+        """Cards sent to the user since local midnight, plus cards in flight (so parallel sends cannot
+        overshoot the cap)."""
+        count = await uow.session.scalar(
             select(func.count()).where(
                 Notification.user_id == row.user_id,
                 Notification.kind == NotificationKind.CARD,
-                Notification.status == NotificationStatus.SENDING,
                 Notification.id != row.id,
+                or_(
+                    and_(
+                        Notification.status == NotificationStatus.SENT,
+                        Notification.sent_at >= local_day_start(now, zone),
+                    ),
+                    Notification.status == NotificationStatus.SENDING,
+                ),
             )
         )
-        return sent + int(sending or 0)
+        return int(count or 0)
 
     async def _plan_update(self, uow: UnitOfWork, row: Notification, preview_id: str, now: datetime) -> Plan:
         view = await preview_view(uow, preview_id)

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
+from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
 from scheduler.worker.config import WorkerConfig
 from scheduler.worker.policy import MAX_ATTEMPTS, backoff_seconds, card_dedupe_key, update_dedupe_key
-from store import Store, UnitOfWork
-from store.enums import NotificationKind, OutboxStatus
-from store.models import OutboxMessage
+from store import Store, UnitOfWork, new_id, short_key
+from store.enums import NotificationKind, NotificationStatus, OutboxStatus
+from store.models import Notification, OutboxMessage, Preview, Trigger, User
 
 log = logging.getLogger(__name__)
 
@@ -36,67 +38,104 @@ class RelayStats:
     retried: int = 0
 
 
-def _preview_id(payload: Any) -> str:
+@dataclass(frozen=True)
+class NotificationSpec:
+    dedupe_key: str
+    user_id: str
+    kind: NotificationKind
+    payload: dict[str, Any]
+    preview_id: str
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """The rows an outbox batch refers to, by id."""
+
+    previews: Mapping[str, Preview]
+    triggers: Mapping[str, Trigger]
+    users: Mapping[str, User]
+
+
+def preview_id_of(payload: Any) -> str:
     value = payload.get("preview_id") if isinstance(payload, dict) else None
     if not isinstance(value, str) or not value:
         raise PoisonError("payload has no preview_id")
     return value
 
 
-async def _preview_ready(uow: UnitOfWork, payload: Any, now: datetime) -> None:
-    preview_id = _preview_id(payload)
-    preview = await uow.previews.get(preview_id)
+def plan(topic: str, payload: Any, loaded: Loaded) -> NotificationSpec:
+    """The notification an outbox row asks for; PoisonError when the row can never be handled."""
+    if topic not in (TOPIC_PREVIEW_READY, TOPIC_PREVIEW_UPDATED):
+        raise PoisonError(f"unknown topic {topic!r}")
+    preview_id = preview_id_of(payload)
+    preview = loaded.previews.get(preview_id)
     if preview is None:
         raise PoisonError(f"preview {preview_id} does not exist")
-    trigger = await uow.triggers.get(preview.trigger_id)
-    user = await uow.users.get(preview.user_id)
+    if topic == TOPIC_PREVIEW_UPDATED:
+        state = payload.get("state")
+        if not isinstance(state, str) or not state:
+            raise PoisonError("payload has no state")
+        return NotificationSpec(
+            update_dedupe_key(preview_id, state),
+            preview.user_id,
+            NotificationKind.CARD_UPDATE,
+            {"preview_id": preview_id, "state": state},
+            preview_id,
+        )
+    trigger = loaded.triggers.get(preview.trigger_id)
+    user = loaded.users.get(preview.user_id)
     if trigger is None or user is None:
         raise PoisonError(f"preview {preview_id} has no trigger or user")
     # The bucket is taken from the preview's creation, so a relay that runs late still dedupes correctly.
     key = card_dedupe_key(user.open_id, trigger.type, trigger.task_id or trigger.block_id, preview.created_at)
-    row, created = await uow.notifications.insert_if_absent(
-        key,
-        user_id=user.id,
-        kind=NotificationKind.CARD,
-        payload={"preview_id": preview_id},
-        now=now,
-        preview_id=preview_id,
-    )
-    if not created:
-        log.info("card for preview %s suppressed: notification %s has the same key", preview_id, row.id)
+    return NotificationSpec(key, user.id, NotificationKind.CARD, {"preview_id": preview_id}, preview_id)
 
 
-async def _preview_updated(uow: UnitOfWork, payload: Any, now: datetime) -> None:
-    preview_id = _preview_id(payload)
-    state = payload.get("state")
-    if not isinstance(state, str) or not state:
-        raise PoisonError("payload has no state")
-    preview = await uow.previews.get(preview_id)
-    if preview is None:
-        raise PoisonError(f"preview {preview_id} does not exist")
-    await uow.notifications.insert_if_absent(
-        update_dedupe_key(preview_id, state),
-        user_id=preview.user_id,
-        kind=NotificationKind.CARD_UPDATE,
-        payload={"preview_id": preview_id, "state": state},
-        now=now,
-        preview_id=preview_id,
-    )
+async def load(uow: UnitOfWork, payloads: Iterable[Any]) -> Loaded:
+    preview_ids = set()
+    for payload in payloads:
+        try:
+            preview_ids.add(preview_id_of(payload))
+        except PoisonError:
+            continue
+    previews = {p.id: p for p in await uow.previews.list_by_ids(preview_ids)}
+    triggers = {t.id: t for t in await uow.triggers.list_by_ids({p.trigger_id for p in previews.values()})}
+    users = {u.id: u for u in await uow.users.list_by_ids({p.user_id for p in previews.values()})}
+    return Loaded(previews, triggers, users)
 
 
-HANDLERS = {TOPIC_PREVIEW_READY: _preview_ready, TOPIC_PREVIEW_UPDATED: _preview_updated}
-
-
-def _handler(topic: str) -> Any:
-    handler = HANDLERS.get(topic)
-    if handler is None:
-        raise PoisonError(f"unknown topic {topic!r}")
-    return handler
+async def insert_notifications(uow: UnitOfWork, specs: Sequence[NotificationSpec], now: datetime) -> None:
+    """Insert pending notifications in one statement; a dedupe key already present is left alone."""
+    if not specs:
+        return
+    values = [
+        {
+            "id": new_id(),
+            "user_id": s.user_id,
+            "preview_id": s.preview_id,
+            "kind": s.kind,
+            "dedupe_key": short_key(s.dedupe_key),
+            "status": NotificationStatus.PENDING,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "payload": s.payload,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for s in specs
+    ]
+    stmt: Any
+    if uow.dialect == "mysql":
+        stmt = mysql.insert(Notification).values(values)
+        stmt = stmt.on_duplicate_key_update(dedupe_key=stmt.inserted.dedupe_key)  # keep the existing row
+    else:
+        stmt = sqlite.insert(Notification).values(values).on_conflict_do_nothing()
+    await uow.session.execute(stmt)
 
 
 class Relay:
-    """Claims due outbox rows with a lease and handles each in its own transaction, so one bad row never
-    holds back the others."""
+    """Claims due outbox rows with a lease and relays a batch in one transaction; when that fails, each row
+    gets its own transaction, so one bad row never holds back the others."""
 
     def __init__(self, store: Store, config: WorkerConfig, worker_id: str) -> None:
         self._store = store
@@ -110,26 +149,61 @@ class Relay:
             )
             claimed = [(r.id, r.topic, r.attempts) for r in rows]
             await uow.commit()
-        done = dead = retried = 0
-        for row_id, topic, attempts in claimed:
-            outcome = await self._handle(row_id, topic, attempts, now)
-            done += outcome == "done"
-            dead += outcome == "dead"
-            retried += outcome == "retry"
-        return RelayStats(len(claimed), done, dead, retried)
+        if not claimed:
+            return RelayStats()
+        try:
+            done, dead = await self._batch([row_id for row_id, _, _ in claimed], now)
+            return RelayStats(len(claimed), done, dead, 0)
+        except TRANSIENT_ERRORS as exc:
+            log.warning("outbox batch of %d failed, relaying one by one: %s", len(claimed), exc)
+        outcomes = [await self._one(row_id, topic, attempts, now) for row_id, topic, attempts in claimed]
+        return RelayStats(
+            len(claimed), outcomes.count("done"), outcomes.count("dead"), outcomes.count("retry")
+        )
 
-    async def _handle(self, row_id: str, topic: str, attempts: int, now: datetime) -> str:
+    async def _batch(self, ids: list[str], now: datetime) -> tuple[int, int]:
+        async with self._store.uow() as uow:
+            # In claim order, so of two rows with one dedupe key the older one's notification is kept.
+            stmt = (
+                select(OutboxMessage)
+                .where(
+                    OutboxMessage.id.in_(ids),
+                    OutboxMessage.claimed_by == self._worker_id,
+                    OutboxMessage.status == OutboxStatus.PENDING,
+                )
+                .order_by(OutboxMessage.available_at, OutboxMessage.id)
+            )
+            rows = list((await uow.session.scalars(stmt)).all())
+            loaded = await load(uow, (r.payload for r in rows))
+            specs: list[NotificationSpec] = []
+            for row in rows:
+                try:
+                    specs.append(plan(row.topic, row.payload, loaded))
+                    self._settle(row, OutboxStatus.DONE, now, None)
+                except PoisonError as exc:
+                    log.error("outbox %s (%s) is poison, marked dead: %s", row.id, row.topic, exc)  # noqa: TRY400
+                    self._settle(row, OutboxStatus.DEAD, now, exc)
+            await insert_notifications(uow, specs, now)
+            await uow.commit()
+        return len(specs), len(rows) - len(specs)
+
+    @staticmethod
+    def _settle(row: OutboxMessage, status: OutboxStatus, now: datetime, exc: BaseException | None) -> None:
+        row.status = status
+        row.attempts += 1
+        row.claimed_by = row.claimed_until = None
+        row.last_error = f"{type(exc).__name__}: {exc}"[:2000] if exc is not None else None
+        row.updated_at = now
+
+    async def _one(self, row_id: str, topic: str, attempts: int, now: datetime) -> str:
         try:
             async with self._store.uow() as uow:
                 row = await uow.outbox.get_for_update(row_id)
                 if row is None or row.claimed_by != self._worker_id or row.status != OutboxStatus.PENDING:
                     return "lost"  # our lease lapsed and another worker took it
-                await _handler(topic)(uow, row.payload, now)
-                row.status = OutboxStatus.DONE
-                row.attempts = attempts + 1
-                row.claimed_by = row.claimed_until = None
-                row.last_error = None
-                row.updated_at = now
+                spec = plan(row.topic, row.payload, await load(uow, [row.payload]))
+                await insert_notifications(uow, [spec], now)
+                self._settle(row, OutboxStatus.DONE, now, None)
                 await uow.commit()
                 return "done"
         except TRANSIENT_ERRORS as exc:
@@ -152,11 +226,10 @@ class Relay:
         *,
         retry: bool,
     ) -> str:
-        error = f"{type(exc).__name__}: {exc}"[:2000]
         values: dict[str, Any] = {
             "status": status,
             "attempts": attempts + 1,
-            "last_error": error,
+            "last_error": f"{type(exc).__name__}: {exc}"[:2000],
             "claimed_by": None,
             "claimed_until": None,
             "updated_at": now,

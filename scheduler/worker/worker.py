@@ -96,6 +96,13 @@ class Worker:
     async def scan_due(self, clock: Clock) -> list[str]:
         """Claim due jobs and run the pipeline for each trigger they create; drains full batches."""
         created: list[str] = []
+        # Several pipelines at once, so one's database and LLM waits overlap with another's work.
+        gate = asyncio.Semaphore(self.config.pipeline_concurrency)
+
+        async def run(trigger_id: str) -> None:
+            async with gate:
+                await self._run_pipeline(trigger_id, clock())
+
         for _ in range(self.config.max_batches_per_tick):
             now = clock()
             ids = await jobs.process_due_jobs(
@@ -107,13 +114,6 @@ class Worker:
             )
             metrics.TRIGGERS_CREATED.inc(len(ids))
             # Even when stopping, the triggers just created are run: otherwise they wait for recovery.
-            # Several at once, so one pipeline's database and LLM waits overlap with another's work.
-            gate = asyncio.Semaphore(self.config.pipeline_concurrency)
-
-            async def run(trigger_id: str) -> None:
-                async with gate:
-                    await self._run_pipeline(trigger_id, clock())
-
             await asyncio.gather(*(run(t) for t in ids))
             created += ids
             if self._stopping or len(ids) < self.config.due_batch:

@@ -14,7 +14,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
-import pytest
 import websockets
 from lark_oapi.ws.pb.pbbp2_pb2 import Frame
 
@@ -63,9 +62,6 @@ class FakeGateway:
         asyncio.run_coroutine_threadsafe(self.sockets[-1].send(frame.SerializeToString()), self.loop).result(
             5
         )
-
-    def drop_silently(self) -> None:
-        """Stop answering without closing: the half-open socket the watchdog is for."""
 
 
 @contextmanager
@@ -192,12 +188,7 @@ async def test_the_watchdog_reconnects_a_silent_connection(
         async with ws_app(sqlite_url, fake_server, domain) as app:
             await _until(lambda: gateway.connections == 1 and gateway.sockets)
             ws = app.state.long_connection["ws"]
-            ws._silence, ws._check_every = 0.2, 0.05  # nothing arrives after the first ping's pong
+            ws.tune(silence_seconds=0.3, check_every=0.05)  # no frame after the first ping's pong
             await _until(lambda: gateway.connections >= 2, seconds=15)
 
     assert ws.restarts >= 1
-
-
-@pytest.fixture(autouse=True)
-def _quiet_sdk_logs() -> Iterator[None]:
-    yield

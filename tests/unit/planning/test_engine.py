@@ -116,6 +116,17 @@ def test_base_version_tracks_what_candidates_depend_on() -> None:
     assert base_version(replace(ctx, blocks=(*ctx.blocks, far))) == v
 
 
+def test_base_version_ignores_the_background_promotion_of_a_passed_threshold() -> None:
+    # t2's threshold passed before `now`: the worker may store quadrant 1 between preview and click
+    waiting = TaskInfo("t2", "阅读", 2, 60, urgency_threshold_at=NOW - timedelta(hours=1))
+    promoted = replace(waiting, quadrant=1)
+    ctx = base_ctx(tasks=(base_ctx().tasks[0], waiting))
+    assert base_version(replace(ctx, tasks=(ctx.tasks[0], promoted))) == base_version(ctx)
+    # a real change of importance still counts
+    demoted = replace(waiting, quadrant=4, urgency_threshold_at=None)
+    assert base_version(replace(ctx, tasks=(ctx.tasks[0], demoted))) != base_version(ctx)
+
+
 def test_every_code_has_zh_and_en_text() -> None:
     for table in (REASONS, RISKS, ISSUES, DECISIONS, QUESTIONS, SUMMARIES):
         for code, by_locale in table.items():
