@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from bot.handlers import inbox
 from bot.handlers.clicks import handle_click
 from bot.handlers.deps import Background, BotConfig, BotDeps
 from bot.handlers.messages import handle_message
@@ -33,6 +34,8 @@ class BotReceiver:
             return
         now = self.deps.clock()
         async with self.deps.store.uow() as uow:
-            if await uow.inbox.record(InboxKind.EVENT, f"event:{event.event_id}", event.event_type, now):
-                await uow.inbox.mark(f"event:{event.event_id}", InboxStatus.IGNORED, now)
+            key = f"event:{event.event_id}"
+            if await inbox.record(
+                uow, InboxKind.EVENT, key, event.event_type, now, status=InboxStatus.IGNORED
+            ):
                 await uow.commit()

@@ -1,5 +1,9 @@
-"""Card button presses: owner check, inbox record, apply / ignore / undo / choose through the services,
-answered within the click budget with a toast and the replaced card (or a toast now and an update later)."""
+"""Card button presses: owner check, apply / ignore / undo / choose through the services, the inbox row,
+answered within the click budget with a toast and the replaced card (or a toast now and an update later).
+
+A press already in the inbox is answered with the current card and nothing else. The check is a read and
+the row is written after the action (one write per press): two copies of one press racing past the check
+reach the services with the same idempotency key, which apply, ignore, undo and choose all honour."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import logging
 from typing import Any
 
 from bot.cards import Kind, PayloadError, ToastKind, toast, unpack
+from bot.handlers import inbox
 from bot.handlers.cardview import card_for_view
 from bot.handlers.context import ClickContext
 from bot.handlers.deps import BotDeps
@@ -132,9 +137,12 @@ async def _unknown(ctx: ClickContext) -> CallbackAnswer:  # pragma: no cover - e
     return answer(toast(ToastKind.ERROR, ctx.locale))
 
 
-async def _mark(deps: BotDeps, key: str, status: InboxStatus, error: str | None = None) -> None:
+async def _record(deps: BotDeps, key: str, status: InboxStatus, error: str | None = None) -> None:
+    """One write after the action: the press's inbox row with its outcome (a retried press updates it)."""
+    now = deps.clock()
     async with deps.store.uow() as uow:
-        await uow.inbox.mark(key, status, deps.clock(), error)
+        if await inbox.record(uow, InboxKind.CLICK, key, EVENT_TYPE, now, status=status, error=error) is None:
+            await uow.inbox.mark(key, status, now, error)
         await uow.commit()
 
 
@@ -147,11 +155,11 @@ async def _run(ctx: ClickContext) -> CallbackAnswer:
         log.exception("click on preview %s failed", ctx.preview_id)
         code = exc.code.value if isinstance(exc, ServiceError) else ErrorCode.INTERNAL.value
         try:
-            await _mark(ctx.deps, key, InboxStatus.FAILED, code)
+            await _record(ctx.deps, key, InboxStatus.FAILED, code)
         except Exception:
             log.exception("could not record the failed click")
         return answer(toast(code, ctx.locale))
-    await _mark(ctx.deps, key, InboxStatus.PROCESSED)
+    await _record(ctx.deps, key, InboxStatus.PROCESSED)
     return result
 
 
@@ -175,21 +183,16 @@ async def handle_click(deps: BotDeps, click: ClickIn) -> CallbackAnswer:
     try:
         async with deps.store.uow(readonly=True) as uow:
             view = await preview_view(uow, payload.p)
+            seen = await uow.inbox.get_by_key(click.dedupe_key)
     except ServiceError as exc:
         return answer(toast(exc.code.value, deps.config.locale))
     if view.user_open_id != click.operator_open_id:
         # Someone else's card (forwarded, or in a group): a toast, and nothing is written, not even the inbox.
         return answer(toast(ToastKind.NOT_OWNER, view.locale))
-    ctx = ClickContext(deps, click, payload, now, view.locale, view.user_open_id)
-    async with deps.store.uow() as uow:
-        fresh = await uow.inbox.record(InboxKind.CLICK, click.dedupe_key, EVENT_TYPE, now)
-        if not fresh:
-            entry = await uow.inbox.get_by_key(click.dedupe_key)
-            fresh = entry is not None and entry.status == InboxStatus.FAILED  # a failed press may be retried
-        await uow.commit()
-    if not fresh:
+    if seen is not None and seen.status != InboxStatus.FAILED:  # a failed press may be tried again
         log.info("click redelivered; answering with the current card", extra={"preview_id": payload.p})
         return answer(None, card_for_view(view, now))
+    ctx = ClickContext(deps, click, payload, now, view.locale, view.user_open_id)
     work = deps.background.spawn(_run(ctx), f"click:{payload.p}")
     done, _ = await asyncio.wait({work}, timeout=deps.config.click_budget_seconds)
     if work in done:

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.handlers import inbox
 from bot.handlers.admin import admin_router
 from bot.handlers.commands import commands_router, short_help
 from bot.handlers.context import MessageContext
@@ -90,12 +91,15 @@ async def handle_message(deps: BotDeps, message: MessageIn) -> None:
     reason = _ignored_reason(message, deps.config)
     key = message.message_id or f"event:{message.event_id}"
     async with deps.store.uow() as uow:
-        if not await uow.inbox.record(InboxKind.MESSAGE, key, EVENT_TYPE, now):
-            log.info("message redelivered, ignored", extra={"message_id": message.message_id})
-            return
         if reason is not None:
-            await uow.inbox.mark(key, InboxStatus.IGNORED, now, reason)
-            await uow.commit()
+            if await inbox.record(
+                uow, InboxKind.MESSAGE, key, EVENT_TYPE, now, status=InboxStatus.IGNORED, error=reason
+            ):
+                await uow.commit()
+            return
+        row = await inbox.record(uow, InboxKind.MESSAGE, key, EVENT_TYPE, now)
+        if row is None:
+            log.info("message redelivered, ignored", extra={"message_id": message.message_id})
             return
         user = await user_for(uow, message.sender_open_id, deps.config, now)
         raw = message.text
@@ -112,11 +116,13 @@ async def handle_message(deps: BotDeps, message: MessageIn) -> None:
             # A bug must not make Feishu redeliver the message four times: record it as failed and say so.
             log.exception("message %s failed", message.message_id, extra={"message_id": message.message_id})
             await uow.rollback()
-            await uow.inbox.record(InboxKind.MESSAGE, key, EVENT_TYPE, now)
+            row = await inbox.record(uow, InboxKind.MESSAGE, key, EVENT_TYPE, now)
+            if row is None:  # pragma: no cover - a concurrent delivery recorded it meanwhile
+                return
             user = await user_for(uow, message.sender_open_id, deps.config, now)
             ctx = MessageContext(deps, message, uow, user, now, ctx.text, status=InboxStatus.FAILED)
             ctx.reply(error_message("internal", ctx.locale))
-        await uow.inbox.mark(key, ctx.status, now)
+        inbox.settle(row, ctx.status, now)
         await uow.commit()
     for i, text in enumerate(ctx.replies):
         deps.background.spawn(send_reply(deps, message, text, i), f"reply:{message.message_id}")

@@ -1,0 +1,238 @@
+"""Webhook answer latency: card clicks and message events through the real app, against the bare SDK floor.
+
+Run: python bench/webhook.py [--db URL] [--users 100] [--message-rounds 3]
+
+Both servers are uvicorn on loopback, driven by one httpx client with 100 connections, in one process:
+- ours: bot.app.create_app wired from real settings (SQLite file by default; --db mysql+aiomysql://...),
+  with previews made by the real pipeline and worker (cards delivered to the fake Feishu on loopback);
+- floor: a Starlette app whose handler is the bare lark-oapi EventDispatcherHandler (decrypt, verify,
+  unmarshal, a no-op handler) run in a thread, the least any lark-oapi webhook must do.
+Each request is signed and encrypted as Feishu does (tests/fakes/feishu_callbacks.py). Latency is the time
+from sending the request to reading the answer, per request, with all of a batch in flight at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import platform
+import socket
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import httpx
+import lark_oapi as lark
+import uvicorn
+from lark_oapi.event.callback.model.p2_card_action_trigger import P2CardActionTriggerResponse
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from app.settings import load_settings
+from app.wiring import build_components, make_worker
+from bot.app import create_app
+from scheduler.services.jobs import sync_job
+from store import Store
+from store.models import Task, User
+from tests.fakes.fake_feishu import serve_fake_feishu
+from tests.fakes.feishu_callbacks import CallbackBuilder, SignedRequest
+
+TZ = ZoneInfo("Asia/Shanghai")
+NOW = datetime(2026, 11, 30, 9, 0, tzinfo=TZ)
+KEY, TOKEN = "bench-encrypt-key", "bench-verification-token"
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def summary(values: Sequence[float]) -> dict[str, float]:
+    ms = [v * 1000 for v in values]
+    return {"n": len(ms), "p50": statistics.median(ms), "p99": percentile(ms, 0.99), "max": max(ms)}
+
+
+def floor_app() -> Starlette:
+    dispatcher = (
+        lark.EventDispatcherHandler.builder(KEY, TOKEN, lark.LogLevel.CRITICAL)
+        .register_p2_im_message_receive_v1(lambda data: None)
+        .register_p2_card_action_trigger(lambda data: P2CardActionTriggerResponse({}))
+        .build()
+    )
+
+    async def handle(request: Request) -> Response:
+        raw = lark.RawRequest()
+        raw.uri, raw.body = request.url.path, await request.body()
+        raw.headers = {k: request.headers.get(k, "") for k in (
+            "X-Lark-Request-Timestamp", "X-Lark-Request-Nonce", "X-Lark-Signature", "Content-Type")}  # fmt: skip
+        resp = await asyncio.to_thread(dispatcher.do, raw)
+        return Response(resp.content, status_code=resp.status_code, media_type="application/json")
+
+    return Starlette(routes=[Route("/feishu/events", handle, methods=["POST"]),
+                             Route("/feishu/card", handle, methods=["POST"])])  # fmt: skip
+
+
+@contextlib.asynccontextmanager
+async def serving(app: Any) -> AsyncIterator[str]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(2048)
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", backlog=2048)
+    )
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        await asyncio.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
+
+
+async def fire(
+    client: httpx.AsyncClient, base: str, path: str, requests: Sequence[SignedRequest]
+) -> list[float]:
+    """All requests at once; each one's latency. Any non-200 answer aborts the run."""
+
+    async def one(req: SignedRequest) -> float:
+        started = time.perf_counter()
+        resp = await client.post(base + path, content=req.body, headers=req.headers)
+        elapsed = time.perf_counter() - started
+        if resp.status_code != 200:
+            raise RuntimeError(f"{path}: HTTP {resp.status_code} {resp.text[:200]}")
+        return elapsed
+
+    return list(await asyncio.gather(*(one(r) for r in requests)))
+
+
+async def seed(store: Store, users: int) -> list[str]:
+    open_ids = [f"ou_bench{i:04d}" for i in range(users)]
+    async with store.uow() as uow:
+        for open_id in open_ids:
+            user = User(
+                open_id=open_id, name=open_id, timezone="Asia/Shanghai", created_at=NOW, updated_at=NOW
+            )
+            uow.users.add(user)
+            task = Task(
+                user_id=user.id, title="实验报告", quadrant=2, estimate_minutes=90,
+                deadline=NOW.replace(hour=20), urgency_threshold_at=NOW - timedelta(minutes=30),
+                created_at=NOW, updated_at=NOW,
+            )  # fmt: skip
+            uow.tasks.add(task)
+            await sync_job(uow, task, NOW)
+        await uow.commit()
+    return open_ids
+
+
+def first_apply(card: dict[str, Any]) -> dict[str, Any]:
+    stack: list[Any] = [card]
+    while stack:
+        node = stack.pop(0)
+        if isinstance(node, dict):
+            for behavior in node.get("behaviors") or []:
+                value = behavior.get("value") if isinstance(behavior, dict) else None
+                if isinstance(value, dict) and value.get("k") == "apply":
+                    return value
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    raise LookupError("no Apply button on the card")
+
+
+async def run(db_url: str, users: int, message_rounds: int) -> dict[str, dict[str, float]]:
+    cb = CallbackBuilder(encrypt_key=KEY, verification_token=TOKEN)
+    results: dict[str, dict[str, float]] = {}
+    with serve_fake_feishu() as (fake, feishu_url):
+        settings = load_settings(
+            database_url=db_url, feishu_app_id=fake.app_id, feishu_app_secret=fake.app_secret,
+            feishu_verification_token=TOKEN, feishu_encrypt_key=KEY, feishu_domain=feishu_url,
+        )  # fmt: skip
+        components = build_components(settings)
+        await components.store.ensure_schema()
+        worker = make_worker(components, lambda: NOW)
+        open_ids = await seed(components.store, users)
+        await worker.run_once(NOW)  # triggers -> previews -> cards at the fake
+        cards = {m.receive_id: m for m in fake.messages if m.msg_type == "interactive"}
+        if len(cards) != users:
+            raise RuntimeError(f"expected {users} cards, the fake got {len(cards)}")
+        clicks = [
+            cb.card_action(o, first_apply(cards[o].card), open_message_id=cards[o].message_id)
+            for o in open_ids
+        ]
+        messages = [[cb.message(o, "/tasks") for o in open_ids] for _ in range(message_rounds)]
+        app = create_app(components, clock=lambda: NOW)
+        limits = httpx.Limits(max_connections=users, max_keepalive_connections=users)
+        async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+            async with serving(app) as base:
+                await fire(client, base, "/feishu/events", [cb.message(open_ids[0], "/help")])  # warm-up
+                results["ours: card click (apply, first press)"] = summary(
+                    await fire(client, base, "/feishu/card", clicks)
+                )
+                results["ours: card click (same press again)"] = summary(
+                    await fire(client, base, "/feishu/card", clicks)
+                )
+                latencies: list[float] = []
+                for batch in messages:
+                    latencies += await fire(client, base, "/feishu/events", batch)
+                results["ours: message event (/tasks)"] = summary(latencies)
+                await app.state.deps.background.drain(60)
+            async with serving(floor_app()) as base:
+                await fire(client, base, "/feishu/events", [cb.message(open_ids[0], "/help")])
+                results["floor: card click"] = summary(await fire(client, base, "/feishu/card", clicks))
+                latencies = []
+                for batch in messages:
+                    latencies += await fire(client, base, "/feishu/events", batch)
+                results["floor: message event"] = summary(latencies)
+        applied = await _count(components.store, "change_sets")
+        await components.aclose()
+    if applied != users:
+        raise RuntimeError(f"expected {users} applies, found {applied}")
+    return results
+
+
+async def _count(store: Store, table: str) -> int:
+    import sqlalchemy as sa
+
+    async with store.uow(readonly=True) as uow:
+        return int((await uow.session.execute(sa.text(f"SELECT COUNT(*) FROM {table}"))).scalar_one())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", help="database URL (default: a fresh SQLite file)")
+    parser.add_argument("--users", type=int, default=100, help="concurrent clicks / messages per batch")
+    parser.add_argument("--message-rounds", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        db = args.db or f"sqlite+aiosqlite:///{tmp}/bench.db"
+        results = asyncio.run(run(db, args.users, args.message_rounds))
+    backend = db.split(":", 1)[0]
+    print(f"# webhook answer latency ({backend}, {args.users} concurrent, {platform.python_version()}, "
+          f"{platform.machine()}, {sys.platform})")  # fmt: skip
+    print("| path | n | p50 ms | p99 ms | max ms |\n| --- | --- | --- | --- | --- |")
+    for name, s in results.items():
+        print(f"| {name} | {s['n']:.0f} | {s['p50']:.1f} | {s['p99']:.1f} | {s['max']:.1f} |")
+    for ours, floor in (
+        ("ours: card click (apply, first press)", "floor: card click"),
+        ("ours: message event (/tasks)", "floor: message event"),
+    ):
+        o, f = results[ours], results[floor]
+        print(f"ratio {ours} / {floor}: p50 {o['p50'] / f['p50']:.1f}x, p99 {o['p99'] / f['p99']:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
