@@ -171,6 +171,7 @@ class Demo:
             type=TriggerType.USER_FEEDBACK,
             now=now,
             block_id=target.block_id,
+            choices=target.choices,
             remaining_minutes=command.minutes,
             user_text=text,
             source_message_id="demo-message-1",

@@ -133,11 +133,12 @@ def create_app(
     async def callback(request: Request) -> Response:
         endpoint = request.url.path.rsplit("/", 1)[-1]
         started = time.perf_counter()
+        arrived = time.monotonic()
         body = await read_capped(request, config.max_body_bytes)
         if body is None:
             metrics.requests.labels(endpoint, "", "too_large").inc()
             return JSONResponse({"msg": "body too large"}, status_code=413)
-        result = await gateway.handle_http(body, request.headers, receiver)
+        result = await gateway.handle_http(body, request.headers, receiver, arrived)
         metrics.requests.labels(endpoint, result.kind, result.outcome.value).inc()
         metrics.latency.labels(endpoint, result.kind).observe(time.perf_counter() - started)
         return Response(result.body, status_code=result.status, media_type="application/json")

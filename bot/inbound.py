@@ -57,6 +57,7 @@ class ClickIn:
     open_message_id: str
     open_chat_id: str
     callback_token: str  # for a delayed card update (valid 30 minutes)
+    received_at: float | None = None  # time.monotonic() when the request arrived (the answer's deadline)
 
     @property
     def dedupe_key(self) -> str:

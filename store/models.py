@@ -168,6 +168,7 @@ class Block(Base):
     __table_args__ = (
         UniqueConstraint("user_id", "key"),
         Index(None, "user_id", "start"),
+        Index(None, "task_id"),  # the due scan's "has a block soon" and the cascade from tasks
         one_of("source", e.BlockSource),
         MYSQL_TABLE,
     )
@@ -230,6 +231,8 @@ class Trigger(Base):
     mocked_now: Mapped[datetime | None]
     effective_now: Mapped[datetime]
     remaining_minutes: Mapped[int | None]
+    # feedback naming several tasks: the blocks it may mean (the ask_user card offers them)
+    choices: Mapped[Any | None] = mapped_column(JSON)
     user_text: Mapped[str | None] = mapped_column(Text)
     trace_id: Mapped[str | None] = mapped_column(String(REF))
     error_code: Mapped[str | None] = mapped_column(String(REF))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import dataclasses
 import json
 import logging
 import time
@@ -245,8 +246,16 @@ class Gateway:
         response: lark.RawResponse = self.dispatcher.do(request)
         return response
 
-    async def handle_http(self, body: bytes, headers: Mapping[str, str], receiver: Receiver) -> HttpAnswer:
-        """Check, verify and dispatch one callback request (the body already read within the cap)."""
+    async def handle_http(
+        self,
+        body: bytes,
+        headers: Mapping[str, str],
+        receiver: Receiver,
+        received_at: float | None = None,
+    ) -> HttpAnswer:
+        """Check, verify and dispatch one callback request (the body already read within the cap);
+        `received_at` (time.monotonic()) is when the request arrived: a click's answer is due 3 s later."""
+        received_at = time.monotonic() if received_at is None else received_at
         if len(body) > self.max_body_bytes:
             return HttpAnswer(413, _json({"msg": "body too large"}), Outcome.TOO_LARGE)
         canonical = canonical_headers(headers)
@@ -266,7 +275,10 @@ class Gateway:
             return HttpAnswer(status, text, outcome)
         if not captured:
             return HttpAnswer(200, response.content or SUCCESS_BODY, Outcome.CHALLENGE, "challenge")
-        return await self._answer(captured[0], receiver)
+        inbound = captured[0]
+        if isinstance(inbound, ClickIn):
+            inbound = dataclasses.replace(inbound, received_at=received_at)
+        return await self._answer(inbound, receiver)
 
     async def _answer(self, inbound: Inbound, receiver: Receiver) -> HttpAnswer:
         if isinstance(inbound, ClickIn):

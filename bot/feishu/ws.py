@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import logging
 import threading
 import time
@@ -148,6 +149,7 @@ class LongConnection:
 
     def _hand_over(self, inbound: Inbound) -> Any:
         if isinstance(inbound, ClickIn):
+            inbound = dataclasses.replace(inbound, received_at=time.monotonic())
             future = self._submit(self._receiver.on_click(inbound))
             try:
                 return future.result(timeout=CLICK_WAIT_SECONDS)

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from datetime import datetime
 from typing import Any
 
-from bot.cards import Kind, PayloadError, ToastKind, toast, unpack
+from bot.cards import ButtonPayload, Kind, PayloadError, ToastKind, toast, unpack
 from bot.handlers import inbox
 from bot.handlers.cardview import card_for_view
 from bot.handlers.context import ClickContext
@@ -171,7 +173,27 @@ async def _update_later(deps: BotDeps, click: ClickIn, work: asyncio.Task[Callba
         await deps.outbound.delayed_update(click.callback_token, card["data"])
 
 
+async def _process(deps: BotDeps, click: ClickIn, payload: ButtonPayload, now: datetime) -> CallbackAnswer:
+    try:
+        async with deps.store.uow(readonly=True) as uow:
+            view = await preview_view(uow, payload.p)
+            seen = await uow.inbox.get_by_key(click.dedupe_key)
+            # a failed press may be tried again
+            repeat = seen is not None and seen.status != InboxStatus.FAILED
+    except ServiceError as exc:
+        return answer(toast(exc.code.value, deps.config.locale))
+    if view.user_open_id != click.operator_open_id:
+        # Someone else's card (forwarded, or in a group): a toast, and nothing is written, not even the inbox.
+        return answer(toast(ToastKind.NOT_OWNER, view.locale))
+    if repeat:
+        log.info("click redelivered; answering with the current card", extra={"preview_id": payload.p})
+        return answer(None, card_for_view(view, now))
+    return await _run(ClickContext(deps, click, payload, now, view.locale, view.user_open_id))
+
+
 async def handle_click(deps: BotDeps, click: ClickIn) -> CallbackAnswer:
+    """Answer within the budget, counted from the request's arrival (`click.received_at`): whatever is not
+    done by then is answered with a toast now and finished in the background, then shown by a card update."""
     now = deps.clock()
     try:
         payload = unpack(click.value)
@@ -180,24 +202,13 @@ async def handle_click(deps: BotDeps, click: ClickIn) -> CallbackAnswer:
         return answer(
             toast(ToastKind.ERROR, deps.config.locale, message=lt("click.unknown", deps.config.locale))
         )
-    try:
-        async with deps.store.uow(readonly=True) as uow:
-            view = await preview_view(uow, payload.p)
-            seen = await uow.inbox.get_by_key(click.dedupe_key)
-    except ServiceError as exc:
-        return answer(toast(exc.code.value, deps.config.locale))
-    if view.user_open_id != click.operator_open_id:
-        # Someone else's card (forwarded, or in a group): a toast, and nothing is written, not even the inbox.
-        return answer(toast(ToastKind.NOT_OWNER, view.locale))
-    if seen is not None and seen.status != InboxStatus.FAILED:  # a failed press may be tried again
-        log.info("click redelivered; answering with the current card", extra={"preview_id": payload.p})
-        return answer(None, card_for_view(view, now))
-    ctx = ClickContext(deps, click, payload, now, view.locale, view.user_open_id)
-    work = deps.background.spawn(_run(ctx), f"click:{payload.p}")
-    done, _ = await asyncio.wait({work}, timeout=deps.config.click_budget_seconds)
+    work = deps.background.spawn(_process(deps, click, payload, now), f"click:{payload.p}")
+    started = click.received_at if click.received_at is not None else time.monotonic()
+    budget = max(0.0, deps.config.click_budget_seconds - (time.monotonic() - started))
+    done, _ = await asyncio.wait({work}, timeout=budget)
     if work in done:
         result: CallbackAnswer = work.result()
         return result
     log.warning("click on preview %s is slow; answering now, updating later", payload.p)
     deps.background.spawn(_update_later(deps, click, work), f"click-update:{payload.p}")
-    return answer(toast(ToastKind.WORKING, view.locale))
+    return answer(toast(ToastKind.WORKING, deps.config.locale))

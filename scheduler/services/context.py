@@ -122,6 +122,13 @@ async def target_for_trigger(uow: UnitOfWork, user: User, trigger: Trigger) -> p
     unfinished block (feedback), resolving an unnamed block the same way the bot does."""
     if trigger.type != TriggerType.USER_FEEDBACK:
         return pm.Target(kind=pm.TargetKind.TASK, task_id=trigger.task_id)
+    if trigger.block_id is None and trigger.task_id is None and trigger.choices:
+        # the report named several tasks: ask which of their blocks it meant
+        return pm.Target(
+            pm.TargetKind.UNFINISHED,
+            remaining_minutes=trigger.remaining_minutes,
+            choices=tuple(str(c) for c in trigger.choices),
+        )
     return await unfinished_target(
         uow, user, trigger.effective_now, trigger.block_id, trigger.task_id, trigger.remaining_minutes
     )

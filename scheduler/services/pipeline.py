@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -192,6 +193,7 @@ class Pipeline:
         remaining_minutes: int | None = None,
         user_text: str | None = None,
         trace_id: str | None = None,
+        choices: Sequence[str] = (),
     ) -> PipelineOutcome:
         """create_trigger + commit + run; a repeated request runs nothing new and reports the hit."""
         async with self._store.uow() as uow:
@@ -211,6 +213,7 @@ class Pipeline:
                 remaining_minutes=remaining_minutes,
                 user_text=user_text,
                 trace_id=trace_id,
+                choices=choices,
             )
             await uow.commit()
         result = await self.run(outcome.trigger.id, now)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -84,13 +85,15 @@ async def create_trigger(
     remaining_minutes: int | None = None,
     user_text: str | None = None,
     trace_id: str | None = None,
+    choices: Sequence[str] = (),
 ) -> TriggerOutcome:
     """A pending trigger, or the existing one this request repeats (the caller commits).
 
     An explicit idempotency key returns its trigger in any state; a feedback message id returns the
     trigger of that message; due-job and admin triggers for the same user, task and 30-minute bucket of
     the effective now return the live one (pending, processing or preview_generated). Raises ServiceError
-    MOCKED_NOW_NOT_ALLOWED when a type other than dry_run / admin_trigger carries `mocked_now`."""
+    MOCKED_NOW_NOT_ALLOWED when a type other than dry_run / admin_trigger carries `mocked_now`. `choices`:
+    the blocks an ambiguous feedback may mean (the pipeline then asks which one)."""
     kind = TriggerType(type)
     _aware("now", now)
     if mocked_now is not None:
@@ -115,6 +118,7 @@ async def create_trigger(
             mocked_now=mocked_now,
             effective_now=effective_now,
             remaining_minutes=remaining_minutes,
+            choices=list(choices) or None,
             user_text=user_text,
             trace_id=trace_id or new_id()[:16],
             created_at=now,

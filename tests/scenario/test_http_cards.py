@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -100,3 +101,26 @@ async def test_undo_after_apply_removes_the_blocks(harness: Harness) -> None:
 
     assert json.loads(response.content)["toast"]["type"] == "success"
     assert await h.count("blocks") == 0
+
+
+async def test_a_click_past_the_budget_gets_a_toast_now_and_a_card_update_later(harness: Harness) -> None:
+    h = harness
+    card, values = await _due_card(h)
+    deps = h.app.state.deps
+    deps.config = dataclasses.replace(deps.config, click_budget_seconds=0.0)
+
+    response = await h.post(
+        h.cb.card_action(
+            ALICE, _applies(values)[0], open_message_id=card.message_id, callback_token="c-late"
+        ),
+        "/feishu/card",
+    )
+    await h.settle()
+
+    body = json.loads(response.content)
+    assert body["toast"]["type"] == "info"
+    assert "card" not in body
+    updates = h.fake.card_updates
+    assert [u.token for u in updates] == ["c-late"]
+    assert updates[0].card["header"]["template"] == "green"
+    assert await h.count("change_sets") == 1

@@ -244,6 +244,37 @@ async def test_ambiguous_feedback_asks_which_block(store: Store, now: datetime) 
     assert view.question.startswith("哪一段没做完")
 
 
+async def test_feedback_naming_several_tasks_asks_among_their_blocks(store: Store, now: datetime) -> None:
+    # "报告没做完" when two tasks are reports: the bot passes both tasks' latest blocks as choices, even
+    # though a third block ended more recently
+    seeded = await seed(
+        store,
+        now,
+        tasks={
+            "lab": {"quadrant": 1, "title": "实验报告"},
+            "weekly": {"quadrant": 2, "title": "周报告"},
+            "read": {"quadrant": 2, "title": "阅读"},
+        },
+        blocks={
+            "A": ("lab", at(6, 0), at(6, 30)),
+            "B": ("weekly", at(7, 0), at(7, 30)),
+            "C": ("read", at(8, 30), at(8, 50)),
+        },
+    )
+    out = await pipeline(store).trigger_and_run(
+        user_open_id=seeded.open_id,
+        type=TriggerType.USER_FEEDBACK,
+        now=now,
+        source_message_id="om_3",
+        choices=(seeded.blocks["A"], seeded.blocks["B"]),
+    )
+    assert out.decision == "ask_user"
+    assert out.preview_id is not None
+    async with store.uow(readonly=True) as uow:
+        view = await preview_view(uow, out.preview_id)
+    assert [c.block_id for c in view.choices] == [seeded.blocks["A"], seeded.blocks["B"]]
+
+
 async def test_admin_trigger_plans_at_the_mocked_now(store: Store, now: datetime) -> None:
     seeded = await urgent(store, now)
     out = await pipeline(store).trigger_and_run(
