@@ -7,23 +7,11 @@ from datetime import datetime
 
 import click
 
-from app.cli_support import fail, run_with_store, settings_of, wall_clock_now
+from app.cli_support import fail, parse_now, run_with_store, settings_of, wall_clock_now
 from llm.api import Chooser, FallbackChooser
 from llm.client import LLMChooser, make_chooser
 from scheduler.services import DryRunReport, Pipeline, ServiceError, dry_run_json, dry_run_text
 from store import Store
-
-
-def _parse_now(_ctx: click.Context, _param: click.Parameter, value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(
-            f"{value!r} is not ISO 8601 (e.g. 2026-11-30T08:00:00+08:00, or without offset for the "
-            "user's time zone)"
-        ) from None
 
 
 @click.command("dry-run")
@@ -38,7 +26,7 @@ def _parse_now(_ctx: click.Context, _param: click.Parameter, value: str | None) 
 )
 @click.option(
     "--now",
-    callback=_parse_now,
+    callback=parse_now,
     metavar="TIME",
     help="ISO 8601 instant to run at (default: the present); without offset: the user's time zone.",
 )
