@@ -65,8 +65,11 @@ def worker_env(db_url: str, feishu_url: str, fake: FakeFeishu) -> dict[str, str]
 
 def start_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
     log = log_path.open("ab")
+    # The installed console script, exactly as an operator runs it.
+    smartflow = Path(sys.executable).with_name("smartflow")
+    command = [str(smartflow)] if smartflow.exists() else [sys.executable, "-m", "app.cli"]
     return subprocess.Popen(
-        [sys.executable, "-m", "app.cli_serve", "--mode", "worker"],
+        [*command, "serve", "--mode", "worker"],
         cwd=ROOT,
         env=env,
         stdout=log,
@@ -191,7 +194,8 @@ def test_two_workers_trigger_every_job_once_and_send_every_card_once(
     env = worker_env(mysql_url, feishu_url, fake)
     procs = [start_worker(env, tmp_path / f"worker{i}.log") for i in range(2)]
     try:
-        wait_until(lambda: len(fake.messages) >= total, timeout=120, procs=procs)
+        # ~40 s on two idle cores; the generous limit absorbs a loaded shared machine.
+        wait_until(lambda: len(fake.messages) >= total, timeout=180, procs=procs)
         # Let any straggler (a duplicate, if there were one) arrive before counting.
         time.sleep(1.0)
     finally:
@@ -270,3 +274,23 @@ async def _seed_one_card(url: str, now: datetime) -> None:
             await uow.commit()
     finally:
         await store.dispose()
+
+
+def test_sigterm_lets_the_send_in_flight_finish_and_exits_cleanly(
+    mysql_url: str, fake_feishu: tuple[FakeFeishu, str], tmp_path: Path
+) -> None:
+    fake, feishu_url = fake_feishu
+    asyncio.run(_seed_one_card(mysql_url, datetime.now(UTC)))
+    fake.inject("create", Fault.slow(1.5))  # within the 2 s call timeout
+    worker = start_worker(worker_env(mysql_url, feishu_url, fake), tmp_path / "worker.log")
+    try:
+        wait_until(lambda: fake.requests("create") >= 1, timeout=30, procs=[worker])
+        worker.send_signal(signal.SIGTERM)
+        code = worker.wait(timeout=20)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    assert code == 0, (tmp_path / "worker.log").read_text(errors="replace")[-2000:]
+    state = asyncio.run(counts(mysql_url))
+    assert state["notifications"] == {"sent": 1}
+    assert len(fake.messages) == 1

@@ -259,3 +259,24 @@ def test_serve_refuses_timeouts_that_do_not_nest(tmp_path, monkeypatch: pytest.M
     assert result.exit_code == 2
     assert "SMARTFLOW_LEASE_SECONDS" in result.output
     assert "SMARTFLOW_DELIVERY_TIMEOUT_SECONDS" in result.output
+
+
+async def test_console_sender_prints_the_card_for_the_demo(sqlite_url: str, now: datetime) -> None:
+    import io
+
+    from bot.sender import ConsoleSender
+
+    store = Store(sqlite_url)
+    out = io.StringIO()
+    try:
+        worker = Worker(CONFIG, store, Pipeline(store, FallbackChooser()), ConsoleSender(out))
+        ids = await seed_preview(store, now, expires_in=timedelta(minutes=30))
+        await worker.run_once(now)
+        assert (await notification(store, ids["notification"])).message_id == f"console-{ids['notification']}"
+        await worker.run_once(now + timedelta(hours=1))  # expired: the printed card is "updated"
+    finally:
+        await store.dispose()
+    text = out.getvalue()
+    assert f"card to {ids['open_id']}" in text
+    assert "下午补上" in text  # the option label
+    assert "updated" in text
