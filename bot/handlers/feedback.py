@@ -50,6 +50,7 @@ async def unfinished(ctx: MessageContext) -> None:
         source_message_id=ctx.message.message_id,
         remaining_minutes=command.minutes,
         user_text=command.text or ctx.text,
+        choices=target.choices,
     )
     if not outcome.created:
         return

@@ -77,6 +77,25 @@ async def test_an_ambiguous_report_asks_which_block_and_the_choice_gets_a_repair
     assert await h.count("triggers", type="user_feedback", block_id=chosen) == 1
 
 
+async def test_a_report_naming_two_matching_tasks_asks_between_their_blocks(harness: Harness) -> None:
+    h = harness
+    user_id = await h.add_user(ALICE)
+    lab = await h.add_task(user_id, "实验报告", estimate_minutes=120, deadline=at(22))
+    weekly = await h.add_task(user_id, "周报告", estimate_minutes=60, deadline=at(22))
+    other = await h.add_task(user_id, "阅读论文", estimate_minutes=60, deadline=at(22))
+    lab_block = await h.add_block(user_id, lab, at(6), 30)
+    weekly_block = await h.add_block(user_id, weekly, at(7), 30)
+    await h.add_block(user_id, other, at(8, 30), 20)  # the most recent block, but not a report
+
+    await h.message(ALICE, "报告没做完")
+    await h.run_worker()
+
+    asked = h.cards_to(ALICE)
+    assert len(asked) == 1
+    offered = {v["c"] for v in buttons(asked[0].card) if v["k"] == "choose"}
+    assert offered == {lab_block, weekly_block}
+
+
 async def test_admin_trigger_from_a_non_admin_is_refused_and_audited(harness: Harness) -> None:
     h = harness
     user_id = await h.add_user(ALICE)
