@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     feishu_verification_token: str = ""
     feishu_encrypt_key: str = ""
     feishu_domain: str = DEFAULT_FEISHU_DOMAIN
+    # the bot's own open_id: in groups, only messages mentioning it are handled (else: any mention)
+    feishu_bot_open_id: str = ""
     llm_base_url: str = ""
     llm_api_key: str = ""
     llm_model: str = ""

@@ -24,6 +24,8 @@ class SettingsLike(Protocol):
     @property
     def feishu_encrypt_key(self) -> str: ...
     @property
+    def feishu_bot_open_id(self) -> str: ...
+    @property
     def admins(self) -> tuple[str, ...]: ...
     @property
     def max_body_bytes(self) -> int: ...
@@ -69,7 +71,7 @@ class BotConfig:
             "day_end": settings.day_end,
             "daily_card_cap": settings.daily_card_cap,
             "grid_minutes": settings.grid_minutes,
-            "bot_open_id": str(getattr(settings, "feishu_bot_open_id", "") or ""),
+            "bot_open_id": settings.feishu_bot_open_id,
         }
         values.update(overrides)
         return cls(**values)
