@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 
 from scheduler.services import actions, jobs
+from scheduler.services.pipeline import STALE_PROCESSING
 from scheduler.worker import metrics
 from scheduler.worker.config import WorkerConfig, WorkerSettings
 from scheduler.worker.delivery import Delivery
@@ -30,7 +31,10 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 # A due-job trigger still pending after this long was created by a worker that died before running it
 # (a live worker runs its batch within seconds, or minutes when the LLM is slow).
-STALE_TRIGGER = timedelta(minutes=10)
+# A trigger still pending this long after it was created was never started (its process died before
+# running it: the bot runs feedback and admin triggers right after answering); one stuck in processing
+# this long lost its worker mid-run (the pipeline lets it be taken over then).
+STALE_PENDING = timedelta(minutes=2)
 
 
 def utc_now() -> datetime:
@@ -151,19 +155,28 @@ class Worker:
         return outcomes
 
     async def recover(self, now: datetime) -> int:
-        """Lease recovery: `sending` notifications whose worker died, and due-job triggers left pending."""
+        """Lease recovery: `sending` notifications whose worker died, and triggers of any source left
+        pending or stuck in processing by a process that died."""
         recovered = await self._delivery.recover(now)
-        stale = now - STALE_TRIGGER
         async with self._store.uow(readonly=True) as uow:
             trigger_ids = list(
                 (
                     await uow.session.scalars(
                         select(Trigger.id)
                         .where(
-                            Trigger.status == TriggerStatus.PENDING,
-                            Trigger.type == TriggerType.WORKER_DUE_JOB,
-                            Trigger.updated_at <= stale,
+                            or_(
+                                and_(
+                                    Trigger.status == TriggerStatus.PENDING,
+                                    Trigger.updated_at <= now - STALE_PENDING,
+                                ),
+                                and_(
+                                    Trigger.status == TriggerStatus.PROCESSING,
+                                    Trigger.updated_at <= now - STALE_PROCESSING,
+                                ),
+                            ),
+                            Trigger.type != TriggerType.DRY_RUN,
                         )
+                        .order_by(Trigger.updated_at, Trigger.id)
                         .limit(self.config.due_batch)
                     )
                 ).all()

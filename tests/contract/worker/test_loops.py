@@ -280,3 +280,35 @@ async def test_console_sender_prints_the_card_for_the_demo(sqlite_url: str, now:
     assert f"card to {ids['open_id']}" in text
     assert "下午补上" in text  # the option label
     assert "updated" in text
+
+
+async def test_a_feedback_trigger_whose_process_died_before_running_it_is_run_by_the_worker(
+    store: Store, worker: Worker, fake: FakeFeishu, now: datetime
+) -> None:
+    from scheduler.services.triggers import create_trigger
+    from store.enums import TriggerType
+    from store.models import Preview, Trigger
+
+    async with store.uow() as uow:
+        user = uow.users.add(f.user(now))
+        task = uow.tasks.add(f.task(now, user.id, key="report", quadrant=1))
+        await uow.flush()
+        uow.blocks.add(f.block(now, user.id, task.id, now - timedelta(minutes=60), 45))
+        # the bot committed the trigger, then its process died before the pipeline ran
+        created = await create_trigger(
+            uow, user=user, type=TriggerType.USER_FEEDBACK, now=now, source_message_id="om_lost"
+        )
+        trigger_id = created.trigger.id
+        await uow.commit()
+
+    await worker.run_once(now + timedelta(seconds=30))  # too early: the bot may still be running it
+    async with store.uow(readonly=True) as uow:
+        assert (await uow.triggers.get(trigger_id)).status == "pending"  # type: ignore[union-attr]
+
+    await worker.run_once(now + timedelta(minutes=3))
+    async with store.uow(readonly=True) as uow:
+        trigger = await uow.session.get(Trigger, trigger_id)
+        status = trigger.status if trigger else None
+        previews = (await uow.session.scalars(sa.select(Preview))).all()
+    assert status == "preview_generated"
+    assert len(previews) == 1
