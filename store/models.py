@@ -217,7 +217,12 @@ class Trigger(Base):
     """One attempt to run the pipeline; dedupe_key is released (NULL) once the trigger is final."""
 
     __tablename__ = "triggers"
-    __table_args__ = (one_of("type", e.TriggerType), one_of("status", e.TriggerStatus), MYSQL_TABLE)
+    __table_args__ = (
+        one_of("type", e.TriggerType),
+        one_of("status", e.TriggerStatus),
+        Index(None, "status", "updated_at"),  # lease recovery looks for triggers left behind
+        MYSQL_TABLE,
+    )
 
     id: Mapped[str] = _id()
     user_id: Mapped[str] = _fk("users.id")

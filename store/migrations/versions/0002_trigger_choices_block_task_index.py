@@ -1,4 +1,5 @@
-"""Triggers remember the blocks an ambiguous feedback may mean; blocks are indexed by task.
+"""Triggers remember the blocks an ambiguous feedback may mean; indexes on blocks by task and on triggers
+by status and update time.
 
 Revision ID: 0002
 Revises: 0001
@@ -20,9 +21,11 @@ def upgrade() -> None:
     with op.batch_alter_table('triggers') as batch:
         batch.add_column(sa.Column('choices', sa.JSON(), nullable=True))
     op.create_index(op.f('ix_blocks_task_id'), 'blocks', ['task_id'], unique=False)
+    op.create_index(op.f('ix_triggers_status_updated_at'), 'triggers', ['status', 'updated_at'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index(op.f('ix_triggers_status_updated_at'), table_name='triggers')
     if op.get_bind().dialect.name == 'mysql':
         # MySQL keeps the index as the one the foreign key needs: drop the key, then put it back (which
         # recreates its own implicit index), as 0001 left it.
