@@ -125,6 +125,7 @@ def schedule(ctx: click.Context, open_id: str, now: datetime | None, as_json: bo
 # Commands living in their own modules (imported last: they import helpers from this package).
 from app.cli_dryrun import dry_run_command  # noqa: E402
 from app.cli_eval import eval_llm_command  # noqa: E402
+from app.cli_ops import COMMANDS as OPS_COMMANDS  # noqa: E402
 from app.cli_serve import serve_command  # noqa: E402
 from app.demo import demo_command  # noqa: E402
 
@@ -132,6 +133,8 @@ main.add_command(demo_command)
 main.add_command(dry_run_command)
 main.add_command(eval_llm_command)
 main.add_command(serve_command)
+for command in OPS_COMMANDS:
+    main.add_command(command)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping
 from typing import Any
-
-from sqlalchemy import func, select
 
 from bot.handlers.context import MessageContext
 from bot.handlers.deps import BotDeps
@@ -16,19 +14,19 @@ from bot.inbound import MessageIn
 from bot.parse import Admin, AdminSub, ParseError, parse_time_text
 from bot.router import Router
 from bot.texts import error_message, parse_error_text, t
+from scheduler.services import ops
 from scheduler.services.errors import ServiceError
 from scheduler.services.feedback import match_tasks
 from scheduler.services.triggers import create_trigger
 from scheduler.services.views import dry_run_text
-from store.enums import NotificationStatus, TaskStatus, TriggerType
-from store.models import InboxEntry, Job, Notification, Preview, Task, Trigger, User
+from store.enums import TaskStatus, TriggerType
+from store.models import Task, User
 
 log = logging.getLogger(__name__)
 
 MAX_ROWS = 15
 MAX_REPLY_CHARS = 6000
 LATER_REPLY = 5
-RETRYABLE = frozenset({NotificationStatus.DEAD, NotificationStatus.FAILED, NotificationStatus.DEFERRED})
 
 admin_router: Router[MessageContext, None] = Router("admin")
 
@@ -188,19 +186,14 @@ def _clip(text: str) -> str:
     return text if len(text) <= MAX_REPLY_CHARS else text[: MAX_REPLY_CHARS - 1] + "…"
 
 
-def _counts(rows: Sequence[Any]) -> str:
-    return ", ".join(f"{status}={n}" for status, n in sorted(rows)) or "-"
+def _counts(by_status: Mapping[str, int]) -> str:
+    return ", ".join(f"{status}={n}" for status, n in sorted(by_status.items())) or "-"
 
 
 @admin_router.route(_sub_is(AdminSub.JOBS))
 async def jobs(ctx: MessageContext) -> None:
-    session = ctx.uow.session
-    counts = (await session.execute(select(Job.status, func.count()).group_by(Job.status))).all()
-    pending = (
-        await session.scalars(
-            select(Job).where(Job.status == "pending").order_by(Job.trigger_at, Job.id).limit(MAX_ROWS)
-        )
-    ).all()
+    counts = (await ops.status_counts(ctx.uow))["jobs"]
+    pending = await ops.pending_jobs(ctx.uow, MAX_ROWS)
     lines = [lt("admin.jobs.header", ctx.locale, counts=_counts(counts))]
     lines += [f"• {j.id} task={j.task_id} at={j.trigger_at.isoformat(timespec='minutes')}" for j in pending]
     if not pending:
@@ -213,19 +206,7 @@ async def jobs(ctx: MessageContext) -> None:
 async def notifications(ctx: MessageContext) -> None:
     command = ctx.command
     assert isinstance(command, Admin)
-    wanted = (
-        [NotificationStatus.DEAD]
-        if command.dead
-        else [NotificationStatus.FAILED, NotificationStatus.DEFERRED, NotificationStatus.PENDING]
-    )
-    rows = (
-        await ctx.uow.session.scalars(
-            select(Notification)
-            .where(Notification.status.in_(wanted))
-            .order_by(Notification.updated_at.desc(), Notification.id)
-            .limit(MAX_ROWS)
-        )
-    ).all()
+    rows = await ops.notifications(ctx.uow, dead=command.dead, limit=MAX_ROWS)
     which = "dead" if command.dead else "failed/deferred/pending"
     lines = [lt("admin.notifications.header", ctx.locale, which=which)]
     lines += [
@@ -246,41 +227,22 @@ async def retry(ctx: MessageContext) -> None:
     assert isinstance(command, Admin)
     assert command.notification_id
     nid = command.notification_id
-    row = await ctx.uow.notifications.get_for_update(nid)
-    if row is None:
+    done = await ops.retry_notification(ctx.uow, nid, ctx.now)
+    if done.result == ops.RetryResult.NOT_FOUND:
         _audit(ctx, "not_found", target=nid)
         ctx.reply(lt("admin.retry.not_found", ctx.locale, id=nid))
-        return
-    if row.status not in RETRYABLE:
-        _audit(ctx, "bad_state", target=nid, status=row.status)
-        ctx.reply(lt("admin.retry.bad_state", ctx.locale, id=nid, status=row.status))
-        return
-    previous = row.status
-    row.status = NotificationStatus.PENDING
-    row.attempts = 0
-    row.next_attempt_at = ctx.now
-    row.claimed_by = None
-    row.claimed_until = None
-    row.updated_at = ctx.now
-    _audit(ctx, "ok", target=nid, previous=previous)
-    ctx.reply(lt("admin.retry.done", ctx.locale, id=nid))
+    elif done.result == ops.RetryResult.BAD_STATE:
+        _audit(ctx, "bad_state", target=nid, status=done.previous_status)
+        ctx.reply(lt("admin.retry.bad_state", ctx.locale, id=nid, status=done.previous_status))
+    else:
+        _audit(ctx, "ok", target=nid, previous=done.previous_status)
+        ctx.reply(lt("admin.retry.done", ctx.locale, id=nid))
 
 
 @admin_router.route(_sub_is(AdminSub.STATS))
 async def stats(ctx: MessageContext) -> None:
-    session = ctx.uow.session
-    lines = [f"users: {(await session.execute(select(func.count()).select_from(User))).scalar_one()}"]
-    tasks = (await session.execute(select(Task.status, func.count()).group_by(Task.status))).all()
-    lines.append(f"tasks: {_counts(tasks)}")
-    for name, model in (
-        ("jobs", Job),
-        ("triggers", Trigger),
-        ("previews", Preview),
-        ("notifications", Notification),
-    ):
-        rows = (await session.execute(select(model.status, func.count()).group_by(model.status))).all()
-        lines.append(f"{name}: {_counts(rows)}")
-    inbox = (await session.execute(select(InboxEntry.kind, func.count()).group_by(InboxEntry.kind))).all()
-    lines.append(f"inbox: {_counts(inbox)}")
+    counts = await ops.status_counts(ctx.uow)
+    lines = [f"users: {counts.pop('users')['total']}"]
+    lines += [f"{name}: {_counts(by_status)}" for name, by_status in counts.items()]
     _audit(ctx, "ok")
     ctx.reply(lt("admin.stats", ctx.locale, lines="\n".join(lines)))

@@ -1,0 +1,96 @@
+"""Operator queries and actions shared by the admin slash commands and the CLI: counts, jobs, previews,
+notifications, and retrying a notification."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import func, select
+
+from store import UnitOfWork
+from store.enums import NotificationStatus
+from store.models import InboxEntry, Job, Notification, Preview, Task, Trigger, User
+
+RETRYABLE = frozenset({NotificationStatus.DEAD, NotificationStatus.FAILED, NotificationStatus.DEFERRED})
+WAITING = (NotificationStatus.FAILED, NotificationStatus.DEFERRED, NotificationStatus.PENDING)
+
+
+async def status_counts(uow: UnitOfWork) -> dict[str, dict[str, int]]:
+    """Rows by status for every table an operator watches (inbox by kind), plus the user count."""
+    session = uow.session
+    out: dict[str, dict[str, int]] = {
+        "users": {"total": (await session.execute(select(func.count()).select_from(User))).scalar_one()}
+    }
+    for name, column in (
+        ("tasks", Task.status),
+        ("jobs", Job.status),
+        ("triggers", Trigger.status),
+        ("previews", Preview.status),
+        ("notifications", Notification.status),
+        ("inbox", InboxEntry.kind),
+    ):
+        rows = (await session.execute(select(column, func.count()).group_by(column))).all()
+        out[name] = {str(key): int(n) for key, n in sorted(rows)}
+    return out
+
+
+async def pending_jobs(uow: UnitOfWork, limit: int) -> Sequence[Job]:
+    """The next pending jobs, soonest first."""
+    stmt = select(Job).where(Job.status == "pending").order_by(Job.trigger_at, Job.id).limit(limit)
+    return (await uow.session.scalars(stmt)).all()
+
+
+async def notifications(uow: UnitOfWork, *, dead: bool, limit: int) -> Sequence[Notification]:
+    """Dead notifications, or those still waiting to go out (pending, failed, deferred); latest first."""
+    wanted = [NotificationStatus.DEAD] if dead else list(WAITING)
+    stmt = (
+        select(Notification)
+        .where(Notification.status.in_(wanted))
+        .order_by(Notification.updated_at.desc(), Notification.id)
+        .limit(limit)
+    )
+    return (await uow.session.scalars(stmt)).all()
+
+
+async def recent_previews(uow: UnitOfWork, *, open_id: str | None, limit: int) -> Sequence[Preview]:
+    """The latest previews, of one user or of everyone; an unknown open_id has none."""
+    user_id = None
+    if open_id is not None:
+        user = await uow.users.get_by_open_id(open_id)
+        if user is None:
+            return []
+        user_id = user.id
+    return await uow.previews.recent(user_id, limit=limit)
+
+
+class RetryResult(StrEnum):
+    QUEUED = "queued"
+    NOT_FOUND = "not_found"
+    BAD_STATE = "bad_state"
+
+
+@dataclass(frozen=True)
+class Retry:
+    result: RetryResult
+    previous_status: str | None = None
+
+
+async def retry_notification(uow: UnitOfWork, notification_id: str, now: datetime) -> Retry:
+    """Queue a dead, failed or deferred notification for delivery now with a fresh attempt budget (the caller
+    commits). Its uuid is its id, so Feishu still drops it if an earlier attempt did get through."""
+    row = await uow.notifications.get_for_update(notification_id)
+    if row is None:
+        return Retry(RetryResult.NOT_FOUND)
+    if row.status not in RETRYABLE:
+        return Retry(RetryResult.BAD_STATE, row.status)
+    previous = row.status
+    row.status = NotificationStatus.PENDING
+    row.attempts = 0
+    row.next_attempt_at = now
+    row.claimed_by = None
+    row.claimed_until = None
+    row.updated_at = now
+    return Retry(RetryResult.QUEUED, previous)
