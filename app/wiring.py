@@ -11,7 +11,9 @@ from typing import TextIO
 from app.settings import Settings
 from bot.feishu.client import FeishuClient
 from bot.sender import ConsoleSender, FeishuSender
-from llm.api import Chooser, FallbackChooser
+from llm.api import Chooser
+from llm.client import make_chooser as make_llm_chooser
+from llm.metrics import MeteredChooser, process_metrics
 from scheduler.services.pipeline import Pipeline
 from scheduler.worker.sender import Sender
 from scheduler.worker.worker import Worker
@@ -41,12 +43,9 @@ class Components:
 
 
 def make_chooser(settings: Settings) -> Chooser:
-    """The LLM chooser when the llm package provides one, else the deterministic fallback."""
-    try:
-        from llm.client import make_chooser as make_llm_chooser
-    except ImportError:  # pragma: no cover - llm.client is optional while it is being built
-        return FallbackChooser()
-    return make_llm_chooser(settings)
+    """The configured LLM chooser (the deterministic fallback when none is configured), counted in the
+    process's /metrics."""
+    return MeteredChooser(make_llm_chooser(settings), process_metrics())
 
 
 def make_feishu_client(settings: Settings) -> FeishuClient | None:

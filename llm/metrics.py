@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 
 from llm.api import Choice, ChoiceRequest, Chooser
@@ -43,6 +45,12 @@ class LLMMetrics:
             self.tokens.labels(kind="completion").inc(choice.completion_tokens)
 
 
+@cache
+def process_metrics() -> LLMMetrics:
+    """The process's llm metrics on the default registry (registered once, however many choosers)."""
+    return LLMMetrics()
+
+
 class MeteredChooser:
     """A Chooser that records every choice of the one it wraps."""
 
@@ -54,3 +62,8 @@ class MeteredChooser:
         choice = await self._inner.choose(request)
         self._metrics.record(choice)
         return choice
+
+    async def aclose(self) -> None:
+        close = getattr(self._inner, "aclose", None)
+        if close is not None:
+            await close()

@@ -13,7 +13,7 @@ from app.settings import load_settings
 from app.wiring import build_components
 from bot.app import create_app
 from tests.scenario.http_harness import *  # noqa: F403
-from tests.scenario.http_harness import ALICE, Harness
+from tests.scenario.http_harness import ADMIN, ALICE, Harness, at
 
 
 @pytest.mark.parametrize("path", ["/feishu/events", "/feishu/card"])
@@ -160,6 +160,26 @@ async def test_health_readiness_and_metrics(harness: Harness) -> None:
     text = metrics.text
     assert 'smartflow_feishu_callbacks_total{endpoint="events",kind="message",outcome="ok"} 1.0' in text
     assert "smartflow_jobs" in text  # the worker's row counts
+
+
+def _sample(text: str, name: str) -> float:
+    line = next((x for x in text.splitlines() if x.startswith(name + " ")), None)
+    return float(line.split()[-1]) if line else 0.0
+
+
+async def test_metrics_count_the_choices_by_path_and_reason(harness: Harness) -> None:
+    h = harness
+    counter = 'smartflow_llm_choices_total{reason="not_configured",source="fallback"}'
+    before = _sample((await h.client.get("/metrics")).text, counter)
+    user_id = await h.add_user(ALICE)
+    await h.add_task(user_id, "实验报告", deadline=at(20))
+
+    await h.message(ADMIN, f"/admin trigger {ALICE} 实验报告")
+    await h.run_worker()
+
+    assert len(h.cards_to(ALICE)) == 1
+    after = _sample((await h.client.get("/metrics")).text, counter)
+    assert after == before + 1
 
 
 async def test_readiness_fails_when_the_database_is_unreachable() -> None:
