@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from scheduler.planning import model as pm
 from scheduler.planning.window import busy_items, day_windows, free_intervals
+from scheduler.services.context import load_context
 from store import UnitOfWork
-from store.models import Block, FixedEvent, Task, User
 
 JSON_SCHEMA = "smartflow.schedule.v1"  # bump when docs/cli-json.md changes incompatibly
 
@@ -24,100 +24,6 @@ class ScheduleError(Exception):
     def __init__(self, code: ScheduleErrorCode, message: str) -> None:
         super().__init__(message)
         self.code = code
-
-
-def _clock(value: str | None) -> time | None:
-    if value is None:
-        return None
-    h, m = (int(p) for p in value.split(":"))
-    return time(0, 0) if h == 24 else time(h, m)  # "24:00": midnight at the end of the day
-
-
-def user_prefs(user: User, grid_minutes: int = 15) -> pm.UserPrefs:
-    return pm.UserPrefs(
-        timezone=user.timezone,
-        locale=user.locale,
-        day_start=_clock(user.day_start) or time(8, 0),
-        day_end=_clock(user.day_end) or time(22, 30),
-        quiet_start=_clock(user.quiet_start),
-        quiet_end=_clock(user.quiet_end),
-        grid_minutes=grid_minutes,
-    )
-
-
-def task_info(t: Task) -> pm.TaskInfo:
-    return pm.TaskInfo(
-        id=t.id,
-        title=t.title,
-        quadrant=t.quadrant,
-        estimate_minutes=t.estimate_minutes,
-        deadline=t.deadline,
-        urgency_threshold_at=t.urgency_threshold_at,
-        status=pm.TaskStatus(t.status),
-        key=t.key,
-    )
-
-
-def fixed_event(e: FixedEvent) -> pm.FixedEvent:
-    return pm.FixedEvent(
-        id=e.id,
-        title=e.title,
-        start=e.start,
-        end=e.end,
-        weekday=e.weekday,
-        local_start=_clock(e.local_start),
-        local_end=_clock(e.local_end),
-        valid_from=e.valid_from,
-        valid_until=e.valid_until,
-    )
-
-
-def block(b: Block) -> pm.Block:
-    return pm.Block(
-        id=b.id,
-        task_id=b.task_id,
-        start=b.start,
-        end=b.end,
-        source=pm.BlockSource(b.source),
-        locked=b.locked,
-        makeup_for=b.makeup_for,
-    )
-
-
-async def load_context(  # noqa: PLR0917 - mirrors PlanningContext
-    uow: UnitOfWork,
-    user: User,
-    now: datetime,
-    target: pm.Target,
-    grid_minutes: int = 15,
-    horizon_hours: int = 24,
-) -> pm.PlanningContext:
-    """The planning context of `user` at `now`: every fixed event, the blocks from a day before the window
-    to a day after it (with their tasks and the target task), and the day extensions around it."""
-    utc_now = now.astimezone(UTC)
-    lo, hi = utc_now - timedelta(hours=24), utc_now + timedelta(hours=horizon_hours + 24)
-    blocks = await uow.blocks.overlapping(user.id, lo, hi)
-    task_ids = {b.task_id for b in blocks}
-    if target.task_id is not None:
-        task_ids.add(target.task_id)
-    tasks = sorted(await uow.tasks.list_by_ids(task_ids), key=lambda t: t.id)
-    events = await uow.events.for_user(user.id)
-    local_today = now.astimezone(ZoneInfo(user.timezone)).date()
-    extensions = await uow.day_extensions.between(
-        user.id, local_today - timedelta(days=1), local_today + timedelta(days=2)
-    )
-    return pm.PlanningContext(
-        now=now,
-        user=user_prefs(user, grid_minutes),
-        target=target,
-        tasks=tuple(task_info(t) for t in tasks),
-        fixed_events=tuple(fixed_event(e) for e in events),
-        blocks=tuple(block(b) for b in blocks),
-        day_extensions=tuple(
-            pm.DayExtension(day=x.day, day_end=_clock(x.day_end) or time(0, 0)) for x in extensions
-        ),
-        horizon_hours=horizon_hours,
-    )
 
 
 # --------------------------------------------------------------------------- the view (pure)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from scheduler.planning import model as pm
@@ -92,7 +92,9 @@ async def load_context(  # noqa: PLR0917 - mirrors PlanningContext
 ) -> pm.PlanningContext:
     """The planning context of `user` at `now`: every fixed event, the blocks from a day before the window
     to a day after it (with their tasks and the target task), and the day extensions around it."""
-    lo, hi = now - timedelta(hours=24), now + timedelta(hours=horizon_hours + 24)
+    # in UTC: adding hours to a local time is wall-clock arithmetic (25 real hours across a DST change)
+    utc_now = now.astimezone(UTC)
+    lo, hi = utc_now - timedelta(hours=24), utc_now + timedelta(hours=horizon_hours + 24)
     blocks = await uow.blocks.overlapping(user.id, lo, hi)
     task_ids = {b.task_id for b in blocks}
     if target.task_id is not None:
