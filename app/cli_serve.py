@@ -31,6 +31,10 @@ def serve_command(
 ) -> None:
     """Run the Feishu bot (api), the background worker (worker), or both (all)."""
     settings = settings_of(ctx)
+    if mode in ("api", "all"):
+        missing = receiving_problem(settings, feishu_mode)
+        if missing:
+            fail(missing, EXIT_CONFIG)
     setup_logging(settings.log_level)
     # APScheduler warns on every tick skipped because the previous one still runs; that is by design here.
     logging.getLogger("apscheduler").setLevel(logging.ERROR)
@@ -40,6 +44,24 @@ def serve_command(
         fail(str(exc), EXIT_CONFIG)
     except (StoreError, SQLAlchemyError, OSError) as exc:
         fail(db_error_line(exc) if not isinstance(exc, StoreError) else str(exc))
+
+
+def receiving_problem(settings: Settings, feishu_mode: str) -> str | None:
+    """Why the bot cannot safely receive Feishu events in this mode (naming the variables), else None."""
+    if feishu_mode == "ws":
+        if not settings.feishu_configured:
+            return (
+                "--feishu ws needs SMARTFLOW_FEISHU_APP_ID and SMARTFLOW_FEISHU_APP_SECRET "
+                "(the long connection logs in as the app)"
+            )
+        return None
+    if not (settings.feishu_verification_token or settings.feishu_encrypt_key):
+        return (
+            "receiving callbacks over HTTP needs SMARTFLOW_FEISHU_VERIFICATION_TOKEN (and, recommended, "
+            "SMARTFLOW_FEISHU_ENCRYPT_KEY): without them anyone who can reach the port could post events. "
+            "Use --mode worker to run only the background worker."
+        )
+    return None
 
 
 async def _serve(settings: Settings, mode: str, feishu_mode: str, host: str, port: int) -> None:
@@ -83,6 +105,7 @@ async def _serve_http(components: Components, feishu_mode: str, host: str, port:
 
     app: Any = create_app(components, feishu_mode=feishu_mode)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
+    log.info("serving HTTP on http://%s:%d (Feishu events: %s)", host, port, feishu_mode)
     # uvicorn installs its own SIGTERM/SIGINT handlers and returns from serve() after a graceful shutdown.
     await uvicorn.Server(config).serve()
 
