@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
+import bpe_openai
 import pytest
 
 from llm.api import ChoiceRequest
@@ -37,7 +38,7 @@ def test_three_candidate_prompt_under_budget(request_: ChoiceRequest) -> None:
 
 @pytest.mark.parametrize("request_", [zh_request(), en_request()], ids=["zh", "en"])
 def test_three_candidate_prompt_exact_count(request_: ChoiceRequest) -> None:
-    bpe = pytest.importorskip("bpe_openai")  # optional: ships the BPE tables, no download
+    bpe = bpe_openai  # a dev dependency that ships the BPE tables: no download
     text = prompt_text(request_)
     for name in ("cl100k_base", "o200k_base"):
         exact = len(bpe.get_encoding(name).encode(text)) + FRAMING
@@ -54,7 +55,7 @@ def test_realistic_candidate_texts_are_not_clipped(request_: ChoiceRequest) -> N
 
 
 def test_every_field_full_of_cjk_still_under_budget() -> None:
-    bpe = pytest.importorskip("bpe_openai")
+    bpe = bpe_openai
     full = "实验报告" * 100
     request = zh_request(
         target_title=full,
