@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -177,6 +177,8 @@ async def _apply_locked(store: Store, req: _Request, hook: Hook | None) -> Apply
             ctx = await context_for_trigger(uow, user, trigger, req.grid_minutes)
             if base_version(ctx) != preview.base_version:
                 code = ErrorCode.BASE_VERSION_CHANGED
+        if code is None and ctx is not None and _touches_the_past(candidate.changes, req.now):
+            code = ErrorCode.SLOT_PASSED
         if code is not None or ctx is None:
             return _rejected(req, code or ErrorCode.INTERNAL)
         if hook is not None:
@@ -222,6 +224,17 @@ async def _apply_locked(store: Store, req: _Request, hook: Hook | None) -> Apply
         extra={"preview_id": preview.id},
     )
     return ApplyOutcome("applied", None, preview.id, change_set.id)
+
+
+def _touches_the_past(changes: Sequence[pm.Change], now: datetime) -> bool:
+    """A click late in the preview's life: a change would write before `now` or move a block that has
+    begun (a past block counts as done, so time planned there is lost)."""
+    floor = now.replace(second=0, microsecond=0)
+    for change in changes:
+        for instant in (change.start, change.old_start):
+            if instant is not None and instant < floor:
+                return True
+    return False
 
 
 async def _target_done(uow: UnitOfWork, preview: Preview, candidate: pm.Candidate) -> ErrorCode | None:

@@ -16,6 +16,7 @@ class ErrorCode(StrEnum):
     BASE_VERSION_CHANGED = "base_version_changed"
     TARGET_COMPLETED = "target_completed"
     SLOT_CONFLICT = "slot_conflict"
+    SLOT_PASSED = "slot_passed"
     UNDO_CONFLICT = "undo_conflict"
     UNDO_EXPIRED = "undo_expired"
     NOTHING_TO_UNDO = "nothing_to_undo"
@@ -57,6 +58,10 @@ MESSAGES: dict[ErrorCode, tuple[str, str]] = {
     ErrorCode.SLOT_CONFLICT: (
         "这个时间段已被占用，没有修改。",
         "That time slot is no longer free; nothing was changed.",
+    ),
+    ErrorCode.SLOT_PASSED: (
+        "这个方案的时间已经开始或过去了，没有修改。需要的话请重新生成建议。",
+        "That option's time has already started or passed; nothing was changed. Ask for a fresh suggestion.",
     ),
     ErrorCode.UNDO_CONFLICT: (
         "相关的日程块之后又被改动过，无法安全撤销。",

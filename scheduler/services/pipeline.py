@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 READY_TOPIC = "preview.ready"
 # A trigger left `processing` this long (a crashed run) may be taken over by another run.
 STALE_PROCESSING = timedelta(minutes=10)
+LATE_START = timedelta(minutes=1)
 DETAIL_CHARS = 2000
 
 
@@ -82,6 +83,10 @@ class Pipeline:
             )
             if trigger.status != TriggerStatus.PENDING and not stale:
                 return await _current(uow, trigger)
+            if trigger.mocked_now is None and now - trigger.effective_now > LATE_START:
+                # Run late (recovered after a crash, or queued behind a backlog): plan for the present, not
+                # for when the trigger was created, or every option could already lie in the past.
+                trigger.effective_now = now
             try:
                 ctx = await self._context(uow, trigger)
             except (ServiceError, ValueError, LookupError) as exc:

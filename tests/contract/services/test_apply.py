@@ -257,6 +257,42 @@ async def test_target_done_is_target_completed(store: Store) -> None:
     assert (await _preview(store, ready.preview_id)).apply_error == "target_completed"
 
 
+async def test_a_late_click_on_an_option_whose_time_has_begun_writes_nothing(store: Store) -> None:
+    now = at(9)
+    seeded, ready = await place_scenario(store, now)  # options at 12:00, 13:30, 15:00
+    first = min(ready.candidates, key=lambda c: c.changes[0].start or now)
+    start = first.changes[0].start
+    assert start is not None
+    # the first option starts at 12:00, after the preview's hour: give the preview a longer life so that a
+    # click at 12:05 is refused for the option's time, not for the preview's expiry
+    async with store.uow() as uow:
+        p = await uow.previews.get(ready.preview_id)
+        assert p is not None
+        p.expires_at = at(23)
+        await uow.commit()
+    before = await snapshot(store, ignore_preview_error=True)
+    late = await _apply(store, seeded, ready, first, "late", start + timedelta(minutes=5))
+
+    assert (late.status, late.code) == ("rejected", ErrorCode.SLOT_PASSED)
+    assert await snapshot(store, ignore_preview_error=True) == before
+    # a later option of the same card still applies
+    later = max(ready.candidates, key=lambda c: c.changes[0].start or now)
+    out = await _apply(store, seeded, ready, later, "later", start + timedelta(minutes=5))
+    assert out.status == "applied"
+
+
+async def test_a_late_click_never_moves_a_block_that_has_begun(store: Store) -> None:
+    now = at(10)
+    seeded, ready = await push_scenario(store, now)  # moves B (10:15-11:00) and C later
+    option = ready.of_type(pm.CandidateType.PUSH_SUCCESSORS)
+    before = await snapshot(store, ignore_preview_error=True)
+
+    out = await _apply(store, seeded, ready, option, "k", at(10, 40))  # B has been running for 25 minutes
+
+    assert (out.status, out.code) == ("rejected", ErrorCode.SLOT_PASSED)
+    assert await snapshot(store, ignore_preview_error=True) == before
+
+
 async def test_expired_preview_is_refused(store: Store) -> None:
     now = at(9)
     seeded, ready = await place_scenario(store, now)

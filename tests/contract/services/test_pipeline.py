@@ -119,6 +119,21 @@ async def test_due_job_produces_a_preview_and_one_outbox_row(store: Store, now: 
     assert all(set(c["texts"]) == {"summary", "before", "after", "label"} for c in preview.candidates)
 
 
+async def test_a_trigger_run_late_plans_for_the_present(store: Store, now: datetime) -> None:
+    # the worker that created it died; lease recovery runs it four hours later
+    seeded = await urgent(store, now)
+    trigger_id = await due_trigger(store, seeded, now)
+    late = now + timedelta(hours=4)
+    out = await pipeline(store).run(trigger_id, late)
+    assert out.status == TriggerStatus.PREVIEW_GENERATED
+    (preview,) = await rows(store, Preview)
+    starts = [decode_candidate(c).changes[0].start for c in preview.candidates]
+    assert starts
+    assert all(start is not None and start >= late for start in starts)
+    (trigger,) = await rows(store, Trigger)
+    assert trigger.effective_now == late
+
+
 async def test_english_user_gets_english_texts(store: Store, now: datetime) -> None:
     seeded = await urgent(store, now, locale="en")
     out = await pipeline(store).run(await due_trigger(store, seeded, now), now)
