@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from bot.parse.model import ParseError
+from scheduler.services.errors import ErrorCode
+from scheduler.services.errors import message as service_message
 
 LOCALES = ("zh", "en")
 
@@ -111,29 +113,6 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "prefs.quiet_off": ("关闭", "off"),
 }
 
-# service error codes (SPEC 3.6); unknown codes get error.unknown
-_ERRORS: dict[str, tuple[str, str]] = {
-    "not_found": ("找不到这个建议，可能已被清理。", "This suggestion no longer exists."),
-    "not_owner": ("这张卡片属于别人。", "This card belongs to someone else."),
-    "already_applied": ("这个建议已经应用过了。", "This suggestion was already applied."),
-    "invalid_state": ("这个建议已被忽略或失效，不能再应用。", "This suggestion was ignored or failed."),
-    "expired": ("这个建议已过期，日程没有改动。", "This suggestion expired; nothing changed."),
-    "candidate_not_found": ("找不到这个方案。", "That option does not exist."),
-    "idempotency_conflict": ("重复的请求内容不一致，已拒绝。", "A repeated request did not match; refused."),
-    "base_version_changed": (
-        "你的日程在这之后有了变化，这个建议已失效，没有做任何改动。",
-        "Your schedule changed since this suggestion; nothing was changed.",
-    ),
-    "target_completed": ("这个任务已经完成了，不需要再安排。", "That task is already done."),
-    "slot_conflict": ("这个时段已经被占用，没有做任何改动。", "That time is taken now; nothing was changed."),
-    "undo_conflict": (
-        "相关安排在应用后又被改动过，无法撤销。",
-        "Those blocks changed after applying, so this cannot be undone.",
-    ),
-    "undo_expired": ("已超过可撤销的时间。", "The time to undo has passed."),
-    "internal": ("服务暂时出错了，请稍后再试。", "Something went wrong on our side; please try again."),
-}
-
 # ParseError codes in Chinese (English uses ParseError.message, which names the problem)
 _PARSE_ERRORS_ZH: dict[str, str] = {
     "empty_title": "缺少任务标题。用法：/add <标题> <分钟> [by <时间>] [!]",
@@ -177,16 +156,18 @@ def has(key: str) -> bool:
     return key in _TEXTS
 
 
+_SERVICE_CODES = frozenset(c.value for c in ErrorCode)
+
+
 def error_message(code: str, locale: str | None) -> str:
-    """The user-facing sentence for a service error code (SPEC 3.6)."""
-    pair = _ERRORS.get(code)
-    if pair is None:
+    """The user-facing sentence for a service error code (SPEC 3.6; the services own the wording)."""
+    if code not in _SERVICE_CODES:
         return t("error.unknown", locale, code=code)
-    return pair[1] if norm_locale(locale) == "en" else pair[0]
+    return service_message(code, norm_locale(locale))
 
 
 def known_error(code: str) -> bool:
-    return code in _ERRORS
+    return code in _SERVICE_CODES
 
 
 def candidate_type_label(candidate_type: str, locale: str | None) -> str:

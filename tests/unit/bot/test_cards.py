@@ -196,7 +196,10 @@ def test_toasts() -> None:
     assert toast("applied", "zh") == {"type": "success", "content": "已应用"}
     assert toast("applied", "en") == {"type": "success", "content": "Applied"}
     assert toast("not_owner", "en")["type"] == "warning"
-    assert toast("expired", "en") == {"type": "error", "content": "This suggestion expired; nothing changed."}
+    assert toast("expired", "en") == {
+        "type": "error",
+        "content": "This suggestion expired; your schedule was not changed.",
+    }
     assert toast("brand_new_code", "zh")["content"] == "操作没有成功（brand_new_code）。"
 
 
