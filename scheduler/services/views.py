@@ -63,6 +63,8 @@ class PreviewView:
     risk_level: str = "low"  # of the chosen candidate: colours the card
     undone_at: datetime | None = None
     applied_at: datetime | None = None
+    trigger_type: str = ""  # worker_due_job | admin_trigger | user_feedback (a card answering the user)
+    task_id: str | None = None
 
     def option(self, candidate_id: str | None) -> OptionView | None:
         return next((o for o in self.options if o.candidate_id == candidate_id), None)
@@ -144,6 +146,7 @@ async def preview_view(uow: UnitOfWork, preview_id: str) -> PreviewView:
     if user is None:  # pragma: no cover - the foreign key cascades
         raise ServiceError(ErrorCode.USER_NOT_FOUND, f"no user {preview.user_id}")
     task = await uow.tasks.get(preview.task_id) if preview.task_id else None
+    trigger = await uow.triggers.get(preview.trigger_id)
     options = _options(preview)
     chosen = next((o for o in options if o.recommended), None)
     change_set = await uow.change_sets.get_by_preview(preview.id)
@@ -174,4 +177,6 @@ async def preview_view(uow: UnitOfWork, preview_id: str) -> PreviewView:
         risk_level=chosen.risk_level if chosen else "low",
         undone_at=change_set.undone_at if change_set else None,
         applied_at=preview.applied_at,
+        trigger_type=trigger.type if trigger else "",
+        task_id=preview.task_id,
     )

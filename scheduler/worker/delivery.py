@@ -26,8 +26,8 @@ from scheduler.worker.policy import (
 from scheduler.worker.relay import TRANSIENT_ERRORS, PoisonError
 from scheduler.worker.sender import DeliveryError, Sender
 from store import Store, UnitOfWork
-from store.enums import NotificationKind, NotificationStatus
-from store.models import Notification, Preview
+from store.enums import JobStatus, NotificationKind, NotificationStatus, TriggerType
+from store.models import Job, Notification, Preview
 from store.repositories.messaging import NOTIFICATION_DUE
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,9 @@ UPDATE_WAIT = timedelta(seconds=2)
 # A database hiccup while preparing a row: try it again soon, without counting an attempt.
 PREPARE_RETRY = timedelta(seconds=5)
 RECORD_TRIES = 3
+# deferral reasons (policy.Gate): a card held for these is not dropped when its preview expires meanwhile
+HOLD_REASONS = frozenset({"quiet_hours", "daily_cap"})
+REARMED = "preview_expired_job_rearmed"
 _WAITING_CARD = (*NOTIFICATION_DUE, NotificationStatus.SENDING)
 
 
@@ -156,7 +159,10 @@ class Delivery:
                 notification_id, now, "deferred", until=plan.until, error=(plan.reason, "")
             )
         if plan.action == "skip":
-            return await self._record(notification_id, now, "skipped", error=(plan.reason, ""))
+            rearm = plan.view.task_id if plan.reason == REARMED and plan.view is not None else None
+            return await self._record(
+                notification_id, now, "skipped", error=(plan.reason, ""), rearm_task=rearm
+            )
         return await self._send(notification_id, plan, clock)
 
     async def _send(self, notification_id: str, plan: Plan, clock: Clock) -> str:
@@ -227,6 +233,15 @@ class Delivery:
     async def _plan_card(self, uow: UnitOfWork, row: Notification, preview_id: str, now: datetime) -> Plan:
         view = await preview_view(uow, preview_id)
         if view.status != "ready" or view.expires_at <= now:
+            held = row.last_error_code in HOLD_REASONS
+            if (
+                held
+                and view.status in ("ready", "expired")
+                and view.trigger_type == TriggerType.WORKER_DUE_JOB
+            ):
+                # Held for quiet hours or the daily cap until its preview expired: the warning must not be
+                # dropped, so the task's job fires again and plans afresh for the present.
+                return Plan("skip", reason=REARMED, view=view)
             return Plan(
                 "skip",
                 reason="preview_expired" if view.status in ("ready", "expired") else f"preview_{view.status}",
@@ -234,6 +249,9 @@ class Delivery:
         user = await uow.users.get(row.user_id)
         if user is None:
             raise PoisonError(f"user {row.user_id} does not exist")
+        if view.trigger_type == TriggerType.USER_FEEDBACK:
+            # The answer to the user's own message is not a proactive card: no quiet hours, no daily cap.
+            return Plan("send", view=view, open_id=user.open_id, attempts=row.attempts)
         zone = _zone(user.timezone, view.timezone)
         quiet = QuietHours.parse(user.quiet_start, user.quiet_end)
         used = await self._cards_today(uow, row, zone, now)
@@ -311,6 +329,7 @@ class Delivery:
         message_id: str | None = None,
         preview_id: str | None = None,
         kind: str = "card",
+        rearm_task: str | None = None,
     ) -> str:
         values: dict[str, Any] = {"claimed_by": None, "claimed_until": None, "updated_at": now}
         if outcome == "released":
@@ -333,6 +352,8 @@ class Delivery:
                     message_id=message_id,
                     preview_id=preview_id,
                     kind=kind,
+                    rearm_task=rearm_task,
+                    now=now,
                 )
             except TRANSIENT_ERRORS:
                 # Never swallowed: logged, tried again, and in the end the lease lapses and the row returns.
@@ -358,13 +379,21 @@ class Delivery:
         message_id: str | None,
         preview_id: str | None,
         kind: str,
+        rearm_task: str | None,
+        now: datetime,
     ) -> None:
         async with self._store.uow() as uow:
-            await uow.session.execute(
+            result = await uow.session.execute(
                 update(Notification)
                 .where(Notification.id == notification_id, Notification.claimed_by == self._worker_id)
                 .values(**values)
             )
+            if rearm_task is not None and result.rowcount:  # type: ignore[attr-defined]
+                await uow.session.execute(
+                    update(Job)
+                    .where(Job.task_id == rearm_task, Job.status == JobStatus.TRIGGERED)
+                    .values(status=JobStatus.PENDING, trigger_at=now, trigger_id=None, updated_at=now)
+                )
             if outcome == "sent" and kind == "card" and preview_id and message_id:
                 await uow.session.execute(
                     update(Preview).where(Preview.id == preview_id).values(card_message_id=message_id)
