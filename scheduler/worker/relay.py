@@ -15,7 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from scheduler.worker.config import WorkerConfig
 from scheduler.worker.policy import MAX_ATTEMPTS, backoff_seconds, card_dedupe_key, update_dedupe_key
 from store import Store, UnitOfWork, new_id, short_key
-from store.enums import NotificationKind, NotificationStatus, OutboxStatus
+from store.enums import NotificationKind, NotificationStatus, OutboxStatus, TriggerType
 from store.models import Notification, OutboxMessage, Preview, Trigger, User
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,11 @@ def plan(topic: str, payload: Any, loaded: Loaded) -> NotificationSpec:
     if trigger is None or user is None:
         raise PoisonError(f"preview {preview_id} has no trigger or user")
     # The bucket is taken from the preview's creation, so a relay that runs late still dedupes correctly.
-    key = card_dedupe_key(user.open_id, trigger.type, trigger.task_id or trigger.block_id, preview.created_at)
+    # A feedback card answers one message of the user's (messages are deduped by id already): its target is
+    # that message, so a second report within the half hour ("still 20 minutes left") gets its own card.
+    target = trigger.source_message_id if trigger.type == TriggerType.USER_FEEDBACK else None
+    target = target or trigger.task_id or trigger.block_id
+    key = card_dedupe_key(user.open_id, trigger.type, target, preview.created_at)
     return NotificationSpec(key, user.id, NotificationKind.CARD, {"preview_id": preview_id}, preview_id)
 
 

@@ -207,3 +207,16 @@ async def test_admin_mention_names_the_target_user(harness: Harness) -> None:
     assert "nothing was written" in replies[1]
     assert await h.count("triggers") == 0
     assert await h.count("previews") == 0
+
+
+async def test_a_second_report_within_the_half_hour_gets_its_own_card(harness: Harness) -> None:
+    h = harness
+    await _alice_with_a_block_that_just_ended(h)
+
+    await h.message(ALICE, "刚才那个没做完，还差30分钟")
+    await h.run_worker()
+    h.clock.advance(minutes=5)
+    await h.message(ALICE, "实验报告还差20分钟")  # a new message: the user changed their estimate
+    await h.run_worker()
+
+    assert len(h.cards_to(ALICE)) == 2
