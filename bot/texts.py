@@ -21,6 +21,11 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "ignored.title": ("已忽略：{title}", "Ignored: {title}"),
     "expired.title": ("已过期：{title}", "Expired: {title}"),
     "undone.title": ("已撤销：{title}", "Undone: {title}"),
+    "chosen.title": ("已选择：{title}", "Chosen: {title}"),
+    "chosen.body": (
+        "你选了「{label}」。正在为它准备方案，稍后发给你。",
+        "You picked “{label}”. The options for it are on their way.",
+    ),
     "error.title": ("没能完成操作", "That did not work"),
     "error.title_with": ("没能完成：{title}", "That did not work: {title}"),
     # card body

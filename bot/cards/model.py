@@ -156,6 +156,14 @@ class IgnoredCard:
 
 
 @dataclass(frozen=True)
+class ChosenCard:
+    """An ask_user card once answered: what was picked, no buttons left."""
+
+    preview: PreviewCard
+    label: str
+
+
+@dataclass(frozen=True)
 class ExpiredCard:
     preview: PreviewCard
 

@@ -6,7 +6,15 @@ from enum import StrEnum
 from typing import Any
 
 from bot.cards import markup as m
-from bot.cards.model import AppliedCard, ErrorCard, ExpiredCard, IgnoredCard, PreviewCard, UndoneCard
+from bot.cards.model import (
+    AppliedCard,
+    ChosenCard,
+    ErrorCard,
+    ExpiredCard,
+    IgnoredCard,
+    PreviewCard,
+    UndoneCard,
+)
 from bot.cards.payload import Kind, pack
 from bot.texts import candidate_type_label, error_message, norm_locale, t
 
@@ -67,6 +75,12 @@ def build_ignored_card(view: IgnoredCard) -> dict[str, Any]:
     return _finish(
         _title("ignored.title", view.preview), "grey", [m.markdown(t("ignored.body", view.preview.locale))]
     )
+
+
+def build_chosen_card(view: ChosenCard) -> dict[str, Any]:
+    label = m.escape_md(m.one_line(view.label, m.HEADER_TITLE_CHARS))
+    body = t("chosen.body", view.preview.locale, label=label)
+    return _finish(_title("chosen.title", view.preview), "wathet", [m.markdown(body)])
 
 
 def build_expired_card(view: ExpiredCard) -> dict[str, Any]:

@@ -13,7 +13,17 @@ import time
 from datetime import datetime
 from typing import Any
 
-from bot.cards import ButtonPayload, Kind, PayloadError, ToastKind, toast, unpack
+from bot.cards import (
+    ButtonPayload,
+    ChosenCard,
+    Kind,
+    PayloadError,
+    ToastKind,
+    build_chosen_card,
+    toast,
+    unpack,
+)
+from bot.cards.from_view import preview_card_view
 from bot.handlers import inbox
 from bot.handlers.cardview import card_for_view
 from bot.handlers.context import ClickContext
@@ -128,11 +138,18 @@ async def choose(ctx: ClickContext) -> CallbackAnswer:
             remaining_minutes=asked.remaining_minutes if asked else None,
             user_text=asked.user_text if asked else None,
         )
+        if preview is not None:
+            # The question is answered: it leaves `ready` (no second choice, and the expiry sweep will not
+            # later say "expired, nothing changed"); this answer replaces the card, so no update is queued.
+            preview.status = PreviewStatus.IGNORED
+            preview.updated_at = ctx.now
         await uow.commit()
     if outcome.created:
         deps, trigger_id, locale = ctx.deps, outcome.trigger.id, view.locale
         deps.background.spawn(run_feedback(deps, None, trigger_id, locale), f"choose:{trigger_id}")
-    return answer(toast(ToastKind.CHOSEN, view.locale))
+    label = next(c.label for c in view.choices if c.block_id == block_id)
+    chosen = build_chosen_card(ChosenCard(preview_card_view(view), label))
+    return answer(toast(ToastKind.CHOSEN, view.locale), chosen)
 
 
 async def _unknown(ctx: ClickContext) -> CallbackAnswer:  # pragma: no cover - every Kind has a route

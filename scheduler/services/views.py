@@ -39,6 +39,10 @@ class ChoiceView:
     label: str
 
 
+# Cards carry the task's title in their header; a question about "the one just now" has no task yet.
+NO_TITLE = {"zh": "刚才的安排", "en": "your last block"}
+
+
 @dataclass(frozen=True)
 class PreviewView:
     preview_id: str
@@ -159,7 +163,7 @@ async def preview_view(uow: UnitOfWork, preview_id: str) -> PreviewView:
         user_open_id=user.open_id,
         locale="en" if user.locale.lower().startswith("en") else "zh",
         timezone=user.timezone,
-        task_title=task.title if task else "",
+        task_title=task.title if task else NO_TITLE["en" if user.locale.lower().startswith("en") else "zh"],
         decision=preview.decision,
         status=preview.status,
         apply_status=preview.apply_status,

@@ -70,11 +70,28 @@ async def test_an_ambiguous_report_asks_which_block_and_the_choice_gets_a_repair
 
     assert response.status_code == 200
     assert json.loads(response.content)["toast"]["type"] == "info"
+    replaced = card_of(response)
+    assert buttons(replaced) == []  # answered: nothing left to press
+    assert "已选择" in json.dumps(replaced, ensure_ascii=False)
     await h.run_worker()
     cards = h.cards_to(ALICE)
     assert len(cards) == 2
     assert any(v["k"] == "apply" for v in buttons(cards[1].card))
     assert await h.count("triggers", type="user_feedback", block_id=chosen) == 1
+
+    # the other button of the answered question does nothing (a stale client may still show it)
+    other = next(v for v in choices if v["c"] != chosen)
+    again = await h.click(ALICE, other, asked[0].message_id)
+    assert json.loads(again.content)["toast"]["type"] == "error"
+    await h.run_worker()
+    assert len(h.cards_to(ALICE)) == 2
+    # and an hour later the expiry sweep does not call the answered question "expired"
+    h.clock.advance(hours=2)
+    await h.run_worker()
+    patched = [
+        json.dumps(p.card, ensure_ascii=False) for p in h.fake.patches if p.message_id == asked[0].message_id
+    ]
+    assert all("已过期" not in text for text in patched)
 
 
 async def test_a_report_naming_two_matching_tasks_asks_between_their_blocks(harness: Harness) -> None:
