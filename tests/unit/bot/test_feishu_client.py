@@ -130,15 +130,16 @@ async def test_timeout_is_retryable_and_resend_with_same_uuid_stays_single(
     server: tuple[FakeFeishu, str], fake: FakeFeishu
 ) -> None:
     # The slow request still lands at Feishu after the client gave up: the outcome was unknown, not failed.
-    fake.inject("create", Fault.slow(0.6))
-    async with FeishuClient(fake.app_id, fake.app_secret, server[1], timeout_seconds=0.2) as client:
+    # generous margins: a loaded CI machine must not turn the second, fast send into a timeout too
+    fake.inject("create", Fault.slow(2.0))
+    async with FeishuClient(fake.app_id, fake.app_secret, server[1], timeout_seconds=0.7) as client:
         with pytest.raises(FeishuTimeoutError) as info:
             await client.send_card("ou_alice", CARD, uuid="n1")
         assert info.value.retryable
 
         message_id = await client.send_card("ou_alice", CARD, uuid="n1")
 
-    await asyncio.sleep(0.8)  # let the slow request finish on the server before counting
+    await asyncio.sleep(2.0)  # let the slow request finish on the server before counting
     assert fake.requests("create") == 2
     assert [m.message_id for m in fake.messages] == [message_id]
 
