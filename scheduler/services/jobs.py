@@ -17,6 +17,8 @@ log = logging.getLogger(__name__)
 
 # A job whose processing raised this many times is parked as failed instead of retried forever.
 MAX_ATTEMPTS = 3
+# after a failed pipeline run the job fires again this much later (times the attempt number)
+FAILURE_PAUSE = timedelta(minutes=5)
 HORIZON = timedelta(hours=24)
 PROMOTION = {2: 1, 4: 3}
 
@@ -70,6 +72,28 @@ async def sync_job(uow: UnitOfWork, task: Task, now: datetime) -> None:
     if job.trigger_at != threshold or job.status == JobStatus.CANCELED:
         _rearm(job, threshold, now)
         log.info("job %s armed for %s", job.id, threshold.isoformat())
+
+
+async def retry_after_failure(
+    uow: UnitOfWork, task_id: str, trigger_id: str, now: datetime, error: str
+) -> None:
+    """The pipeline failed on the job's trigger: fire again after a pause (the warning must not be lost to
+    a passing failure), and park the job as failed after MAX_ATTEMPTS."""
+    job = await uow.jobs.get_by_task(task_id, for_update=True)
+    if job is None or job.trigger_id != trigger_id or job.status != JobStatus.TRIGGERED:
+        return
+    job.attempts += 1
+    job.last_error = error
+    job.trigger_id = None
+    if job.attempts >= MAX_ATTEMPTS:
+        _settle(job, JobStatus.FAILED, now)
+        log.warning("job %s failed for good after %d attempts", job.id, job.attempts)
+        return
+    job.status = JobStatus.PENDING
+    job.trigger_at = now + FAILURE_PAUSE * job.attempts
+    job.claimed_by = None
+    job.claimed_until = None
+    job.updated_at = now
 
 
 def promote(task: Task, now: datetime) -> bool:

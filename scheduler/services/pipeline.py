@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from llm.api import Choice, ChoiceRequest, Chooser
 from scheduler.planning import base_version, plan
 from scheduler.planning import model as pm
+from scheduler.services import jobs
 from scheduler.services.choice import (
     build_request,
     candidate_texts,
@@ -286,5 +287,7 @@ async def _failed(uow: UnitOfWork, trigger: Trigger, now: datetime, exc: Excepti
     code = exc.code if isinstance(exc, ServiceError) else ErrorCode.PIPELINE_FAILED
     detail = f"{type(exc).__name__}: {exc}"[:DETAIL_CHARS]
     uow.triggers.transition(trigger, TriggerStatus.FAILED, now, error_code=code, error_detail=detail)
+    if trigger.type == TriggerType.WORKER_DUE_JOB and trigger.task_id is not None:
+        await jobs.retry_after_failure(uow, trigger.task_id, trigger.id, now, detail)
     await uow.commit()
     return PipelineOutcome(trigger.id, TriggerStatus.FAILED, None, None, error_code=code)

@@ -19,7 +19,7 @@ from scheduler.services.pipeline import READY_TOPIC, Pipeline
 from scheduler.services.views import preview_view
 from store import Store
 from store.enums import ApplyStatus, PreviewStatus, TriggerStatus, TriggerType
-from store.models import ChangeSet, OutboxMessage, Preview, Trigger
+from store.models import ChangeSet, Job, OutboxMessage, Preview, Trigger
 from tests.contract.services.builders import Seeded, at, rows, seed, snapshot
 
 TTL = 45
@@ -361,13 +361,17 @@ async def _failed_run(store: Store, trigger_id: str, now: datetime, chooser: Any
         ErrorCode.PIPELINE_FAILED,
     )
     after = await snapshot(store)
-    # Only the trigger row changed: no preview, no outbox row, nothing else.
-    assert {t for t in after if after[t] != before[t]} == {"triggers"}
+    # Only the trigger and its job changed: no preview, no outbox row, nothing else.
+    assert {t for t in after if after[t] != before[t]} == {"triggers", "jobs"}
     assert await rows(store, Preview) == []
     assert await rows(store, OutboxMessage) == []
     (trigger,) = await rows(store, Trigger, id=trigger_id)
     assert (trigger.status, trigger.error_code) == (TriggerStatus.FAILED, "pipeline_failed")
-    assert trigger.dedupe_key is None  # released: a later scan may try again
+    assert trigger.dedupe_key is None  # released: the job's next run may take it
+    # the warning is not lost to the failure: the job fires again after a pause
+    (job,) = await rows(store, Job)
+    assert (job.status, job.attempts, job.trigger_id) == ("pending", 1, None)
+    assert job.trigger_at == now + timedelta(minutes=5)
 
 
 async def test_a_chooser_that_raises_fails_the_trigger_and_writes_nothing_else(
@@ -378,6 +382,24 @@ async def test_a_chooser_that_raises_fails_the_trigger_and_writes_nothing_else(
     await _failed_run(store, trigger_id, now, BrokenChooser())
     (trigger,) = await rows(store, Trigger)
     assert trigger.error_detail == "RuntimeError: provider exploded"
+
+
+async def test_a_job_whose_runs_keep_failing_is_parked_as_failed(store: Store, now: datetime) -> None:
+    seeded = await urgent(store, now)
+    at_ = now
+    trigger_id = await due_trigger(store, seeded, now)
+    for attempt in range(1, 4):
+        if attempt > 1:
+            (trigger_id,) = await process_due_jobs(store, now=at_, worker_id="w", lease_seconds=60)
+        out = await pipeline(store, BrokenChooser()).run(trigger_id, at_)
+        assert out.status == TriggerStatus.FAILED
+        (job,) = await rows(store, Job)
+        if attempt < 3:
+            assert (job.status, job.attempts) == ("pending", attempt)
+            at_ = job.trigger_at
+        else:
+            assert (job.status, job.attempts) == ("failed", 3)
+    assert await process_due_jobs(store, now=at_ + timedelta(hours=1), worker_id="w", lease_seconds=60) == []
 
 
 async def test_a_broken_user_row_fails_the_trigger(store: Store, now: datetime) -> None:
