@@ -22,6 +22,10 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "expired.title": ("已过期：{title}", "Expired: {title}"),
     "undone.title": ("已撤销：{title}", "Undone: {title}"),
     "chosen.title": ("已选择：{title}", "Chosen: {title}"),
+    "apply.after_undo": (
+        "这个建议应用后已撤销，没有再次修改。需要的话请重新生成建议。",
+        "This suggestion was applied and then undone; nothing was changed again.",
+    ),
     "chosen.body": (
         "你选了「{label}」。正在为它准备方案，稍后发给你。",
         "You picked “{label}”. The options for it are on their way.",

@@ -32,6 +32,7 @@ from bot.handlers.feedback import run_feedback
 from bot.handlers.localtext import lt
 from bot.inbound import CallbackAnswer, ClickIn
 from bot.router import Router
+from bot.texts import t
 from scheduler.services import actions
 from scheduler.services.errors import ErrorCode, ServiceError
 from scheduler.services.triggers import create_trigger
@@ -85,6 +86,11 @@ async def apply(ctx: ClickContext) -> CallbackAnswer:
     log.info("apply %s: %s %s", ctx.preview_id, outcome.status, outcome.code or "")
     if outcome.status == "applied":
         return await _answer_with_state(ctx, ToastKind.APPLIED)
+    if outcome.status == "already_applied":
+        view = await _view(ctx)
+        if view.undone_at is not None:  # applied, then undone: say so rather than "already applied"
+            words = t("apply.after_undo", view.locale)
+            return answer(toast("already_applied", view.locale, message=words), card_for_view(view, ctx.now))
     code = (outcome.code or ErrorCode.INTERNAL).value
     return await _answer_with_state(ctx, code, refusal=None if outcome.status == "already_applied" else code)
 

@@ -102,6 +102,11 @@ async def test_undo_after_apply_removes_the_blocks(harness: Harness) -> None:
     assert json.loads(response.content)["toast"]["type"] == "success"
     assert await h.count("blocks") == 0
 
+    # a stale client still shows Apply: pressing another option says it was undone, and writes nothing
+    again = await h.click(ALICE, _applies(values)[1], card.message_id)
+    assert "撤销" in json.loads(again.content)["toast"]["content"]
+    assert await h.count("blocks") == 0
+
 
 async def test_a_click_past_the_budget_gets_a_toast_now_and_a_card_update_later(harness: Harness) -> None:
     h = harness
