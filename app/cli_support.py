@@ -11,6 +11,7 @@ from typing import NoReturn, TypeVar
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.importer.schema import FIRST_YEAR, LAST_YEAR
 from app.logging import setup_logging
 from app.settings import ConfigError, Settings, load_settings
 from store import Store, StoreError
@@ -58,12 +59,15 @@ def parse_now(_ctx: click.Context, _param: click.Parameter, value: str | None) -
     if value is None:
         return None
     try:
-        return datetime.fromisoformat(value)
+        parsed = datetime.fromisoformat(value)
     except ValueError:
         raise click.BadParameter(
             f"{value!r} is not ISO 8601 (e.g. 2026-11-30T08:00:00+08:00, or without offset for the "
             "user's time zone)"
         ) from None
+    if not FIRST_YEAR <= parsed.year <= LAST_YEAR:
+        raise click.BadParameter(f"year {parsed.year} is out of range ({FIRST_YEAR}..{LAST_YEAR})")
+    return parsed
 
 
 def db_error_line(exc: BaseException) -> str:

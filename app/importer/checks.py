@@ -20,6 +20,7 @@ from app.importer.plan import (
     block_identity,
     event_identity,
     to_utc,
+    wall_clock_problem,
 )
 from app.importer.schema import ImportFile
 
@@ -125,6 +126,8 @@ def _events(
             for name, value in (("from", e.valid_from), ("until", e.valid_until)):
                 if value is not None:
                     out.add((*sec, name), "only weekly events have from/until")
+            if not _unambiguous(out, sec, tz, start=e.start, end=e.end):
+                continue
             start, end = to_utc(e.start, tz), to_utc(e.end, tz)
             if end <= start:
                 out.add((*sec, "end"), "end must be after start")
@@ -146,6 +149,17 @@ def _events(
     return rows
 
 
+def _unambiguous(out: _Collector, sec: tuple[str | int, ...], tz: str, **values: datetime | None) -> bool:
+    """Report each naive time that a daylight-saving change makes nonexistent or ambiguous in `tz`."""
+    ok = True
+    for field, value in values.items():
+        problem = wall_clock_problem(value, tz) if value is not None else None
+        if problem is not None:
+            out.add((*sec, field), problem)
+            ok = False
+    return ok
+
+
 def _tasks(doc: ImportFile, timezones: dict[str, str], known_user: _Known, out: _Collector) -> list[TaskRow]:
     rows: list[TaskRow] = []
     seen: dict[tuple[str, str], int] = {}
@@ -157,6 +171,9 @@ def _tasks(doc: ImportFile, timezones: dict[str, str], known_user: _Known, out: 
             continue
         seen[t.user, t.key] = i
         tz = timezones[t.user]
+        instants = {"deadline": t.deadline, "urgency_threshold_at": t.urgency_threshold_at}
+        if not _unambiguous(out, ("tasks", i), tz, **instants):
+            continue
         rows.append(
             TaskRow(
                 user=t.user,
@@ -188,6 +205,8 @@ def _blocks(
             out.add(("blocks", i, "task"), f"unknown task key {b.task!r} for user {b.user!r}")
             continue
         tz = timezones[b.user]
+        if not _unambiguous(out, ("blocks", i), tz, start=b.start, end=b.end):
+            continue
         start, end = to_utc(b.start, tz), to_utc(b.end, tz)
         if end <= start:
             out.add(("blocks", i, "end"), "end must be after start")

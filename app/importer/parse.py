@@ -49,6 +49,7 @@ class LineMap:
     def __init__(self) -> None:
         self._lines: dict[Loc, int] = {}
         self.duplicates: list[Problem] = []
+        self.aliases: list[Problem] = []
 
     def add(self, loc: Loc, line: int) -> None:
         self._lines[loc] = line
@@ -61,22 +62,32 @@ class LineMap:
             key = key[:-1]
         return None
 
-    def walk(self, node: yaml.Node, loc: Loc = ()) -> None:
+    def walk(self, node: yaml.Node, loc: Loc = (), seen: set[int] | None = None) -> None:
+        seen = set() if seen is None else seen
         self.add(loc, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+            # An alias (*name) makes the same node appear twice: refused, since a self-reference never
+            # ends and nested aliases grow exponentially ("billion laughs"); an import needs none.
+            if id(node) in seen:
+                self.aliases.append(
+                    Problem(format_loc(loc), "YAML aliases (*name) are not allowed", node.start_mark.line + 1)
+                )
+                return
+            seen.add(id(node))
         if isinstance(node, yaml.MappingNode):
-            seen: set[str] = set()
+            names: set[str] = set()
             for key_node, value_node in node.value:
                 name = str(key_node.value)
-                if name in seen:
+                if name in names:
                     self.duplicates.append(
                         Problem(format_loc((*loc, name)), "key given twice", key_node.start_mark.line + 1)
                     )
-                seen.add(name)
-                self.walk(value_node, (*loc, name))
+                names.add(name)
+                self.walk(value_node, (*loc, name), seen)
                 self.add((*loc, name), key_node.start_mark.line + 1)
         elif isinstance(node, yaml.SequenceNode):
             for i, item in enumerate(node.value):
-                self.walk(item, (*loc, i))
+                self.walk(item, (*loc, i), seen)
 
 
 def format_loc(loc: Sequence[str | int]) -> str:
@@ -94,6 +105,8 @@ def _load_yaml(text: str) -> tuple[object, LineMap]:
         if node is None:
             return {}, lines
         lines.walk(node)
+        if lines.aliases:
+            raise ImportRejectedError(ImportErrorCode.UNREADABLE, lines.aliases[:1])
         return loader.construct_document(node), lines
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -108,9 +121,28 @@ def _load_yaml(text: str) -> tuple[object, LineMap]:
         loader.dispose()
 
 
+def _no_duplicate_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKeyError(key)
+        out[key] = value
+    return out
+
+
+class _DuplicateKeyError(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
 def _load_json(text: str) -> tuple[object, LineMap]:
     try:
-        return json.loads(text), LineMap()
+        return json.loads(text, object_pairs_hook=_no_duplicate_keys), LineMap()
+    except _DuplicateKeyError as exc:
+        # JSON readers differ on repeated keys (ours kept the last one): refuse, as for YAML
+        problem = Problem("file", f"key {exc.key!r} given twice in one object")
+        raise ImportRejectedError(ImportErrorCode.UNREADABLE, [problem]) from exc
     except json.JSONDecodeError as exc:
         problem = Problem("file", f"malformed JSON: {exc.msg} (column {exc.colno})", exc.lineno)
         raise ImportRejectedError(ImportErrorCode.UNREADABLE, [problem]) from exc

@@ -102,6 +102,20 @@ class ImportPlan:
         )
 
 
+def wall_clock_problem(value: datetime, tz: str) -> str | None:
+    """Why a naive wall-clock time cannot name one instant in `tz` (a daylight-saving gap or overlap)."""
+    if value.tzinfo is not None and value.utcoffset() is not None:
+        return None
+    zone = ZoneInfo(tz)
+    first, second = value.replace(tzinfo=zone, fold=0), value.replace(tzinfo=zone, fold=1)
+    if first.utcoffset() == second.utcoffset():
+        return None
+    shown = f"{value:%Y-%m-%d %H:%M}"
+    if first.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != value:
+        return f"{shown} does not exist in {tz} (the clocks skip it); give the time with an offset"
+    return f"{shown} happens twice in {tz} (the clocks go back); give the time with an offset"
+
+
 def to_utc(value: datetime, tz: str) -> datetime:
     """An aware UTC instant; a naive value is a wall-clock time in `tz`."""
     if value.tzinfo is None or value.utcoffset() is None:

@@ -33,16 +33,24 @@ def _day_end(value: object) -> time:
     return _clock(value, allow_24=True)
 
 
+# Instants a schedule can mean: far enough from datetime's limits that time-zone arithmetic cannot overflow.
+FIRST_YEAR, LAST_YEAR = 1970, 2200
+
+
 def _instant(value: object) -> datetime:
     # YAML gives datetime objects for unquoted timestamps; JSON gives strings. Numbers are not instants.
     if isinstance(value, datetime):
-        return value
-    if not isinstance(value, str):
+        parsed = value
+    elif not isinstance(value, str):
         raise ValueError("must be an ISO 8601 date-time, e.g. 2026-11-30T08:00:00+08:00")  # noqa: TRY004
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise ValueError(f"not an ISO 8601 date-time: {value!r}") from exc
+    else:
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError as exc:
+            raise ValueError(f"not an ISO 8601 date-time: {value!r}") from exc
+    if not FIRST_YEAR <= parsed.year <= LAST_YEAR:
+        raise ValueError(f"year {parsed.year} is out of range ({FIRST_YEAR}..{LAST_YEAR})")
+    return parsed
 
 
 def _day(value: object) -> date:

@@ -305,6 +305,16 @@ def _replace_blocks(*blocks: dict[str, Any]) -> Mutation:
     return apply
 
 
+def _in_new_york(mutation: Mutation) -> Mutation:
+    """The mutation, for a user whose naive local times are New York's (daylight-saving changes)."""
+
+    def apply(doc: dict[str, Any]) -> None:
+        doc["users"][0]["timezone"] = "America/New_York"
+        mutation(doc)
+
+    return apply
+
+
 def _weekday_8(doc: dict[str, Any]) -> None:
     doc["fixed_events"][1]["weekly"]["weekday"] = 8
 
@@ -366,6 +376,21 @@ BAD_CASES: dict[str, tuple[Mutation, str, str]] = {
         "blocks[1].start",
         "overlaps blocks[0]",
     ),
+    "a year out of range": (
+        _set("tasks", 0, "deadline", "9999-12-31T23:00:00-05:00"),
+        "tasks[0].deadline",
+        "year 9999 is out of range",
+    ),
+    "a local time the clocks skip": (
+        _in_new_york(_append("blocks", _block("slides", "2027-03-14T02:30:00", "2027-03-14T04:00:00"))),
+        "blocks[1].start",
+        "does not exist in America/New_York",
+    ),
+    "a local time that happens twice": (
+        _in_new_york(_set("tasks", 0, "deadline", "2026-11-01T01:30:00")),
+        "tasks[0].deadline",
+        "happens twice in America/New_York",
+    ),
     "block overlapping a stored block": (
         _replace_blocks(_block("slides", "2026-11-30T19:30:00+08:00", "2026-11-30T20:30:00+08:00", key="s1")),
         "blocks[0].start",
@@ -397,6 +422,29 @@ def test_malformed_yaml_names_the_line(imported: str, workdir: Path) -> None:
     result = run(imported, "import", "broken.yaml")
     assert result.exit_code == 1
     assert "file (line 5): malformed YAML" in result.stderr
+    assert snapshot(imported) == before
+
+
+def test_yaml_aliases_are_refused_without_blowing_up(imported: str, workdir: Path) -> None:
+    laughs = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(8)
+    )
+    for name, text in (("self.yaml", "a: &a [*a]\n"), ("laughs.yaml", laughs)):
+        (workdir / name).write_text(text, encoding="utf-8")
+        before = snapshot(imported)
+        result = run(imported, "import", name)
+        assert result.exit_code == 1, result.output
+        assert "YAML aliases (*name) are not allowed" in result.stderr
+        assert snapshot(imported) == before
+
+
+def test_a_key_repeated_in_json_is_refused(imported: str, workdir: Path) -> None:
+    text = '{"users": [{"open_id": "ou_a1", "name": "Alice", "name": "Eve"}]}'
+    (workdir / "dup.json").write_text(text, encoding="utf-8")
+    before = snapshot(imported)
+    result = run(imported, "import", "dup.json")
+    assert result.exit_code == 1
+    assert "key 'name' given twice" in result.stderr
     assert snapshot(imported) == before
 
 
