@@ -56,7 +56,13 @@ def build_plan(
     task_keys = existing.task_keys | {(t.user, t.key) for t in tasks}
     blocks = _blocks(doc, timezones, task_keys, known_user, out)
     if not out.problems:
-        check_overlaps(blocks, events, existing, timezones, now, out.add)
+        moved = {
+            u.open_id: i
+            for i, u in enumerate(doc.users)
+            if u.open_id in existing.user_timezones
+            and existing.user_timezones[u.open_id] != timezones[u.open_id]
+        }
+        check_overlaps(blocks, events, existing, timezones, now, out.add, moved_users=moved)
     if out.problems:
         raise ImportRejectedError(ImportErrorCode.INVALID, out.problems)
     return ImportPlan(users=tuple(users), events=tuple(events), tasks=tuple(tasks), blocks=tuple(blocks))

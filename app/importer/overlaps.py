@@ -22,14 +22,19 @@ def check_overlaps(  # noqa: PLR0917
     timezones: dict[str, str],
     now: datetime,
     add: AddProblem,
+    moved_users: dict[str, int] | None = None,
 ) -> None:
-    """Check the schedule as it will be after the import, for every user the file gives blocks or events.
+    """Check the schedule as it will be after the import, for every user the file gives blocks or events
+    and every user whose time zone it changes (`moved_users`: open_id -> index in users).
 
-    Every clash involves at least one file record and is reported on it. Stored blocks that ended before
-    `now` are history (assumed done) and do not stop a new timetable from being imported over them."""
+    Every clash involves at least one file record and is reported on it (a new time zone moves the stored
+    weekly events against the stored blocks: that clash is reported on the user's timezone). Stored blocks
+    that ended before `now` are history (assumed done) and do not stop a new timetable from being imported
+    over them."""
+    moved = moved_users or {}
     block_at = {(b.user, b.identity): i for i, b in enumerate(blocks)}
     event_at = {(e.user, e.identity): i for i, e in enumerate(events)}
-    for user in sorted({b.user for b in blocks} | {e.user for e in events}):
+    for user in sorted({b.user for b in blocks} | {e.user for e in events} | set(moved)):
         tz = ZoneInfo(timezones[user])
         file_events = [e for e in events if e.user == user]
         file_blocks = [b for b in blocks if b.user == user]
@@ -44,12 +49,19 @@ def check_overlaps(  # noqa: PLR0917
             _, bi = where(b)
             for e in all_events:
                 ei = event_at.get((user, e.identity))
-                if bi is None and ei is None:
+                if bi is None and ei is None and user not in moved:
                     continue
                 hit = next(
                     (s for s in event_spans(e, b.start, b.end, tz) if s[0] < b.end and b.start < s[1]), None
                 )
                 if hit is None:
+                    continue
+                if bi is None and ei is None:
+                    add(
+                        ("users", moved[user], "timezone"),
+                        f"in {timezones[user]} fixed event {e.title!r} would overlap {where(b)[0]} "
+                        f"at {_local(hit[0], tz)}",
+                    )
                     continue
                 if bi is not None:
                     add(("blocks", bi, "start"), f"overlaps fixed event {e.title!r} at {_local(hit[0], tz)}")

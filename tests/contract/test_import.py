@@ -556,3 +556,32 @@ def test_db_upgrade_creates_the_schema_and_reports_failures_in_one_line(workdir:
     assert down.exit_code == 1
     assert len(down.stderr.strip().splitlines()) == 1
     assert down.stderr.startswith("smartflow: database error:")
+
+
+def test_a_new_time_zone_that_moves_a_class_onto_a_stored_block_is_refused(
+    imported: str, workdir: Path
+) -> None:
+    first = {
+        "users": [{"open_id": "ou_tz", "name": "T", "timezone": "America/New_York"}],
+        "fixed_events": [
+            {
+                "user": "ou_tz", "key": "class", "title": "class",
+                "weekly": {"weekday": 2, "start": "10:00", "end": "11:00"},
+            }
+        ],
+        "tasks": [{"user": "ou_tz", "key": "k", "title": "K", "estimate_minutes": 60}],
+        "blocks": [
+            {
+                "user": "ou_tz", "task": "k", "key": "b1",
+                "start": "2030-12-02T21:00:00-05:00", "end": "2030-12-02T22:00:00-05:00",
+            }
+        ],
+    }  # fmt: skip
+    assert run(imported, "import", str(write(workdir / "tz1.yaml", first))).exit_code == 0
+    before = snapshot(imported)
+    moved = {"users": [{"open_id": "ou_tz", "name": "T", "timezone": "Asia/Shanghai"}]}
+    result = run(imported, "import", str(write(workdir / "tz2.yaml", moved)))
+    assert result.exit_code == 1
+    assert "users[0].timezone (line" in result.stderr
+    assert "fixed event 'class' would overlap a stored block of task 'k'" in result.stderr
+    assert snapshot(imported) == before
