@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -36,6 +37,18 @@ _CJK_TIME = re.compile(
 _CJK_RANGE_START = re.compile(
     r"(凌晨|早上|早晨|上午|中午|下午|傍晚|晚上|夜里|夜裡|晚)?\s*(?<![\d:])(\d{1,2})()()\s*[-~～到至]\s*(?=\d{1,2}\s*[点點时時])"
 )
+# Times written in words can be neither checked nor trusted: each is a mention that no grounding allows
+# (noon and midnight excepted, which name one clock time).
+_WORD_TIME = re.compile(
+    r"\b(?:half\s+past|quarter\s+(?:past|to)|o['’]?\s?clock|(?:one|two|three|four|five|six|seven|eight|"
+    r"nine|ten|eleven|twelve)\s*(?:[ap]\.?m\b|in\s+the\s+(?:morning|afternoon|evening)))",
+    re.IGNORECASE,
+)
+_NOON = re.compile(r"\b(noon|midday|midnight)\b|正午|午夜", re.IGNORECASE)
+_CJK_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "兩": 2, "三": 3, "四": 4, "五": 5, "六": 6,
+               "七": 7, "八": 8, "九": 9}  # fmt: skip
+# Chinese numerals before a time or date unit ("十二点半", "十一月三十日", "二〇二六年") become digits first.
+_CJK_NUMBER = re.compile(r"[零〇一二两兩三四五六七八九十]+(?=\s*(?:[点點时時分月日号號年]|点钟))")
 _CLOCK = re.compile(r"(?<![\d:])([01]?\d|2[0-4])\s*[:：]\s*([0-5]\d)(?![\d:])")
 
 
@@ -62,9 +75,26 @@ def _mask(text: str, start: int, end: int) -> str:
     return text[:start] + " " * (end - start) + text[end:]
 
 
+def _cjk_number(numeral: str) -> str:
+    """二〇二六 -> 2026 (digit by digit), 十二 -> 12, 三十 -> 30, 二十一 -> 21."""
+    if "十" not in numeral:
+        return "".join(str(_CJK_DIGITS[c]) for c in numeral)
+    tens, _, ones = numeral.partition("十")
+    value = (_CJK_DIGITS.get(tens, 1) if tens else 1) * 10 + (_CJK_DIGITS.get(ones, 0) if ones else 0)
+    return str(value)
+
+
+def normalize(text: str) -> str:
+    """Full-width and other compatibility forms folded (１２：００ -> 12:00), Chinese numerals before time
+    and date units turned into digits, so that every way of writing a time is scanned the same way."""
+    text = unicodedata.normalize("NFKC", text)
+    return _CJK_NUMBER.sub(lambda m: _cjk_number(m.group(0)), text)
+
+
 def mentions(text: str) -> list[Mention]:
     """Every time and date in `text`, each found once (longer forms are matched and masked first)."""
     found: list[Mention] = []
+    text = normalize(text)
 
     def scan(pattern: re.Pattern[str], kind: str, convert: Callable[[re.Match[str]], set[str]]) -> None:
         nonlocal text
@@ -111,6 +141,15 @@ def mentions(text: str) -> list[Mention]:
         h, minute = int(m.group(1)), int(m.group(2))
         return {_hm(h, minute)} if h < 24 or minute == 0 else set()
 
+    def in_words(_m: re.Match[str]) -> set[str]:
+        return {"(in words)"}  # never a canonical form: always ungrounded
+
+    def noon(m: re.Match[str]) -> set[str]:
+        word = m.group(0).lower()
+        return {"00:00", "24:00"} if word in ("midnight", "午夜") else {"12:00"}
+
+    scan(_WORD_TIME, "time", in_words)
+    scan(_NOON, "time", noon)
     scan(_FULL_DATE, "date", full_date)
     scan(_CJK_DATE, "date", month_day)
     scan(_EN_MONTH_DAY, "date", en_month_day)

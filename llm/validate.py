@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +23,11 @@ FIELDS = ("selected_candidate_id", "explanation", "notification_summary", "ask_u
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 _CJK_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]+")
 _QUOTED = re.compile(r"\"[^\"]*\"|“[^”]*”|‘[^’]*’|「[^」]*」|『[^』]*』|《[^》]*》")
-_LINK = re.compile(r"https?://|ftp://|www\.|\]\(|\b[a-z0-9-]+\.(?:com|cn|net|org|io|ai|dev|app)\b", re.I)
+# Any scheme, markdown link or bare domain (label.tld, also with an ideographic full stop), after NFKC.
+_LINK = re.compile(
+    r"[a-z][a-z0-9+.-]*:/|mailto:|tel:|www\.|\]\(|\b[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*[.。][a-z]{2,}(?:\b|/)",
+    re.I,
+)
 _CODE_FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.S)
 _THINK = re.compile(r"^\s*<think>.*?</think>", re.S)
 
@@ -91,12 +96,21 @@ def _strip_data(text: str, request: ChoiceRequest, chosen: CandidateView | None)
     return text
 
 
+_LATIN = re.compile(r"[A-Za-z]")
+
+
 def _locale_ok(text: str, request: ChoiceRequest, chosen: CandidateView | None) -> bool:
     if not text:
         return True
     if request.locale == "en":
         return not _CJK.search(_strip_data(text, request, chosen))
-    return bool(_CJK.search(_QUOTED.sub(" ", text)))
+    # zh: mostly Chinese once quotes and our own data (titles may be English) are taken out
+    rest = _QUOTED.sub(" ", text)
+    for source in (request.target_title, request.user_text, *(c.summary for c in request.candidates)):
+        if source:
+            rest = rest.replace(source, " ")
+    cjk, latin = len(_CJK.findall(rest)), len(_LATIN.findall(rest))
+    return bool(_CJK.search(_QUOTED.sub(" ", text))) and cjk >= latin
 
 
 def check_answer(answer: Answer, request: ChoiceRequest) -> list[Problem]:
@@ -129,7 +143,7 @@ def check_answer(answer: Answer, request: ChoiceRequest) -> list[Problem]:
     for field, (text, limit) in texts.items():
         if len(text) > limit:
             problems.append(Problem(Reason.TOO_LONG, f"{field} has {len(text)} characters, limit {limit}"))
-        if _LINK.search(text):
+        if _LINK.search(unicodedata.normalize("NFKC", text)):
             problems.append(Problem(Reason.CONTAINS_LINK, f"{field} must not contain links"))
         if not _locale_ok(text, request, chosen):
             lang = "English" if request.locale == "en" else "Simplified Chinese"

@@ -28,6 +28,13 @@ from llm.grounding import allowed, mentions, ungrounded
         ("用2小时完成，拆成 50/50", []),
         ("spend 1-2 hours", []),
         ("30 分钟", []),
+        # other ways of writing the same things are read the same way
+        ("十二点半开始", [{"12:30"}]),
+        ("晚上八点", [{"20:00"}]),
+        ("十一月三十日截止", [{"11-30"}]),
+        ("二〇二六年十一月三十日", [{"2026-11-30"}]),
+        ("１２：００ 开始", [{"12:00"}]),
+        ("at noon", [{"12:00"}]),
     ],
 )
 def test_mentions(text: str, found: list[set[str]]) -> None:
@@ -48,3 +55,16 @@ def test_ambiguous_hour_is_grounded_by_either_reading() -> None:
     assert ungrounded("3点开始", ("15:00",)) == []
     assert ungrounded("3点开始", ("03:00",)) == []
     assert ungrounded("3点开始", ("16:00",)) == ["3点"]
+
+
+@pytest.mark.parametrize(
+    "text", ["starts at half past twelve", "by three o'clock", "at seven in the evening"]
+)
+def test_times_in_words_are_never_grounded(text: str) -> None:
+    assert ungrounded(text, ["12:30", "15:00", "19:00"]) != []
+
+
+def test_full_width_and_chinese_numeral_times_are_checked_against_the_candidate() -> None:
+    assert ungrounded("十二点半开始", ["20:00", "20:30"]) == ["12点半"]
+    assert ungrounded("晚上八点开始", ["20:00", "20:30"]) == []
+    assert ungrounded("１２:００ 开始", ["20:00"]) == ["12:00"]

@@ -77,7 +77,18 @@ def test_length_limits() -> None:
 
 
 @pytest.mark.parametrize(
-    "link", ["https://x.cn/a", "见 www.example.com", "[点这里](x)", "打开 evil.com 查看"]
+    "link",
+    [
+        "https://x.cn/a",
+        "见 www.example.com",
+        "[点这里](x)",
+        "打开 evil.com 查看",
+        "见 bit.ly/x",
+        "加 t.me/x",
+        "访问 evil。com",
+        "mailto:a@b.c",
+        "ｅｖｉｌ．ｘｙｚ/phish",
+    ],
 )
 def test_links_are_refused(link: str) -> None:
     assert Reason.CONTAINS_LINK in codes(Answer("c-evening", f"晚上安排。{link}", "实验报告 已安排", ""))
@@ -85,6 +96,10 @@ def test_links_are_refused(link: str) -> None:
 
 def test_zh_explanation_must_be_chinese() -> None:
     assert codes(Answer("c-evening", "Evening is quiet.", "实验报告 已安排", "")) == [Reason.WRONG_LOCALE]
+    # one Chinese character does not make an English sentence Chinese
+    assert codes(Answer("c-evening", "This is fine, it is quiet then 好", "实验报告 已安排", "")) == [
+        Reason.WRONG_LOCALE
+    ]
 
 
 def test_en_explanation_may_quote_chinese_titles_but_not_be_chinese() -> None:
