@@ -44,19 +44,19 @@ class Settings(BaseSettings):
     locale: str = "zh"
     day_start: str = "08:00"
     day_end: str = "22:30"
-    grid_minutes: int = Field(default=15, ge=5, le=60)
+    grid_minutes: int = Field(default=15, ge=5, le=60)  # must divide an hour (checked below)
     preview_ttl_minutes: int = Field(default=60, ge=1, le=24 * 60)
     daily_card_cap: int = Field(default=8, ge=1, le=100)
-    due_scan_seconds: float = Field(default=5.0, gt=0)
-    outbox_relay_seconds: float = Field(default=2.0, gt=0)
-    delivery_seconds: float = Field(default=2.0, gt=0)
-    expiry_scan_seconds: float = Field(default=30.0, gt=0)
-    lease_seconds: float = Field(default=60.0, ge=5)
-    feishu_timeout_seconds: float = Field(default=10.0, gt=0)
+    due_scan_seconds: float = Field(default=5.0, gt=0, le=3600)
+    outbox_relay_seconds: float = Field(default=2.0, gt=0, le=3600)
+    delivery_seconds: float = Field(default=2.0, gt=0, le=3600)
+    expiry_scan_seconds: float = Field(default=30.0, gt=0, le=3600)
+    lease_seconds: float = Field(default=60.0, ge=5, le=3600)
+    feishu_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     # Worker: one delivery step (load, send, record) must fit in the lease and hold the Feishu call.
-    delivery_timeout_seconds: float = Field(default=20.0, gt=0)
-    promotion_seconds: float = Field(default=60.0, gt=0)
-    lease_recovery_seconds: float = Field(default=15.0, gt=0)
+    delivery_timeout_seconds: float = Field(default=20.0, gt=0, le=600)
+    promotion_seconds: float = Field(default=60.0, gt=0, le=3600)
+    lease_recovery_seconds: float = Field(default=15.0, gt=0, le=3600)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
@@ -82,6 +82,13 @@ class Settings(BaseSettings):
         if v and not v.startswith(("http://", "https://")):
             raise ValueError(f"must start with http:// or https://, got {v!r}")
         return v.rstrip("/")
+
+    @field_validator("grid_minutes")
+    @classmethod
+    def _check_grid(cls, v: int) -> int:
+        if 60 % v:
+            raise ValueError(f"must divide an hour (5, 10, 15, 20, 30 or 60), got {v}")
+        return v
 
     @field_validator("timezone")
     @classmethod

@@ -115,3 +115,20 @@ def test_cli_help_works_even_with_bad_config() -> None:
     result = CliRunner().invoke(main, ["schedule", "--help"], env={"SMARTFLOW_TIMEZONE": "Bad/Zone"})
     assert result.exit_code == 0
     assert "--user" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("SMARTFLOW_GRID_MINUTES", "7", "must divide an hour"),
+        ("SMARTFLOW_DUE_SCAN_SECONDS", "inf", "less than or equal to 3600"),
+    ],
+)
+def test_tuning_values_a_schedule_cannot_use_are_refused(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert variable in str(info.value)
+    assert message in str(info.value)
