@@ -243,6 +243,10 @@ class Pipeline:
             if now.tzinfo is None or now.utcoffset() is None:
                 now = now.replace(tzinfo=ZoneInfo(user.timezone))
             task_id = await _task_id(uow, user, task_key)
+            if block_id is not None:
+                block = await uow.blocks.get(block_id)
+                if block is None or block.user_id != user.id:
+                    raise ServiceError(ErrorCode.NOT_FOUND, f"no block {block_id} of user {user_open_id}")
             if block_id is not None or remaining_minutes is not None or task_id is None:
                 target = await unfinished_target(uow, user, now, block_id, task_id, remaining_minutes)
             else:

@@ -241,6 +241,7 @@ def test_command_naive_now_is_the_users_time_zone(db_url: str) -> None:
     [
         (["--user", "ou_nobody", "--task", "report"], "no user ou_nobody"),
         (["--user", OPEN_ID, "--task", "nope"], "has no task 'nope'"),
+        (["--user", OPEN_ID, "--task", "report", "--block", "nope"], "no block nope"),
     ],
 )
 def test_command_refuses_unknown_names(db_url: str, args: list[str], message: str) -> None:
