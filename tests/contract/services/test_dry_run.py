@@ -78,9 +78,11 @@ async def test_dry_run_leaves_every_table_unchanged(store: Store, now: datetime)
         await pipeline.dry_run(OPEN_ID, "read", at(15)),
         await pipeline.dry_run(OPEN_ID, "read", now, remaining_minutes=20),
         await pipeline.dry_run(OPEN_ID, None, now, block_id=seeded.blocks["A"], remaining_minutes=30),
-        await pipeline.dry_run(OPEN_ID, None, now, block_id="no-such-block"),
+        await pipeline.dry_run(OPEN_ID, None, at(15), remaining_minutes=30),  # "the one just now": none
         await Pipeline(store, LastChooser()).dry_run(OPEN_ID, "report", now),
     ]
+    with pytest.raises(ServiceError):  # an unknown block is named, not planned around
+        await pipeline.dry_run(OPEN_ID, None, now, block_id="no-such-block")
     assert [r.result.observation.decision.value for r in reports] == [
         "propose",
         "propose",
