@@ -49,6 +49,20 @@ _CJK_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "兩": 2, "三"
                "七": 7, "八": 8, "九": 9}  # fmt: skip
 # Chinese numerals before a time or date unit ("十二点半", "十一月三十日", "二〇二六年") become digits first.
 _CJK_NUMBER = re.compile(r"[零〇一二两兩三四五六七八九十]+(?=\s*(?:[点點时時分月日号號年]|点钟))")
+# Days named by weekday or relative to today: checked like dates (the candidate's grounding names its days).
+_EN_WEEKDAY = re.compile(
+    r"\b(mon|tue|wed|thu|fri|sat|sun)(?:day|sday|nesday|rsday|urday|s|\.)?\b", re.IGNORECASE
+)
+_ZH_WEEKDAY = re.compile(r"(?:周|星期|礼拜|禮拜)([一二三四五六日天])")
+_DAY_OFFSETS = {
+    "today": 0, "tonight": 0, "今天": 0, "今日": 0, "今晚": 0, "今早": 0,
+    "tomorrow": 1, "明天": 1, "明日": 1, "明早": 1, "明晚": 1,
+    "yesterday": -1, "昨天": -1, "后天": 2, "後天": 2,
+}  # fmt: skip
+_RELATIVE_DAY = re.compile(
+    r"\b(?:today|tonight|tomorrow|yesterday)\b|" + "|".join(k for k in _DAY_OFFSETS if not k.isascii()),
+    re.IGNORECASE,
+)
 _CLOCK = re.compile(r"(?<![\d:])([01]?\d|2[0-4])\s*[:：]\s*([0-5]\d)(?![\d:])")
 
 
@@ -148,6 +162,18 @@ def mentions(text: str) -> list[Mention]:
         word = m.group(0).lower()
         return {"00:00", "24:00"} if word in ("midnight", "午夜") else {"12:00"}
 
+    def en_weekday(m: re.Match[str]) -> set[str]:
+        return {f"weekday:{('mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun').index(m.group(1).lower()) + 1}"}
+
+    def zh_weekday(m: re.Match[str]) -> set[str]:
+        return {f"weekday:{min('一二三四五六日天'.index(m.group(1)), 6) + 1}"}  # 日 and 天: Sunday
+
+    def relative_day(m: re.Match[str]) -> set[str]:
+        return {f"day:{_DAY_OFFSETS[m.group(0).lower()]:+d}"}
+
+    scan(_RELATIVE_DAY, "date", relative_day)
+    scan(_ZH_WEEKDAY, "date", zh_weekday)
+    scan(_EN_WEEKDAY, "date", en_weekday)
     scan(_WORD_TIME, "time", in_words)
     scan(_NOON, "time", noon)
     scan(_FULL_DATE, "date", full_date)

@@ -231,20 +231,34 @@ def summary(
     return head
 
 
+_WEEKDAYS_EN = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_WEEKDAYS_ZH = "一二三四五六日"
+_RELATIVE = {0: ("today", "今天"), 1: ("tomorrow", "明天")}
+
+
+def _day_tokens(day: date, ctx: PlanningContext) -> list[str]:
+    """The ways a text may name `day`: its date, its weekday, and today/tomorrow relative to `now`."""
+    out = [f"{day:%m-%d}", f"{day:%Y-%m-%d}", f"{day.month}月{day.day}日"]
+    out += [_WEEKDAYS_EN[day.weekday()], f"周{_WEEKDAYS_ZH[day.weekday()]}"]
+    out += _RELATIVE.get((day - _today(ctx)).days, ())
+    return out
+
+
 def _tokens(dt: datetime, ctx: PlanningContext) -> list[str]:
     d = _local(dt, ctx)
-    return [f"{d:%H:%M}", f"{d:%m-%d}", f"{d:%Y-%m-%d}", f"{d.month}月{d.day}日"]
+    return [f"{d:%H:%M}", *_day_tokens(d.date(), ctx)]
 
 
 def grounding_tokens(candidate: Candidate, ctx: PlanningContext) -> tuple[str, ...]:
-    """Every clock time ("HH:MM") and date ("MM-DD", "YYYY-MM-DD", "M月D日") the candidate contains, local."""
+    """Every clock time ("HH:MM") and day the candidate contains, local: dates ("MM-DD", "YYYY-MM-DD",
+    "M月D日"), weekdays ("Monday", "周一") and, for today and tomorrow, those words ("today", "明天")."""
     out: set[str] = set()
     for ch in candidate.changes:
         for dt in (ch.start, ch.end, ch.old_start, ch.old_end):
             if dt is not None:
                 out.update(_tokens(dt, ctx))
         if ch.day is not None:
-            out.update((f"{ch.day:%m-%d}", f"{ch.day:%Y-%m-%d}", f"{ch.day.month}月{ch.day.day}日"))
+            out.update(_day_tokens(ch.day, ctx))
         for t in (ch.old_day_end, ch.new_day_end):
             if t is not None:
                 out.add(f"{t:%H:%M}")

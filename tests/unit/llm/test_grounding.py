@@ -68,3 +68,14 @@ def test_full_width_and_chinese_numeral_times_are_checked_against_the_candidate(
     assert ungrounded("十二点半开始", ["20:00", "20:30"]) == ["12点半"]
     assert ungrounded("晚上八点开始", ["20:00", "20:30"]) == []
     assert ungrounded("１２:００ 开始", ["20:00"]) == ["12:00"]
+
+
+def test_days_named_by_weekday_or_relative_to_today_must_be_the_candidates() -> None:
+    # the grounding of a candidate on Monday 11-30, planned on that same day
+    grounding = ["14:00", "11-30", "Monday", "周一", "today", "今天"]
+    assert ungrounded("今天下午两点开始", grounding) == []
+    assert ungrounded("today at 14:00", grounding) == []
+    assert ungrounded("明天14:00开始", grounding) == ["明天"]
+    assert ungrounded("on Tuesday at 14:00", grounding) == ["Tuesday"]
+    assert ungrounded("周一 14:00", grounding) == []
+    assert ungrounded("星期天 14:00", grounding) == ["星期天"]

@@ -249,3 +249,13 @@ def test_naive_datetimes_and_unknown_zones_are_rejected_with_a_code() -> None:
     assert err.value.code == "invalid_context"
     with pytest.raises(PlanningInputError):
         plan(base_ctx(user=UserPrefs(timezone="Mars/Olympus")))
+
+
+def test_grounding_names_the_candidates_days_by_weekday_and_relative_to_now() -> None:
+    from scheduler.planning.texts import grounding_tokens
+
+    ctx = base_ctx()  # now: Monday 2026-11-30 13:05
+    top = plan(ctx).candidates[0]
+    tokens = set(grounding_tokens(top, ctx))
+    assert {"Monday", "周一", "today", "今天", "11-30"} <= tokens
+    assert not {"tomorrow", "明天", "Tuesday"} & tokens
