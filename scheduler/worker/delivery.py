@@ -17,6 +17,7 @@ from scheduler.services.views import PreviewView, preview_view
 from scheduler.worker import metrics
 from scheduler.worker.config import WorkerConfig
 from scheduler.worker.policy import (
+    HOLD_REASONS,
     MAX_ATTEMPTS,
     QuietHours,
     delivery_gate,
@@ -38,8 +39,6 @@ UPDATE_WAIT = timedelta(seconds=2)
 # A database hiccup while preparing a row: try it again soon, without counting an attempt.
 PREPARE_RETRY = timedelta(seconds=5)
 RECORD_TRIES = 3
-# deferral reasons (policy.Gate): a card held for these is not dropped when its preview expires meanwhile
-HOLD_REASONS = frozenset({"quiet_hours", "daily_cap"})
 REARMED = "preview_expired_job_rearmed"
 _WAITING_CARD = (*NOTIFICATION_DUE, NotificationStatus.SENDING)
 

@@ -101,6 +101,12 @@ def next_local_day_start(at: datetime, zone: ZoneInfo) -> datetime:
     return _local_instant(at.astimezone(zone).date() + timedelta(days=1), time(0, 0), zone)
 
 
+QUIET_HOURS = "quiet_hours"
+DAILY_CAP = "daily_cap"
+# the reasons a proactive card is held back (never dropped)
+HOLD_REASONS = frozenset({QUIET_HOURS, DAILY_CAP})
+
+
 @dataclass(frozen=True)
 class Gate:
     """Why a proactive card may not go out now, and when it may."""
@@ -114,10 +120,10 @@ def delivery_gate(
 ) -> Gate | None:
     """None when a proactive card may be sent at `now`, else the deferral (never a drop)."""
     if quiet is not None and quiet.contains(now.astimezone(zone).time()):
-        return Gate("quiet_hours", quiet.end_after(now, zone))
+        return Gate(QUIET_HOURS, quiet.end_after(now, zone))
     if sent_today >= daily_cap:
         until = next_local_day_start(now, zone)
         if quiet is not None and quiet.contains(until.astimezone(zone).time()):
             until = quiet.end_after(until, zone)
-        return Gate("daily_cap", until)
+        return Gate(DAILY_CAP, until)
     return None
