@@ -20,6 +20,10 @@ log = logging.getLogger(__name__)
 
 # A click's answer must reach Feishu within 3 s; the receiver answers clicks within its own budget (2.5 s).
 CLICK_WAIT_SECONDS = 2.8
+# A message is acknowledged once it is recorded and handled (one short transaction), as in HTTP mode: if the
+# process dies first, or the database refuses it, Feishu pushes it again. Slower than this, it is acknowledged
+# anyway and the work goes on (the inbox makes a re-push harmless).
+RECORD_WAIT_SECONDS = 2.8
 # Feishu re-pushes un-acked events after a reconnect; a message this old is not acted on any more.
 STALE_MESSAGE_MS = 30 * 60 * 1000
 # Pings go out every 120 s (the server may change that) and each gets a pong: no frame at all for this long
@@ -51,8 +55,8 @@ class LongConnection:
     """One lark.ws.Client in a daemon thread with a fresh event loop (the SDK keeps a module-level loop
     that clashes with a running one, so it is replaced before start). Frames are dispatched by the shared
     Gateway; the work runs on the app's loop via run_coroutine_threadsafe. Messages and ignored events are
-    handed over and acknowledged at once (the inbox makes a redelivery harmless); a click waits for its
-    answer, which carries the replacement card."""
+    acknowledged once recorded in the inbox (a failure is answered 500, so Feishu pushes them again); a
+    click waits for its answer, which carries the replacement card."""
 
     def __init__(
         self,
@@ -162,11 +166,19 @@ class LongConnection:
                 self.dropped_stale += 1
                 log.info("stale message %s from a reconnect backfill dropped", inbound.message_id)
                 return None
-            self._submit(self._receiver.on_message(inbound)).add_done_callback(_log_failure)
-            return None
+            return self._ack_when_recorded(self._submit(self._receiver.on_message(inbound)))
         assert isinstance(inbound, EventIn)
-        self._submit(self._receiver.on_event(inbound)).add_done_callback(_log_failure)
-        return None
+        return self._ack_when_recorded(self._submit(self._receiver.on_event(inbound)))
+
+    @staticmethod
+    def _ack_when_recorded(future: concurrent.futures.Future[None]) -> None:
+        """Wait for the inbox transaction; its failure propagates, so the SDK answers 500 and Feishu
+        pushes the event again."""
+        try:
+            future.result(timeout=RECORD_WAIT_SECONDS)
+        except concurrent.futures.TimeoutError:
+            log.warning("event not recorded in time; acknowledged, the work goes on")
+            future.add_done_callback(_log_failure)
 
     # ---- lifecycle --------------------------------------------------------------------------------------
     def _make_client(self) -> Any:

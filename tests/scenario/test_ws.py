@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import sqlite3
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -165,6 +166,34 @@ async def test_long_connection_handles_messages_and_clicks_and_answers_in_the_ac
     assert click["toast"]["type"] == "error"  # no such preview: answered in words, in the ack
     assert "我可以帮你" in fake.messages_to(ALICE)[0].text
     assert json.loads(ready.content)["long_connection"] == "ok"
+
+
+async def test_a_message_the_database_refuses_is_not_acknowledged_and_its_repush_is_handled_once(
+    sqlite_url: str, fake_server: tuple[FakeFeishu, str]
+) -> None:
+    fake, _ = fake_server
+    event = CallbackBuilder().message_event(ALICE, "/help")
+    path = sqlite_url.removeprefix("sqlite+aiosqlite:///")
+    with fake_gateway() as (gateway, domain):
+        async with ws_app(sqlite_url, fake_server, domain) as app:
+            await _until(lambda: gateway.connections == 1 and gateway.sockets)
+            with sqlite3.connect(path) as db:  # the inbox cannot be written: the database is unwell
+                db.execute("ALTER TABLE inbox RENAME TO inbox_away")
+            gateway.push(event, "m1")
+            await _until(lambda: "m1" in gateway.acks)
+            refused = gateway.acks["m1"]
+            with sqlite3.connect(path) as db:
+                db.execute("ALTER TABLE inbox_away RENAME TO inbox")
+            gateway.push(event, "m2")  # Feishu pushes the unacknowledged event again
+            gateway.push(event, "m3")  # and once more: the inbox dedupes it
+            await _until(lambda: {"m2", "m3"} <= set(gateway.acks))
+            await _until(lambda: len(fake.messages_to(ALICE)) >= 1)
+            await app.state.deps.background.drain(5)
+
+    assert refused["code"] == 500
+    assert gateway.acks["m2"]["code"] == gateway.acks["m3"]["code"] == 200
+    assert len(fake.messages_to(ALICE)) == 1
+    assert "我可以帮你" in fake.messages_to(ALICE)[0].text
 
 
 async def test_an_unknown_event_type_is_acknowledged_not_failed(
