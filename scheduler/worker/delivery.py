@@ -19,6 +19,7 @@ from scheduler.worker.config import WorkerConfig
 from scheduler.worker.policy import (
     HOLD_REASONS,
     MAX_ATTEMPTS,
+    Gate,
     QuietHours,
     delivery_gate,
     local_day_start,
@@ -28,7 +29,7 @@ from scheduler.worker.relay import TRANSIENT_ERRORS, PoisonError
 from scheduler.worker.sender import DeliveryError, Sender
 from store import Store, UnitOfWork
 from store.enums import JobStatus, NotificationKind, NotificationStatus, TriggerType
-from store.models import Job, Notification, Preview
+from store.models import Job, Notification, Preview, User
 from store.repositories.messaging import NOTIFICATION_DUE
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,16 @@ _WAITING_CARD = (*NOTIFICATION_DUE, NotificationStatus.SENDING)
 
 
 @dataclass(frozen=True)
+class Limits:
+    """The user's quiet hours and daily cap, which hold back a proactive card."""
+
+    user_id: str
+    zone: ZoneInfo
+    quiet: QuietHours | None
+    daily_cap: int
+
+
+@dataclass(frozen=True)
 class Plan:
     """What to do with one claimed notification."""
 
@@ -54,6 +65,7 @@ class Plan:
     attempts: int = 0
     until: datetime | None = None
     reason: str = ""
+    limits: Limits | None = None  # checked again, under the user's row lock, when the send is marked
 
 
 @dataclass
@@ -166,8 +178,14 @@ class Delivery:
 
     async def _send(self, notification_id: str, plan: Plan, clock: Clock) -> str:
         attempts = plan.attempts + 1
-        if not await self._mark_sending(notification_id, attempts, clock()):
+        now = clock()
+        marked = await self._mark_sending(notification_id, attempts, now, plan.limits)
+        if marked is False:
             return "lost"
+        if isinstance(marked, Gate):
+            return await self._record(
+                notification_id, now, "deferred", until=marked.until, error=(marked.reason, "")
+            )
         assert plan.view is not None
         kind = "card" if plan.action == "send" else "card_update"
         started = time.perf_counter()
@@ -251,26 +269,33 @@ class Delivery:
         if view.trigger_type == TriggerType.USER_FEEDBACK:
             # The answer to the user's own message is not a proactive card: no quiet hours, no daily cap.
             return Plan("send", view=view, open_id=user.open_id, attempts=row.attempts)
-        zone = _zone(user.timezone, view.timezone)
-        quiet = QuietHours.parse(user.quiet_start, user.quiet_end)
-        used = await self._cards_today(uow, row, zone, now)
-        gate = delivery_gate(now, zone, quiet, used, user.daily_card_cap)
+        limits = Limits(
+            user.id,
+            _zone(user.timezone, view.timezone),
+            QuietHours.parse(user.quiet_start, user.quiet_end),
+            user.daily_card_cap,
+        )
+        gate = await self._gate(uow, row.id, limits, now)
         if gate is not None:
             return Plan("defer", until=gate.until, reason=gate.reason)
-        return Plan("send", view=view, open_id=user.open_id, attempts=row.attempts)
+        return Plan("send", view=view, open_id=user.open_id, attempts=row.attempts, limits=limits)
 
-    async def _cards_today(self, uow: UnitOfWork, row: Notification, zone: ZoneInfo, now: datetime) -> int:
+    async def _gate(self, uow: UnitOfWork, row_id: str, limits: Limits, now: datetime) -> Gate | None:
+        used = await self._cards_today(uow, row_id, limits, now)
+        return delivery_gate(now, limits.zone, limits.quiet, used, limits.daily_cap)
+
+    async def _cards_today(self, uow: UnitOfWork, row_id: str, limits: Limits, now: datetime) -> int:
         """Cards sent to the user since local midnight, plus cards in flight (so parallel sends cannot
         overshoot the cap)."""
         count = await uow.session.scalar(
             select(func.count()).where(
-                Notification.user_id == row.user_id,
+                Notification.user_id == limits.user_id,
                 Notification.kind == NotificationKind.CARD,
-                Notification.id != row.id,
+                Notification.id != row_id,
                 or_(
                     and_(
                         Notification.status == NotificationStatus.SENT,
-                        Notification.sent_at >= local_day_start(now, zone),
+                        Notification.sent_at >= local_day_start(now, limits.zone),
                     ),
                     Notification.status == NotificationStatus.SENDING,
                 ),
@@ -294,9 +319,21 @@ class Delivery:
         until = max(now, card.next_attempt_at, card.claimed_until or now) + UPDATE_WAIT
         return Plan("defer", until=until, reason="card_not_sent_yet")
 
-    async def _mark_sending(self, notification_id: str, attempts: int, now: datetime) -> bool:
+    async def _mark_sending(
+        self, notification_id: str, attempts: int, now: datetime, limits: Limits | None
+    ) -> bool | Gate:
+        """Mark the row `sending` (True), or False when it is no longer ours. A proactive card is checked
+        against the user's limits again under the user's row lock, so two workers sending to one user at
+        once cannot both take the day's last card: the second gets the Gate (deferred)."""
         try:
             async with self._store.uow() as uow:
+                if limits is not None:
+                    await uow.session.execute(
+                        select(User.id).where(User.id == limits.user_id).with_for_update()
+                    )
+                    gate = await self._gate(uow, notification_id, limits, now)
+                    if gate is not None:
+                        return gate
                 result: Any = await uow.session.execute(
                     update(Notification)
                     .where(

@@ -6,9 +6,15 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta
 
+from sqlalchemy import update
+
+from bot.feishu.client import FeishuClient
+from bot.sender import FeishuSender
+from scheduler.worker.delivery import Delivery
 from scheduler.worker.worker import Worker
 from store import Store
-from tests.contract.worker.conftest import notification, seed_preview
+from store.models import Notification
+from tests.contract.worker.conftest import CONFIG, notification, seed_preview
 from tests.fakes.fake_feishu import FakeFeishu, Fault
 
 
@@ -186,6 +192,44 @@ async def test_daily_cap_defers_to_the_next_local_day(
     await worker.run_once(midnight)
     assert (await notification(store, deferred.id)).status == "sent"
     assert len(fake.messages) == 2
+
+
+async def test_two_workers_cannot_both_take_the_days_last_card(
+    db_url: str, store: Store, feishu: FeishuClient, fake: FakeFeishu, now: datetime
+) -> None:
+    """Each worker holds one of the user's two cards and has decided to send it (the cap of 1 was free
+    when it looked); the send is checked again under the user's row lock: one card goes, one waits."""
+    first = await seed_preview(store, now, user_kw={"daily_card_cap": 1}, expires_in=timedelta(hours=20))
+    second = await _second_preview(store, now, first["user"])
+    other = Store(db_url)
+    try:
+        workers = [Delivery(s, FeishuSender(feishu), CONFIG, f"w{i}") for i, s in enumerate((store, other))]
+        async with store.uow() as uow:
+            for worker_id, row_id in (("w0", first["notification"]), ("w1", second)):
+                await uow.session.execute(
+                    update(Notification)
+                    .where(Notification.id == row_id)
+                    .values(claimed_by=worker_id, claimed_until=now + timedelta(seconds=30))
+                )
+            await uow.commit()
+        plans = [
+            await w._prepare(row_id, now)
+            for w, row_id in zip(workers, (first["notification"], second), strict=True)
+        ]
+        assert [p.action for p in plans] == ["send", "send"]  # both looked before either sent
+        outcomes = await asyncio.gather(
+            *(
+                w._send(row_id, plan, lambda: now)
+                for w, row_id, plan in zip(workers, (first["notification"], second), plans, strict=True)
+            )
+        )
+    finally:
+        await other.dispose()
+    assert sorted(outcomes) == ["deferred", "sent"]
+    assert len(fake.messages) == 1
+    held = [await notification(store, i) for i in (first["notification"], second)]
+    deferred = next(n for n in held if n.status == "deferred")
+    assert (deferred.last_error_code, deferred.attempts, deferred.claimed_by) == ("daily_cap", 0, None)
 
 
 async def _second_preview(store: Store, now: datetime, user_id: str) -> str:
