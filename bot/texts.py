@@ -30,6 +30,10 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "你选了「{label}」。正在为它准备方案，稍后发给你。",
         "You picked “{label}”. The options for it are on their way.",
     ),
+    "chosen.already": (
+        "你已经选了「{label}」，不能再改了；它的方案会单独发给你。",
+        "You already picked “{label}”; that cannot be changed. Its options come in a separate card.",
+    ),
     "error.title": ("没能完成操作", "That did not work"),
     "error.title_with": ("没能完成：{title}", "That did not work: {title}"),
     # card body
@@ -69,6 +73,7 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "toast.ignored": ("已忽略", "Ignored"),
     "toast.undone": ("已撤销", "Undone"),
     "toast.chosen": ("收到，正在生成方案…", "Got it, preparing options…"),
+    "toast.already_chosen": ("这个问题已经回答过了", "This question was already answered"),
     "toast.working": ("处理中，稍后更新卡片", "Working on it; the card will update shortly"),
     "toast.not_owner": ("这张卡片属于别人，不能替他操作", "This card belongs to someone else"),
     "toast.error": ("操作失败", "Something went wrong"),

@@ -24,6 +24,7 @@ class ToastKind(StrEnum):
     IGNORED = "ignored"
     UNDONE = "undone"
     CHOSEN = "chosen"
+    ALREADY_CHOSEN = "already_chosen"
     WORKING = "working"
     NOT_OWNER = "not_owner"
     ERROR = "error"
@@ -34,6 +35,7 @@ _TOAST_TYPES = {
     ToastKind.IGNORED: "info",
     ToastKind.UNDONE: "success",
     ToastKind.CHOSEN: "info",
+    ToastKind.ALREADY_CHOSEN: "warning",
     ToastKind.WORKING: "info",
     ToastKind.NOT_OWNER: "warning",
     ToastKind.ERROR: "error",

@@ -1,4 +1,5 @@
-"""The card a click answers with: bot.cards.from_view plus what only the click knows (time, refusal)."""
+"""The card a click answers with: bot.cards.from_view plus what only the click knows (time, refusal, the
+answer an ask_user question was given)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,17 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from bot.cards import ErrorCard, ExpiredCard, build_error_card, build_expired_card
+from bot.cards import (
+    ChosenCard,
+    ErrorCard,
+    ExpiredCard,
+    build_chosen_card,
+    build_error_card,
+    build_expired_card,
+)
 from bot.cards.from_view import build_card_for_view, preview_card_view
-from scheduler.services.views import PreviewView
+from scheduler.services.views import ChoiceView, PreviewView
+from store import UnitOfWork, short_key
 
 # Refusals after which the preview can never be applied: the card says why instead of offering it again.
 FINAL_REFUSALS = frozenset(
@@ -16,8 +25,29 @@ FINAL_REFUSALS = frozenset(
 )
 
 
-def card_for_view(view: PreviewView, now: datetime, refusal: str | None = None) -> dict[str, Any]:
-    """The card for the preview as it is at `now`; `refusal` is the error code of a click just refused."""
+def choose_key(preview_id: str, block_id: str) -> str:
+    """The idempotency key of the feedback trigger a choice creates: the stored record of the answer."""
+    return f"choose:{preview_id}:{block_id}"
+
+
+async def chosen_choice(uow: UnitOfWork, view: PreviewView) -> ChoiceView | None:
+    """The choice an answered ask_user question was given, or None. Choosing leaves the preview `ignored`
+    (so nothing else can be done with it); the feedback trigger it created says which block was picked."""
+    if view.decision != "ask_user" or view.status != "ignored":
+        return None
+    for choice in view.choices:
+        if await uow.triggers.find_by_idempotency(short_key(choose_key(view.preview_id, choice.block_id))):
+            return choice
+    return None
+
+
+def card_for_view(
+    view: PreviewView, now: datetime, refusal: str | None = None, chosen: ChoiceView | None = None
+) -> dict[str, Any]:
+    """The card for the preview as it is at `now`; `refusal` is the error code of a click just refused,
+    `chosen` the answer of an ask_user question (see chosen_choice)."""
+    if chosen is not None:
+        return build_chosen_card(ChosenCard(preview_card_view(view), chosen.label))
     if view.status == "ready" and now >= view.expires_at:
         # The expiry sweep has not run yet, but the preview can no longer be applied.
         return build_expired_card(ExpiredCard(preview_card_view(view)))

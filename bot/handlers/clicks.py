@@ -15,28 +15,25 @@ from typing import Any
 
 from bot.cards import (
     ButtonPayload,
-    ChosenCard,
     Kind,
     PayloadError,
     ToastKind,
-    build_chosen_card,
     toast,
     unpack,
 )
-from bot.cards.from_view import preview_card_view
 from bot.handlers import inbox
-from bot.handlers.cardview import card_for_view
+from bot.handlers.cardview import card_for_view, choose_key, chosen_choice
 from bot.handlers.context import ClickContext
 from bot.handlers.deps import BotDeps
 from bot.handlers.feedback import run_feedback
 from bot.handlers.localtext import lt
 from bot.inbound import CallbackAnswer, ClickIn
 from bot.router import Router
-from bot.texts import t
+from bot.texts import norm_locale, t
 from scheduler.services import actions
 from scheduler.services.errors import ErrorCode, ServiceError
 from scheduler.services.triggers import create_trigger
-from scheduler.services.views import PreviewView, preview_view
+from scheduler.services.views import ChoiceView, PreviewView, preview_view
 from store.enums import InboxKind, InboxStatus, PreviewStatus, TriggerType
 
 log = logging.getLogger(__name__)
@@ -64,11 +61,26 @@ async def _view(ctx: ClickContext) -> PreviewView:
         return await preview_view(uow, ctx.preview_id)
 
 
+async def _state(ctx: ClickContext) -> tuple[PreviewView, ChoiceView | None]:
+    """The preview now, and the answer it was given if it is an answered question."""
+    async with ctx.deps.store.uow(readonly=True) as uow:
+        view = await preview_view(uow, ctx.preview_id)
+        return view, await chosen_choice(uow, view)
+
+
 async def _answer_with_state(
     ctx: ClickContext, kind: ToastKind | str, refusal: str | None = None
 ) -> CallbackAnswer:
-    view = await _view(ctx)
-    return answer(toast(kind, view.locale), card_for_view(view, ctx.deps.clock(), refusal))
+    view, chosen = await _state(ctx)
+    return answer(toast(kind, view.locale), card_for_view(view, ctx.deps.clock(), refusal, chosen))
+
+
+def _already_chosen(
+    ctx: ClickContext, view: PreviewView, chosen: ChoiceView, kind: ToastKind
+) -> CallbackAnswer:
+    """A press on a question that was already answered: say so, and show the answer again."""
+    words = t("chosen.already", view.locale, label=chosen.label)
+    return answer(toast(kind, view.locale, message=words), card_for_view(view, ctx.now, None, chosen))
 
 
 @click_router.route(_kind(Kind.APPLY))
@@ -97,6 +109,9 @@ async def apply(ctx: ClickContext) -> CallbackAnswer:
 
 @click_router.route(_kind(Kind.IGNORE))
 async def ignore(ctx: ClickContext) -> CallbackAnswer:
+    view, chosen = await _state(ctx)
+    if chosen is not None:  # the question was answered (choosing left it `ignored`): nothing to ignore
+        return _already_chosen(ctx, view, chosen, ToastKind.ALREADY_CHOSEN)
     outcome = await actions.ignore(
         ctx.deps.store, preview_id=ctx.preview_id, operator_open_id=ctx.click.operator_open_id, now=ctx.now
     )
@@ -123,6 +138,11 @@ async def choose(ctx: ClickContext) -> CallbackAnswer:
     block_id = ctx.payload.c
     async with ctx.deps.store.uow() as uow:
         view = await preview_view(uow, ctx.preview_id)
+        chosen = await chosen_choice(uow, view)
+        if chosen is not None and chosen.block_id == block_id:  # the same answer again: the same reply
+            return answer(toast(ToastKind.CHOSEN, view.locale), card_for_view(view, ctx.now, None, chosen))
+        if chosen is not None:
+            return _already_chosen(ctx, view, chosen, ToastKind.ERROR)
         if view.status != PreviewStatus.READY or ctx.now >= view.expires_at:
             return answer(toast(ToastKind.ERROR, view.locale, message=lt("choose.unknown", view.locale)))
         if block_id not in {c.block_id for c in view.choices}:
@@ -140,22 +160,22 @@ async def choose(ctx: ClickContext) -> CallbackAnswer:
             now=ctx.now,
             task_id=block.task_id,
             block_id=block.id,
-            idempotency_key=f"choose:{ctx.preview_id}:{block.id}",
+            idempotency_key=choose_key(ctx.preview_id, block.id),
             remaining_minutes=asked.remaining_minutes if asked else None,
             user_text=asked.user_text if asked else None,
         )
         if preview is not None:
             # The question is answered: it leaves `ready` (no second choice, and the expiry sweep will not
             # later say "expired, nothing changed"); this answer replaces the card, so no update is queued.
+            # The trigger keyed by choose_key records which block was picked (see chosen_choice).
             preview.status = PreviewStatus.IGNORED
             preview.updated_at = ctx.now
         await uow.commit()
     if outcome.created:
         deps, trigger_id, locale = ctx.deps, outcome.trigger.id, view.locale
         deps.background.spawn(run_feedback(deps, None, trigger_id, locale), f"choose:{trigger_id}")
-    label = next(c.label for c in view.choices if c.block_id == block_id)
-    chosen = build_chosen_card(ChosenCard(preview_card_view(view), label))
-    return answer(toast(ToastKind.CHOSEN, view.locale), chosen)
+    picked = next(c for c in view.choices if c.block_id == block_id)
+    return answer(toast(ToastKind.CHOSEN, view.locale), card_for_view(view, ctx.now, None, picked))
 
 
 async def _unknown(ctx: ClickContext) -> CallbackAnswer:  # pragma: no cover - every Kind has a route
@@ -196,37 +216,58 @@ async def _update_later(deps: BotDeps, click: ClickIn, work: asyncio.Task[Callba
         await deps.outbound.delayed_update(click.callback_token, card["data"])
 
 
-async def _process(deps: BotDeps, click: ClickIn, payload: ButtonPayload, now: datetime) -> CallbackAnswer:
+async def _operator_locale(deps: BotDeps, open_id: str) -> str:
+    """The language of the person who pressed: their user row's, else the configured default (someone the
+    bot has never seen). Toasts before the owner check use it, so a stranger reads them in their language."""
+    async with deps.store.uow(readonly=True) as uow:
+        user = await uow.users.get_by_open_id(open_id)
+        return norm_locale(user.locale if user is not None else deps.config.locale)
+
+
+async def _process(
+    deps: BotDeps, click: ClickIn, payload: ButtonPayload, now: datetime, locale: asyncio.Task[str]
+) -> CallbackAnswer:
+    operator = await locale
     try:
         async with deps.store.uow(readonly=True) as uow:
             view = await preview_view(uow, payload.p)
             seen = await uow.inbox.get_by_key(click.dedupe_key)
             # a failed press may be tried again
             repeat = seen is not None and seen.status != InboxStatus.FAILED
+            chosen = await chosen_choice(uow, view) if repeat else None
     except ServiceError as exc:
-        return answer(toast(exc.code.value, deps.config.locale))
+        return answer(toast(exc.code.value, operator))
     if view.user_open_id != click.operator_open_id:
         # Someone else's card (forwarded, or in a group): a toast, and nothing is written, not even the inbox.
-        return answer(toast(ToastKind.NOT_OWNER, view.locale))
+        return answer(toast(ToastKind.NOT_OWNER, operator))
     if repeat:
         log.info("click redelivered; answering with the current card", extra={"preview_id": payload.p})
-        return answer(None, card_for_view(view, now))
+        return answer(None, card_for_view(view, now, None, chosen))
     return await _run(ClickContext(deps, click, payload, now, view.locale, view.user_open_id))
+
+
+def _done_locale(deps: BotDeps, locale: asyncio.Task[str]) -> str:
+    """The operator's language if it is known by now, else the configured default (never waits)."""
+    if locale.done() and not locale.cancelled() and locale.exception() is None:
+        return locale.result()
+    return norm_locale(deps.config.locale)
 
 
 async def handle_click(deps: BotDeps, click: ClickIn) -> CallbackAnswer:
     """Answer within the budget, counted from the request's arrival (`click.received_at`): whatever is not
     done by then is answered with a toast now and finished in the background, then shown by a card update."""
     now = deps.clock()
+    locale = deps.background.spawn(_operator_locale(deps, click.operator_open_id), "click-locale")
+    started = click.received_at if click.received_at is not None else time.monotonic()
     try:
         payload = unpack(click.value)
     except PayloadError as exc:
         log.info("click with a foreign button value ignored: %s", exc.code)
-        return answer(
-            toast(ToastKind.ERROR, deps.config.locale, message=lt("click.unknown", deps.config.locale))
-        )
-    work = deps.background.spawn(_process(deps, click, payload, now), f"click:{payload.p}")
-    started = click.received_at if click.received_at is not None else time.monotonic()
+        budget = max(0.0, deps.config.click_budget_seconds - (time.monotonic() - started))
+        await asyncio.wait({locale}, timeout=budget)
+        words = _done_locale(deps, locale)
+        return answer(toast(ToastKind.ERROR, words, message=lt("click.unknown", words)))
+    work = deps.background.spawn(_process(deps, click, payload, now, locale), f"click:{payload.p}")
     budget = max(0.0, deps.config.click_budget_seconds - (time.monotonic() - started))
     done, _ = await asyncio.wait({work}, timeout=budget)
     if work in done:
@@ -234,4 +275,4 @@ async def handle_click(deps: BotDeps, click: ClickIn) -> CallbackAnswer:
         return result
     log.warning("click on preview %s is slow; answering now, updating later", payload.p)
     deps.background.spawn(_update_later(deps, click, work), f"click-update:{payload.p}")
-    return answer(toast(ToastKind.WORKING, deps.config.locale))
+    return answer(toast(ToastKind.WORKING, _done_locale(deps, locale)))
