@@ -32,18 +32,55 @@ class MessageIn:
 
     @property
     def text(self) -> str | None:
-        """The text of a text message (placeholders such as `@_user_1` kept), else None."""
-        if self.message_type != "text":
+        """The text of a text or post message (placeholders such as `@_user_1` kept), else None."""
+        if self.message_type not in ("text", "post"):
             return None
         try:
             body = json.loads(self.content)
         except ValueError:
             return None
-        text = body.get("text") if isinstance(body, dict) else None
+        if not isinstance(body, dict):
+            return None
+        if self.message_type == "post":
+            return post_text(body)
+        text = body.get("text")
         return text if isinstance(text, str) else None
 
     def mentions_open_id(self, open_id: str) -> bool:
         return any(m.open_id == open_id for m in self.mentions)
+
+
+def _element_text(element: object) -> str:
+    if not isinstance(element, Mapping):
+        return ""
+    tag = element.get("tag")
+    if tag == "at":  # received posts carry the mention key ("@_user_1") in user_id, like text messages
+        user_id, name = element.get("user_id"), element.get("user_name")
+        if isinstance(user_id, str) and user_id.startswith("@_"):
+            return f" {user_id} "
+        return f" @{name} " if isinstance(name, str) and name else " "
+    text = element.get("text") if tag in ("text", "a", "md", "code_block") else None
+    return text if isinstance(text, str) else ""
+
+
+def post_text(body: Mapping[str, Any]) -> str:
+    """The plain text of a post: its paragraphs' text, link and mention elements, one line per paragraph.
+
+    Feishu sends `{"title", "content": [[element, ...], ...]}`, or the same under a locale key
+    (`{"zh_cn": {...}}`). The title counts only when the body is empty: a command in the body
+    ("/done 周报" under the title "周报") must stay at the start of the text.
+    """
+    post: Mapping[str, Any] = body
+    if not isinstance(body.get("content"), list):
+        post = next((v for v in body.values() if isinstance(v, Mapping) and "content" in v), {})
+    paragraphs = post.get("content")
+    lines = []
+    for paragraph in paragraphs if isinstance(paragraphs, list) else []:
+        if isinstance(paragraph, list):
+            lines.append("".join(_element_text(e) for e in paragraph).strip())
+    text = "\n".join(line for line in lines if line)
+    title = post.get("title")
+    return text or (title.strip() if isinstance(title, str) else "")
 
 
 @dataclass(frozen=True)

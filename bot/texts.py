@@ -91,13 +91,15 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "我可以帮你安排接下来 24 小时的日程。\n"
         "/today 查看接下来 24 小时\n/tasks 查看任务\n"
         "/add <标题> <分钟> [by <时间>] [!] 添加任务（! 表示重要）\n"
-        "/done <任务> 标记完成\n/unfinished [任务] [分钟] 报告没做完\n"
+        "/done <任务> 标记完成（同名任务写 /done <任务> #2 选第几个）\n/undone <任务> 恢复为未完成\n"
+        "/unfinished [任务] [分钟] 报告没做完\n"
         "/prefs [day 08:00-22:30] [quiet 23:00-07:00] [lang zh|en] 设置\n"
         "也可以直接说「没做完」或「报告还差30分钟」。",
         "I help you plan the next 24 hours.\n"
         "/today the next 24 hours\n/tasks your tasks\n"
         "/add <title> <minutes> [by <time>] [!] add a task (! = important)\n"
-        "/done <task> mark a task done\n/unfinished [task] [minutes] report unfinished work\n"
+        "/done <task> mark a task done (/done <task> #2 picks among tasks with that name)\n"
+        "/undone <task> reopen a task\n/unfinished [task] [minutes] report unfinished work\n"
         "/prefs [day 08:00-22:30] [quiet 23:00-07:00] [lang zh|en] settings\n"
         "Or just say “didn't finish the report, 30 min left”.",
     ),
@@ -115,6 +117,31 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "task.done": ("已完成「{title}」。", "Marked “{title}” done."),
     "task.not_found": ("没找到任务「{ref}」。", "No task matches “{ref}”."),
     "task.ambiguous": ("有多个任务匹配「{ref}」：{titles}", "Several tasks match “{ref}”: {titles}"),
+    # /done and /undone: picking one of several tasks, reopening, deadlines in the past
+    "task.undo_hint": ("发错了可以发送 {command} 恢复。", " Sent by mistake? {command} reopens it."),
+    "task.reopened": ("已把「{title}」恢复为未完成。", "“{title}” is open again."),
+    "task.not_found_done": ("没找到已完成的任务「{ref}」。", "No completed task matches “{ref}”."),
+    "task.pick": ("有 {count} 个任务匹配「{ref}」，请选一个：", "{count} tasks match “{ref}”; pick one:"),
+    "task.pick_more": ("…还有 {more} 个，可以写得更具体些", "…and {more} more; be more specific"),
+    "task.pick_how": (
+        "发送 {example} 选第 1 个，#2 选第 2 个，以此类推。",
+        "Send {example} for #1, #2 for #2, etc.",
+    ),
+    "task.pick_range": (
+        "「{ref}」只匹配 {count} 个任务，没有第 {n} 个。",
+        "Only {count} task(s) match “{ref}”; there is no #{n}.",
+    ),
+    "task.ref_too_short": (
+        "「{ref}」太短，可能指好几个任务。请写出更完整的任务名（中文至少两个字）。",
+        "“{ref}” is too short to name a task; write a whole word of its title, or all of it.",
+    ),
+    "task.added_at": ("添加于 {at}", "added {at}"),
+    "task.deadline_past": (
+        "截止时间 {due} 已经过去了，任务没有添加。请给一个将来的时间，例如 by 明天18:00。",
+        "The deadline {due} has already passed; the task was not added. "
+        "Give a time ahead, e.g. by tomorrow 18:00.",
+    ),
+    "tasks.overdue": ("已逾期", "overdue"),
     "tasks.empty": ("目前没有未完成的任务。", "You have no open tasks."),
     "today.empty": ("接下来 24 小时没有安排。", "Nothing planned for the next 24 hours."),
     "feedback.received": ("收到，正在为你重新安排…", "Got it, working out a new plan…"),
@@ -132,6 +159,7 @@ _PARSE_ERRORS_ZH: dict[str, str] = {
     "empty_title": "缺少任务标题。用法：/add <标题> <分钟> [by <时间>] [!]",
     "title_too_long": "标题太长（最多 {max} 个字）",
     "missing_minutes": "请在标题后写分钟数。用法：/add <标题> <分钟> [by <时间>] [!]",
+    "missing_deadline": "「{word}」后面缺少截止时间，例如 /add 写周报 30 by 明天18:00",
     "minutes_out_of_range": "分钟数必须在 {min} 到 {max} 之间（现在是 {minutes}）",
     "missing_task": "请说明是哪个任务，例如 /done 实验报告",
     "bad_time": "看不懂时间「{text}」，可以写 18:00、明天18:00、周五 18:00 或 ISO 8601",

@@ -1,4 +1,4 @@
-"""User commands: /help, /today, /tasks, /add, /done, /prefs (feedback lives in feedback.py)."""
+"""User commands: /help, /today, /tasks, /add, /prefs (/done and /undone: done.py; feedback: feedback.py)."""
 
 from __future__ import annotations
 
@@ -7,15 +7,16 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.handlers.context import MessageContext
+from bot.handlers.done import done_router
 from bot.handlers.feedback import feedback_router
 from bot.handlers.localtext import lt
-from bot.parse import Add, Done, Help, ParseError, Prefs, Tasks, TimeRange, Today, parse_time_text
+from bot.handlers.tasklines import local_time, task_line
+from bot.parse import Add, Help, ParseError, Prefs, Tasks, TimeRange, Today, parse_time_text
 from bot.router import Router, is_instance
 from bot.texts import parse_error_text, t
 from scheduler.planning import busy_items, free_intervals
 from scheduler.planning import model as pm
 from scheduler.services.context import load_context
-from scheduler.services.feedback import match_tasks
 from scheduler.services.jobs import sync_job
 from store.enums import TaskStatus
 from store.models import Task, User
@@ -30,13 +31,6 @@ commands_router: Router[MessageContext, None] = Router("commands")
 
 def short_help(locale: str) -> str:
     return t("help.short", locale)
-
-
-def _local(at: datetime, tz: str, now: datetime | None = None) -> str:
-    local = at.astimezone(ZoneInfo(tz))
-    if now is not None and local.date() == now.astimezone(ZoneInfo(tz)).date():
-        return local.strftime("%H:%M")
-    return local.strftime("%m-%d %H:%M")
 
 
 def _hhmm(value: time, *, end: bool = False) -> str:
@@ -62,20 +56,11 @@ async def show_today(ctx: MessageContext) -> None:
         return
     lines = [lt("today.header", ctx.locale, free=free)]
     for item in items[:MAX_LISTED]:
-        start = _local(item.start, user.timezone, ctx.now)
+        start = local_time(item.start, user.timezone, ctx.now)
         end = item.end.astimezone(ZoneInfo(user.timezone)).strftime("%H:%M")
         mark = lt("today.fixed", ctx.locale) if item.kind == pm.BusyKind.FIXED else "•"
         lines.append(f"{mark} {start}–{end} {item.title}")
     ctx.reply("\n".join(lines))
-
-
-def _task_line(task: Task, user: User, now: datetime, locale: str) -> str:
-    parts = [task.title, lt("tasks.minutes", locale, minutes=task.estimate_minutes)]
-    if task.deadline is not None:
-        parts.append(lt("tasks.due", locale, due=_local(task.deadline, user.timezone, now)))
-    if task.quadrant == 1:
-        parts.append(lt("tasks.urgent", locale))
-    return "• " + " · ".join(parts)
 
 
 @commands_router.route(is_instance(Tasks))
@@ -87,7 +72,7 @@ async def show_tasks(ctx: MessageContext) -> None:
     far = datetime.max.replace(tzinfo=UTC)
     tasks.sort(key=lambda x: (x.deadline or far, x.quadrant, x.created_at, x.id))
     lines = [lt("tasks.header", ctx.locale, count=len(tasks))]
-    lines += [_task_line(x, ctx.user, ctx.now, ctx.locale) for x in tasks[:MAX_LISTED]]
+    lines += [task_line(x, ctx.user, ctx.now, ctx.locale) for x in tasks[:MAX_LISTED]]
     ctx.reply("\n".join(lines))
 
 
@@ -103,6 +88,10 @@ async def add_task(ctx: MessageContext) -> None:
         except ParseError as exc:
             exc.command = "add"
             ctx.reply(parse_error_text(exc, ctx.locale))
+            return
+        if deadline <= ctx.now:
+            due = local_time(deadline, ctx.user.timezone, ctx.now, with_date=True)
+            ctx.reply(t("task.deadline_past", ctx.locale, due=due))
             return
     task = Task(
         user_id=ctx.user.id,
@@ -121,41 +110,8 @@ async def add_task(ctx: MessageContext) -> None:
     if deadline is None:
         ctx.reply(t("task.added", ctx.locale, title=task.title, minutes=task.estimate_minutes))
     else:
-        due = _local(deadline, ctx.user.timezone)
+        due = local_time(deadline, ctx.user.timezone, ctx.now, with_date=True)
         ctx.reply(t("task.added_due", ctx.locale, title=task.title, minutes=task.estimate_minutes, due=due))
-
-
-async def find_one_task(ctx: MessageContext, user: User, ref: str) -> Task | None:
-    """The user's single open task `ref` names (by id, key or title); replies and returns None otherwise."""
-    tasks = await ctx.uow.tasks.for_user(user.id, statuses=(TaskStatus.OPEN,))
-    by_id = [x for x in tasks if x.id == ref]
-    found = by_id or match_tasks(tasks, ref)
-    if not found:
-        ctx.reply(t("task.not_found", ctx.locale, ref=ref))
-        return None
-    if len(found) > 1:
-        titles = (
-            "、".join(x.title for x in found[:5])
-            if ctx.locale == "zh"
-            else ", ".join(x.title for x in found[:5])
-        )
-        ctx.reply(t("task.ambiguous", ctx.locale, ref=ref, titles=titles))
-        return None
-    return found[0]
-
-
-@commands_router.route(is_instance(Done))
-async def mark_done(ctx: MessageContext) -> None:
-    command = ctx.command
-    assert isinstance(command, Done)
-    task = await find_one_task(ctx, ctx.user, command.task_ref)
-    if task is None:
-        return
-    task.status = TaskStatus.DONE
-    task.version += 1
-    task.updated_at = ctx.now
-    await sync_job(ctx.uow, task, ctx.now)
-    ctx.reply(t("task.done", ctx.locale, title=task.title))
 
 
 def _show_prefs(user: User, locale: str) -> str:
@@ -206,4 +162,5 @@ async def prefs(ctx: MessageContext) -> None:
     ctx.reply(t("prefs.updated", ctx.locale) + "\n" + _show_prefs(user, ctx.locale))
 
 
+commands_router.include(done_router)
 commands_router.include(feedback_router)

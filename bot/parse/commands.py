@@ -18,6 +18,7 @@ from bot.parse.model import (
     Help,
     ParseError,
     ParseErrorCode,
+    Reopen,
     Tasks,
     Today,
     Unfinished,
@@ -40,6 +41,10 @@ _ADMIN_USAGE = {
     AdminSub.STATS: "/admin stats",
 }
 ADD_USAGE = "/add <title> <minutes> [by <time>] [!]"
+# "写周报 #2": the second of the tasks the bot listed for "写周报"
+_PICK = re.compile(r"(?P<ref>.*?)\s*#\s*(?P<n>\d{1,3})")
+# A number that is clearly meant as the minutes even though it cannot be valid ("-30", "1000000").
+_SIGNED_NUMBER = re.compile(r"[-+]?\d+")
 
 
 def normalize_text(text: str, *, mentions_stripped: bool = True) -> str:
@@ -72,6 +77,22 @@ def _no_args(command: Command) -> Callable[[str], Command]:
     return lambda _rest: command
 
 
+def _minutes_token(token: str) -> int | None:
+    """The minutes `token` states, in range or not: "45", "1.5h", "-30", "1000000"; None if not minutes."""
+    minutes = parse_duration_token(token)
+    if minutes is not None:
+        return minutes
+    if token[:1] in "-−" and len(token) > 1:
+        positive = parse_duration_token(token[1:])
+        if positive is not None:
+            return -positive
+    if _SIGNED_NUMBER.fullmatch(token):
+        digits = token.lstrip("+-")
+        value = int(digits) if len(digits) <= 12 else 10**12  # int() of thousands of digits raises
+        return -value if token.startswith("-") else value
+    return None
+
+
 def _parse_add(rest: str) -> Add:
     important = rest.endswith("!")
     rest = rest.rstrip("!").strip()
@@ -79,13 +100,20 @@ def _parse_add(rest: str) -> Add:
     deadline: str | None = None
     minutes: int | None = None
     title_tokens: list[str] = []
+    if len(tokens) >= 2 and tokens[-1].casefold() in _BY_WORDS and _minutes_token(tokens[-2]) is not None:
+        raise ParseError(
+            ParseErrorCode.MISSING_DEADLINE,
+            f"the time after {tokens[-1]!r} is missing: {ADD_USAGE}",
+            command="add",
+            params={"word": tokens[-1], "usage": ADD_USAGE},
+        )
     for i in range(len(tokens) - 2, 0, -1):  # the last "by" that follows a duration
-        if tokens[i].casefold() in _BY_WORDS and parse_duration_token(tokens[i - 1]) is not None:
-            minutes = parse_duration_token(tokens[i - 1])
+        if tokens[i].casefold() in _BY_WORDS and _minutes_token(tokens[i - 1]) is not None:
+            minutes = _minutes_token(tokens[i - 1])
             title_tokens, deadline = tokens[: i - 1], " ".join(tokens[i + 1 :])
             break
     if minutes is None and tokens:
-        minutes = parse_duration_token(tokens[-1])
+        minutes = _minutes_token(tokens[-1])
         title_tokens = tokens[:-1]
     if minutes is None:
         raise ParseError(
@@ -118,10 +146,21 @@ def _check_time(text: str, command: str) -> None:
         raise
 
 
+def _task_ref(rest: str, command: str) -> tuple[str, int | None, str | None]:
+    """`<task> [#n]` -> (reference, n, the whole text when it had a #n)."""
+    m = _PICK.fullmatch(rest)
+    ref, pick, whole = (m.group("ref"), int(m.group("n")), rest) if m else (rest, None, None)
+    if not ref.strip():
+        raise ParseError(ParseErrorCode.MISSING_TASK, f"say which task: /{command} <task>", command=command)
+    return ref.strip(), pick, whole
+
+
 def _parse_done(rest: str) -> Done:
-    if not rest:
-        raise ParseError(ParseErrorCode.MISSING_TASK, "say which task: /done <task>", command="done")
-    return Done(task_ref=rest)
+    return Done(*_task_ref(rest, "done"))
+
+
+def _parse_reopen(rest: str) -> Reopen:
+    return Reopen(*_task_ref(rest, "undone"))
 
 
 def _parse_unfinished(rest: str) -> Unfinished:
@@ -197,6 +236,8 @@ _SLASH: dict[str, Callable[[str], Command]] = {
     "tasks": _no_args(Tasks()),
     "add": _parse_add,
     "done": _parse_done,
+    "undone": _parse_reopen,
+    "reopen": _parse_reopen,
     "unfinished": _parse_unfinished,
     "prefs": parse_prefs,
     "admin": _parse_admin,

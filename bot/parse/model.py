@@ -17,6 +17,7 @@ class ParseErrorCode(StrEnum):
     EMPTY_TITLE = "empty_title"
     TITLE_TOO_LONG = "title_too_long"
     MISSING_MINUTES = "missing_minutes"
+    MISSING_DEADLINE = "missing_deadline"
     MINUTES_OUT_OF_RANGE = "minutes_out_of_range"
     MISSING_TASK = "missing_task"
     BAD_TIME = "bad_time"
@@ -84,7 +85,23 @@ class Add:
 
 @dataclass(frozen=True)
 class Done:
+    """`/done <task> [#n]`: `pick` is the n-th of several matches, numbered as the bot listed them.
+
+    `whole` is the reference with its `#n` kept, for a title that itself ends in `#n` ("Review PR #482").
+    """
+
     task_ref: str
+    pick: int | None = None
+    whole: str | None = None
+
+
+@dataclass(frozen=True)
+class Reopen:
+    """`/undone <task> [#n]`: a task marked done by mistake becomes open again."""
+
+    task_ref: str
+    pick: int | None = None
+    whole: str | None = None
 
 
 @dataclass(frozen=True)
@@ -139,4 +156,4 @@ class Unknown:
     text: str
 
 
-Command: TypeAlias = Help | Today | Tasks | Add | Done | Unfinished | Prefs | Admin | Unknown
+Command: TypeAlias = Help | Today | Tasks | Add | Done | Reopen | Unfinished | Prefs | Admin | Unknown

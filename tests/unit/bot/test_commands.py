@@ -26,6 +26,7 @@ from bot.parse import (
     parse_message,
     parse_time_text,
 )
+from bot.parse.model import Reopen
 from bot.texts import parse_error_text
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -57,6 +58,10 @@ NOW = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
         ("/add report 480", Add("report", 480)),
         ("/done 实验报告", Done("实验报告")),
         ("/done Essay draft", Done("Essay draft")),
+        ("/done 写周报 #2", Done("写周报", 2, "写周报 #2")),
+        ("/done 写周报＃2", Done("写周报", 2, "写周报#2")),
+        ("/undone 写周报", Reopen("写周报")),
+        ("/undone fix bug #3", Reopen("fix bug", 3, "fix bug #3")),
         ("/unfinished", Unfinished(None, None, "")),
         ("/unfinished 30", Unfinished(None, 30, "30")),
         ("/unfinished report", Unfinished("report", None, "report")),
@@ -210,6 +215,15 @@ def test_admin_keeps_mentioned_user_when_asked() -> None:
         ("/add report 30 by someday", ParseErrorCode.BAD_TIME, "someday"),
         ("/add report 30 by fri", ParseErrorCode.MISSING_TIME_OF_DAY, "fri"),
         ("/done", ParseErrorCode.MISSING_TASK, "which task"),
+        ("/done #2", ParseErrorCode.MISSING_TASK, "which task"),
+        ("/undone", ParseErrorCode.MISSING_TASK, "/undone <task>"),
+        ("/add 写周报 30 by", ParseErrorCode.MISSING_DEADLINE, "the time after 'by' is missing"),
+        ("/add report 30 due !", ParseErrorCode.MISSING_DEADLINE, "the time after 'due' is missing"),
+        ("/add 写周报 -30", ParseErrorCode.MINUTES_OUT_OF_RANGE, "between 5 and 480, got -30"),
+        ("/add 写周报 -30min", ParseErrorCode.MINUTES_OUT_OF_RANGE, "got -30"),
+        ("/add 写周报 1000000", ParseErrorCode.MINUTES_OUT_OF_RANGE, "between 5 and 480, got 1000000"),
+        ("/add 写周报 -30 by 18:00", ParseErrorCode.MINUTES_OUT_OF_RANGE, "got -30"),
+        ("/add 写周报 " + "9" * 5000, ParseErrorCode.MINUTES_OUT_OF_RANGE, "between 5 and 480"),
         ("/unfinished report 2", ParseErrorCode.MINUTES_OUT_OF_RANGE, "between 5 and 480"),
         ("报告还差1000分钟", ParseErrorCode.MINUTES_OUT_OF_RANGE, "got 1000"),
         ("/prefs day", ParseErrorCode.BAD_PREFS, "needs a value"),
@@ -255,6 +269,13 @@ def test_parse_error_text_is_localised() -> None:
     assert "480" in zh
     assert "分钟" in zh
     assert "minutes must be between 5 and 480" in en
+
+
+def test_a_missing_deadline_is_named_in_both_languages() -> None:
+    with pytest.raises(ParseError) as info:
+        parse_message("/add 写周报 30 by")
+    assert "「by」后面缺少截止时间" in parse_error_text(info.value, "zh")
+    assert "the time after 'by' is missing" in parse_error_text(info.value, "en")
 
 
 @pytest.mark.parametrize(
@@ -351,7 +372,9 @@ def test_parse_message_fuzz_raises_only_parse_error(text: str) -> None:
     if isinstance(result, ParseError):
         assert result.message
         return
-    assert isinstance(result, Help | Today | Tasks | Add | Done | Unfinished | Prefs | Admin | Unknown)
+    assert isinstance(
+        result, Help | Today | Tasks | Add | Done | Reopen | Unfinished | Prefs | Admin | Unknown
+    )
     if isinstance(result, Add | Unfinished) and result.minutes is not None:
         assert 5 <= result.minutes <= 480
 
