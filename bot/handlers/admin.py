@@ -1,4 +1,4 @@
-"""Admin slash commands (SPEC 4): only for open_ids in SMARTFLOW_ADMINS, every use audited, refusals too."""
+"""Admin slash commands (SPEC 4): admins only (SMARTFLOW_ADMINS or the admin role), every use audited."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from bot.handlers.admin_text import dry_run_reply, local, word
 from bot.handlers.context import MessageContext
 from bot.handlers.deps import BotDeps
 from bot.handlers.localtext import lt
@@ -18,7 +19,6 @@ from scheduler.services import ops
 from scheduler.services.errors import ServiceError
 from scheduler.services.feedback import match_tasks
 from scheduler.services.triggers import create_trigger
-from scheduler.services.views import dry_run_text
 from store.enums import TaskStatus, TriggerType
 from store.models import Task, User
 
@@ -144,7 +144,8 @@ async def trigger(ctx: MessageContext) -> None:
     row = outcome.trigger
     _audit(ctx, "ok" if outcome.created else "hit", target=f"{user.open_id}:{task.id}", trigger_id=row.id)
     if not outcome.created:
-        ctx.reply(lt("admin.trigger.hit", ctx.locale, trigger=row.id, status=row.status, hit=outcome.hit))
+        status, hit = word("trigger", row.status, ctx.locale), word("hit", outcome.hit, ctx.locale)
+        ctx.reply(lt("admin.trigger.hit", ctx.locale, trigger=row.id, status=status, hit=hit))
         return
     ctx.reply(lt("admin.trigger.created", ctx.locale, user=user.open_id, task=task.title, trigger=row.id))
     deps, message, locale, trigger_id = ctx.deps, ctx.message, ctx.locale, row.id
@@ -153,10 +154,14 @@ async def trigger(ctx: MessageContext) -> None:
 
 async def _run_trigger(deps: BotDeps, message: MessageIn, trigger_id: str, locale: str) -> None:
     result = await deps.pipeline.run(trigger_id, deps.clock())
-    preview = f" · preview {result.preview_id} ({result.decision})" if result.preview_id else ""
+    preview = ""
+    if result.preview_id:
+        decision = word("decision", result.decision, locale)
+        preview = lt("admin.trigger.preview", locale, preview=result.preview_id, decision=decision)
     if result.error_code:
-        preview += f" · {result.error_code}"
-    text = lt("admin.trigger.result", locale, trigger=trigger_id, status=result.status, preview=preview)
+        preview += lt("admin.trigger.error", locale, reason=error_message(result.error_code, locale))
+    status = word("trigger", result.status, locale)
+    text = lt("admin.trigger.result", locale, trigger=trigger_id, status=status, preview=preview)
     await send_reply(deps, message, text, LATER_REPLY)
 
 
@@ -174,7 +179,7 @@ async def dryrun(ctx: MessageContext) -> None:
     async def work() -> None:
         try:
             report = await deps.pipeline.dry_run(open_id, task_id, at)
-            text = dry_run_text(report)
+            text = dry_run_reply(report, locale)
         except ServiceError as exc:
             text = lt("admin.dryrun.failed", locale, reason=error_message(exc.code.value, locale))
         await send_reply(deps, message, _clip(text), LATER_REPLY)
@@ -192,10 +197,27 @@ def _counts(by_status: Mapping[str, int]) -> str:
 
 @admin_router.route(_sub_is(AdminSub.JOBS))
 async def jobs(ctx: MessageContext) -> None:
+    """Pending jobs soonest first, with their task and owner, at the admin's local time (one zone for the
+    whole list, so its order reads as a timeline; the header names the zone)."""
     counts = (await ops.status_counts(ctx.uow))["jobs"]
     pending = await ops.pending_jobs(ctx.uow, MAX_ROWS)
     lines = [lt("admin.jobs.header", ctx.locale, counts=_counts(counts))]
-    lines += [f"• {j.id} task={j.task_id} at={j.trigger_at.isoformat(timespec='minutes')}" for j in pending]
+    if pending:
+        tz = ctx.user.timezone
+        lines.append(lt("admin.jobs.zone", ctx.locale, tz=tz))
+    for job in pending:
+        task = await ctx.uow.tasks.get(job.task_id)
+        owner = await ctx.uow.users.get(job.user_id)
+        lines.append(
+            lt(
+                "admin.jobs.row",
+                ctx.locale,
+                at=local(job.trigger_at, tz),
+                title=task.title if task is not None else job.task_id,
+                user=owner.name if owner is not None else job.user_id,
+                id=job.id,
+            )
+        )
     if not pending:
         lines.append(lt("admin.jobs.none", ctx.locale))
     _audit(ctx, "ok")
@@ -207,11 +229,18 @@ async def notifications(ctx: MessageContext) -> None:
     command = ctx.command
     assert isinstance(command, Admin)
     rows = await ops.notifications(ctx.uow, dead=command.dead, limit=MAX_ROWS)
-    which = "dead" if command.dead else "failed/deferred/pending"
+    which = lt("admin.notifications.which." + ("dead" if command.dead else "waiting"), ctx.locale)
     lines = [lt("admin.notifications.header", ctx.locale, which=which)]
     lines += [
-        f"• {n.id} {n.status} attempts={n.attempts} code={n.last_error_code or '-'} "
-        f"next={n.next_attempt_at.isoformat(timespec='minutes')}"
+        lt(
+            "admin.notifications.row",
+            ctx.locale,
+            id=n.id,
+            status=word("notification", n.status, ctx.locale),
+            attempts=n.attempts,
+            code=n.last_error_code or "-",
+            next=local(n.next_attempt_at, ctx.user.timezone),
+        )
         for n in rows
     ]
     if not rows:
@@ -242,7 +271,18 @@ async def retry(ctx: MessageContext) -> None:
 @admin_router.route(_sub_is(AdminSub.STATS))
 async def stats(ctx: MessageContext) -> None:
     counts = await ops.status_counts(ctx.uow)
-    lines = [f"users: {counts.pop('users')['total']}"]
-    lines += [f"{name}: {_counts(by_status)}" for name, by_status in counts.items()]
+    # Table names in words; the states stay as stored (the codes `smartflow stats` and the database show).
+    lines = [
+        lt(
+            "admin.stats.row",
+            ctx.locale,
+            name=word("table", "users", ctx.locale),
+            counts=counts.pop("users")["total"],
+        )
+    ]
+    lines += [
+        lt("admin.stats.row", ctx.locale, name=word("table", name, ctx.locale), counts=_counts(by_status))
+        for name, by_status in counts.items()
+    ]
     _audit(ctx, "ok")
     ctx.reply(lt("admin.stats", ctx.locale, lines="\n".join(lines)))

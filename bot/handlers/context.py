@@ -13,7 +13,7 @@ from bot.inbound import ClickIn, MessageIn
 from bot.parse import Command, ParseError
 from bot.texts import norm_locale
 from store import UnitOfWork
-from store.enums import InboxStatus
+from store.enums import InboxStatus, Role
 from store.models import User
 
 Later = Callable[[], Coroutine[Any, Any, Any]]
@@ -42,7 +42,8 @@ class MessageContext:
 
     @property
     def is_admin(self) -> bool:
-        return self.message.sender_open_id in self.deps.config.admins
+        """In SMARTFLOW_ADMINS, or stored with the admin role (an import's `admin: true`)."""
+        return self.message.sender_open_id in self.deps.config.admins or self.user.role == Role.ADMIN
 
     def reply(self, text: str) -> None:
         self.replies.append(text)

@@ -39,7 +39,7 @@ async def test_a_dead_card_is_found_retried_and_delivered(harness: Harness) -> N
     assert "230001" in listing
 
     stats = await _ask(h, "/admin stats")
-    assert "notifications: dead=1" in stats
+    assert "通知：dead=1" in stats
 
     done = await _ask(h, f"/admin retry {dead_id}")
     assert dead_id in done

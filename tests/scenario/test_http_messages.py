@@ -221,7 +221,7 @@ async def test_admin_mention_names_the_target_user(harness: Harness) -> None:
 
     replies = h.texts_to(ADMIN)
     assert len(replies) == 2
-    assert "nothing was written" in replies[1]
+    assert "没有写入任何东西" in replies[1]  # the admin's language (zh)
     assert await h.count("triggers") == 0
     assert await h.count("previews") == 0
 
