@@ -85,12 +85,23 @@ def build_preview_card(view: PreviewCard) -> dict[str, Any]:
     return dict(m.check_card_size(card))
 
 
+def _same(a: str, b: str) -> bool:
+    """Whether two texts say the same thing (spacing and closing punctuation aside)."""
+
+    def norm(text: str) -> str:
+        return "".join(text.split()).rstrip("。.？?！!")
+
+    return norm(a) == norm(b)
+
+
 def build_ask_user_card(view: PreviewCard) -> dict[str, Any]:
     """A question whose answers are buttons, each `{"v":1,"k":"choose","p":..,"c":<choice id>}`."""
     locale = view.locale
     elements: list[m.Element] = []
     explanation = m.truncate(view.explanation, m.EXPLANATION_CHARS)
     question = m.truncate(view.question, m.SUMMARY_CHARS)
+    if explanation and question and _same(view.explanation, view.question):
+        explanation = ""  # the fallback explains a question by asking it: say it once, as the question
     if explanation:
         elements.append(m.markdown(m.escape_md(explanation)))
     if question:

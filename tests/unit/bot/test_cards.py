@@ -152,6 +152,19 @@ def test_ask_user_choices_are_buttons() -> None:
     ]
 
 
+def test_ask_user_card_says_its_question_once() -> None:
+    """The fallback explanation of a question is the question itself: it is shown once, as the question."""
+    question = "哪一段没做完？ 文献阅读 11:50–12:10；六级单词 11:30–11:50"
+    card = build_preview_card(replace(samples.ASK_USER, explanation=question + " ", question=question))
+    texts = markdown_texts(card)
+    assert sum("哪一段没做完" in text for text in texts) == 1
+    assert f"**{escape_md(question)}**" in texts
+    # a different explanation is still shown above the question
+    both = markdown_texts(build_preview_card(samples.ASK_USER))
+    assert samples.ASK_USER.explanation in both
+    assert f"**{samples.ASK_USER.question}**" in both
+
+
 def test_notify_only_is_an_honest_warning() -> None:
     card = samples.samples()["notify_only"]()
     assert card["header"]["template"] == "red"
