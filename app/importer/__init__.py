@@ -58,7 +58,6 @@ def defaults_from_settings(settings: Settings) -> Defaults:
         locale=settings.locale,
         day_start=parse_hhmm(settings.day_start),
         day_end=parse_hhmm(settings.day_end),
-        admins=frozenset(settings.admins),
     )
 
 
@@ -79,7 +78,8 @@ async def import_document(
     Required: users[].open_id; `user` and `title` (events, tasks); `key` and `estimate_minutes` (tasks);
     `task` (blocks); and the times. Omitted values take the SPEC section 2 defaults: a user's timezone,
     locale and day window come from settings (SMARTFLOW_TIMEZONE, _LOCALE, _DAY_START, _DAY_END), name
-    defaults to the open_id, admin to false (true when listed in SMARTFLOW_ADMINS); a task's quadrant
+    defaults to the open_id, admin to false (SMARTFLOW_ADMINS is read live, never copied into the role); a
+    task's quadrant
     defaults to 2 (important, not urgent) and its status to open; a block is unlocked. A record describes
     the whole row: re-importing with a field removed resets it to its default. Naive date-times are
     wall-clock times in the user's time zone.

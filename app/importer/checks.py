@@ -88,7 +88,7 @@ def _users(doc: ImportFile, defaults: Defaults, out: _Collector) -> list[UserRow
                 locale=u.locale or defaults.locale,
                 day_start=day_start,
                 day_end=day_end,
-                admin=u.admin or u.open_id in defaults.admins,
+                admin=u.admin,
             )
         )
     return rows

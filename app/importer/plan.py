@@ -21,7 +21,6 @@ class Defaults:
     locale: str = "zh"
     day_start: time = time(8, 0)
     day_end: time = time(22, 30)
-    admins: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

@@ -62,7 +62,8 @@ async def user_for(uow: UnitOfWork, open_id: str, config: BotConfig, now: dateti
         day_start=config.day_start,
         day_end=config.day_end,
         daily_card_cap=config.daily_card_cap,
-        role=Role.ADMIN if open_id in config.admins else Role.USER,
+        # SMARTFLOW_ADMINS is checked live, never stored: removing an open_id from it revokes at once.
+        role=Role.USER,
         created_at=now,
         updated_at=now,
     )

@@ -3,6 +3,7 @@ replies in the admin's language with local times."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 from app import importer
@@ -139,3 +140,17 @@ async def test_a_non_admin_gets_not_allowed_and_nothing_else(harness: Harness) -
     after = await h.snapshot()
     assert after["triggers"] == before["triggers"]
     assert await h.count("audit_log", actor=BOB, outcome="refused") == 3
+
+
+async def test_removing_an_open_id_from_the_admin_list_revokes_it_at_once(harness: Harness) -> None:
+    """SMARTFLOW_ADMINS is read live: being listed when first seen (or imported) stores no admin role."""
+    h = harness
+    (stats,) = await _ask(h, ADMIN, "/admin stats")  # first message: the user row is created now
+    listed = f"  - open_id: {ADMIN}\n    name: Admin\ntasks:"
+    await _import(h, TEAM.replace("tasks:", listed, 1))  # imported while listed
+    deps = h.app.state.deps
+    deps.config = dataclasses.replace(deps.config, admins=frozenset())  # the operator removed them
+    (refused,) = await _ask(h, ADMIN, "/admin stats")
+
+    assert stats.startswith("统计")
+    assert refused == "你没有权限使用这个命令。"
