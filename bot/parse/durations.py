@@ -21,13 +21,18 @@ _EN_NUM = (
     + r")\b"
 )
 _ANY_NUM = rf"(?:{_NUM}|{_ZH_NUM}|{_EN_NUM})"
-_HOUR_UNIT = r"(?:个\s*)?(?:小时|钟头)|\s*(?:hours?|hrs?|h)(?![a-z])"
-_MIN_UNIT_EN = r"(?:more\s+|extra\s+|additional\s+)?(?:minutes?|mins?|m)(?![a-z])"
+_MORE_EN = r"(?:more\s+|extra\s+|additional\s+)"
+_HOUR_UNIT = rf"(?:个\s*)?(?:小时|钟头)|\s*{_MORE_EN}?(?:hours?|hrs?|h)(?![a-z])"
+_MIN_UNIT_EN = rf"{_MORE_EN}?(?:minutes?|mins?|m)(?![a-z])"
 
 # Each pattern yields minutes through its converter; the leftmost (then longest) match wins.
 _HOURS_AND_HALF = re.compile(rf"({_NUM}|{_ZH_NUM})\s*个?\s*半\s*(?:个\s*)?(?:小时|钟头)", re.I)
-_EN_HOUR_AND_HALF = re.compile(r"\b(?:an?|one)\s+(?:hour\s+and\s+a\s+half|and\s+a\s+half\s+hours?)\b", re.I)
+_EN_HOUR_AND_HALF = re.compile(
+    r"\b(?:an?|one|another)\s+(?:hour\s+and\s+a\s+half|and\s+a\s+half\s+hours?)\b", re.I
+)
 _HALF_HOUR = re.compile(r"半\s*(?:个\s*)?(?:小时|钟头)|\bhalf\s+(?:an\s+)?-?\s*hour\b|\bhalf-hour\b", re.I)
+# "another hour": "another" is no number word ("another 2 hours" is left to _HOURS)
+_ANOTHER_HOUR = re.compile(r"\banother\s+hour\b|\ban\s+hour\s+more\b", re.I)
 _QUARTERS = re.compile(rf"({_ZH_NUM}|\d+)?\s*刻钟", re.I)
 _HOURS = re.compile(
     rf"({_ANY_NUM})\s*(?:{_HOUR_UNIT})"
@@ -77,6 +82,8 @@ def _minutes_of(pattern: re.Pattern[str], m: re.Match[str]) -> float | None:
         return 90.0
     if pattern is _HALF_HOUR:
         return 30.0
+    if pattern is _ANOTHER_HOUR:
+        return 60.0
     if pattern is _QUARTERS:
         n = number(m.group(1)) if m.group(1) else 1.0
         return None if n is None else n * 15
@@ -90,7 +97,7 @@ def _minutes_of(pattern: re.Pattern[str], m: re.Match[str]) -> float | None:
     return number(m.group(1) or m.group(2))
 
 
-_PATTERNS = (_HOURS_AND_HALF, _EN_HOUR_AND_HALF, _HALF_HOUR, _QUARTERS, _HOURS, _MINUTES)
+_PATTERNS = (_HOURS_AND_HALF, _EN_HOUR_AND_HALF, _HALF_HOUR, _ANOTHER_HOUR, _QUARTERS, _HOURS, _MINUTES)
 
 
 def find_durations(text: str) -> list[DurationMatch]:

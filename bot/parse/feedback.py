@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
-from bot.parse.durations import find_duration
+from bot.parse.durations import find_duration, find_durations
 from bot.parse.model import MAX_MINUTES, MIN_MINUTES, ParseError, ParseErrorCode, Unfinished
 
 _CJK = r"[\u4e00-\u9fff]"
@@ -27,6 +28,26 @@ _BARE_NUMBER = re.compile(
     r"(?:还(?:差|要|需要|需|剩下|剩|得)|剩下|剩余|剩)\s*(\d{1,4})(?![\d.:点])|\b(\d{1,4})\s+(?:more|left)\b",
     re.I,
 )
+# "不对，40分钟": a later amount corrects an earlier one; the words themselves are no task name.
+_CORRECTION = (
+    r"(?:说错了|不对|不是|错了|更正)(?:[\s,，]*是)?|应该是|改成|"
+    r"\b(?:no|nope|wait|sorry|oops)\b(?=\s*[,，])|\b(?:actually|i\s+mean|correction|make\s+(?:it|that))\b"
+)
+_CORRECTIONS = re.compile(_CORRECTION, re.I)
+_CORRECTED_NUMBER = re.compile(rf"(?:{_CORRECTION})[\s,，:：]*(\d{{1,4}})(?![\d.:点])", re.I)
+# "事情太多了做不完" is a sigh, not a report; with an amount the words are still no task name.
+_TOO_MUCH = re.compile(r"太多了?|\btoo\s+(?:much|many)\b", re.I)
+# Unfinished meals and sleep are not planned blocks ("我还没吃完饭").
+_NOT_WORK_VERBS = re.compile(r"吃|喝|睡|\b(?:eat|eating|ate|drink|sleep)\b", re.I)
+_NOT_WORK_REFS = frozenset([
+    "饭", "早饭", "午饭", "晚饭", "早餐", "午餐", "晚餐", "夜宵", "宵夜", "零食", "水", "咖啡", "奶茶",
+    "breakfast", "lunch", "dinner", "meal", "food", "coffee", "drink", "snack",
+])  # fmt: skip
+# Words that name no task: the report is about "the one just now".
+_GENERIC_REFS = frozenset([
+    "事情", "事", "东西", "活", "活儿", "工作", "安排", "计划",
+    "stuff", "things", "everything", "all", "work",
+])  # fmt: skip
 _PUNCT = re.compile(r"[\s,，。.!！?？;；:：、~～\-—()（）\[\]\"“”'‘’…]+")
 _ZH_FILLERS = tuple(
     sorted(
@@ -80,6 +101,14 @@ _ZH_FILLERS = tuple(
             "要",
             "需要",
             "时间",
+            "吗",
+            "么",
+            "嘛",
+            "啦",
+            "哈",
+            "哇",
+            "呜呜",
+            "呜",
         ],
         key=len,
         reverse=True,
@@ -135,6 +164,11 @@ _EN_FILLERS = frozenset(
         "had",
         "got",
         "working",
+        "time",
+        "some",
+        "little",
+        "bit",
+        "few",
     ]
 )
 MAX_REF_CHARS = 60
@@ -151,12 +185,25 @@ def check_minutes(minutes: int, command: str | None = None) -> int:
     return minutes
 
 
+def _is_decoration(ch: str) -> bool:
+    """Emoji, punctuation, spaces and invisible joiners: never the first or last character of a name."""
+    category = unicodedata.category(ch)
+    return category in ("So", "Sk", "Cf", "Cn", "Co", "Mn") or category[0] in "PZ"
+
+
 def _strip_fillers(text: str) -> str:
-    """Drop filler words at both ends ("刚才那个", "the", "my"...), whatever their language order."""
+    """Drop filler words at both ends ("刚才那个", "the", "my"...), whatever their language order, and
+    emoji or punctuation around them ("没做完😭")."""
     s = " ".join(_PUNCT.sub(" ", text).split())
     previous = None
     while s and s != previous:
         previous = s
+        start, end = 0, len(s)
+        while start < end and _is_decoration(s[start]):
+            start += 1
+        while end > start and _is_decoration(s[end - 1]):
+            end -= 1
+        s = s[start:end]
         words = s.split()
         while words and words[0].lower() in _EN_FILLERS:
             words.pop(0)
@@ -187,33 +234,50 @@ def split_ref_and_minutes(text: str, command: str | None = None) -> tuple[str | 
     """The task named in `text` (None if only "that one") and the minutes it mentions (None if none)."""
     spans = [(m.start(), m.end()) for m in _UNFINISHED.finditer(text)]
     spans += [(m.start(), m.end()) for m in _REMAINING.finditer(text)]
+    spans += [(m.start(), m.end()) for m in _CORRECTIONS.finditer(text)]
+    spans += [(m.start(), m.end()) for m in _TOO_MUCH.finditer(text)]
+    amounts = _amounts(text)
+    spans += [(start, end) for start, end, _ in amounts]
     minutes: int | None = None
-    duration = find_duration(text)
-    if duration is not None:
-        minutes = duration.minutes
-        spans.append((duration.start, duration.end))
-    else:
-        bare = _BARE_NUMBER.search(text)
-        if bare is not None:
-            group = 1 if bare.group(1) else 2
-            minutes = int(bare.group(group))
-            spans.append((bare.start(group), bare.end(group)))
-    if minutes is not None:
+    if amounts:
+        # the first amount, unless the user corrected it: then the last one
+        minutes = amounts[-1][2] if _CORRECTIONS.search(text) else amounts[0][2]
         check_minutes(minutes, command)
     rest = _cut(text, spans)
     # a name longer than this cannot come out short enough; skip the work on long rambles
     ref = _strip_fillers(rest) if len(rest) <= 8 * MAX_REF_CHARS else ""
-    if not ref or ref.isdecimal() or len(ref) > MAX_REF_CHARS:
+    if not any(ch.isalnum() for ch in ref) or ref.isdecimal() or len(ref) > MAX_REF_CHARS:
+        return None, minutes
+    if ref.casefold() in _GENERIC_REFS:
         return None, minutes
     return ref, minutes
+
+
+def _amounts(text: str) -> list[tuple[int, int, int]]:
+    """(start, end, minutes) of every amount in `text`, left to right: durations, and bare numbers where
+    the words say they are minutes ("还差30", "30 more", "不对，40")."""
+    found = [(d.start, d.end, d.minutes) for d in find_durations(text)]
+    bare = [(m, 1 if m.group(1) else 2) for m in _BARE_NUMBER.finditer(text)]
+    bare += [(m, 1) for m in _CORRECTED_NUMBER.finditer(text)]
+    for m, group in bare:
+        start, end = m.start(group), m.end(group)
+        if not any(s < end and start < e for s, e, _ in found):
+            found.append((start, end, int(m.group(group))))
+    return sorted(found)
 
 
 def parse_feedback(text: str) -> Unfinished | None:
     """An Unfinished command if `text` reports unfinished work, else None. Raises ParseError for
     an out-of-range remaining time ("还差1000分钟")."""
-    says_unfinished = _UNFINISHED.search(text) is not None
+    said = _UNFINISHED.search(text)
     has_amount = find_duration(text) is not None or _BARE_NUMBER.search(text) is not None
-    if not says_unfinished and not (has_amount and _REMAINING.search(text)):
+    if said is None and not (has_amount and _REMAINING.search(text)):
+        return None
+    if said is not None and _NOT_WORK_VERBS.search(said.group()):
+        return None
+    if not has_amount and _TOO_MUCH.search(text):
         return None
     ref, minutes = split_ref_and_minutes(text)
+    if ref is not None and ref.casefold() in _NOT_WORK_REFS:
+        return None
     return Unfinished(task_ref=ref, minutes=minutes, text=text)
