@@ -146,6 +146,28 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "today.empty": ("接下来 24 小时没有安排。", "Nothing planned for the next 24 hours."),
     "feedback.received": ("收到，正在为你重新安排…", "Got it, working out a new plan…"),
     "feedback.nothing": ("没找到刚结束或正在进行的安排。", "I found no block that just ended or is running."),
+    "feedback.not_started": (
+        "「{title}」安排在{when}，还没开始，现在没有需要补做的。",
+        "“{title}” is planned for {when}; it has not started, so there is nothing to make up yet.",
+    ),
+    "feedback.no_block": (
+        "「{title}」还没有安排时间段，没有可以补做的。",
+        "“{title}” has no planned block, so there is nothing to make up.",
+    ),
+    "feedback.no_task": (
+        "没找到任务「{ref}」，也没有刚结束或正在进行的安排。",
+        "No task matches “{ref}”, and no block just ended or is running.",
+    ),
+    "feedback.no_task_recent": (
+        "没找到任务「{ref}」。最近的安排是「{title}」（{when}）；如果是它没做完，请回复「{example}」。",
+        "No task matches “{ref}”. Your latest block is “{title}” ({when}); "
+        "if that is the one, reply “{example}”.",
+    ),
+    "feedback.example": ("刚才那个没做完", "unfinished"),
+    "feedback.example_minutes": ("刚才那个没做完，还差{minutes}分钟", "unfinished, {minutes} min left"),
+    "feedback.today": ("今天 {span}", "today {span}"),
+    "feedback.tomorrow": ("明天 {span}", "tomorrow {span}"),
+    "feedback.list_sep": ("、", ", "),
     "prefs.updated": ("设置已更新。", "Settings updated."),
     "prefs.show": (
         "作息 {day}；免打扰 {quiet}；语言 {lang}；时区 {tz}；每日卡片上限 {cap}",

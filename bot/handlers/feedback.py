@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from bot.handlers.context import MessageContext
 from bot.handlers.deps import BotDeps
@@ -12,9 +15,10 @@ from bot.inbound import MessageIn
 from bot.parse import Unfinished
 from bot.router import Router, is_instance
 from bot.texts import error_message, t
-from scheduler.services.feedback import resolve_unfinished
+from scheduler.services.feedback import Found, Resolution, resolve_feedback
 from scheduler.services.triggers import create_trigger
 from store.enums import TriggerStatus, TriggerType
+from store.models import Block, Task
 
 log = logging.getLogger(__name__)
 
@@ -29,12 +33,10 @@ async def unfinished(ctx: MessageContext) -> None:
     the pipeline asks which one with an ask_user card."""
     command = ctx.command
     assert isinstance(command, Unfinished)
-    target = await resolve_unfinished(ctx.uow, ctx.user, ctx.now, command.task_ref, command.minutes)
-    if target.block_id is None and not target.choices:
-        if command.task_ref:
-            ctx.reply(t("task.not_found", ctx.locale, ref=command.task_ref))
-        else:
-            ctx.reply(t("feedback.nothing", ctx.locale))
+    resolution = await resolve_feedback(ctx.uow, ctx.user, ctx.now, command.task_ref, command.minutes)
+    target = resolution.target
+    if resolution.found is not Found.BLOCK or (target.block_id is None and not target.choices):
+        ctx.reply(await _nothing_to_make_up(ctx, command, resolution))
         return
     task_id = None
     if target.block_id is not None:
@@ -69,3 +71,47 @@ async def run_feedback(deps: BotDeps, message: MessageIn | None, trigger_id: str
     elif result.status == TriggerStatus.FAILED:
         reason = error_message(result.error_code or "internal", locale)
         await send_reply(deps, message, lt("feedback.failed", locale, reason=reason), LATER_REPLY)
+
+
+async def _nothing_to_make_up(ctx: MessageContext, command: Unfinished, resolution: Resolution) -> str:
+    """Why no card comes, in words that name what the bot understood."""
+    locale, ref = ctx.locale, command.task_ref or ""
+    if resolution.found is Found.NOT_STARTED and resolution.upcoming is not None:
+        block = resolution.upcoming
+        title = await _title_of(ctx, block, resolution.tasks)
+        return t("feedback.not_started", locale, title=title, when=_when(ctx, block))
+    if resolution.found is Found.NO_BLOCK:
+        titles = t("feedback.list_sep", locale).join(task.title for task in resolution.tasks)
+        return t("feedback.no_block", locale, title=titles)
+    if resolution.found is Found.NO_TASK and resolution.recent:
+        block = resolution.recent[0]
+        example = (
+            t("feedback.example_minutes", locale, minutes=command.minutes)
+            if command.minutes is not None
+            else t("feedback.example", locale)
+        )
+        title = await _title_of(ctx, block, ())
+        return t(
+            "feedback.no_task_recent", locale, ref=ref, title=title, when=_when(ctx, block), example=example
+        )
+    if resolution.found is Found.NO_TASK:
+        return t("feedback.no_task", locale, ref=ref)
+    return t("feedback.nothing", locale)
+
+
+async def _title_of(ctx: MessageContext, block: Block, known: Sequence[Task]) -> str:
+    task = next((x for x in known if x.id == block.task_id), None) or await ctx.uow.tasks.get(block.task_id)
+    return task.title if task is not None else "?"
+
+
+def _when(ctx: MessageContext, block: Block) -> str:
+    """The block's local time span, with today/tomorrow or the date."""
+    tz = ZoneInfo(ctx.user.timezone)
+    start, end = block.start.astimezone(tz), block.end.astimezone(tz)
+    span = f"{start:%H:%M}–{end:%H:%M}"
+    today = ctx.now.astimezone(tz).date()
+    if start.date() == today:
+        return t("feedback.today", ctx.locale, span=span)
+    if start.date() == today + timedelta(days=1):
+        return t("feedback.tomorrow", ctx.locale, span=span)
+    return f"{start:%m-%d} {span}"

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from scheduler.planning.model import Target, TargetKind
 from store import UnitOfWork
@@ -38,29 +41,110 @@ def match_tasks(tasks: Sequence[Task], ref: str) -> list[Task]:
     ]
 
 
+# Words a name can leave out without meaning another task ("the PR review" is "Review PR #482").
+_STOPWORDS = frozenset(["the", "a", "an", "of", "for", "on", "in", "to", "my", "and", "with", "的"])
+_CJK = "\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uac00-\ud7af"
+_CJK_RUN = re.compile(rf"[{_CJK}]+")
+_WORD = re.compile(rf"\d+|[{_CJK}]+|[^\W\d_{_CJK}]+")
+
+
+def _words(text: str) -> list[str]:
+    return [w for w in _WORD.findall(text.casefold()) if w not in _STOPWORDS]
+
+
+def _singular(word: str) -> str:
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
+
+
+def _has_word(title: str, title_words: set[str], word: str) -> bool:
+    if _CJK_RUN.fullmatch(word):
+        return word in _norm(title)  # CJK is written without spaces: a run must appear somewhere
+    return _singular(word) in title_words
+
+
+def match_words(tasks: Sequence[Task], ref: str) -> list[Task]:
+    """Tasks whose title has every word of `ref`, in any order and case ("PR review" finds "Review PR
+    #482"). A name of one short Latin word is too weak to go by."""
+    words = _words(ref)
+    if not words or (len(words) == 1 and words[0].isascii() and len(words[0]) < 3):
+        return []
+    found = []
+    for task in tasks:
+        title_words = {_singular(w) for w in _words(task.title)}
+        if all(_has_word(task.title, title_words, w) for w in words):
+            found.append(task)
+    return found
+
+
+def match_feedback_tasks(tasks: Sequence[Task], ref: str) -> list[Task]:
+    """The tasks an "unfinished" report names: as match_tasks (key, title, part of the title), else
+    every word of the name somewhere in the title."""
+    return match_tasks(tasks, ref) or match_words(tasks, ref)
+
+
 def _started(blocks: Sequence[Block], now: datetime) -> list[Block]:
     """Blocks that have begun, latest end first."""
     return sorted((b for b in blocks if b.start <= now), key=lambda b: (b.end, b.start, b.id), reverse=True)
+
+
+class Found(StrEnum):
+    BLOCK = "block"  # the target: one block, or the choices to ask between
+    NOT_STARTED = "not_started"  # the named task's blocks all lie ahead: nothing can be unfinished yet
+    NO_BLOCK = "no_block"  # the named task has no block at all
+    NO_TASK = "no_task"  # no open task has that name
+    NOTHING = "nothing"  # no name, and no block is running or just ended
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """What an "unfinished" report refers to; only BLOCK has a target worth a trigger."""
+
+    found: Found
+    target: Target
+    tasks: tuple[Task, ...] = ()  # the named tasks that matched
+    upcoming: Block | None = None  # NOT_STARTED: the earliest block ahead
+    recent: tuple[Block, ...] = ()  # NO_TASK: what "the one just now" would have meant
+
+
+async def resolve_feedback(
+    uow: UnitOfWork, user: User, now: datetime, task_ref: str | None, remaining_minutes: int | None
+) -> Resolution:
+    """A named task's latest block that has begun (running or ended); without a name, the block that
+    just ended or is running. A block that has not begun cannot be unfinished (SPEC 1)."""
+    empty = _target([], remaining_minutes)
+    if not task_ref:
+        recent = await _recent(uow, user, now)
+        return Resolution(Found.BLOCK if recent else Found.NOTHING, _target(recent, remaining_minutes))
+    tasks = match_feedback_tasks(await uow.tasks.for_user(user.id, statuses=("open",)), task_ref)
+    if not tasks:
+        return Resolution(Found.NO_TASK, empty, recent=tuple(await _recent(uow, user, now)))
+    latest: list[Block] = []
+    ahead: list[Block] = []
+    for task in tasks:
+        blocks = await uow.blocks.for_task(task.id)
+        started = _started(blocks, now)
+        if started:
+            latest.append(started[0])
+        ahead += [b for b in blocks if b.start > now]
+    if latest:
+        latest.sort(key=lambda b: (b.end, b.id), reverse=True)
+        return Resolution(Found.BLOCK, _target(latest, remaining_minutes), tasks=tuple(tasks))
+    if ahead:
+        upcoming = min(ahead, key=lambda b: (b.start, b.id))
+        return Resolution(Found.NOT_STARTED, empty, tasks=tuple(tasks), upcoming=upcoming)
+    return Resolution(Found.NO_BLOCK, empty, tasks=tuple(tasks))
 
 
 async def resolve_unfinished(
     uow: UnitOfWork, user: User, now: datetime, task_ref: str | None, remaining_minutes: int | None
 ) -> Target:
     """The feedback target: a resolved block, or the plausible choices (empty when nothing fits)."""
-    if task_ref:
-        tasks = match_tasks(await uow.tasks.for_user(user.id, statuses=("open",)), task_ref)
-        latest: list[Block] = []
-        for task in tasks:
-            blocks = await uow.blocks.for_task(task.id)
-            started = _started(blocks, now)
-            if started:
-                latest.append(started[0])
-            elif blocks:
-                latest.append(blocks[0])
-        latest.sort(key=lambda b: (b.end, b.id), reverse=True)
-        return _target(latest, remaining_minutes)
+    return (await resolve_feedback(uow, user, now, task_ref, remaining_minutes)).target
+
+
+async def _recent(uow: UnitOfWork, user: User, now: datetime) -> list[Block]:
     nearby = await uow.blocks.overlapping(user.id, now - RECENT, now + timedelta(seconds=1))
-    return _target(just_now(nearby, now), remaining_minutes)
+    return just_now(nearby, now)
 
 
 def just_now(blocks: Sequence[Block], now: datetime) -> list[Block]:

@@ -1,0 +1,114 @@
+"""Unfinished reports through the real HTTP app that must not become a make-up, and phrasings that must."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from tests.scenario.http_harness import *  # noqa: F403
+from tests.scenario.http_harness import ALICE, BOB, Harness, at, buttons
+
+DAY = timedelta(days=1)
+
+
+async def test_a_report_about_a_block_that_has_not_started_gets_a_reply_not_a_make_up(
+    harness: Harness,
+) -> None:
+    h = harness  # 09:00; the only block of 六级单词 is tonight
+    user_id = await h.add_user(ALICE)
+    words = await h.add_task(user_id, "六级单词", estimate_minutes=30, deadline=at(23))
+    await h.add_block(user_id, words, at(21, 30), 30)
+
+    await h.message(ALICE, "六级单词没做完")
+    await h.run_worker()
+
+    assert h.texts_to(ALICE) == ["「六级单词」安排在今天 21:30–22:00，还没开始，现在没有需要补做的。"]
+    assert h.cards_to(ALICE) == []
+    assert await h.count("triggers") == 0
+    assert await h.count("blocks") == 1
+
+
+async def test_an_english_report_about_tomorrows_block_is_answered_in_english(harness: Harness) -> None:
+    h = harness
+    user_id = await h.add_user(BOB, locale="en", name="Bob")
+    report = await h.add_task(user_id, "Physics lab report", deadline=at(20) + DAY)
+    await h.add_block(user_id, report, at(13) + DAY, 90)
+
+    await h.message(BOB, "didn't finish the report, 30 min left")
+    await h.run_worker()
+
+    assert h.texts_to(BOB) == [
+        "“Physics lab report” is planned for tomorrow 13:00–14:30; it has not started, "
+        "so there is nothing to make up yet."
+    ]
+    assert await h.count("triggers") == 0
+
+
+async def test_a_task_without_a_block_is_said_to_have_none(harness: Harness) -> None:
+    h = harness
+    user_id = await h.add_user(ALICE)
+    await h.add_task(user_id, "数据结构作业", deadline=at(22))
+
+    await h.message(ALICE, "数据结构作业没做完")
+    await h.run_worker()
+
+    assert h.texts_to(ALICE) == ["「数据结构作业」还没有安排时间段，没有可以补做的。"]
+    assert await h.count("triggers") == 0
+
+
+async def test_emoji_and_another_hour_still_mean_the_block_that_just_ended(harness: Harness) -> None:
+    h = harness
+    user_id = await h.add_user(ALICE)
+    ppt = await h.add_task(user_id, "组会 PPT", estimate_minutes=60, deadline=at(22))
+    block = await h.add_block(user_id, ppt, at(8), 45)  # ended 15 minutes before 09:00
+
+    await h.message(ALICE, "没做完😭")
+    await h.message(ALICE, "I didn't finish, need another hour")
+    await h.run_worker()
+
+    assert h.texts_to(ALICE) == []  # no "task not found"
+    cards = h.cards_to(ALICE)
+    assert len(cards) == 2
+    assert all(any(v["k"] == "apply" for v in buttons(c.card)) for c in cards)
+    assert await h.count("triggers", type="user_feedback", block_id=block) == 2
+    assert await h.count("triggers", remaining_minutes=60) == 1
+
+
+async def test_a_name_matches_by_its_words(harness: Harness) -> None:
+    h = harness
+    user_id = await h.add_user(BOB, locale="en", name="Bob")
+    review = await h.add_task(user_id, "Review PR #482", estimate_minutes=45, deadline=at(22))
+    block = await h.add_block(user_id, review, at(8), 45)
+
+    await h.message(BOB, "didn't finish the PR review, 20 min left")
+    await h.run_worker()
+
+    assert h.texts_to(BOB) == []
+    assert len(h.cards_to(BOB)) == 1
+    assert await h.count("triggers", block_id=block, remaining_minutes=20) == 1
+
+
+async def test_an_unknown_name_says_so_and_points_at_the_block_that_just_ended(harness: Harness) -> None:
+    h = harness
+    user_id = await h.add_user(ALICE)
+    ppt = await h.add_task(user_id, "组会 PPT", estimate_minutes=60, deadline=at(22))
+    await h.add_block(user_id, ppt, at(8), 45)
+
+    await h.message(ALICE, "周报还差20分钟")
+    await h.run_worker()
+
+    assert h.texts_to(ALICE) == [
+        "没找到任务「周报」。最近的安排是「组会 PPT」（今天 08:00–08:45）；"
+        "如果是它没做完，请回复「刚才那个没做完，还差20分钟」。"
+    ]
+    assert await h.count("triggers") == 0
+
+
+async def test_sighs_and_meals_get_the_short_help(harness: Harness) -> None:
+    h = harness
+    await h.add_user(ALICE)
+
+    await h.message(ALICE, "我还没吃完饭")
+    await h.message(ALICE, "今天事情太多了做不完")
+    await h.settle()
+
+    assert h.texts_to(ALICE) == ["没看懂。发送 /help 查看用法，或直接说「没做完」。"] * 2
