@@ -144,14 +144,15 @@ async def unfinished_target(  # noqa: PLR0917 - the fields of a feedback trigger
     task_id: str | None,
     remaining_minutes: int | None,
 ) -> pm.Target:
-    """An UNFINISHED target: the given block; else the task's latest started block; else the blocks the
-    bot would offer for "the one just now" (scheduler.services.feedback)."""
+    """An UNFINISHED target: the given block; else the task's latest started block (none when no block
+    has begun: a block ahead cannot be unfinished); else the blocks the bot would offer for "the one just
+    now" (scheduler.services.feedback)."""
     if block_id is not None:
         return pm.Target(pm.TargetKind.UNFINISHED, block_id=block_id, remaining_minutes=remaining_minutes)
     if task_id is not None:
         blocks = list(await uow.blocks.for_task(task_id))
         started = sorted((b for b in blocks if b.start <= now), key=lambda b: (b.end, b.id), reverse=True)
-        chosen = started[0] if started else (blocks[0] if blocks else None)
+        chosen = started[0] if started else None
         return pm.Target(
             pm.TargetKind.UNFINISHED,
             task_id=task_id,

@@ -230,6 +230,20 @@ def test_command_unfinished_block_with_minutes(db_url: str) -> None:
     assert all(ch["makeup_for"] == data["target"]["block_id"] for ch in adds)
 
 
+def test_command_minutes_for_a_task_whose_block_has_not_begun_is_refused(db_url: str) -> None:
+    """SPEC 1: only a block that has begun can be left unfinished; a block ahead is not made up."""
+    before = _populated(db_url)
+    early = "2026-11-30T07:30:00+08:00"  # the read task's only block is 08:00-08:45
+    ahead = run(db_url, "--user", OPEN_ID, "--task", "read", "--minutes", "20", "--now", early)
+    unplanned = run(db_url, "--user", OPEN_ID, "--task", "report", "--minutes", "20", "--now", NOW)
+    for result in (ahead, unplanned):
+        assert result.exit_code != 0
+        assert "has no block that has begun" in result.output
+        assert "give --block" in result.output
+        assert "Traceback" not in result.output
+    assert _snapshot(db_url) == before
+
+
 def test_command_naive_now_is_the_users_time_zone(db_url: str) -> None:
     _populated(db_url)
     offset = run(db_url, "--user", OPEN_ID, "--task", "report", "--now", NOW, "--json")
