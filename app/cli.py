@@ -11,7 +11,16 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from app import importer, schedule_view
-from app.cli_support import db_error_line, fail, parse_now, run_with_store, settings_of, wall_clock_now
+from app.cli_support import (
+    EXIT_CONFIG,
+    db_error_line,
+    fail,
+    is_in_memory,
+    parse_now,
+    run_with_store,
+    settings_of,
+    wall_clock_now,
+)
 from store import Store, StoreError, migrate
 
 MAX_PROBLEMS_SHOWN = 200
@@ -36,6 +45,12 @@ def db() -> None:
 def db_upgrade(ctx: click.Context) -> None:
     """Create or upgrade the database schema to the newest migration."""
     settings = settings_of(ctx)
+    if is_in_memory(settings.database_url):
+        fail(
+            "SMARTFLOW_DATABASE_URL is an in-memory SQLite database: it cannot be upgraded (nothing persists "
+            "after the command); set it to a file or a MySQL/MariaDB URL",
+            EXIT_CONFIG,
+        )
     try:
         migrate.upgrade(settings.database_url)
     except (StoreError, SQLAlchemyError, OSError) as exc:
@@ -70,7 +85,7 @@ def import_(ctx: click.Context, file: Path) -> None:
         return result
 
     try:
-        result = run_with_store(settings, work)
+        result = run_with_store(settings, work, create=True)
     except importer.ImportRejectedError as exc:
         _reject(file, exc)
     click.echo(f"imported {file}")

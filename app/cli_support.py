@@ -13,8 +13,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.importer.schema import FIRST_YEAR, LAST_YEAR
 from app.logging import setup_logging
-from app.settings import ConfigError, Settings, load_settings
+from app.settings import ConfigError, Settings, load_settings, unknown_variables
 from store import Store, StoreError
+from store.engine import sqlite_path
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ def settings_of(ctx: click.Context) -> Settings:
     root = ctx.find_root()
     if isinstance(root.obj, Settings):
         return root.obj
+    warn_unknown_variables()
     try:
         settings = load_settings()
     except ConfigError as exc:
@@ -46,6 +48,37 @@ def settings_of(ctx: click.Context) -> Settings:
     setup_logging(settings.log_level if explicit else "WARNING")
     root.obj = settings
     return settings
+
+
+def warn_unknown_variables() -> None:
+    """A warning on stderr for each SMARTFLOW_ name that is not a setting (a typo would otherwise leave the
+    default in place without a word). Not an error: extra variables in a shared environment are harmless."""
+    for line in unknown_variables():
+        click.echo(f"smartflow: warning: {line}", err=True)
+
+
+def is_in_memory(url: str) -> bool:
+    """An SQLite URL without a file: the database lives and dies with one command."""
+    return url.startswith("sqlite") and sqlite_path(url) is None
+
+
+def require_existing_database(settings: Settings) -> None:
+    """Refuse (exit 2) when the configured SQLite database does not exist yet: a command that only reads must
+    not create an empty one and report it as if it were the real, empty, deployment."""
+    url = settings.database_url
+    if is_in_memory(url):
+        fail(
+            "SMARTFLOW_DATABASE_URL is an in-memory SQLite database, empty for every command: "
+            "set it to a file or a MySQL/MariaDB URL",
+            EXIT_CONFIG,
+        )
+    path = sqlite_path(url)
+    if path is not None and not path.exists():
+        fail(
+            f"no database at {path.resolve()}: run `smartflow import` or `smartflow db upgrade` first, "
+            "or set SMARTFLOW_DATABASE_URL",
+            EXIT_CONFIG,
+        )
 
 
 def wall_clock_now() -> datetime:
@@ -78,9 +111,12 @@ def db_error_line(exc: BaseException) -> str:
     return f"database error: {first}"
 
 
-def run_with_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
-    """Open the configured store (creating/upgrading the embedded SQLite file on first use), run `work`,
-    dispose; database failures exit with one line on stderr."""
+def run_with_store(settings: Settings, work: Callable[[Store], Awaitable[T]], *, create: bool = False) -> T:
+    """Open the configured store (upgrading the embedded SQLite file if needed), run `work`, dispose;
+    database failures exit with one line on stderr. A missing SQLite file is created only with `create`
+    (commands that write, such as import); otherwise the command is refused (require_existing_database)."""
+    if not create:
+        require_existing_database(settings)
 
     async def main() -> T:
         store = Store(settings.database_url)

@@ -15,7 +15,8 @@ from zoneinfo import ZoneInfo
 import click
 
 from app import importer, schedule_view
-from app.settings import Settings, load_settings
+from app.cli_support import warn_unknown_variables
+from app.settings import Settings, builtin_settings
 from app.wiring import Components, build_components, make_worker
 from bot.parse import Unfinished, parse_message
 from bot.sender import ConsoleSender
@@ -183,14 +184,10 @@ async def run_demo(out: TextIO, workdir: Path) -> None:
     if not SAMPLE.exists():
         raise DemoError(f"sample data not found at {SAMPLE} (run the demo from a source checkout)")
     db = workdir / "smartflow-demo.db"
-    # Explicit values win over the environment: the demo never touches a configured database or Feishu app.
-    settings = load_settings(
-        database_url=f"sqlite+aiosqlite:///{db}",
-        feishu_app_id="",
-        feishu_app_secret="",
-        llm_base_url="",
-        llm_model="",
-    )
+    # The built-in defaults only, whatever SMARTFLOW_ variables or .env say: the demo never touches a
+    # configured database, Feishu app or model, tells the same story everywhere, and is not stopped by a
+    # malformed value it would not use.
+    settings = builtin_settings(database_url=f"sqlite+aiosqlite:///{db}")
     components = build_components(settings, sender=ConsoleSender(out))
     try:
         await components.store.ensure_schema()
@@ -202,7 +199,10 @@ async def run_demo(out: TextIO, workdir: Path) -> None:
 @click.command("demo")
 @click.option("--keep", is_flag=True, help="Keep the demo database (its path is printed).")
 def demo_command(keep: bool) -> None:
-    """Run the whole loop on a fresh SQLite file with sample data; no credentials needed."""
+    """Run the whole loop on a fresh SQLite file with sample data; no credentials needed.
+
+    It reads no SMARTFLOW_ variable and no .env: everything runs on the built-in defaults."""
+    warn_unknown_variables()
     tmp = Path(tempfile.mkdtemp(prefix="smartflow-demo-"))
     try:
         asyncio.run(run_demo(sys.stdout, tmp))

@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
+import difflib
+import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from dotenv import dotenv_values
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 DEFAULT_FEISHU_DOMAIN = "https://open.feishu.cn"
+PREFIX = "SMARTFLOW_"
+ENV_FILE = ".env"
+# utf-8-sig: a byte-order mark (Windows editors add one) is not glued onto the first variable's name.
+ENV_FILE_ENCODING = "utf-8-sig"
+ASYNC_DRIVERS = ("sqlite+aiosqlite", "mysql+aiomysql")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# SMARTFLOW_ names that are not settings but are read by the test suite (not worth a warning).
+NON_SETTING_VARIABLES = frozenset({"SMARTFLOW_TEST_MYSQL_URL", "SMARTFLOW_UPDATE_SNAPSHOTS"})
 
 
 class ConfigError(Exception):
@@ -24,7 +41,7 @@ class Settings(BaseSettings):
     """All configuration; read from the environment (prefix SMARTFLOW_) and an optional .env file."""
 
     model_config = SettingsConfigDict(
-        env_prefix="SMARTFLOW_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix=PREFIX, env_file=ENV_FILE, env_file_encoding=ENV_FILE_ENCODING, extra="ignore"
     )
 
     database_url: str = Field(default_factory=default_database_url)
@@ -72,8 +89,12 @@ class Settings(BaseSettings):
             url = make_url(v)
         except ArgumentError as exc:
             raise ValueError(f"not a database URL: {v!r}") from exc
-        if url.get_backend_name() not in ("sqlite", "mysql"):
-            raise ValueError("only sqlite+aiosqlite:// and mysql+aiomysql:// URLs are supported")
+        if url.drivername not in ASYNC_DRIVERS:
+            # Only the scheme is echoed: the rest of the URL may hold a password.
+            raise ValueError(
+                "use sqlite+aiosqlite:///path or mysql+aiomysql://user:pass@host/db "
+                f"(got {url.drivername}://; only these async drivers are supported)"
+            )
         return v
 
     @field_validator("feishu_domain", "llm_base_url")
@@ -117,6 +138,25 @@ class Settings(BaseSettings):
             raise ValueError(f"must be HH:MM, got {v!r}")
         return f"{h:02d}:{m:02d}"
 
+    @field_validator("log_level")
+    @classmethod
+    def _check_log_level(cls, v: str) -> str:
+        level = v.strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}, got {v!r}")
+        return level
+
+    @model_validator(mode="after")
+    def _check_day_window(self) -> Self:
+        # Same rule as the importer's per-user check: the window is one stretch of a day, and an end of
+        # 00:00 means midnight (like 24:00).
+        start, end = _minutes(self.day_start), _minutes(self.day_end) or 24 * 60
+        if end <= start:
+            raise ValueError(
+                f"SMARTFLOW_DAY_END ({self.day_end}) must be after SMARTFLOW_DAY_START ({self.day_start})"
+            )
+        return self
+
     @field_validator("admins", mode="before")
     @classmethod
     def _parse_admins(cls, v: object) -> tuple[str, ...]:
@@ -140,13 +180,87 @@ class Settings(BaseSettings):
         return bool(self.feishu_app_id and self.feishu_app_secret)
 
 
+class _DefaultsOnly(Settings):
+    """Settings that read neither the environment nor .env: only the defaults and explicit values."""
+
+    model_config = SettingsConfigDict(env_file=None)  # not even opened
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
+
+
+def _minutes(hhmm: str) -> int:
+    hours, minutes = hhmm.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
 def load_settings(**overrides: object) -> Settings:
-    """Build settings, turning a validation failure into a ConfigError naming each variable."""
+    """Build settings from the environment and ./.env (explicit `overrides` win), turning a validation
+    failure into a ConfigError naming each variable and an unreadable .env into one naming the file."""
+    return _build(Settings, overrides)
+
+
+def builtin_settings(**overrides: object) -> Settings:
+    """The built-in defaults plus `overrides`, ignoring every SMARTFLOW_ variable and .env (the demo)."""
+    return _build(_DefaultsOnly, overrides)
+
+
+def _build(cls: type[Settings], overrides: Mapping[str, object]) -> Settings:
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return cls(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
-            field = ".".join(str(p) for p in err["loc"]) or "?"
-            lines.append(f"SMARTFLOW_{field.upper()}: {err['msg'].removeprefix('Value error, ')}")
+            message = err["msg"].removeprefix("Value error, ")
+            field = ".".join(str(p) for p in err["loc"])
+            # A check across fields (no location) names its variables itself.
+            lines.append(f"{PREFIX}{field.upper()}: {message}" if field else message)
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(_not_utf8(Path(ENV_FILE))) from exc
+    except OSError as exc:
+        raise ConfigError(f"{Path(ENV_FILE).resolve()}: cannot read it ({exc.strerror or exc})") from exc
+
+
+def _not_utf8(path: Path) -> str:
+    where = ""
+    try:
+        data = path.read_bytes()
+        data.decode(ENV_FILE_ENCODING)
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        where = f" (line {line}, byte {exc.start})"
+    except OSError:
+        pass
+    return f"{path.resolve()}: not UTF-8{where}; save it as UTF-8"
+
+
+def unknown_variables(environ: Mapping[str, str] | None = None, env_file: Path = Path(ENV_FILE)) -> list[str]:
+    """One line per SMARTFLOW_ name in the environment or .env that is not a setting (a typo is otherwise
+    silently ignored), with the closest setting's name when there is one."""
+    suffixes = sorted(name.upper() for name in Settings.model_fields)
+    known = {PREFIX + suffix for suffix in suffixes}
+    names = dict.fromkeys(os.environ if environ is None else environ, "environment")
+    try:
+        in_file = dotenv_values(env_file, encoding=ENV_FILE_ENCODING) if env_file.is_file() else {}
+    except (UnicodeDecodeError, OSError):
+        in_file = {}  # load_settings reports an unreadable .env
+    names.update({name: str(env_file) for name in in_file if name not in names})
+    lines = []
+    for name, source in sorted(names.items()):
+        upper = name.upper()
+        if not upper.startswith(PREFIX) or upper in known or upper in NON_SETTING_VARIABLES:
+            continue
+        # Compare without the shared prefix, which would make every name look close to every other.
+        close = difflib.get_close_matches(upper.removeprefix(PREFIX), suffixes, n=1, cutoff=0.6)
+        hint = f"; did you mean {PREFIX}{close[0]}?" if close else " (docs/operator-guide.md lists them all)"
+        lines.append(f"{name} ({source}) is not a setting and is ignored{hint}")
+    return lines

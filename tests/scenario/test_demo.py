@@ -33,11 +33,17 @@ async def test_demo_runs_the_whole_loop(tmp_path: Path) -> None:
     assert (tmp_path / "smartflow-demo.db").exists()
 
 
-def test_smartflow_demo_command_exits_zero_without_any_configuration(tmp_path: Path) -> None:
+def test_smartflow_demo_command_ignores_the_configuration(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SMARTFLOW_")}
     # a configured database or Feishu app must not be touched by the demo
     env["SMARTFLOW_FEISHU_APP_ID"] = "cli_should_not_be_used"
     env["SMARTFLOW_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'real.db'}"
+    # nor does any other configuration reach it: values that would stop every other command are ignored
+    env["SMARTFLOW_TIMEZONE"] = "Mars/Base"
+    env["SMARTFLOW_GRID_MINUTES"] = "abc"
+    env["SMARTFLOW_DAY_END"] = "07:00"
+    env["SMARTFLOW_DATABSE_URL"] = "typo"
+    (tmp_path / ".env").write_bytes(b"SMARTFLOW_LOCALE=\xff\n")
     proc = subprocess.run(
         [sys.executable, "-c", "from app.cli import main; main()", "demo"],
         cwd=tmp_path,
@@ -49,4 +55,7 @@ def test_smartflow_demo_command_exits_zero_without_any_configuration(tmp_path: P
     )
     assert proc.returncode == 0, proc.stderr
     assert "demo finished" in proc.stdout
+    assert "Traceback" not in proc.stderr
+    # a misspelled name is still pointed out, as by every command
+    assert "warning: SMARTFLOW_DATABSE_URL (environment) is not a setting" in proc.stderr
     assert not (tmp_path / "real.db").exists()
