@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
@@ -114,13 +115,15 @@ def build_view(ctx: pm.PlanningContext, open_id: str, name: str) -> ScheduleView
                     source=b.source.value if b else None,
                 )
             )
-    items += [
-        ScheduleItem(ItemKind.FREE, iv.start.astimezone(tz), iv.end.astimezone(tz))
-        for iv in free_intervals(ctx)
-    ]
-    items.sort(key=lambda i: (i.start.astimezone(UTC), _ORDER[i.kind], i.end.astimezone(UTC), i.id or ""))
     now = ctx.now.astimezone(tz)
     end = (ctx.now.astimezone(UTC) + timedelta(hours=ctx.horizon_hours)).astimezone(tz)  # real hours
+    # The planner counts in whole minutes from `now` rounded up, so with seconds in `now` its last free
+    # interval and day window end up to a minute after the window: clip them to it.
+    items += [
+        ScheduleItem(ItemKind.FREE, s, e)
+        for s, e in _clipped(((iv.start, iv.end) for iv in free_intervals(ctx)), now, end)
+    ]
+    items.sort(key=lambda i: (i.start.astimezone(UTC), _ORDER[i.kind], i.end.astimezone(UTC), i.id or ""))
     return ScheduleView(
         open_id=open_id,
         name=name,
@@ -129,9 +132,22 @@ def build_view(ctx: pm.PlanningContext, open_id: str, name: str) -> ScheduleView
         now=now,
         window_start=now,
         window_end=end,
-        day_windows=tuple((w.start.astimezone(tz), w.end.astimezone(tz)) for w in day_windows(ctx)),
+        day_windows=tuple(_clipped(((w.start, w.end) for w in day_windows(ctx)), now, end)),
         items=tuple(items),
     )
+
+
+def _clipped(
+    spans: Iterable[tuple[datetime, datetime]], start: datetime, end: datetime
+) -> list[tuple[datetime, datetime]]:
+    """The non-empty parts of `spans` inside [start, end), in the time zone of `start`."""
+    tz = start.tzinfo
+    out = []
+    for span_start, span_end in spans:
+        s, e = max(span_start, start).astimezone(tz), min(span_end, end).astimezone(tz)
+        if s < e:
+            out.append((s, e))
+    return out
 
 
 async def load_schedule(uow: UnitOfWork, open_id: str, now: datetime, grid_minutes: int = 15) -> ScheduleView:

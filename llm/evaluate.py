@@ -11,6 +11,11 @@ from llm.api import Choice, ChoiceRequest, Chooser
 from llm.reasons import Reason
 from llm.validate import Answer, check_answer
 
+# Fallbacks before any answer arrived: the model was not reached (or is not a chat completions API).
+NO_ANSWER = frozenset(
+    {Reason.TIMEOUT, Reason.CONNECTION_ERROR, Reason.HTTP_ERROR, Reason.RATE_LIMITED, Reason.BAD_RESPONSE}
+)
+
 
 @dataclass(frozen=True)
 class EvalReport:
@@ -30,6 +35,13 @@ class EvalReport:
     @property
     def fallback_rate(self) -> float:
         return self.fallbacks / self.total if self.total else 0.0
+
+    @property
+    def model_unreachable(self) -> bool:
+        """Every choice fell back before the model answered: the report measured nothing of the model."""
+        return (
+            self.total > 0 and self.llm == 0 and all(code in NO_ANSWER for code, _ in self.fallback_reasons)
+        )
 
     @property
     def agreement_rate(self) -> float:

@@ -40,7 +40,8 @@ class _Collector:
 def build_plan(
     doc: ImportFile, lines: LineMap, existing: Existing, defaults: Defaults, now: datetime
 ) -> ImportPlan:
-    """Check every cross-record rule; raise ImportRejectedError listing all problems, or return the plan."""
+    """Check every cross-record rule; raise ImportRejectedError listing all problems (with those the shape
+    check left in `lines.problems`), or return the plan."""
     out = _Collector(lines)
     users = _users(doc, defaults, out)
     timezones = {**existing.user_timezones, **{u.open_id: u.timezone for u in users}}
@@ -48,6 +49,8 @@ def build_plan(
     def known_user(section: str, i: int, open_id: str) -> bool:
         if open_id in timezones:
             return True
+        if open_id in lines.left_out_users:
+            return False  # that user's record has a problem of its own
         out.add((section, i, "user"), f"unknown user {open_id!r} (not in users and not in the database)")
         return False
 
@@ -55,7 +58,7 @@ def build_plan(
     tasks = _tasks(doc, timezones, known_user, out)
     task_keys = existing.task_keys | {(t.user, t.key) for t in tasks}
     blocks = _blocks(doc, timezones, task_keys, known_user, out)
-    if not out.problems:
+    if not out.problems and not lines.problems:
         moved = {
             u.open_id: i
             for i, u in enumerate(doc.users)
@@ -63,8 +66,11 @@ def build_plan(
             and existing.user_timezones[u.open_id] != timezones[u.open_id]
         }
         check_overlaps(blocks, events, existing, timezones, now, out.add, moved_users=moved)
-    if out.problems:
-        raise ImportRejectedError(ImportErrorCode.INVALID, out.problems)
+    if out.problems or lines.problems:
+        # Shape and cross-record problems together, in file order.
+        problems = list(dict.fromkeys([*lines.problems, *out.problems]))
+        problems.sort(key=lambda p: (p.line is None, p.line or 0))
+        raise ImportRejectedError(ImportErrorCode.INVALID, problems)
     return ImportPlan(users=tuple(users), events=tuple(events), tasks=tuple(tasks), blocks=tuple(blocks))
 
 
@@ -207,6 +213,8 @@ def _blocks(
     for i, b in enumerate(doc.blocks):
         if not known_user("blocks", i, b.user):
             continue
+        if (b.user, b.task) in out.lines.left_out_tasks and (b.user, b.task) not in task_keys:
+            continue  # that task's record has a problem of its own
         if (b.user, b.task) not in task_keys:
             out.add(("blocks", i, "task"), f"unknown task key {b.task!r} for user {b.user!r}")
             continue

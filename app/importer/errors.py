@@ -1,4 +1,4 @@
-"""Import errors: every problem names its record (section[index].field) and, for YAML, its line."""
+"""Import errors: every problem names its record (section[index].field) and, when known, its line."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Read an import file (YAML or JSON) into the schema, keeping YAML line numbers for error messages."""
+"""Read an import file (YAML or JSON) into the schema, keeping line numbers for error messages."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from pathlib import Path
 
 import yaml
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from app.importer.errors import ImportErrorCode, ImportRejectedError, Problem
-from app.importer.schema import ImportFile
+from app.importer.schema import BlockIn, FixedEventIn, ImportFile, Record, TaskIn, UserIn
 
 _BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -42,14 +43,26 @@ _Loader.add_implicit_resolver(
 
 Loc = tuple[str | int, ...]
 
+# An import file needs five levels (file, section, record, weekly, value); far deeper input is refused before
+# anything recursive (the YAML walk, the JSON decoder, pydantic) can run out of stack.
+MAX_DEPTH = 32
+_TOO_DEEP = f"nested too deeply (more than {MAX_DEPTH} levels; an import file needs 5)"
+
 
 class LineMap:
-    """Line of each record and field of a YAML document, looked up by the longest known prefix."""
+    """Line of each record and field of a document, looked up by the longest known prefix; also what the
+    shape check found, so that build_plan reports it together with the cross-record problems."""
 
     def __init__(self) -> None:
         self._lines: dict[Loc, int] = {}
         self.duplicates: list[Problem] = []
         self.aliases: list[Problem] = []
+        # Records that failed the shape check are left out of the document; build_plan must still refuse it.
+        self.problems: list[Problem] = []
+        # What the left-out records were about, so that records referring to them are not also reported as
+        # referring to an unknown user or task.
+        self.left_out_users: set[str] = set()
+        self.left_out_tasks: set[tuple[str, str]] = set()
 
     def add(self, loc: Loc, line: int) -> None:
         self._lines[loc] = line
@@ -64,6 +77,9 @@ class LineMap:
 
     def walk(self, node: yaml.Node, loc: Loc = (), seen: set[int] | None = None) -> None:
         seen = set() if seen is None else seen
+        if len(loc) > MAX_DEPTH:
+            problem = Problem("file", _TOO_DEEP, node.start_mark.line + 1)
+            raise ImportRejectedError(ImportErrorCode.UNREADABLE, [problem])
         self.add(loc, node.start_mark.line + 1)
         if isinstance(node, yaml.MappingNode | yaml.SequenceNode):
             # An alias (*name) makes the same node appear twice: refused, since a self-reference never
@@ -97,13 +113,17 @@ def format_loc(loc: Sequence[str | int]) -> str:
     return out or "file"
 
 
+def _rejected(message: str, line: int | None = None) -> ImportRejectedError:
+    return ImportRejectedError(ImportErrorCode.UNREADABLE, [Problem("file", message, line)])
+
+
 def _load_yaml(text: str) -> tuple[object, LineMap]:
     lines = LineMap()
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
         if node is None:
-            return {}, lines
+            return None, lines
         lines.walk(node)
         if lines.aliases:
             raise ImportRejectedError(ImportErrorCode.UNREADABLE, lines.aliases[:1])
@@ -111,12 +131,11 @@ def _load_yaml(text: str) -> tuple[object, LineMap]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
-        msg = f"malformed YAML: {exc.problem or exc.context}"
-        raise ImportRejectedError(ImportErrorCode.UNREADABLE, [Problem("file", msg, line)]) from exc
+        raise _rejected(f"malformed YAML: {exc.problem or exc.context}", line) from exc
     except yaml.YAMLError as exc:
-        raise ImportRejectedError(
-            ImportErrorCode.UNREADABLE, [Problem("file", f"malformed YAML: {exc}")]
-        ) from exc
+        raise _rejected(f"malformed YAML: {exc}") from exc
+    except RecursionError as exc:  # the pure-Python loader, when libyaml is missing
+        raise _rejected(_TOO_DEEP) from exc
     finally:
         loader.dispose()
 
@@ -136,48 +155,138 @@ class _DuplicateKeyError(ValueError):
         self.key = key
 
 
+def _depth_exceeds(data: object, limit: int) -> bool:
+    """Whether `data` nests lists and mappings more than `limit` deep (iterative: no recursion)."""
+    stack: list[tuple[object, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict | list):
+            if depth > limit:
+                return True
+            children = value.values() if isinstance(value, dict) else value
+            stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def _json_lines(text: str) -> LineMap:
+    """Line numbers for a JSON document: JSON is (nearly) YAML flow syntax, so the YAML composer gives
+    every node's position; a document it cannot read just gets no line numbers."""
+    lines = LineMap()
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is not None:
+            lines.walk(node)
+    except (yaml.YAMLError, ImportRejectedError):
+        return LineMap()
+    finally:
+        loader.dispose()
+    return lines
+
+
 def _load_json(text: str) -> tuple[object, LineMap]:
     try:
-        return json.loads(text, object_pairs_hook=_no_duplicate_keys), LineMap()
+        data = json.loads(text, object_pairs_hook=_no_duplicate_keys)
     except _DuplicateKeyError as exc:
         # JSON readers differ on repeated keys (ours kept the last one): refuse, as for YAML
-        problem = Problem("file", f"key {exc.key!r} given twice in one object")
-        raise ImportRejectedError(ImportErrorCode.UNREADABLE, [problem]) from exc
+        raise _rejected(f"key {exc.key!r} given twice in one object") from exc
     except json.JSONDecodeError as exc:
-        problem = Problem("file", f"malformed JSON: {exc.msg} (column {exc.colno})", exc.lineno)
-        raise ImportRejectedError(ImportErrorCode.UNREADABLE, [problem]) from exc
+        raise _rejected(f"malformed JSON: {exc.msg} (column {exc.colno})", exc.lineno) from exc
+    except RecursionError as exc:
+        raise _rejected(_TOO_DEEP) from exc
+    if _depth_exceeds(data, MAX_DEPTH):
+        raise _rejected(_TOO_DEEP)
+    return data, _json_lines(text)
+
+
+_RECORDS: dict[str, type[Record]] = {
+    "users": UserIn,
+    "fixed_events": FixedEventIn,
+    "tasks": TaskIn,
+    "blocks": BlockIn,
+}
+EMPTY_FILE = "the file is empty: nothing to import"
+NO_RECORDS = "nothing to import: no users, fixed_events, tasks or blocks"
 
 
 def parse_text(text: str, *, is_json: bool) -> tuple[ImportFile, LineMap]:
-    """Parse and shape-check one document; raises ImportRejectedError with every problem found."""
+    """Parse and shape-check one document.
+
+    A file that cannot be read as a document (malformed, nested too deeply, empty) raises
+    ImportRejectedError. Records with a wrong shape are left out of the returned document and their
+    problems kept in `LineMap.problems`: build_plan reports them together with the cross-record problems
+    and refuses the file.
+
+    Empty sections (`users:` with nothing, or `[]`) are the same as absent ones; a file without a single
+    record (zero bytes, only whitespace or comments, `{}`, only empty sections) is refused."""
+    if not text.lstrip("\ufeff").strip():
+        raise _rejected(EMPTY_FILE)
     data, lines = _load_json(text) if is_json else _load_yaml(text)
     if data is None:
-        data = {}
+        raise _rejected(EMPTY_FILE)
     if not isinstance(data, dict):
         problem = Problem("file", "must be a mapping with users, fixed_events, tasks and blocks", 1)
         raise ImportRejectedError(ImportErrorCode.INVALID, [problem])
-    try:
-        doc = ImportFile.model_validate(data)
-    except ValidationError as exc:
-        problems = [
-            Problem(format_loc(err["loc"]), _message(err["msg"], err["input"]), lines.line(err["loc"]))
-            for err in exc.errors(include_url=False)
-        ]
-        raise ImportRejectedError(
-            ImportErrorCode.INVALID, list(dict.fromkeys([*lines.duplicates, *problems]))
-        ) from exc
-    if lines.duplicates:
-        raise ImportRejectedError(ImportErrorCode.INVALID, lines.duplicates)
+    problems = list(lines.duplicates)
+    records: dict[str, list[Record]] = {name: [] for name in _RECORDS}
+    for name, value in data.items():
+        section = str(name)
+        if section not in _RECORDS:
+            expected = "users, fixed_events, tasks and blocks"
+            problems.append(
+                Problem(section, f"unknown section (the sections are {expected})", lines.line([section]))
+            )
+            continue
+        if value is None:
+            continue
+        if not isinstance(value, list):
+            problems.append(Problem(section, "must be a list of records", lines.line([section])))
+            continue
+        for i, item in enumerate(value):
+            try:
+                records[section].append(_RECORDS[section].model_validate(item))
+            except ValidationError as exc:
+                for err in exc.errors(include_url=False):
+                    loc = (section, i, *err["loc"])
+                    problems.append(Problem(format_loc(loc), _message(err), lines.line(loc)))
+                _left_out(section, item, lines)
+    doc = ImportFile.model_validate(records)
+    if not problems and _count(doc) == 0:
+        raise ImportRejectedError(ImportErrorCode.INVALID, [Problem("file", NO_RECORDS)])
+    lines.problems = list(dict.fromkeys(problems))
     return doc, lines
 
 
-def _message(msg: str, value: object) -> str:
-    msg = msg.removeprefix("Value error, ")
-    if msg == "Extra inputs are not permitted":
+def _count(doc: ImportFile) -> int:
+    return len(doc.users) + len(doc.fixed_events) + len(doc.tasks) + len(doc.blocks)
+
+
+def _left_out(section: str, item: object, lines: LineMap) -> None:
+    if not isinstance(item, dict):
+        return
+    user = item.get("open_id" if section == "users" else "user")
+    if not isinstance(user, str):
+        return
+    if section == "users":
+        lines.left_out_users.add(user.strip())
+    elif section == "tasks" and isinstance(item.get("key"), str):
+        lines.left_out_tasks.add((user.strip(), str(item["key"]).strip()))
+
+
+def _message(err: ErrorDetails) -> str:
+    kind, value, ctx = err["type"], err["input"], err.get("ctx") or {}
+    if kind == "string_too_long" and isinstance(value, str):
+        return f"at most {ctx.get('max_length')} characters (got {len(value)})"
+    if kind == "string_too_short":
+        return "must not be empty"
+    if kind == "extra_forbidden":
         return "unknown field"
-    if msg == "Field required":
+    if kind == "missing":
         return "required field is missing"
-    if isinstance(value, str | int | float | bool) and not isinstance(value, dict):
+    if kind in {"model_type", "model_attributes_type", "dict_type"}:
+        return "must be a record (a mapping of field names to values)"
+    msg = err["msg"].removeprefix("Value error, ")
+    if kind != "value_error" and isinstance(value, str | int | float | bool):
         return f"{msg} (got {value!r})"
     return msg
 
@@ -187,7 +296,5 @@ def read_file(path: Path) -> tuple[ImportFile, LineMap]:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ImportRejectedError(
-            ImportErrorCode.UNREADABLE, [Problem("file", f"cannot read {path}: {exc}")]
-        ) from exc
+        raise _rejected(f"cannot read {path}: {exc}") from exc
     return parse_text(text, is_json=path.suffix.lower() == ".json")

@@ -7,6 +7,9 @@ from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from sqlalchemy import String
+
+from store.models import Base, Block, FixedEvent, Task, User
 
 
 def _clock(value: object, *, allow_24: bool) -> time:
@@ -80,20 +83,40 @@ ClockTime = Annotated[time, BeforeValidator(_clock_time)]
 DayEnd = Annotated[time, BeforeValidator(_day_end)]
 Instant = Annotated[datetime, BeforeValidator(_instant)]
 Day = Annotated[date, BeforeValidator(_day)]
-TimeZoneName = Annotated[str, BeforeValidator(_timezone)]
-Name = Annotated[StrictStr, Field(min_length=1, max_length=255)]
-Ident = Annotated[StrictStr, Field(min_length=1, max_length=128)]
 
 
-class _Record(BaseModel):
+def column_length(model: type[Base], column: str) -> int:
+    """The size of a VARCHAR column: MariaDB refuses a longer value where SQLite stores it, so the import
+    checks it up front and both backends accept exactly the same files."""
+    column_type = model.__table__.c[column].type
+    if not isinstance(column_type, String) or column_type.length is None:
+        raise TypeError(f"{model.__name__}.{column} is not a sized string column")
+    return column_type.length
+
+
+def _text(model: type[Base], column: str) -> object:
+    return Field(min_length=1, max_length=column_length(model, column))
+
+
+OpenId = Annotated[StrictStr, _text(User, "open_id")]
+UserName = Annotated[StrictStr, _text(User, "name")]
+EventTitle = Annotated[StrictStr, _text(FixedEvent, "title")]
+EventKey = Annotated[StrictStr, _text(FixedEvent, "key")]
+TaskTitle = Annotated[StrictStr, _text(Task, "title")]
+TaskKey = Annotated[StrictStr, _text(Task, "key")]
+BlockKey = Annotated[StrictStr, _text(Block, "key")]
+TimeZoneName = Annotated[str, BeforeValidator(_timezone), Field(max_length=column_length(User, "timezone"))]
+
+
+class Record(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
 
-class UserIn(_Record):
+class UserIn(Record):
     """A user; omitted fields take the defaults from settings (time zone, locale, day window)."""
 
-    open_id: Ident
-    name: Name | None = None  # default: the open_id
+    open_id: OpenId
+    name: UserName | None = None  # default: the open_id
     timezone: TimeZoneName | None = None
     locale: Literal["zh", "en"] | None = None
     day_start: ClockTime | None = None
@@ -101,18 +124,18 @@ class UserIn(_Record):
     admin: StrictBool = False
 
 
-class WeeklyIn(_Record):
+class WeeklyIn(Record):
     weekday: Annotated[StrictInt, Field(ge=1, le=7)]  # ISO: 1 Monday .. 7 Sunday
     start: ClockTime
     end: ClockTime
 
 
-class FixedEventIn(_Record):
+class FixedEventIn(Record):
     """One-off (`start`/`end`) or weekly (`weekly` with optional `from`/`until`); exactly one form."""
 
-    user: Ident
-    title: Name
-    key: Ident | None = None
+    user: OpenId
+    title: EventTitle
+    key: EventKey | None = None
     start: Instant | None = None
     end: Instant | None = None
     weekly: WeeklyIn | None = None
@@ -120,12 +143,12 @@ class FixedEventIn(_Record):
     valid_until: Day | None = Field(default=None, alias="until")
 
 
-class TaskIn(_Record):
+class TaskIn(Record):
     """A task; quadrant defaults to 2 (important, not urgent) and status to open."""
 
-    user: Ident
-    key: Ident
-    title: Name
+    user: OpenId
+    key: TaskKey
+    title: TaskTitle
     quadrant: Annotated[StrictInt, Field(ge=1, le=4)] = 2
     estimate_minutes: Annotated[StrictInt, Field(ge=5, le=480)]
     deadline: Instant | None = None
@@ -133,18 +156,18 @@ class TaskIn(_Record):
     status: Literal["open", "done", "canceled"] = "open"
 
 
-class BlockIn(_Record):
+class BlockIn(Record):
     """A planned block of a task (referred to by the task's key); its source is `import`."""
 
-    user: Ident
-    task: Ident
+    user: OpenId
+    task: TaskKey
     start: Instant
     end: Instant
     locked: StrictBool = False
-    key: Ident | None = None
+    key: BlockKey | None = None
 
 
-class ImportFile(_Record):
+class ImportFile(Record):
     users: list[UserIn] = Field(default_factory=list)
     fixed_events: list[FixedEventIn] = Field(default_factory=list)
     tasks: list[TaskIn] = Field(default_factory=list)

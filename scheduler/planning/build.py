@@ -18,7 +18,7 @@ from scheduler.planning.model import (
 )
 from scheduler.planning.placement import Weights
 from scheduler.planning.target import Resolved
-from scheduler.planning.window import BlockM, DaySpan, Frame, Span, overlap
+from scheduler.planning.window import BlockM, DaySpan, Frame, Span, merge, overlap
 
 # strategy order inside "least disruption": adding into free time < moving the user's blocks <
 # extending the day < shrinking another block (the rush merge is the last resort)
@@ -147,7 +147,14 @@ def finish(d: Draft, f: Frame, w: Weights, r: Resolved) -> Candidate:
         dis_reason = "rush_merge"
     else:
         dis_reason = "moves_blocks" if dis.blocks_moved else "no_disruption"
-    pref_reason = "quiet_hours" if quiet else ("preferred_time" if preferred else "in_day_window")
+    days = merge((day.start, day.end) for day in f.days)
+    outside = sum(e - s - overlap(s, e, days) for s, e in d.work)  # e.g. the time an extend_day adds
+    if quiet:
+        pref_reason = "quiet_hours"
+    elif preferred:
+        pref_reason = "preferred_time"
+    else:
+        pref_reason = "outside_day_window" if outside else "in_day_window"
     score = (
         ScoreComponent("meets_deadline", 1.0 if meets else 0.0, deadline_reason.code),
         ScoreComponent("disruption", -float(cost), dis_reason),

@@ -8,6 +8,7 @@ REASONS: dict[str, dict[str, str]] = {
     "least_fragmentation": {"zh": "不会留下零碎时间", "en": "it leaves no unusable gaps"},
     "preferred_time": {"zh": "有{minutes}在你偏好的时段内", "en": "{minutes} fall in your preferred hours"},
     "in_day_window": {"zh": "在你的日程时段内", "en": "it stays inside your day"},
+    "outside_day_window": {"zh": "超出了你平时的日程时段", "en": "it runs past your usual day"},
     "meets_deadline": {
         "zh": "能在截止前完成，余量{slack_minutes}",
         "en": "it ends {slack_minutes} before the deadline",

@@ -67,11 +67,14 @@ def _render(table: Mapping[str, Mapping[str, str]], code: str, params: Mapping[s
 
 
 def reason_text(reason: Reason, locale: str) -> str:
-    return _render(REASONS, reason.code, reason.params, _loc(locale))
+    # notify_only and ask_user candidates give the observation's issues as their reasons and risks
+    table = REASONS if reason.code in REASONS else ISSUES
+    return _render(table, reason.code, reason.params, _loc(locale))
 
 
 def risk_text(risk: Reason, locale: str) -> str:
-    return _render(RISKS, risk.code, risk.params, _loc(locale))
+    table = RISKS if risk.code in RISKS else ISSUES
+    return _render(table, risk.code, risk.params, _loc(locale))
 
 
 def issue_text(issue: Issue, locale: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -140,7 +141,13 @@ def dry_run_json(report: DryRunReport) -> dict[str, Any]:
 
 
 def _num(value: float) -> str:
-    return f"{value + 0.0:g}"  # no "-0"
+    """Fixed-point, never an exponent: the disruption component is a lexicographic sum (candidate type
+    tier x 100 000 000 + blocks moved x 100 000 + minutes moved + minutes the day is extended), whose
+    digits only read correctly in full."""
+    if not math.isfinite(value):
+        return "-inf" if value < 0 else "inf"
+    text = f"{value:.2f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
 
 
 def dry_run_text(report: DryRunReport) -> str:
@@ -175,7 +182,7 @@ def dry_run_text(report: DryRunReport) -> str:
         if c["before"] or c["after"]:
             lines += [f"     before: {c['before']}", f"     after:  {c['after']}"]
         for s in c["score"]:
-            lines.append(f"     score {s['name']:<15} {_num(s['value']):>8}  {s['reason']}: {s['text']}")
+            lines.append(f"     score {s['name']:<15} {_num(s['value']):>10}  {s['reason']}: {s['text']}")
         lines += [f"     reason: {r['text']}" for r in c["reasons"]]
         lines += [f"     risk:   {r['text']}" for r in c["risks"]]
         lines += [f"     choice: {x['block_id']} {x['label']}" for x in c["choices"]]

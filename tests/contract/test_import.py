@@ -466,10 +466,137 @@ def test_every_problem_of_a_file_is_listed(imported: str, workdir: Path) -> None
     before = snapshot(imported)
     result = run(imported, "import", str(write(workdir / "bad.json", doc)))
     assert result.exit_code == 1
-    # Shape errors are reported together; cross-record checks run once the shape is right.
-    for where in ("users[0].timezone", "tasks[0].quadrant", "fixed_events[0].color"):
+    # Shape and cross-record problems are reported together, in one round.
+    for where in ("users[0].timezone", "tasks[0].quadrant", "fixed_events[0].color", "blocks[0].task"):
         assert where in result.stderr
     assert snapshot(imported) == before
+
+
+def test_json_problems_name_their_line(imported: str, workdir: Path) -> None:
+    doc = copy.deepcopy(BASE)
+    doc["tasks"][1]["estimate_minutes"] = 30.0
+    doc["blocks"][0]["task"] = "missing"
+    path = workdir / "bad.json"
+    path.write_text(json.dumps(doc, ensure_ascii=False, indent=1), encoding="utf-8")
+    text = path.read_text(encoding="utf-8").splitlines()
+    estimate = next(n for n, line in enumerate(text, 1) if '"estimate_minutes": 30.0' in line)
+    task = next(n for n, line in enumerate(text, 1) if '"task": "missing"' in line)
+    result = run(imported, "import", str(path))
+    assert result.exit_code == 1
+    assert f"tasks[1].estimate_minutes (line {estimate}):" in result.stderr
+    assert f"blocks[0].task (line {task}): unknown task key 'missing'" in result.stderr
+
+
+def test_a_record_with_a_bad_shape_is_not_reported_again_as_an_unknown_reference(
+    db_url: str, workdir: Path
+) -> None:
+    doc = copy.deepcopy(BASE)
+    doc["users"][0]["timezone"] = "Nowhere/Land"  # every other record refers to this user
+    doc["tasks"][0]["quadrant"] = 9  # the block refers to this task
+    result = run(db_url, "import", str(write(workdir / "bad.yaml", doc)))
+    assert result.exit_code == 1
+    problems = [line for line in result.stderr.splitlines() if line.startswith("  ")]
+    assert len(problems) == 2, result.stderr
+    assert "unknown user" not in result.stderr
+    assert "unknown task" not in result.stderr
+
+
+def _column_length(table: str, column: str) -> int:
+    length = Base.metadata.tables[table].c[column].type.length  # type: ignore[attr-defined]
+    assert isinstance(length, int)
+    return length
+
+
+# (section, index, field, table, column): every string the import stores in a sized column
+LENGTH_CASES = [
+    ("users", 0, "name", "users", "name"),
+    ("fixed_events", 0, "title", "fixed_events", "title"),
+    ("fixed_events", 1, "key", "fixed_events", "key"),
+    ("tasks", 1, "title", "tasks", "title"),
+    ("blocks", 0, "key", "blocks", "key"),
+]
+
+
+@pytest.mark.parametrize(("section", "index", "field", "table", "column"), LENGTH_CASES)
+def test_values_are_checked_against_the_column_sizes_on_every_backend(
+    db_url: str, workdir: Path, section: str, index: int, field: str, table: str, column: str
+) -> None:
+    """MariaDB refuses a value longer than its column where SQLite stores it: the import checks the
+    length itself, so both backends accept exactly the same files (counted in characters, not bytes)."""
+    limit = _column_length(table, column)
+    doc = copy.deepcopy(BASE)
+    doc[section][index][field] = "名" * (limit + 1)
+    before = snapshot(db_url)
+    result = run(db_url, "import", str(write(workdir / "long.yaml", doc)))
+    assert result.exit_code == 1, result.output
+    assert f"{section}[{index}].{field} (line " in result.stderr
+    assert f"at most {limit} characters (got {limit + 1})" in result.stderr
+    assert "Traceback" not in result.output
+    assert snapshot(db_url) == before
+
+    doc[section][index][field] = "名" * limit
+    result = run(db_url, "import", str(write(workdir / "fits.yaml", doc)))
+    assert result.exit_code == 0, result.output
+    assert "名" * limit in [r[column] for r in rows(db_url, table)]
+
+
+def test_an_open_id_longer_than_its_column_is_refused(db_url: str, workdir: Path) -> None:
+    limit = _column_length("users", "open_id")
+    doc = {"users": [{"open_id": "o" * (limit + 1)}]}
+    result = run(db_url, "import", str(write(workdir / "long.json", doc)))
+    assert result.exit_code == 1
+    assert f"users[0].open_id (line 1): at most {limit} characters" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("deep.json", '{"users": ' + "[" * 100_000 + "]" * 100_000 + "}"),
+        ("deep40.json", '{"users": ' + "[" * 40 + "]" * 40 + "}"),
+        ("deep990.yaml", "users: " + "[" * 990 + "]" * 990 + "\n"),
+        ("deep_block.yaml", "".join("  " * i + "- \n" for i in range(200)) + "  " * 200 + "- x\n"),
+    ],
+)
+def test_deeply_nested_files_are_refused_without_a_traceback(
+    db_url: str, workdir: Path, name: str, text: str
+) -> None:
+    (workdir / name).write_text(text, encoding="utf-8")
+    result = run(db_url, "import", name)
+    assert result.exit_code == 1, result.output
+    assert "nested too deeply" in result.stderr
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("empty.yaml", ""),
+        ("blank.yaml", "\n  \n"),
+        ("comments.yaml", "# users: none yet\n"),
+        ("empty.json", " \n"),
+    ],
+)
+def test_an_empty_file_is_refused(db_url: str, workdir: Path, name: str, text: str) -> None:
+    (workdir / name).write_text(text, encoding="utf-8")
+    result = run(db_url, "import", name)
+    assert result.exit_code == 1, result.output
+    assert "file: the file is empty: nothing to import" in result.stderr
+    assert rows(db_url, "users") == []
+
+
+def test_empty_sections_are_empty_lists_but_a_file_needs_a_record(db_url: str, workdir: Path) -> None:
+    (workdir / "headers.yaml").write_text("users:\nfixed_events:\ntasks:\nblocks:\n", encoding="utf-8")
+    result = run(db_url, "import", "headers.yaml")
+    assert result.exit_code == 1, result.output
+    assert "nothing to import" in result.stderr
+    assert "valid list" not in result.stderr
+
+    text = "users:\n  - {open_id: ou_n1}\nfixed_events:\ntasks: []\nblocks:\n"
+    (workdir / "some.yaml").write_text(text, encoding="utf-8")
+    result = run(db_url, "import", "some.yaml")
+    assert result.exit_code == 0, result.output
+    assert [u["open_id"] for u in rows(db_url, "users")] == ["ou_n1"]
 
 
 def test_missing_file_is_one_line_error(db_url: str, workdir: Path) -> None:

@@ -197,6 +197,27 @@ def test_json_has_the_documented_shape(team: str) -> None:
     }
 
 
+def test_now_with_seconds_keeps_free_time_inside_the_window(team: str) -> None:
+    """The planner counts whole minutes from `now` rounded up; free time must still end at the window's
+    end, and the free items must add up to the free total."""
+    result = run(team, "schedule", "--user", "ou_s1", "--now", "2026-11-30T08:30:59+08:00", "--json")
+    assert result.exit_code == 0, result.output
+    view = json.loads(result.stdout)
+    assert view["window"]["end"] == "2026-12-01T08:30:59+08:00"
+    free = [i for i in view["items"] if i["kind"] == "free"]
+    assert all(view["window"]["start"] <= i["start"] and i["end"] <= view["window"]["end"] for i in free)
+    assert free[-1] == {
+        "kind": "free",
+        "start": "2026-12-01T08:00:00+08:00",
+        "end": "2026-12-01T08:30:59+08:00",
+        "minutes": 30,
+    }
+    assert view["day_windows"][-1]["end"] == "2026-12-01T08:30:59+08:00"
+    assert sum(i["minutes"] for i in free) == view["totals"]["free_minutes"] == 675
+    text = run(team, "schedule", "--user", "ou_s1", "--now", "2026-11-30T08:30:59+08:00").stdout
+    assert "  08:00–08:30   free   30 min\nfree 675 min" in text
+
+
 def test_weekly_event_across_the_daylight_saving_change(team: str) -> None:
     # Saturday noon EDT; the window ends Sunday 11:00 EST (24 real hours); Choir is Sunday 09:00 EST.
     result = run(team, "schedule", "--user", "ou_ny", "--now", "2026-10-31T12:00:00-04:00", "--json")

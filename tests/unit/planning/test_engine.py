@@ -21,6 +21,7 @@ from scheduler.planning.model import (
     Decision,
     FixedEvent,
     PlanningContext,
+    Reason,
     ScoreComponent,
     Target,
     TargetKind,
@@ -148,6 +149,31 @@ def test_codes_emitted_by_golden_scenarios_all_have_texts() -> None:
                 assert risk.code in RISKS or risk.code in ISSUES, risk.code
             for comp in c.score:
                 assert comp.reason in REASONS, comp.reason
+
+
+@pytest.mark.parametrize("locale", ["zh", "en"])
+def test_every_reason_and_risk_of_a_golden_candidate_has_a_text(locale: str) -> None:
+    """notify_only and ask_user candidates carry issue codes as reasons and risks: they need texts too."""
+    for _, sc in load_golden():
+        for c in plan(build_context(sc)).candidates:
+            for reason in c.reasons:
+                assert texts.reason_text(reason, locale) != reason.code, reason.code
+            for risk in c.risks:
+                assert texts.risk_text(risk, locale) != risk.code, risk.code
+            for comp in c.score:
+                assert texts.reason_text(Reason(comp.reason), locale) != comp.reason, comp.reason
+
+
+def test_a_candidate_past_the_day_end_does_not_claim_to_stay_inside_the_day() -> None:
+    ctx = build_context(dict(load_golden())["12_day_end_extend"])
+    by_type = {c.type: c for c in plan(ctx).candidates}
+    extend = by_type[CandidateType.EXTEND_DAY]  # 22:15-23:00 with the day ending at 22:30
+    assert extend.component("preference_fit") == -30
+    fit = next(s for s in extend.score if s.name == "preference_fit")
+    assert fit.reason == "outside_day_window"
+    assert texts.reason_text(Reason(fit.reason), "en") == "it runs past your usual day"
+    inside = by_type[CandidateType.MAKEUP_BLOCK]  # tomorrow 09:45, inside the day window
+    assert next(s for s in inside.score if s.name == "preference_fit").reason == "in_day_window"
 
 
 @pytest.mark.parametrize("locale", ["zh", "en"])
