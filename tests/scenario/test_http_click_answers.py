@@ -65,6 +65,7 @@ async def test_ignore_after_a_choice_says_it_was_chosen_and_changes_nothing(harn
     h = harness
     asked, choices, chosen = await _asked(h)
     await h.click(ALICE, next(v for v in choices if v["c"] == chosen), asked.message_id)
+    await h.settle()  # the chosen block's pipeline runs after the answer: let it finish before comparing
     ignore = next(v for v in buttons(asked.card) if v["k"] == "ignore")
     row = await _preview_row(h, ignore["p"])
     before = await h.snapshot()
