@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
+import socket
+from collections.abc import Iterator
 from typing import Any
 
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.cli_support import EXIT_CONFIG, db_error_line, fail, settings_of
+from app.cli_support import EXIT_CONFIG, EXIT_FAILURE, db_error_line, fail, settings_of
 from app.logging import setup_logging
 from app.settings import Settings
 from app.wiring import Components, build_components, make_worker
@@ -19,27 +22,57 @@ from store import StoreError
 
 log = logging.getLogger(__name__)
 
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+EMPTY_HOST = "must not be empty (to listen on every interface, write 0.0.0.0)"
+
+
+class ServeError(Exception):
+    """`serve` could not start: the port cannot be opened, or the HTTP app failed its start-up."""
+
+
+def _host_option(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not value.strip():
+        raise click.BadParameter(EMPTY_HOST)
+    return value
+
 
 @click.command("serve")
 @click.option("--mode", type=click.Choice(["all", "api", "worker"]), default="all", show_default=True)
 @click.option("--feishu", "feishu_mode", type=click.Choice(["http", "ws"]), default="http", show_default=True)
-@click.option("--host", default=None, help="Bind address (default SMARTFLOW_HOST, 127.0.0.1).")
-@click.option("--port", type=int, default=None, help="Port (default SMARTFLOW_PORT, 8000).")
+@click.option(
+    "--host",
+    default=None,
+    callback=_host_option,
+    help="Bind address (default SMARTFLOW_HOST, 127.0.0.1; 0.0.0.0 for every interface).",
+)
+@click.option(
+    "--port", type=click.IntRange(1, 65535), default=None, help="Port (default SMARTFLOW_PORT, 8000)."
+)
 @click.pass_context
 def serve_command(
     ctx: click.Context, mode: str, feishu_mode: str, host: str | None, port: int | None
 ) -> None:
-    """Run the Feishu bot (api), the background worker (worker), or both (all)."""
+    """Run the Feishu bot (api), the background worker (worker), or both (all).
+
+    SIGTERM or SIGINT stops it: the HTTP server finishes its requests, the worker finishes its ticks and
+    releases its leases, then it exits with status 0. If the port cannot be opened it exits with status 1
+    before starting anything."""
     settings = settings_of(ctx)
     if mode in ("api", "all"):
         missing = receiving_problem(settings, feishu_mode)
         if missing:
             fail(missing, EXIT_CONFIG)
+        if host is None and not settings.host.strip():
+            fail(f"SMARTFLOW_HOST: {EMPTY_HOST}", EXIT_CONFIG)
     setup_logging(settings.log_level)
     # APScheduler warns on every tick skipped because the previous one still runs; that is by design here.
     logging.getLogger("apscheduler").setLevel(logging.ERROR)
+    bind_host = host if host is not None else settings.host
+    bind_port = port if port is not None else settings.port
     try:
-        asyncio.run(_serve(settings, mode, feishu_mode, host or settings.host, port or settings.port))
+        asyncio.run(_serve(settings, mode, feishu_mode, bind_host, bind_port))
+    except ServeError as exc:
+        fail(str(exc), EXIT_FAILURE)
     except WorkerConfigError as exc:
         fail(str(exc), EXIT_CONFIG)
     except (StoreError, SQLAlchemyError, OSError) as exc:
@@ -64,7 +97,53 @@ def receiving_problem(settings: Settings, feishu_mode: str) -> str | None:
     return None
 
 
+class _Stop:
+    """SIGTERM / SIGINT, handled by us for the whole run so that the worker and the components are always
+    stopped (uvicorn's own handlers re-raise the signal after its shutdown, which kills the process by
+    SIGTERM's default action before our cleanup runs)."""
+
+    def __init__(self) -> None:
+        self.requested = asyncio.Event()
+        self.server: Any = None  # the uvicorn server while HTTP is served
+        self._count = 0
+
+    def __call__(self, sig: signal.Signals) -> None:
+        self._count += 1
+        if self._count == 1:
+            log.info("%s received, stopping", sig.name)
+        elif sig == signal.SIGINT and self.server is not None:
+            self.server.force_exit = True  # a second Ctrl+C: stop waiting for open connections
+        self.requested.set()
+        if self.server is not None:
+            self.server.should_exit = True
+
+    @contextlib.contextmanager
+    def installed(self, loop: asyncio.AbstractEventLoop) -> Iterator[None]:
+        for sig in STOP_SIGNALS:
+            loop.add_signal_handler(sig, self, sig)
+        try:
+            yield
+        finally:
+            for sig in STOP_SIGNALS:
+                loop.remove_signal_handler(sig)
+
+
 async def _serve(settings: Settings, mode: str, feishu_mode: str, host: str, port: int) -> None:
+    loop = asyncio.get_running_loop()
+    stop = _Stop()
+    with stop.installed(loop):
+        # The port first: if it is taken, nothing has started (no worker sending cards, no schema change).
+        listeners = await listen(host, port) if mode != "worker" else []
+        try:
+            await _run(settings, mode, feishu_mode, listeners, stop)
+        finally:
+            for sock in listeners:
+                sock.close()
+
+
+async def _run(
+    settings: Settings, mode: str, feishu_mode: str, listeners: list[socket.socket], stop: _Stop
+) -> None:
     components = build_components(settings)
     try:
         worker = make_worker(components) if mode in ("worker", "all") else None
@@ -73,9 +152,9 @@ async def _serve(settings: Settings, mode: str, feishu_mode: str, host: str, por
             await worker.start()
         try:
             if mode == "worker":
-                await _until_signalled()
-            else:
-                await _serve_http(components, feishu_mode, host, port)
+                await stop.requested.wait()
+            elif not stop.requested.is_set():
+                await _serve_http(components, feishu_mode, listeners, stop)
         finally:
             if worker is not None:
                 await worker.stop()
@@ -83,31 +162,76 @@ async def _serve(settings: Settings, mode: str, feishu_mode: str, host: str, por
         await components.aclose()
 
 
-async def _until_signalled() -> None:
-    stop = asyncio.Event()
+async def listen(host: str, port: int) -> list[socket.socket]:
+    """Bound, listening sockets for every address `host` resolves to (as asyncio's create_server binds),
+    or ServeError naming host:port and the reason."""
+    where = _url_host(host, port)
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     try:
-        await stop.wait()
-    finally:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(sig)
-    log.info("signal received, stopping")
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError as exc:
+        raise ServeError(f"cannot listen on {where}: {_reason(exc)}") from exc
+    sockets: list[socket.socket] = []
+    try:
+        for family, kind, proto, _, address in dict.fromkeys(infos):
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                # One socket per family, as asyncio does: no dual-stack surprise on "::".
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
+            sock.listen(2048)
+            sock.setblocking(False)
+    except OSError as exc:
+        for sock in sockets:
+            sock.close()
+        raise ServeError(f"cannot listen on {where}: {_reason(exc)}") from exc
+    return sockets
 
 
-async def _serve_http(components: Components, feishu_mode: str, host: str, port: int) -> None:
+def _reason(exc: OSError) -> str:
+    text = exc.strerror or str(exc) or type(exc).__name__
+    return text[:1].lower() + text[1:]
+
+
+async def _serve_http(
+    components: Components, feishu_mode: str, listeners: list[socket.socket], stop: _Stop
+) -> None:
     import uvicorn
 
     # Imported at call time: the HTTP app (bot.app) is built by the bot package and may not exist in a
     # worker-only deployment. Its contract: create_app(components, feishu_mode=...) -> ASGI app.
     from bot.app import create_app
 
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield  # the signals are ours (_Stop), which sets should_exit
+
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            if self.started:
+                for sock in sockets or []:
+                    host, port = sock.getsockname()[:2]
+                    log.info(
+                        "serving HTTP on http://%s (Feishu events: %s)", _url_host(host, port), feishu_mode
+                    )
+
     app: Any = create_app(components, feishu_mode=feishu_mode)
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
-    log.info("serving HTTP on http://%s:%d (Feishu events: %s)", host, port, feishu_mode)
-    # uvicorn installs its own SIGTERM/SIGINT handlers and returns from serve() after a graceful shutdown.
-    await uvicorn.Server(config).serve()
+    config = uvicorn.Config(app, log_level="warning", lifespan="on")
+    server = Server(config)
+    stop.server = server
+    try:
+        await server.serve(sockets=listeners)
+    except SystemExit as exc:  # uvicorn exits (status 3) when the app's start-up fails; it has logged why
+        raise ServeError(f"the HTTP app did not start (uvicorn exit {exc.code}); see the log above") from None
+    finally:
+        stop.server = None
+
+
+def _url_host(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 if __name__ == "__main__":  # `python -m app.cli_serve --mode worker` (tests start workers this way too)
