@@ -17,7 +17,7 @@ from bot.router import Router
 from bot.texts import error_message, parse_error_text, t
 from scheduler.services import ops
 from scheduler.services.errors import ServiceError
-from scheduler.services.feedback import match_tasks
+from scheduler.services.taskref import match_task_ref
 from scheduler.services.triggers import create_trigger
 from store.enums import TaskStatus, TriggerType
 from store.models import Task, User
@@ -84,7 +84,7 @@ async def _user(ctx: MessageContext, ref: str) -> User | None:
 
 async def _task(ctx: MessageContext, user: User, ref: str) -> Task | None:
     tasks = await ctx.uow.tasks.for_user(user.id, statuses=(TaskStatus.OPEN,))
-    found = [x for x in tasks if x.id == ref] or match_tasks(tasks, ref)
+    found = list(match_task_ref(tasks, ref).tasks)
     if len(found) == 1:
         return found[0]
     if found:

@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 from bot.handlers.context import MessageContext
 from bot.handlers.tasklines import local_time, task_details
 from bot.parse.model import Done, Reopen
-from bot.parse.taskref import MatchKind, match_task_ref
 from bot.router import Router, is_instance
 from bot.texts import t
 from scheduler.services.jobs import sync_job
+from scheduler.services.taskref import MatchKind, match_task_ref
 from store.enums import TaskStatus
 from store.models import Task
 

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from scheduler.planning.model import Target, TargetKind
+from scheduler.services.taskref import match_task_ref
 from store import UnitOfWork
 from store.models import Block, Task, User
 
@@ -26,19 +27,14 @@ def _norm(text: str) -> str:
 
 
 def match_tasks(tasks: Sequence[Task], ref: str) -> list[Task]:
-    """Tasks whose key equals `ref`, else whose title equals it, else whose title contains it."""
+    """The tasks a name in a report means: as `/done` reads a name (id, key, exact title, a meaningful
+    part of a title: scheduler.services.taskref), else the tasks whose whole title the name contains
+    ("物理实验报告那部分")."""
+    found = list(match_task_ref(tasks, ref).tasks)
+    if found:
+        return found
     want = _norm(ref)
-    if not want:
-        return []
-    by_key = [t for t in tasks if t.key is not None and _norm(t.key) == want]
-    if by_key:
-        return by_key
-    exact = [t for t in tasks if _norm(t.title) == want]
-    if exact:
-        return exact
-    return [
-        t for t in tasks if want in _norm(t.title) or (len(_norm(t.title)) >= 2 and _norm(t.title) in want)
-    ]
+    return [t for t in tasks if len(_norm(t.title)) >= 2 and _norm(t.title) in want]
 
 
 # Words a name can leave out without meaning another task ("the PR review" is "Review PR #482").

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
 from bot.inbound import MessageIn
-from bot.parse.taskref import MatchKind, match_task_ref
+from scheduler.services.taskref import MatchKind, match_task_ref
 
 
 @dataclass(frozen=True)
@@ -109,3 +110,16 @@ def test_post_message_text(content: object, text: str) -> None:
 def test_other_message_types_have_no_text() -> None:
     assert _message({"image_key": "img_x"}, "image").text is None
     assert _message(["not", "an", "object"]).text is None
+
+
+def test_reports_and_admin_commands_read_a_name_the_same_way_as_done() -> None:
+    """One rule everywhere: "a没做完" does not name "Q1 planning doc" by one letter; a report may also
+    name a task by a phrase that contains its whole title."""
+    from scheduler.services.feedback import match_feedback_tasks, match_tasks
+
+    tasks: list[Any] = TASKS
+    assert match_tasks(tasks, "a") == []
+    assert match_tasks(tasks, "文") == []
+    assert [x.id for x in match_tasks(tasks, "实验报告那部分")] == ["9"]
+    assert [x.id for x in match_tasks(tasks, "报告")] == ["9"]
+    assert [x.id for x in match_feedback_tasks(tasks, "PR review")] == ["8"]

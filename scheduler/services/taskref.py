@@ -1,4 +1,5 @@
-"""Which task a `/done <task>` reference names: id, key, exact title, or a meaningful part of a title."""
+"""Which task a reference names (`/done <task>`, `/admin ... <task>`, "X没做完"): id, key, exact title, or a
+meaningful part of a title. Pure: no I/O."""
 
 from __future__ import annotations
 
