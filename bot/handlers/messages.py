@@ -15,6 +15,7 @@ from bot.handlers.deps import BotConfig, BotDeps
 from bot.handlers.replies import send_reply
 from bot.inbound import MessageIn
 from bot.parse import ParseError, normalize_text, parse_message
+from bot.parse.language import message_locale
 from bot.router import Router
 from bot.texts import error_message, parse_error_text
 from store import UnitOfWork
@@ -49,8 +50,11 @@ def _ignored_reason(message: MessageIn, config: BotConfig) -> str | None:
     return None
 
 
-async def user_for(uow: UnitOfWork, open_id: str, config: BotConfig, now: datetime) -> User:
-    """The sender's user row, created with the configured defaults on their first message."""
+async def user_for(
+    uow: UnitOfWork, open_id: str, config: BotConfig, now: datetime, text: str | None = None
+) -> User:
+    """The sender's user row, created with the configured defaults on their first message; its locale is
+    the language that first message is written in, when that is clear (else the configured default)."""
     user = await uow.users.get_by_open_id(open_id)
     if user is not None:
         return user
@@ -58,7 +62,7 @@ async def user_for(uow: UnitOfWork, open_id: str, config: BotConfig, now: dateti
         open_id=open_id,
         name=open_id,
         timezone=config.timezone,
-        locale=Locale(config.locale),
+        locale=Locale(message_locale(text, config.locale)),
         day_start=config.day_start,
         day_end=config.day_end,
         daily_card_cap=config.daily_card_cap,
@@ -102,7 +106,7 @@ async def handle_message(deps: BotDeps, message: MessageIn) -> None:
         if row is None:
             log.info("message redelivered, ignored", extra={"message_id": message.message_id})
             return
-        user = await user_for(uow, message.sender_open_id, deps.config, now)
+        user = await user_for(uow, message.sender_open_id, deps.config, now, message.text)
         raw = message.text
         ctx = MessageContext(deps, message, uow, user, now, normalize_text(raw or ""))
         try:
@@ -120,7 +124,7 @@ async def handle_message(deps: BotDeps, message: MessageIn) -> None:
             row = await inbox.record(uow, InboxKind.MESSAGE, key, EVENT_TYPE, now)
             if row is None:  # pragma: no cover - a concurrent delivery recorded it meanwhile
                 return
-            user = await user_for(uow, message.sender_open_id, deps.config, now)
+            user = await user_for(uow, message.sender_open_id, deps.config, now, message.text)
             ctx = MessageContext(deps, message, uow, user, now, ctx.text, status=InboxStatus.FAILED)
             ctx.reply(error_message("internal", ctx.locale))
         inbox.settle(row, ctx.status, now)

@@ -112,3 +112,24 @@ async def test_sighs_and_meals_get_the_short_help(harness: Harness) -> None:
     await h.settle()
 
     assert h.texts_to(ALICE) == ["没看懂。发送 /help 查看用法，或直接说「没做完」。"] * 2
+
+
+async def test_a_new_user_who_writes_english_is_answered_in_english_from_the_first_reply(
+    harness: Harness,
+) -> None:
+    h = harness
+    await h.message("ou_newcomer", "didn't finish the report, 30 min left")
+    await h.message("ou_chinese_newcomer", "报告还差30分钟")
+    await h.run_worker()
+    await h.message("ou_newcomer", "/tasks")
+    await h.settle()
+
+    first, tasks = h.texts_to("ou_newcomer")
+    (chinese,) = h.texts_to("ou_chinese_newcomer")
+    assert "report" in first
+    assert not any("\u4e00" <= ch <= "\u9fff" for ch in first + tasks)
+    assert "报告" in chinese
+    async with h.store.uow(readonly=True) as uow:
+        user = await uow.users.get_by_open_id("ou_newcomer")
+        assert user is not None
+        assert user.locale == "en"  # /prefs lang zh switches it back
