@@ -32,9 +32,10 @@ def _done_order(tasks: Sequence[Task]) -> list[Task]:
 
 
 def _choices(ctx: MessageContext, tasks: Sequence[Task]) -> list[str]:
-    lines = [" · ".join(task_details(x, ctx.user, ctx.now, ctx.locale)) for x in tasks]
+    plain = [" · ".join(task_details(x, ctx.user, ctx.now, ctx.locale)) for x in tasks]
+    lines = list(plain)
     for i, task in enumerate(tasks):
-        if lines.count(lines[i]) > 1:  # same title, minutes and deadline: when it was added tells them apart
+        if plain.count(plain[i]) > 1:  # same title, minutes and deadline: when it was added tells them apart
             added = local_time(task.created_at, ctx.user.timezone, ctx.now, with_date=True)
             lines[i] += " · " + t("task.added_at", ctx.locale, at=added)
     return [f"{n}. {line}" for n, line in enumerate(lines[:MAX_CHOICES], 1)]
@@ -53,10 +54,8 @@ async def _resolve(ctx: MessageContext, command: Done | Reopen, status: TaskStat
     tasks = list(await ctx.uow.tasks.for_user(ctx.user.id, statuses=(status,)))
     order = _open_order if status == TaskStatus.OPEN else _done_order
     ref, pick = command.task_ref, command.pick
-    if command.whole is not None:  # a title that itself ends in "#482"
-        whole = match_task_ref(tasks, command.whole)
-        if whole.kind in (MatchKind.ID, MatchKind.KEY, MatchKind.TITLE):
-            ref, pick = command.whole, None
+    if command.whole is not None and match_task_ref(tasks, command.whole).tasks:
+        ref, pick = command.whole, None  # a title with "#482" in it ("PR #482" of "Review PR #482")
     match = match_task_ref(tasks, ref)
     found = order(match.tasks)
     if not found:

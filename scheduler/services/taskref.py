@@ -77,15 +77,16 @@ def _contains(title: str, ref: str) -> bool:
 
 
 def match_task_ref(tasks: Sequence[T], ref: str) -> TaskMatch[T]:
-    """The tasks `ref` names, best kind first: id, key, exact title (case and spacing ignored), then a
+    """The tasks `ref` names, best kind first: id, exact title (case and spacing ignored), key, then a
     meaningful fragment of the title. Several results mean the user must pick (see `pick`)."""
     want = _fold(ref)
     if not want:
         return TaskMatch(MatchKind.NONE, ())
     for kind, found in (
         (MatchKind.ID, [x for x in tasks if x.id == ref.strip()]),
-        (MatchKind.KEY, [x for x in tasks if x.key is not None and _squash(x.key) == _squash(want)]),
+        # the title the user sees beats a key they may never have seen ("slides" the task, not the key)
         (MatchKind.TITLE, [x for x in tasks if _squash(x.title) == _squash(want)]),
+        (MatchKind.KEY, [x for x in tasks if x.key is not None and _squash(x.key) == _squash(want)]),
     ):
         if found:
             return TaskMatch(kind, tuple(found))

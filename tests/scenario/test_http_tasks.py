@@ -52,6 +52,39 @@ async def test_two_tasks_with_one_title_are_listed_and_either_can_be_completed(h
     assert await h.count("tasks", status="done") == 2
 
 
+async def test_a_title_beats_another_tasks_key_and_a_hash_in_a_title_is_part_of_the_name(
+    harness: Harness,
+) -> None:
+    h = harness
+    bob = await h.add_user(BOB, locale="en", name="Bob")
+    await h.add_task(bob, "Group meeting deck", key="slides", estimate_minutes=60)
+    await h.add_task(bob, "slides", estimate_minutes=30)
+    await h.add_task(bob, "Review PR #482", estimate_minutes=45)
+
+    slides = await _reply(h, BOB, "/done slides")
+    review = await _reply(h, BOB, "/done PR #482")
+
+    assert "Marked “slides” done." in slides
+    assert "Marked “Review PR #482” done." in review
+    assert await h.count("tasks", status="open") == 1
+    assert await h.count("tasks", status="open", title="Group meeting deck") == 1
+
+
+async def test_every_line_of_identical_tasks_says_when_it_was_added(harness: Harness) -> None:
+    h = harness
+    bob = await h.add_user(BOB, locale="en", name="Bob")
+    await h.add_task(bob, "Fix", estimate_minutes=30)
+    h.clock.advance(minutes=5)
+    await h.add_task(bob, "Fix", estimate_minutes=30)
+
+    listing = await _reply(h, BOB, "/done Fix")
+
+    lines = [line for line in listing.splitlines() if re.match(r"\d\. ", line)]
+    assert len(lines) == 2
+    assert all("added" in line for line in lines), lines
+    assert lines[0] != lines[1]
+
+
 async def test_a_long_list_of_matches_says_how_many_more(harness: Harness) -> None:
     h = harness
     bob = await h.add_user(BOB, locale="en", name="Bob")
