@@ -162,14 +162,17 @@ def parse_time_text(text: str, now: datetime, tz: str | tzinfo) -> datetime:
         result = at(today + timedelta(days=(spec.weekday - today.isoweekday()) % 7))
         return result if result > local_now else result + timedelta(days=7)
     if spec.month_day is not None:
+        # The year that puts the date nearest to now: "11-29" written on 11-30 is yesterday (a deadline
+        # the caller refuses as past), not next year; "01-05" written in November is the coming January.
         month, day = spec.month_day
-        for year in (today.year, today.year + 1):
+        dates = []
+        for year in (today.year - 1, today.year, today.year + 1):
             try:
-                result = at(date(year, month, day))
+                dates.append(at(date(year, month, day)))
             except ValueError:
                 continue
-            if result > local_now:
-                return result
-        raise _bad(text, why=f"{month}-{day} is not a date ahead of now")
+        if not dates:
+            raise _bad(text, why=f"{month}-{day} is not a date")
+        return min(dates, key=lambda d: abs(d - local_now))
     result = at(today)
     return result if result > local_now else at(today + timedelta(days=1))

@@ -120,9 +120,11 @@ async def test_add_refuses_a_deadline_that_has_passed(harness: Harness) -> None:
     h = harness  # 09:00 on 2026-11-30
     today = await _reply(h, ALICE, "/add 写周报 30 by 今天 8:00")
     long_ago = await _reply(h, ALICE, "/add 写周报 30 by 2020-01-01 10:00")
+    no_year = await _reply(h, ALICE, "/add 写周报 30 by 11-29 10:00")  # yesterday, not next November
 
     assert "截止时间 11-30 08:00 已经过去了" in today
     assert "截止时间 2020-01-01 10:00 已经过去了" in long_ago
+    assert "截止时间 11-29 10:00 已经过去了" in no_year
     assert await h.count("tasks") == 0
 
 

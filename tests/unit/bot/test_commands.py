@@ -300,7 +300,10 @@ def test_a_missing_deadline_is_named_in_both_languages() -> None:
         ("next mon 9:00", datetime(2026, 12, 7, 9, 0, tzinfo=SH)),
         ("18:00 tomorrow", datetime(2026, 12, 1, 18, 0, tzinfo=SH)),
         ("12-25 09:00", datetime(2026, 12, 25, 9, 0, tzinfo=SH)),
-        ("11月1日 9点", datetime(2027, 11, 1, 9, 0, tzinfo=SH)),  # passed this year -> next year
+        # the nearest year: a month ago, not eleven months ahead (/add then refuses it as past)
+        ("11月1日 9点", datetime(2026, 11, 1, 9, 0, tzinfo=SH)),
+        ("11-29 10:00", datetime(2026, 11, 29, 10, 0, tzinfo=SH)),
+        ("1月5日 9点", datetime(2027, 1, 5, 9, 0, tzinfo=SH)),  # the coming January
         ("2026-12-01T18:00", datetime(2026, 12, 1, 18, 0, tzinfo=SH)),
         ("2026-12-01 18:00", datetime(2026, 12, 1, 18, 0, tzinfo=SH)),
         ("2026-12-01T10:00:00Z", datetime(2026, 12, 1, 18, 0, tzinfo=SH)),
