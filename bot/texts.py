@@ -154,6 +154,11 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "「{title}」还没有安排时间段，没有可以补做的。",
         "“{title}” has no planned block, so there is nothing to make up.",
     ),
+    "feedback.task_done": (
+        "「{title}」已经标记为完成。如果其实还没做完，先发送 {command} 恢复它，再说没做完。",
+        "“{title}” is marked done. If it is not finished after all, send {command} to reopen it, "
+        "then report it.",
+    ),
     "feedback.no_task": (
         "没找到任务「{ref}」，也没有刚结束或正在进行的安排。",
         "No task matches “{ref}”, and no block just ended or is running.",

@@ -83,6 +83,9 @@ async def _nothing_to_make_up(ctx: MessageContext, command: Unfinished, resoluti
     if resolution.found is Found.NO_BLOCK:
         titles = t("feedback.list_sep", locale).join(task.title for task in resolution.tasks)
         return t("feedback.no_block", locale, title=titles)
+    if resolution.found is Found.TASK_DONE:
+        title = resolution.tasks[0].title
+        return t("feedback.task_done", locale, title=title, command=f"/undone {title}")
     if resolution.found is Found.NO_TASK and resolution.recent:
         block = resolution.recent[0]
         example = (

@@ -87,6 +87,7 @@ class Found(StrEnum):
     BLOCK = "block"  # the target: one block, or the choices to ask between
     NOT_STARTED = "not_started"  # the named task's blocks all lie ahead: nothing can be unfinished yet
     NO_BLOCK = "no_block"  # the named task has no block at all
+    TASK_DONE = "task_done"  # the name is of a task marked done: reopen it first
     NO_TASK = "no_task"  # no open task has that name
     NOTHING = "nothing"  # no name, and no block is running or just ended
 
@@ -113,6 +114,9 @@ async def resolve_feedback(
         return Resolution(Found.BLOCK if recent else Found.NOTHING, _target(recent, remaining_minutes))
     tasks = match_feedback_tasks(await uow.tasks.for_user(user.id, statuses=("open",)), task_ref)
     if not tasks:
+        done = match_feedback_tasks(await uow.tasks.for_user(user.id, statuses=("done",)), task_ref)
+        if done:
+            return Resolution(Found.TASK_DONE, empty, tasks=tuple(done))
         return Resolution(Found.NO_TASK, empty, recent=tuple(await _recent(uow, user, now)))
     latest: list[Block] = []
     ahead: list[Block] = []

@@ -133,3 +133,21 @@ async def test_a_new_user_who_writes_english_is_answered_in_english_from_the_fir
         user = await uow.users.get_by_open_id("ou_newcomer")
         assert user is not None
         assert user.locale == "en"  # /prefs lang zh switches it back
+
+
+async def test_a_report_about_a_task_marked_done_says_so_and_how_to_reopen_it(harness: Harness) -> None:
+    h = harness
+    user_id = await h.add_user(ALICE)
+    ppt = await h.add_task(user_id, "组会 PPT", estimate_minutes=60, deadline=at(20))
+    await h.add_block(user_id, ppt, at(8), 45)
+    await h.message(ALICE, "/done 组会 PPT")
+    await h.settle()
+
+    await h.message(ALICE, "组会PPT没做完")
+    await h.run_worker()
+
+    assert h.texts_to(ALICE)[-1] == (
+        "「组会 PPT」已经标记为完成。如果其实还没做完，先发送 /undone 组会 PPT 恢复它，再说没做完。"
+    )
+    assert await h.count("triggers") == 0
+    assert h.cards_to(ALICE) == []
