@@ -29,10 +29,11 @@ PROGRESS_THRESHOLD = 1000  # files with at least this many records report progre
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
-    """SmartFlow: proposes validated schedule changes in Feishu. Configuration: SMARTFLOW_* variables.
+    """SmartFlow: proposes validated schedule changes in Feishu.
 
-    Commands read the configuration when they start (app.cli_support.settings_of), so --help works even
-    when it is malformed."""
+    Configuration comes from SMARTFLOW_* environment variables or a .env file in the working directory
+    (docs/operator-guide.md lists them); a malformed value is named, with exit status 2, when a command
+    starts, so --help always works."""
 
 
 @main.group()
