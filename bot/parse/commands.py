@@ -177,8 +177,16 @@ def _admin_error(code: ParseErrorCode, message: str, sub: AdminSub | None = None
     return ParseError(code, f"{message}: {usage}", command="admin", params={"usage": usage})
 
 
+# An argument: a quoted run ("Bob Smith", “Bob Smith”, 「Bob Smith」: names with spaces) or a word.
+_ARG = re.compile(r'"([^"]*)"|“([^”]*)”|「([^」]*)」|(\S+)')
+
+
+def _arguments(text: str) -> list[str]:
+    return [next(g for g in m.groups() if g is not None) for m in _ARG.finditer(text)]
+
+
 def _parse_admin(rest: str) -> Admin:
-    raw = [re.sub(r"^[—–]", "--", t) for t in rest.split()]  # phones turn "--" into a dash
+    raw = [re.sub(r"^[—–]", "--", t) for t in _arguments(rest)]  # phones turn "--" into a dash
     if not raw:
         raise _admin_error(ParseErrorCode.MISSING_ADMIN_COMMAND, "say which admin command")
     name = raw[0].casefold()

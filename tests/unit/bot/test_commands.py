@@ -182,6 +182,24 @@ def test_prefs_query() -> None:
             "/admin dry-run ou_x t --now=18:00",
             Admin(AdminSub.DRYRUN, "ou_x", "t", "18:00", args=("dry-run", "ou_x", "t", "--now=18:00")),
         ),
+        (
+            '/admin dryrun "Bob Smith" Q1 planning',  # a name with a space, quoted
+            Admin(
+                AdminSub.DRYRUN,
+                user="Bob Smith",
+                task="Q1 planning",
+                args=("dryrun", "Bob Smith", "Q1", "planning"),
+            ),
+        ),
+        (
+            "/admin trigger “Bob Smith” 「Q1 planning doc」",  # a phone's quotes, and corner brackets
+            Admin(
+                AdminSub.TRIGGER,
+                user="Bob Smith",
+                task="Q1 planning doc",
+                args=("trigger", "Bob Smith", "Q1 planning doc"),
+            ),
+        ),
         ("/admin jobs", Admin(AdminSub.JOBS, args=("jobs",))),
         ("/admin notifications", Admin(AdminSub.NOTIFICATIONS, args=("notifications",))),
         (
