@@ -17,7 +17,7 @@ from bot.router import Router, is_instance
 from bot.texts import error_message, t
 from scheduler.services.feedback import Found, Resolution, resolve_feedback
 from scheduler.services.triggers import create_trigger
-from store.enums import TriggerStatus, TriggerType
+from store.enums import TaskStatus, TriggerStatus, TriggerType
 from store.models import Block, Task
 
 log = logging.getLogger(__name__)
@@ -67,10 +67,20 @@ async def run_feedback(deps: BotDeps, message: MessageIn | None, trigger_id: str
     if message is None:
         return
     if result.status == TriggerStatus.CLOSED:
-        await send_reply(deps, message, lt("feedback.closed", locale), LATER_REPLY)
+        await send_reply(deps, message, await _closed_text(deps, trigger_id, locale), LATER_REPLY)
     elif result.status == TriggerStatus.FAILED:
         reason = error_message(result.error_code or "internal", locale)
         await send_reply(deps, message, lt("feedback.failed", locale, reason=reason), LATER_REPLY)
+
+
+async def _closed_text(deps: BotDeps, trigger_id: str, locale: str) -> str:
+    """Why nothing needs to change: the block's task is marked done, or the plan already covers it."""
+    async with deps.store.uow(readonly=True) as uow:
+        trigger = await uow.triggers.get(trigger_id)
+        task = await uow.tasks.get(trigger.task_id) if trigger and trigger.task_id else None
+        if task is not None and task.status == TaskStatus.DONE:
+            return t("feedback.task_done", locale, title=task.title, command=f"/undone {task.title}")
+    return lt("feedback.closed", locale)
 
 
 async def _nothing_to_make_up(ctx: MessageContext, command: Unfinished, resolution: Resolution) -> str:

@@ -151,3 +151,21 @@ async def test_a_report_about_a_task_marked_done_says_so_and_how_to_reopen_it(ha
     )
     assert await h.count("triggers") == 0
     assert h.cards_to(ALICE) == []
+
+
+async def test_the_block_just_now_of_a_task_marked_done_says_the_task_is_done(harness: Harness) -> None:
+    h = harness  # 09:00; the 08:00-08:45 block just ended, and its task was marked done meanwhile
+    user_id = await h.add_user(ALICE)
+    ppt = await h.add_task(user_id, "组会 PPT", estimate_minutes=60, deadline=at(20))
+    await h.add_block(user_id, ppt, at(8), 45)
+    await h.message(ALICE, "/done 组会 PPT")
+    await h.settle()
+
+    await h.message(ALICE, "刚才那个没做完")
+    await h.run_worker()
+    await h.settle()
+
+    assert h.texts_to(ALICE)[-1] == (
+        "「组会 PPT」已经标记为完成。如果其实还没做完，先发送 /undone 组会 PPT 恢复它，再说没做完。"
+    )
+    assert h.cards_to(ALICE) == []
