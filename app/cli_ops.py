@@ -11,6 +11,7 @@ import click
 
 from app.cli_support import fail, run_with_store, settings_of, wall_clock_now
 from scheduler.services import ops
+from scheduler.services.errors import ServiceError
 from store import Store
 
 JSON_SCHEMA = "smartflow.ops.v1"
@@ -118,7 +119,10 @@ def previews_command(ctx: click.Context, open_id: str | None, limit: int, as_jso
                 for p in await ops.recent_previews(uow, open_id=open_id, limit=limit)
             ]
 
-    rows = run_with_store(settings, work)
+    try:
+        rows = run_with_store(settings, work)
+    except ServiceError as exc:
+        fail(exc.detail or exc.code.value)
     _emit(
         "previews",
         rows,

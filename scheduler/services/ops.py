@@ -10,6 +10,7 @@ from enum import StrEnum
 
 from sqlalchemy import func, select
 
+from scheduler.services.errors import ErrorCode, ServiceError
 from store import UnitOfWork
 from store.enums import NotificationStatus
 from store.models import InboxEntry, Job, Notification, Preview, Task, Trigger, User
@@ -56,12 +57,13 @@ async def notifications(uow: UnitOfWork, *, dead: bool, limit: int) -> Sequence[
 
 
 async def recent_previews(uow: UnitOfWork, *, open_id: str | None, limit: int) -> Sequence[Preview]:
-    """The latest previews, of one user or of everyone; an unknown open_id has none."""
+    """The latest previews, of one user or of everyone; ServiceError USER_NOT_FOUND for an unknown open_id
+    (a typo must not read as "this user has no previews")."""
     user_id = None
     if open_id is not None:
         user = await uow.users.get_by_open_id(open_id)
         if user is None:
-            return []
+            raise ServiceError(ErrorCode.USER_NOT_FOUND, f"no user {open_id}")
         user_id = user.id
     return await uow.previews.recent(user_id, limit=limit)
 

@@ -107,5 +107,7 @@ def test_retry_refuses_unknown_and_sent_notifications(db_url: str, seeded: dict[
 
 
 def test_previews_of_an_unknown_user_are_empty(db_url: str, seeded: dict[str, str]) -> None:
-    assert as_json(run(db_url, "previews", "--user", "ou_nobody", "--json"))["rows"] == []
+    unknown = run(db_url, "previews", "--user", "ou_nobody", "--json")
+    assert unknown.exit_code == 1
+    assert "no user ou_nobody" in unknown.output
     assert run(db_url, "previews").output.strip() == "no previews"
