@@ -116,7 +116,6 @@ _TEXTS: dict[str, tuple[str, str]] = {
     ),
     "task.done": ("已完成「{title}」。", "Marked “{title}” done."),
     "task.not_found": ("没找到任务「{ref}」。", "No task matches “{ref}”."),
-    "task.ambiguous": ("有多个任务匹配「{ref}」：{titles}", "Several tasks match “{ref}”: {titles}"),
     # /done and /undone: picking one of several tasks, reopening, deadlines in the past
     "task.undo_hint": ("发错了可以发送 {command} 恢复。", " Sent by mistake? {command} reopens it."),
     "task.reopened": ("已把「{title}」恢复为未完成。", "“{title}” is open again."),

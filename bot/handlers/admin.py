@@ -9,15 +9,16 @@ from typing import Any
 from bot.handlers.admin_text import dry_run_reply, local, word
 from bot.handlers.context import MessageContext
 from bot.handlers.deps import BotDeps
+from bot.handlers.done import pick_task
 from bot.handlers.localtext import lt
 from bot.handlers.replies import send_reply
 from bot.inbound import MessageIn
 from bot.parse import Admin, AdminSub, ParseError, parse_time_text
+from bot.parse.commands import split_pick
 from bot.router import Router
 from bot.texts import error_message, parse_error_text, t
 from scheduler.services import ops
 from scheduler.services.errors import ServiceError
-from scheduler.services.taskref import match_task_ref
 from scheduler.services.triggers import create_trigger
 from store.enums import TaskStatus, TriggerType
 from store.models import Task, User
@@ -82,17 +83,10 @@ async def _user(ctx: MessageContext, ref: str) -> User | None:
     return named[0] if len(named) == 1 else None
 
 
-async def _task(ctx: MessageContext, user: User, ref: str) -> Task | None:
+async def _task(ctx: MessageContext, user: User, ref: str, command: str) -> Task | None:
+    """The user's open task `ref` names, read as /done reads it (including `#n` among equal titles)."""
     tasks = await ctx.uow.tasks.for_user(user.id, statuses=(TaskStatus.OPEN,))
-    found = list(match_task_ref(tasks, ref).tasks)
-    if len(found) == 1:
-        return found[0]
-    if found:
-        titles = ", ".join(x.title for x in found[:5])
-        ctx.reply(t("task.ambiguous", ctx.locale, ref=ref, titles=titles))
-    else:
-        ctx.reply(t("task.not_found", ctx.locale, ref=ref))
-    return None
+    return pick_task(ctx, tasks, split_pick(ref), command)
 
 
 async def _target(ctx: MessageContext) -> tuple[User, Task, Any] | None:
@@ -106,7 +100,7 @@ async def _target(ctx: MessageContext) -> tuple[User, Task, Any] | None:
         _audit(ctx, "user_not_found", target=command.user)
         ctx.reply(lt("admin.user_not_found", ctx.locale, user=command.user))
         return None
-    task = await _task(ctx, user, command.task)
+    task = await _task(ctx, user, command.task, f"admin {command.sub.value} {command.user}")
     if task is None:
         _audit(ctx, "task_not_found", target=f"{user.open_id}:{command.task}")
         return None

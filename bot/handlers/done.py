@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from bot.handlers.context import MessageContext
@@ -20,7 +20,7 @@ MAX_CHOICES = 5  # a longer list is cut, with "...and N more"
 done_router: Router[MessageContext, None] = Router("done")
 
 
-def _open_order(tasks: Sequence[Task]) -> list[Task]:
+def open_order(tasks: Sequence[Task]) -> list[Task]:
     """The order /tasks lists them in, so "#2" means the same task in both replies."""
     far = datetime.max.replace(tzinfo=UTC)
     return sorted(tasks, key=lambda x: (x.deadline or far, x.quadrant, x.created_at, x.id))
@@ -52,18 +52,32 @@ def _list_reply(ctx: MessageContext, command: str, ref: str, tasks: Sequence[Tas
 async def _resolve(ctx: MessageContext, command: Done | Reopen, status: TaskStatus, name: str) -> Task | None:
     """The one task the command names, or None after replying why not (nothing, too short, several)."""
     tasks = list(await ctx.uow.tasks.for_user(ctx.user.id, statuses=(status,)))
-    order = _open_order if status == TaskStatus.OPEN else _done_order
-    ref, pick = command.task_ref, command.pick
-    if command.whole is not None and match_task_ref(tasks, command.whole).tasks:
-        ref, pick = command.whole, None  # a title with "#482" in it ("PR #482" of "Review PR #482")
+    order = open_order if status == TaskStatus.OPEN else _done_order
+    key = "task.not_found" if status == TaskStatus.OPEN else "task.not_found_done"
+    return pick_task(ctx, tasks, (command.task_ref, command.pick, command.whole), name, order, key)
+
+
+def pick_task(  # noqa: PLR0917 - one reply path for /done, /undone and /admin
+    ctx: MessageContext,
+    tasks: Sequence[Task],
+    named: tuple[str, int | None, str | None],
+    name: str,
+    order: Callable[[Sequence[Task]], list[Task]] = open_order,
+    not_found: str = "task.not_found",
+) -> Task | None:
+    """The one task `named` (reference, #n pick, the whole text) means among `tasks`, or None after
+    replying why not (nothing, too short, several: a numbered list and how to pick); `name` is the
+    command to show in the example ("done", "admin dryrun ou_x")."""
+    ref, pick, whole = named
+    if whole is not None and match_task_ref(tasks, whole).tasks:
+        ref, pick = whole, None  # a title with "#482" in it ("PR #482" of "Review PR #482")
     match = match_task_ref(tasks, ref)
     found = order(match.tasks)
     if not found:
         if match.kind == MatchKind.TOO_SHORT:
             ctx.reply(t("task.ref_too_short", ctx.locale, ref=ref))
         else:
-            key = "task.not_found" if status == TaskStatus.OPEN else "task.not_found_done"
-            ctx.reply(t(key, ctx.locale, ref=ref))
+            ctx.reply(t(not_found, ctx.locale, ref=ref))
         return None
     if pick is not None:
         if 1 <= pick <= len(found):

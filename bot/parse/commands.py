@@ -146,13 +146,18 @@ def _check_time(text: str, command: str) -> None:
         raise
 
 
-def _task_ref(rest: str, command: str) -> tuple[str, int | None, str | None]:
+def split_pick(rest: str) -> tuple[str, int | None, str | None]:
     """`<task> [#n]` -> (reference, n, the whole text when it had a #n)."""
     m = _PICK.fullmatch(rest)
     ref, pick, whole = (m.group("ref"), int(m.group("n")), rest) if m else (rest, None, None)
-    if not ref.strip():
-        raise ParseError(ParseErrorCode.MISSING_TASK, f"say which task: /{command} <task>", command=command)
     return ref.strip(), pick, whole
+
+
+def _task_ref(rest: str, command: str) -> tuple[str, int | None, str | None]:
+    ref, pick, whole = split_pick(rest)
+    if not ref:
+        raise ParseError(ParseErrorCode.MISSING_TASK, f"say which task: /{command} <task>", command=command)
+    return ref, pick, whole
 
 
 def _parse_done(rest: str) -> Done:

@@ -154,3 +154,23 @@ async def test_removing_an_open_id_from_the_admin_list_revokes_it_at_once(harnes
 
     assert stats.startswith("统计")
     assert refused == "你没有权限使用这个命令。"
+
+
+async def test_admin_commands_pick_among_equal_titles_like_done(harness: Harness) -> None:
+    h = harness
+    await _import(h)
+    alice = await h.add_user("ou_alice2", name="Alice2")
+    await h.add_task(alice, "写周报", estimate_minutes=30)
+    h.clock.advance(minutes=1)
+    await h.add_task(alice, "写周报", estimate_minutes=45)
+
+    (listing,) = await _ask(h, ADMIN, "/admin dryrun ou_alice2 写周报")
+    _, picked = await _ask(h, ADMIN, "/admin dryrun ou_alice2 写周报 #2", replies=2)
+    (short,) = await _ask(h, ADMIN, "/admin trigger ou_alice2 写")
+
+    assert "有 2 个任务匹配「写周报」" in listing
+    assert "/admin dryrun ou_alice2 写周报 #1" in listing
+    assert picked.startswith("试运行：Alice2"), picked
+    assert "needed_minutes=45" in picked  # the second 写周报 (45 minutes), as /done 写周报 #2 would pick
+    assert "太短" in short
+    assert await h.count("triggers") == 0
