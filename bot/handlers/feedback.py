@@ -79,8 +79,12 @@ async def _closed_text(deps: BotDeps, trigger_id: str, locale: str) -> str:
         trigger = await uow.triggers.get(trigger_id)
         task = await uow.tasks.get(trigger.task_id) if trigger and trigger.task_id else None
         if task is not None and task.status == TaskStatus.DONE:
-            return t("feedback.task_done", locale, title=task.title, command=f"/undone {task.title}")
+            return _task_done(task.title, locale)
     return lt("feedback.closed", locale)
+
+
+def _task_done(title: str, locale: str) -> str:
+    return t("feedback.task_done", locale, title=title, command=f"/undone {title}")
 
 
 async def _nothing_to_make_up(ctx: MessageContext, command: Unfinished, resolution: Resolution) -> str:
@@ -94,8 +98,7 @@ async def _nothing_to_make_up(ctx: MessageContext, command: Unfinished, resoluti
         titles = t("feedback.list_sep", locale).join(task.title for task in resolution.tasks)
         return t("feedback.no_block", locale, title=titles)
     if resolution.found is Found.TASK_DONE:
-        title = resolution.tasks[0].title
-        return t("feedback.task_done", locale, title=title, command=f"/undone {title}")
+        return _task_done(resolution.tasks[0].title, locale)
     if resolution.found is Found.NO_TASK and resolution.recent:
         block = resolution.recent[0]
         example = (

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from scheduler.planning import model as pm
-from scheduler.services.feedback import resolve_unfinished
+from scheduler.services.feedback import resolve_unfinished, started_blocks
 from store import UnitOfWork
 from store.enums import TriggerType
 from store.models import Block, FixedEvent, Task, Trigger, User
@@ -150,8 +150,7 @@ async def unfinished_target(  # noqa: PLR0917 - the fields of a feedback trigger
     if block_id is not None:
         return pm.Target(pm.TargetKind.UNFINISHED, block_id=block_id, remaining_minutes=remaining_minutes)
     if task_id is not None:
-        blocks = list(await uow.blocks.for_task(task_id))
-        started = sorted((b for b in blocks if b.start <= now), key=lambda b: (b.end, b.id), reverse=True)
+        started = started_blocks(await uow.blocks.for_task(task_id), now)
         chosen = started[0] if started else None
         return pm.Target(
             pm.TargetKind.UNFINISHED,

@@ -78,7 +78,7 @@ def match_feedback_tasks(tasks: Sequence[Task], ref: str) -> list[Task]:
     return match_tasks(tasks, ref) or match_words(tasks, ref)
 
 
-def _started(blocks: Sequence[Block], now: datetime) -> list[Block]:
+def started_blocks(blocks: Sequence[Block], now: datetime) -> list[Block]:
     """Blocks that have begun, latest end first."""
     return sorted((b for b in blocks if b.start <= now), key=lambda b: (b.end, b.start, b.id), reverse=True)
 
@@ -122,7 +122,7 @@ async def resolve_feedback(
     ahead: list[Block] = []
     for task in tasks:
         blocks = await uow.blocks.for_task(task.id)
-        started = _started(blocks, now)
+        started = started_blocks(blocks, now)
         if started:
             latest.append(started[0])
         ahead += [b for b in blocks if b.start > now]

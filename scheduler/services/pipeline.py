@@ -247,19 +247,14 @@ class Pipeline:
                 block = await uow.blocks.get(block_id)
                 if block is None or block.user_id != user.id:
                     raise ServiceError(ErrorCode.NOT_FOUND, f"no block {block_id} of user {user_open_id}")
-            if (
-                block_id is None
-                and remaining_minutes is not None
-                and task_id is not None
-                and not any(b.start <= now for b in await uow.blocks.for_task(task_id))
-            ):
-                # SPEC 1: only a block that has begun can be left unfinished.
-                raise ServiceError(
-                    ErrorCode.NOT_FOUND,
-                    f"task {task_key} has no block that has begun by {now.isoformat()} (give --block)",
-                )
             if block_id is not None or remaining_minutes is not None or task_id is None:
                 target = await unfinished_target(uow, user, now, block_id, task_id, remaining_minutes)
+                if task_id is not None and target.block_id is None:
+                    # SPEC 1: only a block that has begun can be left unfinished.
+                    raise ServiceError(
+                        ErrorCode.NOT_FOUND,
+                        f"task {task_key} has no block that has begun by {now.isoformat()} (give --block)",
+                    )
             else:
                 target = pm.Target(kind=pm.TargetKind.TASK, task_id=task_id)
             ctx = await load_context(uow, user, now, target, self._grid)
