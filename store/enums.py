@@ -35,6 +35,19 @@ class JobStatus(StrEnum):
     FAILED = "failed"
 
 
+class JobReason(StrEnum):
+    """Why a job was skipped or canceled."""
+
+    TASK_MISSING = "task_missing"
+    TASK_DONE = "task_done"
+    TASK_CANCELED = "task_canceled"
+    NO_THRESHOLD = "no_threshold"
+    NOT_IMPORTANT = "not_important"
+    ALREADY_SCHEDULED = "already_scheduled"
+    ALREADY_PLANNED = "already_planned"
+    TASK_DELETED = "task_deleted"
+
+
 class TriggerType(StrEnum):
     WORKER_DUE_JOB = "worker_due_job"
     ADMIN_TRIGGER = "admin_trigger"

@@ -99,6 +99,9 @@ class User(Base):
     quiet_end: Mapped[str | None] = mapped_column(String(HHMM))
     daily_card_cap: Mapped[int] = mapped_column(default=8)
     role: Mapped[str] = mapped_column(String(8), default=e.Role.USER)
+    # Bumped in the same transaction as any change to this user's blocks, fixed events, busy time or day
+    # extensions: a preview's schedule is current while this number is unchanged.
+    schedule_version: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -205,6 +208,8 @@ class Job(Base):
     claimed_until: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # Why a job was skipped or canceled (store.enums.JobReason), shown to operators.
+    reason: Mapped[str | None] = mapped_column(String(32))
     trigger_id: Mapped[str | None] = _fk("triggers.id", nullable=True, ondelete="SET NULL")
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
@@ -372,7 +377,12 @@ class InboxEntry(Base):
     """Every inbound Feishu event / message / click key, so a redelivery does nothing twice."""
 
     __tablename__ = "inbox"
-    __table_args__ = (one_of("kind", e.InboxKind), one_of("status", e.InboxStatus), MYSQL_TABLE)
+    __table_args__ = (
+        Index(None, "kind", "status", "claimed_until"),  # presses recorded but not finished
+        one_of("kind", e.InboxKind),
+        one_of("status", e.InboxStatus),
+        MYSQL_TABLE,
+    )
 
     id: Mapped[str] = _id()
     kind: Mapped[str] = mapped_column(String(16))
@@ -382,6 +392,11 @@ class InboxEntry(Base):
     received_at: Mapped[datetime]
     processed_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
+    # A card press: what was pressed, by whom, and the card's delayed-update token, so the press can be
+    # finished (and its card updated) after the answer, by this process or, after the lease, by a worker.
+    payload: Mapped[Any | None] = mapped_column(JSON(none_as_null=True))
+    claimed_by: Mapped[str | None] = mapped_column(String(REF))
+    claimed_until: Mapped[datetime | None]
 
 
 class AuditEntry(Base):
