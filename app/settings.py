@@ -5,8 +5,9 @@ from __future__ import annotations
 import difflib
 import os
 from collections.abc import Mapping
+from dataclasses import fields
 from pathlib import Path
-from typing import Annotated, Self
+from typing import Annotated, Any, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
@@ -17,6 +18,8 @@ from pydantic_settings import (
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
+
+from scheduler.worker.config import WorkerConfig
 
 DEFAULT_FEISHU_DOMAIN = "https://open.feishu.cn"
 PREFIX = "SMARTFLOW_"
@@ -178,6 +181,15 @@ class Settings(BaseSettings):
     @property
     def feishu_configured(self) -> bool:
         return bool(self.feishu_app_id and self.feishu_app_secret)
+
+    def worker_config(self, **tuning: Any) -> WorkerConfig:
+        """The worker's configuration: every WorkerConfig field that is a setting comes from here, `tuning`
+        sets the others (batch sizes, concurrency) or overrides any (tests)."""
+        values = {
+            f.name: getattr(self, f.name) for f in fields(WorkerConfig) if f.name in type(self).model_fields
+        }
+        values.update(tuning)
+        return WorkerConfig(**values)
 
 
 class _DefaultsOnly(Settings):

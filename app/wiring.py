@@ -10,6 +10,7 @@ from typing import TextIO
 
 from app.settings import Settings
 from bot.feishu.client import FeishuClient
+from bot.handlers import BotConfig
 from bot.sender import ConsoleSender, FeishuSender
 from llm.api import Chooser
 from llm.client import make_chooser as make_llm_chooser
@@ -32,6 +33,7 @@ class Components:
     feishu: FeishuClient | None
     sender: Sender
     pipeline: Pipeline
+    bot_config: BotConfig
 
     async def aclose(self) -> None:
         close = getattr(self.chooser, "aclose", None)
@@ -46,6 +48,23 @@ def make_chooser(settings: Settings) -> Chooser:
     """The configured LLM chooser (the deterministic fallback when none is configured), counted in the
     process's /metrics."""
     return MeteredChooser(make_llm_chooser(settings), process_metrics())
+
+
+def bot_config(settings: Settings) -> BotConfig:
+    """What the bot's handlers read, taken from the settings (which alone declare the defaults)."""
+    return BotConfig(
+        verification_token=settings.feishu_verification_token,
+        encrypt_key=settings.feishu_encrypt_key,
+        admins=frozenset(settings.admins),
+        max_body_bytes=settings.max_body_bytes,
+        timezone=settings.timezone,
+        locale=settings.locale,
+        day_start=settings.day_start,
+        day_end=settings.day_end,
+        daily_card_cap=settings.daily_card_cap,
+        grid_minutes=settings.grid_minutes,
+        bot_open_id=settings.feishu_bot_open_id,
+    )
 
 
 def make_feishu_client(settings: Settings) -> FeishuClient | None:
@@ -75,13 +94,13 @@ def build_components(
     pipeline = Pipeline(
         store, chooser, preview_ttl_minutes=settings.preview_ttl_minutes, grid_minutes=settings.grid_minutes
     )
-    return Components(settings, store, chooser, feishu, sender, pipeline)
+    return Components(settings, store, chooser, feishu, sender, pipeline, bot_config(settings))
 
 
 def make_worker(components: Components, clock: Callable[[], datetime] | None = None) -> Worker:
     """The background worker on the components; raises WorkerConfigError when the timeouts do not nest."""
     return Worker(
-        components.settings,
+        components.settings.worker_config(),
         components.store,
         components.pipeline,
         components.sender,

@@ -31,12 +31,12 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from app.settings import builtin_settings
 from bot.feishu.client import FeishuClient
 from bot.sender import FeishuSender
 from llm.api import FallbackChooser
 from scheduler.services.jobs import process_due_jobs
 from scheduler.services.pipeline import Pipeline
-from scheduler.worker.config import WorkerConfig
 from scheduler.worker.worker import Worker
 from store import Store, migrate, new_id
 from store.models import Job, Notification, Preview, Task, Trigger, User
@@ -331,13 +331,9 @@ async def bench_delivery(
     await seed_cards(store, users, per_user)
     total = users * per_user
     client = FeishuClient(fake.app_id, fake.app_secret, domain=url, timeout_seconds=5)
-    config = WorkerConfig(
-        lease_seconds=60,
-        feishu_timeout_seconds=5,
-        delivery_timeout_seconds=20,
-        delivery_batch=100,
-        delivery_concurrency=32,
-    )
+    config = builtin_settings(
+        lease_seconds=60, feishu_timeout_seconds=5, delivery_timeout_seconds=20
+    ).worker_config(delivery_batch=100, delivery_concurrency=32)
     worker = Worker(
         config, store, Pipeline(store, FallbackChooser()), FeishuSender(client), worker_id="bench"
     )

@@ -12,14 +12,13 @@ from typing import Any, Protocol
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
-from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.handlers import BotConfig, BotDeps, BotReceiver
-from bot.handlers.deps import Outbound, SettingsLike, utc_now
+from bot.handlers.deps import Outbound, utc_now
 from scheduler.services.pipeline import Pipeline
 from store import Store
 
@@ -41,6 +40,8 @@ class Components(Protocol):
     def pipeline(self) -> Pipeline: ...
     @property
     def feishu(self) -> Any: ...
+    @property
+    def bot_config(self) -> BotConfig: ...
 
 
 class LoggedOutbound:
@@ -116,8 +117,7 @@ def create_app(
     """The ASGI app. `feishu_mode="ws"` also runs the long connection (bot.feishu.ws) while the app lives."""
     from bot.feishu.gateway import Gateway
 
-    settings: SettingsLike = components.settings
-    config = config or BotConfig.from_settings(settings)
+    config = config or components.bot_config
     deps = BotDeps(
         store=components.store,
         pipeline=components.pipeline,
@@ -150,8 +150,7 @@ def create_app(
         checks: dict[str, str] = {}
         try:
             async with asyncio.timeout(READY_TIMEOUT_SECONDS):
-                async with deps.store.uow(readonly=True) as uow:
-                    await uow.session.execute(text("SELECT 1"))
+                await deps.store.ping()
             checks["database"] = "ok"
         except Exception as exc:
             log.warning("readiness: database unreachable: %s", type(exc).__name__)

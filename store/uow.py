@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from store import migrate
@@ -111,6 +111,11 @@ class Store:
             finally:
                 if session.in_transaction():
                     await session.rollback()
+
+    async def ping(self) -> None:
+        """One round trip to the database (readiness); raises when it cannot be reached."""
+        async with self._readonly_sessions() as session:
+            await session.execute(text("SELECT 1"))
 
     async def ensure_schema(self) -> None:
         """Make the schema current: SQLite files are created/upgraded by running the migrations; a MySQL

@@ -1,25 +1,9 @@
-"""Worker tuning read from the settings, and the start-up check that nested timeouts shrink inward."""
+"""Worker tuning built from the settings, and the start-up check that nested timeouts shrink inward."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
-
-
-class WorkerSettings(Protocol):
-    """The settings fields the worker reads (app.settings.Settings has them)."""
-
-    due_scan_seconds: float
-    outbox_relay_seconds: float
-    delivery_seconds: float
-    expiry_scan_seconds: float
-    promotion_seconds: float
-    lease_recovery_seconds: float
-    lease_seconds: float
-    feishu_timeout_seconds: float
-    delivery_timeout_seconds: float
-    daily_card_cap: int
 
 
 class WorkerErrorCode(StrEnum):
@@ -36,16 +20,20 @@ class WorkerConfigError(Exception):
 
 @dataclass(frozen=True)
 class WorkerConfig:
-    due_scan_seconds: float = 5.0
-    outbox_relay_seconds: float = 2.0
-    delivery_seconds: float = 2.0
-    expiry_scan_seconds: float = 30.0
-    promotion_seconds: float = 60.0
-    lease_recovery_seconds: float = 15.0
-    lease_seconds: float = 60.0
-    feishu_timeout_seconds: float = 10.0
-    delivery_timeout_seconds: float = 20.0
-    daily_card_cap: int = 8
+    """The worker's tuning. The fields without a default are settings, declared with their defaults and
+    limits in app.settings.Settings only; build one with `Settings.worker_config()`."""
+
+    due_scan_seconds: float
+    outbox_relay_seconds: float
+    delivery_seconds: float
+    expiry_scan_seconds: float
+    promotion_seconds: float
+    lease_recovery_seconds: float
+    lease_seconds: float
+    feishu_timeout_seconds: float
+    delivery_timeout_seconds: float
+    daily_card_cap: int
+    # Batch sizes and concurrency are not settings: they are sized for the code, not for a deployment.
     due_batch: int = 100
     outbox_batch: int = 200
     delivery_batch: int = 100
@@ -54,21 +42,6 @@ class WorkerConfig:
     # A scan tick keeps claiming batches while they come back full, up to this many, so a backlog drains
     # quickly without one tick running unbounded.
     max_batches_per_tick: int = 20
-
-    @classmethod
-    def from_settings(cls, settings: WorkerSettings) -> WorkerConfig:
-        return cls(
-            due_scan_seconds=settings.due_scan_seconds,
-            outbox_relay_seconds=settings.outbox_relay_seconds,
-            delivery_seconds=settings.delivery_seconds,
-            expiry_scan_seconds=settings.expiry_scan_seconds,
-            promotion_seconds=settings.promotion_seconds,
-            lease_recovery_seconds=settings.lease_recovery_seconds,
-            lease_seconds=settings.lease_seconds,
-            feishu_timeout_seconds=settings.feishu_timeout_seconds,
-            delivery_timeout_seconds=settings.delivery_timeout_seconds,
-            daily_card_cap=settings.daily_card_cap,
-        )
 
     def check(self) -> None:
         """Raise unless Feishu call timeout < delivery step timeout < lease.

@@ -17,7 +17,7 @@ from sqlalchemy import and_, or_, select, update
 from scheduler.services import actions, jobs
 from scheduler.services.pipeline import STALE_PROCESSING
 from scheduler.worker import metrics
-from scheduler.worker.config import WorkerConfig, WorkerSettings
+from scheduler.worker.config import WorkerConfig
 from scheduler.worker.delivery import Delivery
 from scheduler.worker.relay import Relay
 from scheduler.worker.sender import Sender
@@ -70,7 +70,7 @@ class Worker:
 
     def __init__(
         self,
-        settings: WorkerSettings | WorkerConfig,
+        config: WorkerConfig,
         store: Store,
         pipeline: PipelineRunner,
         sender: Sender,
@@ -78,7 +78,7 @@ class Worker:
         *,
         worker_id: str | None = None,
     ) -> None:
-        self.config = settings if isinstance(settings, WorkerConfig) else WorkerConfig.from_settings(settings)
+        self.config = config
         self.config.check()
         self.worker_id = worker_id or default_worker_id()
         self._store = store

@@ -45,6 +45,17 @@ def test_environment_values_are_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.feishu_domain == "http://127.0.0.1:9999"
 
 
+def test_the_worker_takes_its_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SMARTFLOW_LEASE_SECONDS", "90")
+    monkeypatch.setenv("SMARTFLOW_DAILY_CARD_CAP", "3")
+    config = load_settings().worker_config(delivery_batch=7)
+    assert (config.lease_seconds, config.daily_card_cap, config.delivery_batch) == (90.0, 3, 7)
+    # The defaults are the settings' defaults: the worker declares none of its own.
+    defaults = builtin_settings()
+    assert builtin_settings().worker_config().due_scan_seconds == defaults.due_scan_seconds == 5.0
+    assert builtin_settings().worker_config().feishu_timeout_seconds == defaults.feishu_timeout_seconds
+
+
 def test_dotenv_file_is_read(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text(
         "SMARTFLOW_TIMEZONE=Europe/Berlin\nSMARTFLOW_LOCALE=en\n", encoding="utf-8"

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
+from app.settings import builtin_settings
 from bot.feishu.client import FeishuClient
 from bot.sender import FeishuSender
 from llm.api import FallbackChooser
 from scheduler.services.pipeline import Pipeline
-from scheduler.worker.config import WorkerConfig
 from scheduler.worker.worker import Worker
 from store import Store
 from store.enums import NotificationKind
@@ -22,12 +22,9 @@ from tests.fakes.fake_feishu import FakeFeishu, serve_fake_feishu
 
 FEISHU_TIMEOUT = 0.5
 # Short but nested: Feishu call < delivery step < lease.
-CONFIG = WorkerConfig(
-    lease_seconds=30.0,
-    feishu_timeout_seconds=FEISHU_TIMEOUT,
-    delivery_timeout_seconds=5.0,
-    delivery_concurrency=4,
-)
+CONFIG = builtin_settings(
+    lease_seconds=30.0, feishu_timeout_seconds=FEISHU_TIMEOUT, delivery_timeout_seconds=5.0
+).worker_config(delivery_concurrency=4)
 
 
 @pytest.fixture(scope="session")

@@ -12,12 +12,12 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from app.cli_serve import serve_command
+from app.settings import builtin_settings
 from bot.feishu.client import FeishuClient
 from bot.sender import FeishuSender
 from llm.api import FallbackChooser
 from scheduler.services.pipeline import Pipeline
 from scheduler.worker import metrics
-from scheduler.worker.config import WorkerConfig
 from scheduler.worker.worker import Worker
 from store import Store
 from store.enums import NotificationKind
@@ -50,7 +50,7 @@ async def test_every_loop_runs_at_start_up_not_only_after_its_interval(
     pending = await seed_preview(store, now)
     expired = await seed_preview(store, now - timedelta(hours=2), notification=False)
     hour = 3600.0
-    config = WorkerConfig(
+    config = builtin_settings(
         due_scan_seconds=hour,
         outbox_relay_seconds=hour,
         delivery_seconds=hour,
@@ -60,7 +60,7 @@ async def test_every_loop_runs_at_start_up_not_only_after_its_interval(
         lease_seconds=30,
         feishu_timeout_seconds=0.5,
         delivery_timeout_seconds=5,
-    )
+    ).worker_config()
     worker = Worker(config, store, Pipeline(store, FallbackChooser()), FeishuSender(feishu))
 
     async def started_work_done() -> bool:

@@ -7,7 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from scheduler.worker.config import WorkerConfig, WorkerConfigError
+from app.settings import builtin_settings
+from scheduler.worker.config import WorkerConfigError
 from scheduler.worker.policy import (
     QuietHours,
     backoff_seconds,
@@ -86,9 +87,13 @@ def test_card_dedupe_key_uses_thirty_minute_buckets() -> None:
 
 
 def test_timeouts_must_shrink_inward() -> None:
-    WorkerConfig(feishu_timeout_seconds=10, delivery_timeout_seconds=20, lease_seconds=60).check()
+    builtin_settings(
+        feishu_timeout_seconds=10, delivery_timeout_seconds=20, lease_seconds=60
+    ).worker_config().check()
     with pytest.raises(WorkerConfigError) as err:
-        WorkerConfig(feishu_timeout_seconds=10, delivery_timeout_seconds=20, lease_seconds=15).check()
+        builtin_settings(
+            feishu_timeout_seconds=10, delivery_timeout_seconds=20, lease_seconds=15
+        ).worker_config().check()
     text = str(err.value)
     for name in (
         "SMARTFLOW_FEISHU_TIMEOUT_SECONDS",
@@ -97,4 +102,6 @@ def test_timeouts_must_shrink_inward() -> None:
     ):
         assert name in text
     with pytest.raises(WorkerConfigError):
-        WorkerConfig(feishu_timeout_seconds=20, delivery_timeout_seconds=20, lease_seconds=60).check()
+        builtin_settings(
+            feishu_timeout_seconds=20, delivery_timeout_seconds=20, lease_seconds=60
+        ).worker_config().check()
