@@ -287,6 +287,9 @@ class Preview(Base):
     prompt_tokens: Mapped[int | None]
     completion_tokens: Mapped[int | None]
     base_version: Mapped[str] = mapped_column(String(REF))
+    # The user's schedule_version the candidates were planned on (read before the context, in the same
+    # transaction); None for previews planned before it existed (apply then recomputes base_version).
+    schedule_version: Mapped[int | None]
     expires_at: Mapped[datetime]
     apply_status: Mapped[str] = mapped_column(String(16), default=e.ApplyStatus.NONE)
     apply_candidate_id: Mapped[str | None] = mapped_column(String(REF))

@@ -26,12 +26,14 @@ from store.repositories import (
     JobRepository,
     NotificationRepository,
     OutboxRepository,
+    PressRepository,
     PreviewRepository,
     TaskRepository,
     TriggerRepository,
     UserRepository,
     claim,
 )
+from store.repositories.batch import BatchRepository
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,8 @@ class UnitOfWork:
         self.outbox = OutboxRepository(session)
         self.inbox = InboxRepository(session)
         self.audit = AuditRepository(session)
+        self.batch = BatchRepository(session)
+        self.presses = PressRepository(session)
 
     @property
     def dialect(self) -> str:

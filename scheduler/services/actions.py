@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from scheduler.services import previews
 from scheduler.services.apply import apply, request_hash
 from scheduler.services.errors import ErrorCode
 from scheduler.services.outcomes import (
@@ -12,11 +13,10 @@ from scheduler.services.outcomes import (
     ActionOutcome,
     ApplyOutcome,
     PreviewState,
-    publish_update,
     retrying,
 )
 from scheduler.services.undo import undo
-from store import Store
+from store import Store, UnitOfWork
 from store.enums import PreviewStatus
 
 log = logging.getLogger(__name__)
@@ -29,6 +29,7 @@ __all__ = [
     "apply",
     "expire_due",
     "ignore",
+    "ignore_in",
     "request_hash",
     "undo",
 ]
@@ -40,29 +41,34 @@ async def ignore(store: Store, *, preview_id: str, operator_open_id: str, now: d
 
 
 async def _ignore_once(store: Store, preview_id: str, operator_open_id: str, now: datetime) -> ActionOutcome:
+    async with store.uow() as uow:
+        outcome = await ignore_in(uow, preview_id, operator_open_id, now)
+        if outcome.status == "ignored" and not outcome.replayed:
+            await uow.commit()
+    return outcome
+
+
+async def ignore_in(uow: UnitOfWork, preview_id: str, operator_open_id: str, now: datetime) -> ActionOutcome:
+    """Ignore inside the caller's unit of work (the caller commits)."""
+
     def rejected(code: ErrorCode) -> ActionOutcome:
         return ActionOutcome("rejected", code, preview_id)
 
-    async with store.uow() as uow:
-        preview = await uow.previews.get_for_update(preview_id)
-        if preview is None:
-            return rejected(ErrorCode.NOT_FOUND)
-        owner = await uow.users.get(preview.user_id)
-        if owner is None or owner.open_id != operator_open_id:
-            return rejected(ErrorCode.NOT_OWNER)
-        if preview.status == PreviewStatus.IGNORED:
-            return ActionOutcome("ignored", None, preview_id, replayed=True)
-        if preview.status == PreviewStatus.APPLIED:
-            return rejected(ErrorCode.ALREADY_APPLIED)
-        if preview.status == PreviewStatus.EXPIRED or now >= preview.expires_at:
-            return rejected(ErrorCode.EXPIRED)
-        if preview.status != PreviewStatus.READY:
-            return rejected(ErrorCode.INVALID_STATE)
-        preview.status = PreviewStatus.IGNORED
-        preview.version += 1
-        preview.updated_at = now
-        publish_update(uow, preview.id, PreviewState.IGNORED, now)
-        await uow.commit()
+    found = await uow.presses.preview_and_owner(preview_id, lock=True)
+    if found is None:
+        return rejected(ErrorCode.NOT_FOUND)
+    preview, owner = found
+    if owner.open_id != operator_open_id:
+        return rejected(ErrorCode.NOT_OWNER)
+    if preview.status == PreviewStatus.IGNORED:
+        return ActionOutcome("ignored", None, preview_id, replayed=True)
+    if preview.status == PreviewStatus.APPLIED:
+        return rejected(ErrorCode.ALREADY_APPLIED)
+    if preview.status == PreviewStatus.EXPIRED or now >= preview.expires_at:
+        return rejected(ErrorCode.EXPIRED)
+    if not previews.can_move(preview, PreviewStatus.IGNORED):
+        return rejected(ErrorCode.INVALID_STATE)
+    previews.move(uow, preview, PreviewStatus.IGNORED, now)
     log.info("preview %s ignored", preview_id, extra={"preview_id": preview_id})
     return ActionOutcome("ignored", None, preview_id)
 
@@ -82,10 +88,7 @@ async def _expire_once(store: Store, now: datetime, limit: int) -> list[str]:
             preview = await uow.previews.get_for_update(candidate.id)
             if preview is None or preview.status != PreviewStatus.READY or preview.expires_at > now:
                 continue
-            preview.status = PreviewStatus.EXPIRED
-            preview.version += 1
-            preview.updated_at = now
-            publish_update(uow, preview.id, PreviewState.EXPIRED, now)
+            previews.move(uow, preview, PreviewStatus.EXPIRED, now)
             expired.append(preview.id)
         await uow.commit()
     if expired:

@@ -1,12 +1,16 @@
-"""Apply one option of a preview: SPEC 3.6 checks in order, then one locked transaction, or nothing at all.
+"""Apply one option of a preview: the checks in order, then the writes, all in one locked transaction.
 
 Rejections and what they write (documented choice): not_found, not_owner, already_applied, invalid_state,
 candidate_not_found and idempotency_conflict are about the request, not the preview, and write nothing.
-expired, base_version_changed, target_completed and slot_conflict record the code on the still-ready preview
-(apply_status "rejected", apply_error = code) in a small transaction of their own; an unexpected database
-failure records apply_status "failed", apply_error "internal". The preview stays "ready" in every case: each
-click re-checks from scratch, so another option (or the same one after the schedule is restored) may still
-succeed until the preview expires. Rejections write no outbox row: the preview's state did not change.
+expired, base_version_changed, target_completed, slot_passed and slot_conflict record the code on the
+still-ready preview (apply_status "rejected", apply_error = code) in the same transaction (a refusal found
+while writing rolls back and records it in a small one of its own); an unexpected database failure records
+apply_status "failed", apply_error "internal". The preview stays "ready" in every case: each click re-checks
+from scratch, so another option may still succeed until the preview expires. Rejections write no outbox row.
+
+Whether the schedule changed since the preview is one comparison: the user's schedule_version (bumped with
+every change to their blocks, fixed events, day extensions, preferences or a planned task) against the one
+the preview was planned on; one overlap probe over the new places stays as a safety net.
 """
 
 from __future__ import annotations
@@ -20,11 +24,11 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from scheduler.planning import base_version
+from scheduler.planning import base_version, expand_fixed_events
 from scheduler.planning import model as pm
+from scheduler.services import previews
 from scheduler.services.changeset import (
     Refused,
-    ensure_free,
     fixed_events_of,
     rewritten_ids,
     target_spans,
@@ -33,16 +37,10 @@ from scheduler.services.changeset import (
 from scheduler.services.codec import CodecError, encode_change, find_candidate
 from scheduler.services.context import context_for_trigger
 from scheduler.services.errors import ErrorCode, ServiceError
-from scheduler.services.outcomes import (
-    UNDO_WINDOW,
-    ApplyOutcome,
-    PreviewState,
-    publish_update,
-    retrying,
-)
+from scheduler.services.outcomes import UNDO_WINDOW, ApplyOutcome, PreviewState, retrying
 from store import Store, UnitOfWork, short_key
 from store.enums import ApplyStatus, PreviewStatus, TaskStatus
-from store.models import ChangeSet, Preview
+from store.models import ChangeSet, Preview, User
 from store.repositories import is_duplicate_key
 
 log = logging.getLogger(__name__)
@@ -68,17 +66,41 @@ def request_hash(preview_id: str, candidate_id: str) -> str:
 
 
 @dataclass(frozen=True)
-class _Request:
+class ApplyRequest:
+    """One press of an Apply button, as the service sees it."""
+
     preview_id: str
     candidate_id: str
     operator_open_id: str
-    key: str
+    key: str  # the idempotency key, already shortened (store.short_key)
     hash: str
     now: datetime
     grid_minutes: int
 
+    @classmethod
+    def of(  # noqa: PLR0917 - the fields of a press
+        cls,
+        preview_id: str,
+        candidate_id: str,
+        operator_open_id: str,
+        idempotency_key: str,
+        now: datetime,
+        grid_minutes: int = 15,
+    ) -> ApplyRequest:
+        if now.tzinfo is None or now.utcoffset() is None:
+            raise ValueError("apply needs an aware `now`")
+        return cls(
+            preview_id,
+            candidate_id,
+            operator_open_id,
+            short_key(idempotency_key),
+            request_hash(preview_id, candidate_id),
+            now,
+            grid_minutes,
+        )
 
-def _rejected(req: _Request, code: ErrorCode) -> ApplyOutcome:
+
+def _rejected(req: ApplyRequest, code: ErrorCode) -> ApplyOutcome:
     return ApplyOutcome("rejected", code, req.preview_id)
 
 
@@ -93,45 +115,126 @@ async def apply(
     grid_minutes: int = 15,
     _between_checks: Hook | None = None,
 ) -> ApplyOutcome:
-    """Apply `candidate_id` of `preview_id` for the clicking user. `grid_minutes` must be the pipeline's
-    (it is part of base_version). `_between_checks` is for tests only: awaited inside the locked
-    transaction after the base_version check and before the slot re-check."""
-    if now.tzinfo is None or now.utcoffset() is None:
-        raise ValueError("apply needs an aware `now`")
-    req = _Request(
-        preview_id,
-        candidate_id,
-        operator_open_id,
-        short_key(idempotency_key),
-        request_hash(preview_id, candidate_id),
-        now,
-        grid_minutes,
-    )
-    # A read-only look first answers replays and refusals without queueing behind the preview's row lock
-    # (50 clicks on one card: 49 of them need no write at all).
-    async with store.uow(readonly=True) as uow:
-        early = await _check(uow, req, lock=False)
-    if isinstance(early, ApplyOutcome):
-        return await _finish(store, req, early)
+    """Apply `candidate_id` of `preview_id` for the clicking user, in one transaction. `grid_minutes` must be
+    the pipeline's (previews planned before schedule versions recompute base_version with it).
+    `_between_checks` is for tests only: awaited inside the locked transaction after the version check and
+    before the overlap probe."""
+    req = ApplyRequest.of(preview_id, candidate_id, operator_open_id, idempotency_key, now, grid_minutes)
+
+    async def once() -> ApplyOutcome:
+        async with store.uow() as uow:
+            outcome = await apply_in(uow, req, _between_checks)
+            if outcome.status != "rejected" or outcome.code in RECORDED:
+                await uow.commit()
+            return outcome
+
+    return await run_apply(store, req, once)
+
+
+async def run_apply(
+    store: Store, req: ApplyRequest, once: Callable[[], Awaitable[ApplyOutcome]]
+) -> ApplyOutcome:
+    """Run one apply transaction with the lock-conflict retry; a database failure is recorded as internal."""
     try:
-        outcome = await retrying(lambda: _apply_locked(store, req, _between_checks), what="apply")
+        return await retrying(once, what="apply")
+    except _Refusal as refusal:
+        code = refusal.refused.code
+        log.info("apply of preview %s refused: %s", req.preview_id, refusal.refused.detail)
+        await retrying(lambda: _record_refusal(store, req, code), what="apply rejection")
+        return _rejected(req, code)
+    except IntegrityError as exc:
+        # The same idempotency key won on another preview in the meantime (MySQL: we waited on its
+        # uncommitted key, then collided).
+        if is_duplicate_key(exc) and "apply_idempotency_key" in str(exc.orig):
+            return _rejected(req, ErrorCode.IDEMPOTENCY_CONFLICT)
+        log.exception("apply of preview %s failed", req.preview_id, extra={"preview_id": req.preview_id})
     except (SQLAlchemyError, ServiceError):
         # A database failure (or lock conflicts past the retries): the transaction was rolled back whole.
-        log.exception("apply of preview %s failed", preview_id, extra={"preview_id": preview_id})
-        outcome = _rejected(req, ErrorCode.INTERNAL)
-    return await _finish(store, req, outcome)
+        log.exception("apply of preview %s failed", req.preview_id, extra={"preview_id": req.preview_id})
+    await retrying(lambda: _record_refusal(store, req, ErrorCode.INTERNAL), what="apply rejection")
+    return _rejected(req, ErrorCode.INTERNAL)
 
 
-async def _check(
-    uow: UnitOfWork, req: _Request, *, lock: bool
-) -> ApplyOutcome | tuple[Preview, pm.Candidate]:
-    """The checks before the writes, in SPEC order; the preview row is locked when `lock`."""
-    preview = await (uow.previews.get_for_update if lock else uow.previews.get)(req.preview_id)
+class _Refusal(Exception):
+    """A re-check failed after writes began: the transaction must roll back, then the code is recorded."""
+
+    def __init__(self, refused: Refused) -> None:
+        super().__init__(str(refused))
+        self.refused = refused
+
+
+async def apply_in(uow: UnitOfWork, req: ApplyRequest, hook: Hook | None = None) -> ApplyOutcome:
+    """The apply inside the caller's unit of work (the caller commits, unless the outcome is a rejection
+    outside RECORDED, which wrote nothing). Raises _Refusal when a re-check failed after writes began."""
+    preview = await uow.previews.get_for_update(req.preview_id)
     if preview is None:
         return _rejected(req, ErrorCode.NOT_FOUND)
-    owner = await uow.users.get(preview.user_id)
-    if owner is None or owner.open_id != req.operator_open_id:
+    user = await uow.users.get_for_update(preview.user_id)  # serializes this user's schedule writes
+    if user is None or user.open_id != req.operator_open_id:
         return _rejected(req, ErrorCode.NOT_OWNER)
+    checked = _check(preview, req)
+    if isinstance(checked, ApplyOutcome):
+        return _recorded(preview, req, checked)
+    candidate = checked
+    code = await _target_done(uow, preview, candidate)
+    if code is None and await _schedule_changed(uow, preview, user, req):
+        code = ErrorCode.BASE_VERSION_CHANGED
+    if code is None and _touches_the_past(candidate.changes, req.now):
+        code = ErrorCode.SLOT_PASSED
+    if code is not None:
+        return _recorded(preview, req, _rejected(req, code))
+    if hook is not None:
+        await hook()
+    try:
+        refused = await _probe(uow, user, candidate)
+        if refused is not None:
+            log.info("apply of preview %s refused: %s", req.preview_id, refused.detail)
+            return _recorded(preview, req, _rejected(req, refused.code))
+        items = await write_changes(uow, user, candidate.changes, req.now)
+    except Refused as refused:
+        raise _Refusal(refused) from refused
+    change_set = uow.change_sets.add(
+        ChangeSet(
+            preview_id=preview.id,
+            user_id=user.id,
+            candidate_id=candidate.id,
+            changes={"v": 1, "items": items},
+            applied_at=req.now,
+            created_at=req.now,
+        )
+    )
+    previews.record_applied(
+        uow,
+        preview,
+        candidate_id=candidate.id,
+        change_set_id=change_set.id,
+        key=req.key,
+        request_hash=req.hash,
+        result=_result(candidate, change_set, req),
+        now=req.now,
+    )
+    user.schedule_version += 1
+    user.updated_at = req.now
+    log.info(
+        "preview %s applied (candidate %s, change set %s)",
+        preview.id,
+        candidate.id,
+        change_set.id,
+        extra={"preview_id": preview.id},
+    )
+    return ApplyOutcome("applied", None, preview.id, change_set.id)
+
+
+def _recorded(preview: Preview, req: ApplyRequest, outcome: ApplyOutcome) -> ApplyOutcome:
+    """A rejection about the preview is kept on it (the caller commits that); others write nothing."""
+    if outcome.status == "rejected" and outcome.code in RECORDED:
+        log.info("apply of preview %s rejected: %s", req.preview_id, outcome.code)
+        previews.record_refusal(preview, outcome.code or ErrorCode.INTERNAL, req.now)
+    return outcome
+
+
+def _check(preview: Preview, req: ApplyRequest) -> ApplyOutcome | pm.Candidate:
+    """The checks on the locked preview, in order: replay, already applied, state, expiry, candidate."""
     if preview.status == PreviewStatus.APPLIED or preview.apply_status == ApplyStatus.APPLIED:
         if preview.apply_idempotency_key == req.key:
             if preview.apply_request_hash != req.hash:
@@ -153,77 +256,44 @@ async def _check(
         return _rejected(req, ErrorCode.INTERNAL)
     if candidate is None or not candidate.is_change or not candidate.changes:
         return _rejected(req, ErrorCode.CANDIDATE_NOT_FOUND)
-    holder = await uow.previews.find_by_apply_key(req.key)
-    if holder is not None and holder.id != preview.id:
-        return _rejected(req, ErrorCode.IDEMPOTENCY_CONFLICT)
-    return preview, candidate
+    return candidate
 
 
-async def _apply_locked(store: Store, req: _Request, hook: Hook | None) -> ApplyOutcome:
-    async with store.uow() as uow:
-        checked = await _check(uow, req, lock=True)  # concurrent clicks serialize here and re-check
-        if isinstance(checked, ApplyOutcome):
-            return checked
-        preview, candidate = checked
-        user = await uow.users.get_for_update(preview.user_id)  # serializes this user's schedule writes
-        trigger = await uow.triggers.get(preview.trigger_id)
-        if user is None or trigger is None:
-            return _rejected(req, ErrorCode.NOT_FOUND)
-        code = await _target_done(uow, preview, candidate)
-        ctx: pm.PlanningContext | None = None
-        if code is None:
-            # The same call the pipeline planned with, at the trigger's effective now: equal inputs give an
-            # equal hash, and any change to what the candidates depend on gives another one.
-            ctx = await context_for_trigger(uow, user, trigger, req.grid_minutes)
-            if base_version(ctx) != preview.base_version:
-                code = ErrorCode.BASE_VERSION_CHANGED
-        if code is None and ctx is not None and _touches_the_past(candidate.changes, req.now):
-            code = ErrorCode.SLOT_PASSED
-        if code is not None or ctx is None:
-            return _rejected(req, code or ErrorCode.INTERNAL)
-        if hook is not None:
-            await hook()
-        try:
-            await ensure_free(
-                uow,
-                user.id,
-                await fixed_events_of(uow, user.id),
-                user.timezone,
-                target_spans(candidate.changes),
-                exclude_ids=rewritten_ids(candidate.changes),
-            )
-            items = await write_changes(uow, user, candidate.changes, req.now)
-        except Refused as refused:
-            log.info("apply of preview %s refused: %s", req.preview_id, refused.detail)
-            return _rejected(req, refused.code)
-        change_set = ChangeSet(
-            preview_id=preview.id,
-            user_id=user.id,
-            candidate_id=candidate.id,
-            changes={"v": 1, "items": items},
-            applied_at=req.now,
-            created_at=req.now,
-        )
-        uow.change_sets.add(change_set)
-        await uow.flush()
-        _record_apply(preview, candidate, change_set, req)
-        publish_update(uow, preview.id, PreviewState.APPLIED, req.now)
-        try:
-            await uow.commit()
-        except IntegrityError as exc:
-            # The same idempotency key won on another preview in the meantime (MySQL: we waited on its
-            # uncommitted key, then collided).
-            if is_duplicate_key(exc) and "apply_idempotency_key" in str(exc.orig):
-                return _rejected(req, ErrorCode.IDEMPOTENCY_CONFLICT)
-            raise
-    log.info(
-        "preview %s applied (candidate %s, change set %s)",
-        preview.id,
-        candidate.id,
-        change_set.id,
-        extra={"preview_id": preview.id},
-    )
-    return ApplyOutcome("applied", None, preview.id, change_set.id)
+async def _schedule_changed(uow: UnitOfWork, preview: Preview, user: User, req: ApplyRequest) -> bool:
+    """The user's schedule moved on since the preview was planned."""
+    if preview.schedule_version is not None:
+        return user.schedule_version != preview.schedule_version
+    # Planned before schedule versions: recompute base_version with the call the pipeline planned with,
+    # at the trigger's effective now (equal inputs give an equal hash).
+    trigger = await uow.triggers.get(preview.trigger_id)
+    if trigger is None:
+        return True
+    ctx = await context_for_trigger(uow, user, trigger, req.grid_minutes)
+    return base_version(ctx) != preview.base_version
+
+
+async def _probe(uow: UnitOfWork, user: User, candidate: pm.Candidate) -> Refused | None:
+    """The safety net under the version check: every new place is non-empty, clear of the others, of fixed
+    event occurrences and of the user's other blocks. Two statements whatever the number of changes."""
+    spans = target_spans(candidate.changes)
+    if not spans:
+        return None
+    fixed = await fixed_events_of(uow, user.id)
+    lo, hi = min(s for s, _ in spans), max(e for _, e in spans)
+    blocks = await uow.blocks.overlapping(user.id, lo, hi, rewritten_ids(candidate.changes))
+    for i, (start, end) in enumerate(spans):
+        why = None
+        if end <= start:
+            why = "empty span"
+        elif any(s < end and start < e for s, e in spans[i + 1 :]):
+            why = "the new places overlap each other"
+        elif expand_fixed_events(fixed, user.timezone, start, end):
+            why = "a fixed event"
+        elif any(b.start < end and start < b.end for b in blocks):
+            why = "another block"
+        if why is not None:
+            return Refused(ErrorCode.SLOT_CONFLICT, f"{why} at {start.isoformat()}")
+    return None
 
 
 def _touches_the_past(changes: Sequence[pm.Change], now: datetime) -> bool:
@@ -238,18 +308,20 @@ def _touches_the_past(changes: Sequence[pm.Change], now: datetime) -> bool:
 
 
 async def _target_done(uow: UnitOfWork, preview: Preview, candidate: pm.Candidate) -> ErrorCode | None:
-    """target_completed when the target task is done or canceled. Checked before base_version (which a
-    finished task always changes) because it is the more specific answer for the user."""
+    """target_completed when the target task is done or canceled. Checked before the schedule version
+    (which a finished task also changes) because it is the more specific answer for the user."""
     ids = {preview.task_id} | {c.task_id for c in candidate.changes if c.kind == pm.ChangeKind.ADD_BLOCK}
-    for task_id in sorted(i for i in ids if i is not None):
-        task = await uow.tasks.get_for_update(task_id)
-        if task is not None and task.status != TaskStatus.OPEN:
+    wanted = sorted(i for i in ids if i is not None)
+    if not wanted:
+        return None
+    for task in await uow.tasks.lock_many(wanted):
+        if task.status != TaskStatus.OPEN:
             return ErrorCode.TARGET_COMPLETED
     return None
 
 
-def _record_apply(preview: Preview, candidate: pm.Candidate, change_set: ChangeSet, req: _Request) -> None:
-    result: dict[str, Any] = {
+def _result(candidate: pm.Candidate, change_set: ChangeSet, req: ApplyRequest) -> dict[str, Any]:
+    return {
         "v": RESULT_V,
         "state": PreviewState.APPLIED.value,
         "candidate_id": candidate.id,
@@ -258,37 +330,11 @@ def _record_apply(preview: Preview, candidate: pm.Candidate, change_set: ChangeS
         "undo_until": (req.now + UNDO_WINDOW).isoformat(),
         "changes": [encode_change(c) for c in candidate.changes],
     }
-    preview.status = PreviewStatus.APPLIED
-    preview.apply_status = ApplyStatus.APPLIED
-    preview.apply_candidate_id = candidate.id
-    preview.apply_idempotency_key = req.key
-    preview.apply_request_hash = req.hash
-    preview.apply_result = result
-    preview.apply_error = None
-    preview.applied_at = req.now
-    preview.change_set_id = change_set.id
-    preview.version += 1
-    preview.updated_at = req.now
 
 
-async def _finish(store: Store, req: _Request, outcome: ApplyOutcome) -> ApplyOutcome:
-    if outcome.status == "rejected" and outcome.code in RECORDED:
-        log.info("apply of preview %s rejected: %s", req.preview_id, outcome.code)
-        await retrying(lambda: _record_rejection(store, req, outcome.code), what="apply rejection")
-    return outcome
-
-
-async def _record_rejection(store: Store, req: _Request, code: ErrorCode | None) -> None:
+async def _record_refusal(store: Store, req: ApplyRequest, code: ErrorCode) -> None:
     async with store.uow() as uow:
         preview = await uow.previews.get_for_update(req.preview_id)
         # Never overwrite the record of an apply that won meanwhile, nor touch a closed preview.
-        if (
-            preview is None
-            or preview.status != PreviewStatus.READY
-            or preview.apply_status == ApplyStatus.APPLIED
-        ):
-            return
-        preview.apply_status = ApplyStatus.FAILED if code == ErrorCode.INTERNAL else ApplyStatus.REJECTED
-        preview.apply_error = (code or ErrorCode.INTERNAL).value
-        preview.updated_at = req.now
-        await uow.commit()
+        if preview is not None and previews.record_refusal(preview, code, req.now):
+            await uow.commit()

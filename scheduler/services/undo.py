@@ -6,10 +6,11 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from scheduler.services import previews
 from scheduler.services.changeset import Refused, revert
 from scheduler.services.errors import ErrorCode
-from scheduler.services.outcomes import UNDO_WINDOW, ActionOutcome, PreviewState, publish_update, retrying
-from store import Store
+from scheduler.services.outcomes import UNDO_WINDOW, ActionOutcome, retrying
+from store import Store, UnitOfWork
 from store.enums import ApplyStatus
 
 log = logging.getLogger(__name__)
@@ -24,41 +25,44 @@ async def undo(store: Store, *, preview_id: str, operator_open_id: str, now: dat
 
 
 async def _undo_once(store: Store, preview_id: str, operator_open_id: str, now: datetime) -> ActionOutcome:
+    async with store.uow() as uow:
+        outcome = await undo_in(uow, preview_id, operator_open_id, now)
+        if outcome.status == "undone" and not outcome.replayed:
+            await uow.commit()
+    return outcome
+
+
+async def undo_in(uow: UnitOfWork, preview_id: str, operator_open_id: str, now: datetime) -> ActionOutcome:
+    """Undo inside the caller's unit of work (the caller commits)."""
+
     def rejected(code: ErrorCode) -> ActionOutcome:
         return ActionOutcome("rejected", code, preview_id)
 
-    async with store.uow() as uow:
-        preview = await uow.previews.get_for_update(preview_id)
-        if preview is None:
-            return rejected(ErrorCode.NOT_FOUND)
-        user = await uow.users.get_for_update(preview.user_id)
-        if user is None or user.open_id != operator_open_id:
-            return rejected(ErrorCode.NOT_OWNER)
-        if preview.apply_status != ApplyStatus.APPLIED or preview.change_set_id is None:
-            return rejected(ErrorCode.NOTHING_TO_UNDO)
-        change_set = await uow.change_sets.get_for_update(preview.change_set_id)
-        if change_set is None:
-            return rejected(ErrorCode.NOTHING_TO_UNDO)
-        if change_set.undone_at is not None:
-            return ActionOutcome("undone", None, preview_id, change_set.id, replayed=True)
-        if now >= change_set.applied_at + UNDO_WINDOW:
-            return rejected(ErrorCode.UNDO_EXPIRED)
-        items: list[dict[str, Any]] = list(change_set.changes.get("items", []))
-        try:
-            await revert(uow, user, items, now)
-        except Refused as refused:
-            log.info("undo of preview %s refused: %s", preview_id, refused.detail)
-            return rejected(refused.code)
-        change_set.undone_at = now
-        # JSON columns track assignment, not in-place mutation: assign a new dict.
-        preview.apply_result = {
-            **(preview.apply_result or {}),
-            "state": PreviewState.UNDONE.value,
-            "undone_at": now.isoformat(),
-        }
-        preview.version += 1
-        preview.updated_at = now
-        publish_update(uow, preview.id, PreviewState.UNDONE, now)
-        await uow.commit()
+    preview = await uow.previews.get_for_update(preview_id)
+    if preview is None:
+        return rejected(ErrorCode.NOT_FOUND)
+    user = await uow.users.get_for_update(preview.user_id)
+    if user is None or user.open_id != operator_open_id:
+        return rejected(ErrorCode.NOT_OWNER)
+    if preview.apply_status != ApplyStatus.APPLIED or preview.change_set_id is None:
+        return rejected(ErrorCode.NOTHING_TO_UNDO)
+    change_set = await uow.change_sets.get_for_update(preview.change_set_id)
+    if change_set is None:
+        return rejected(ErrorCode.NOTHING_TO_UNDO)
+    if change_set.undone_at is not None:
+        return ActionOutcome("undone", None, preview_id, change_set.id, replayed=True)
+    if now >= change_set.applied_at + UNDO_WINDOW:
+        return rejected(ErrorCode.UNDO_EXPIRED)
+    items: list[dict[str, Any]] = list(change_set.changes.get("items", []))
+    try:
+        await revert(uow, user, items, now)
+    except Refused as refused:
+        # revert may have written part of it: the caller must not commit a rejection
+        log.info("undo of preview %s refused: %s", preview_id, refused.detail)
+        return rejected(refused.code)
+    change_set.undone_at = now
+    previews.record_undone(uow, preview, now)
+    user.schedule_version += 1
+    user.updated_at = now
     log.info("preview %s undone (change set %s)", preview_id, change_set.id, extra={"preview_id": preview_id})
     return ActionOutcome("undone", None, preview_id, change_set.id)

@@ -16,6 +16,7 @@ from store.repositories.pipeline import (
     PreviewRepository,
     TriggerRepository,
 )
+from store.repositories.presses import PressRepository
 from store.repositories.schedule import (
     BlockRepository,
     DayExtensionRepository,
@@ -34,6 +35,7 @@ __all__ = [
     "JobRepository",
     "NotificationRepository",
     "OutboxRepository",
+    "PressRepository",
     "PreviewRepository",
     "Repository",
     "TaskRepository",

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from store.models import Block, DayExtension, FixedEvent, Task, User
 from store.repositories.base import Repository
+
+# No block is longer than this (the importer refuses longer ones; the planner never writes them), so a range
+# query can bound the start from below and read only the blocks near the range, not every past block.
+MAX_BLOCK_LENGTH = timedelta(hours=24)
 
 
 class UserRepository(Repository[User]):
@@ -20,6 +24,13 @@ class UserRepository(Repository[User]):
             stmt = stmt.with_for_update().execution_options(populate_existing=True)
         return (await self.session.scalars(stmt)).one_or_none()
 
+    async def bump_schedule(self, user_id: str) -> None:
+        """The user's schedule (blocks, fixed events, day extensions, preferences, a planned task) changed:
+        previews planned on the old version are stale. Call inside the transaction that made the change.
+        (A caller holding the user's row locked may instead add 1 to `user.schedule_version`.)"""
+        stmt = update(User).where(User.id == user_id).values(schedule_version=User.schedule_version + 1)
+        await self.session.execute(stmt.execution_options(synchronize_session=False))
+
     async def list_all(self) -> Sequence[User]:
         return (await self.session.scalars(select(User).order_by(User.open_id))).all()
 
@@ -30,6 +41,20 @@ class TaskRepository(Repository[Task]):
     async def get_by_key(self, user_id: str, key: str) -> Task | None:
         stmt = select(Task).where(Task.user_id == user_id, Task.key == key)
         return (await self.session.scalars(stmt)).one_or_none()
+
+    async def lock_many(self, ids: Iterable[str]) -> Sequence[Task]:
+        """Load and lock these tasks (in id order, so two lockers cannot deadlock) in one statement."""
+        wanted = sorted(set(ids))
+        if not wanted:
+            return []
+        stmt = (
+            select(Task)
+            .where(Task.id.in_(wanted))
+            .order_by(Task.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        return (await self.session.scalars(stmt)).all()
 
     async def for_user(self, user_id: str, statuses: Iterable[str] | None = None) -> Sequence[Task]:
         stmt = select(Task).where(Task.user_id == user_id)
@@ -62,7 +87,12 @@ class BlockRepository(Repository[Block]):
         self, user_id: str, start: datetime, end: datetime, exclude_ids: Iterable[str] = ()
     ) -> Sequence[Block]:
         """Blocks of the user intersecting the half-open interval [start, end), ordered by start."""
-        stmt = select(Block).where(Block.user_id == user_id, Block.start < end, Block.end > start)
+        stmt = select(Block).where(
+            Block.user_id == user_id,
+            Block.start < end,
+            Block.start > start - MAX_BLOCK_LENGTH,
+            Block.end > start,
+        )
         excluded = list(exclude_ids)
         if excluded:
             stmt = stmt.where(Block.id.not_in(excluded))

@@ -1,4 +1,4 @@
-"""A per-user schedule version; why a job was skipped or canceled; card presses recorded with what was
+"""A per-user schedule version (and the one each preview was planned on); why a job was skipped or canceled; card presses recorded with what was
 pressed and a lease, so an unfinished press is finished after a restart.
 
 Revision ID: 0003
@@ -22,6 +22,8 @@ depends_on: Union[str, Sequence[str], None] = None
 def upgrade() -> None:
     with op.batch_alter_table('users') as batch:
         batch.add_column(sa.Column('schedule_version', sa.Integer(), nullable=False, server_default='0'))
+    with op.batch_alter_table('previews') as batch:
+        batch.add_column(sa.Column('schedule_version', sa.Integer(), nullable=True))
     with op.batch_alter_table('jobs') as batch:
         batch.add_column(sa.Column('reason', sa.String(length=32), nullable=True))
     with op.batch_alter_table('inbox') as batch:
@@ -41,5 +43,7 @@ def downgrade() -> None:
         batch.drop_column('payload')
     with op.batch_alter_table('jobs') as batch:
         batch.drop_column('reason')
+    with op.batch_alter_table('previews') as batch:
+        batch.drop_column('schedule_version')
     with op.batch_alter_table('users') as batch:
         batch.drop_column('schedule_version')

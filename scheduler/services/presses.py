@@ -1,0 +1,373 @@
+"""A press of a card button: recorded durably first (one short transaction), then finished in one more.
+
+`record` checks the press against its preview (owner, repeat) and inserts its inbox row, leased to this
+process, with what was pressed and the card's delayed-update token. `finish` runs the action (apply, ignore,
+undo, choose) and settles the row in the same transaction; a press whose process stopped before that is
+finished by a worker once its lease expires (`finish_unfinished`). Exactly once: the inbox key stops a
+second copy of the press, the apply idempotency key (the press key) makes a takeover a replay, and the row is
+settled only by the lease holder.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from scheduler.services import previews
+from scheduler.services.actions import ignore_in
+from scheduler.services.apply import RECORDED, ApplyRequest, apply_in, run_apply
+from scheduler.services.errors import ErrorCode, ServiceError
+from scheduler.services.outcomes import retrying
+from scheduler.services.triggers import create_trigger
+from scheduler.services.undo import undo_in
+from scheduler.services.views import ChoiceView, PreviewView, preview_view
+from store import Store, UnitOfWork, short_key
+from store.enums import InboxStatus, PreviewStatus, TriggerType
+from store.models import Preview
+
+log = logging.getLogger(__name__)
+
+EVENT_TYPE = "card.action.trigger"
+PRESS_V = 1
+
+
+class PressKind(StrEnum):
+    APPLY = "apply"
+    IGNORE = "ignore"
+    UNDO = "undo"
+    CHOOSE = "choose"
+
+
+class Note(StrEnum):
+    """Something the answer should say besides the outcome's code."""
+
+    AFTER_UNDO = "after_undo"  # Apply on a change that was applied, then undone
+    ALREADY_CHOSEN = "already_chosen"  # a press on a question already answered
+    UNKNOWN_CHOICE = "unknown_choice"  # the question can no longer be answered with that choice
+
+
+@dataclass(frozen=True)
+class Press:
+    """What was pressed, by whom; `key` is the press's dedupe key (message, operator, value)."""
+
+    key: str
+    kind: PressKind
+    preview_id: str
+    operator_open_id: str
+    candidate_id: str | None = None  # the option (apply) or the block (choose)
+    token: str = ""  # the card's delayed-update token (valid 30 minutes)
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "v": PRESS_V,
+            "kind": self.kind.value,
+            "preview_id": self.preview_id,
+            "operator": self.operator_open_id,
+            "candidate_id": self.candidate_id,
+            "token": self.token,
+            "key": self.key,
+        }
+
+    @classmethod
+    def from_payload(cls, data: Any) -> Press | None:
+        if not isinstance(data, dict) or data.get("v") != PRESS_V:
+            return None
+        try:
+            return cls(
+                key=str(data["key"]),
+                kind=PressKind(data["kind"]),
+                preview_id=str(data["preview_id"]),
+                operator_open_id=str(data["operator"]),
+                candidate_id=data.get("candidate_id"),
+                token=str(data.get("token") or ""),
+            )
+        except (KeyError, ValueError):
+            return None
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """The answer to `record`. `status`: recorded (go on and finish it), repeat (already finished: show the
+    card), in_progress (another copy is being finished), not_owner, not_found."""
+
+    status: Literal["recorded", "repeat", "in_progress", "not_owner", "not_found"]
+    operator_locale: str  # the language of who pressed (their user row's, else the default)
+    view: PreviewView | None = None
+    chosen: ChoiceView | None = None
+
+
+@dataclass(frozen=True)
+class Finished:
+    """What the press did: `status` is the action's (applied, already_applied, ignored, undone, chosen,
+    rejected), `code` the refusal, `view` the preview afterwards (None when it could not be read)."""
+
+    press: Press
+    status: str
+    code: ErrorCode | None
+    view: PreviewView | None
+    chosen: ChoiceView | None = None
+    note: Note | None = None
+    feedback_trigger_id: str | None = None  # choose: the trigger to run now (None when it existed)
+    replayed: bool = False
+
+
+def _locale(value: str | None, default: str) -> str:
+    text = (value or default or "zh").lower()
+    return "en" if text.startswith("en") else "zh"
+
+
+def choose_key(preview_id: str, block_id: str) -> str:
+    """The idempotency key of the feedback trigger a choice creates: the stored record of the answer."""
+    return f"choose:{preview_id}:{block_id}"
+
+
+async def answered_choice(uow: UnitOfWork, view: PreviewView) -> ChoiceView | None:
+    """The choice an answered ask_user question was given, or None. Choosing leaves the preview `ignored`
+    (so nothing else can be done with it); the feedback trigger it created says which block was picked."""
+    if view.decision != "ask_user" or view.status != "ignored":
+        return None
+    for choice in view.choices:
+        if await uow.triggers.find_by_idempotency(short_key(choose_key(view.preview_id, choice.block_id))):
+            return choice
+    return None
+
+
+async def record(
+    store: Store, press: Press, now: datetime, *, worker_id: str, lease_seconds: float, default_locale: str
+) -> Recorded:
+    """Check the press and record it durably (nothing is written for someone else's card or a repeat)."""
+    return await retrying(
+        lambda: _record_once(store, press, now, worker_id, lease_seconds, default_locale), what="press"
+    )
+
+
+async def _record_once(  # noqa: PLR0917
+    store: Store, press: Press, now: datetime, worker_id: str, lease_seconds: float, default_locale: str
+) -> Recorded:
+    async with store.uow() as uow:
+        found = await uow.presses.preview_and_owner(press.preview_id)
+        if found is None or found[1].open_id != press.operator_open_id:
+            operator = (await uow.presses.owners([press.operator_open_id])).get(press.operator_open_id)
+            locale = _locale(operator.locale if operator else None, default_locale)
+            return Recorded("not_found" if found is None else "not_owner", locale)
+        _, owner = found
+        locale = _locale(owner.locale, default_locale)
+        if await uow.presses.record(
+            press.key, EVENT_TYPE, press.payload(), now, worker_id=worker_id, lease_seconds=lease_seconds
+        ):
+            await uow.commit()
+            return Recorded("recorded", locale)
+        seen = await uow.presses.by_key(press.key)
+        # A press that failed may be tried again: take it over.
+        if (
+            seen is not None
+            and seen.status == InboxStatus.FAILED
+            and await uow.presses.retake(press.key, now, worker_id=worker_id, lease_seconds=lease_seconds)
+        ):
+            await uow.commit()
+            return Recorded("recorded", locale)
+        view = await preview_view(uow, press.preview_id)
+        if seen is not None and seen.status == InboxStatus.RECEIVED:
+            return Recorded("in_progress", locale, view)
+        log.info("press redelivered; answering with the current card", extra={"preview_id": press.preview_id})
+        return Recorded("repeat", locale, view, await answered_choice(uow, view))
+
+
+async def finish(store: Store, press: Press, now: datetime, *, worker_id: str, grid_minutes: int) -> Finished:
+    """Run the press's action and settle its inbox row, in one transaction. Never raises for a refusal; a
+    failure is recorded on the row (status failed) and re-raised."""
+    try:
+        if press.kind is PressKind.APPLY:
+            return await _finish_apply(store, press, now, worker_id, grid_minutes)
+        return await retrying(lambda: _finish_once(store, press, now, worker_id), what="press")
+    except Exception as exc:
+        code = exc.code.value if isinstance(exc, ServiceError) else ErrorCode.INTERNAL.value
+        try:
+            await _settle_alone(store, press, now, worker_id, InboxStatus.FAILED, code)
+        except Exception:
+            log.exception("could not record the failed press on preview %s", press.preview_id)
+        raise
+
+
+async def _finish_apply(
+    store: Store, press: Press, now: datetime, worker_id: str, grid_minutes: int
+) -> Finished:
+    req = ApplyRequest.of(
+        press.preview_id, press.candidate_id or "", press.operator_open_id, press.key, now, grid_minutes
+    )
+    done: list[Finished] = []
+
+    async def once() -> Any:
+        done.clear()
+        async with store.uow() as uow:
+            outcome = await apply_in(uow, req)
+            if not await _settle(uow, press, now, worker_id):
+                return outcome  # finished elsewhere meanwhile: this attempt writes nothing
+            view = await preview_view(uow, press.preview_id)
+            note = Note.AFTER_UNDO if outcome.status == "already_applied" and view.undone_at else None
+            done.append(
+                Finished(press, outcome.status, outcome.code, view, None, note, None, outcome.replayed)
+            )
+            await uow.commit()
+            return outcome
+
+    outcome = await run_apply(store, req, once)
+    if done:
+        return done[0]
+    # refused after writes began, failed, or settled by another process: settle (if still ours) and show
+    if outcome.code is not None and outcome.code not in RECORDED:
+        log.info("apply of preview %s: %s", press.preview_id, outcome.code)
+    # an internal failure leaves the press failed, so pressing again tries again
+    status = InboxStatus.FAILED if outcome.code is ErrorCode.INTERNAL else InboxStatus.PROCESSED
+    await _settle_alone(store, press, now, worker_id, status, outcome.code.value if outcome.code else None)
+    return Finished(press, outcome.status, outcome.code, await _view(store, press.preview_id))
+
+
+async def _finish_once(store: Store, press: Press, now: datetime, worker_id: str) -> Finished:
+    async with store.uow() as uow:
+        result: Finished | None
+        if press.kind is PressKind.CHOOSE:
+            result = await _choose_in(uow, press, now)
+        elif press.kind is PressKind.IGNORE:
+            result = await _ignore(uow, press, now)
+        else:
+            result = await _undo(uow, press, now)
+        if result is None:
+            # the action was refused after it may have written part of it: roll back, settle alone
+            await uow.rollback()
+            await _settle_alone(store, press, now, worker_id, InboxStatus.PROCESSED)
+            return Finished(press, "rejected", ErrorCode.UNDO_CONFLICT, await _view(store, press.preview_id))
+        if not await _settle(uow, press, now, worker_id):
+            return Finished(press, "rejected", ErrorCode.INVALID_STATE, await _view_in(uow, press.preview_id))
+        await uow.commit()
+        return result
+
+
+async def _ignore(uow: UnitOfWork, press: Press, now: datetime) -> Finished:
+    view = await preview_view(uow, press.preview_id)
+    chosen = await answered_choice(uow, view)
+    if chosen is not None:  # the question was answered (choosing left it `ignored`): nothing to ignore
+        return Finished(press, "rejected", ErrorCode.INVALID_STATE, view, chosen, Note.ALREADY_CHOSEN)
+    outcome = await ignore_in(uow, press.preview_id, press.operator_open_id, now)
+    return Finished(press, outcome.status, outcome.code, await preview_view(uow, press.preview_id))
+
+
+async def _undo(uow: UnitOfWork, press: Press, now: datetime) -> Finished | None:
+    outcome = await undo_in(uow, press.preview_id, press.operator_open_id, now)
+    if outcome.status == "rejected" and outcome.code is ErrorCode.UNDO_CONFLICT:
+        return None
+    return Finished(
+        press,
+        outcome.status,
+        outcome.code,
+        await preview_view(uow, press.preview_id),
+        replayed=outcome.replayed,
+    )
+
+
+async def _choose_in(uow: UnitOfWork, press: Press, now: datetime) -> Finished:
+    """The answer to an ask_user card: a feedback trigger for the chosen block (run by the caller); the
+    same choice twice creates nothing new, another choice after one is refused."""
+    block_id = press.candidate_id
+    view = await preview_view(uow, press.preview_id)
+    chosen = await answered_choice(uow, view)
+    if chosen is not None and chosen.block_id == block_id:  # the same answer again: the same reply
+        return Finished(press, "chosen", None, view, chosen, replayed=True)
+    if chosen is not None:
+        return Finished(press, "rejected", ErrorCode.INVALID_STATE, view, chosen, Note.ALREADY_CHOSEN)
+    unknown = Finished(press, "rejected", ErrorCode.INVALID_STATE, view, None, Note.UNKNOWN_CHOICE)
+    if view.status != PreviewStatus.READY or now >= view.expires_at:
+        return unknown
+    picked = next((c for c in view.choices if c.block_id == block_id), None)
+    preview = await uow.previews.get_for_update(press.preview_id)
+    found = await uow.presses.preview_and_owner(press.preview_id)
+    block = await uow.blocks.get(block_id) if block_id else None
+    if (
+        picked is None
+        or preview is None
+        or found is None
+        or block is None
+        or block.user_id != preview.user_id
+    ):
+        return unknown
+    asked = await uow.triggers.get(preview.trigger_id)
+    outcome = await create_trigger(
+        uow,
+        user=found[1],
+        type=TriggerType.USER_FEEDBACK,
+        now=now,
+        task_id=block.task_id,
+        block_id=block.id,
+        idempotency_key=choose_key(press.preview_id, block.id),
+        remaining_minutes=asked.remaining_minutes if asked else None,
+        user_text=asked.user_text if asked else None,
+    )
+    # The question is answered: it leaves `ready` (no second choice, and the expiry sweep will not later say
+    # "expired, nothing changed"); the click's answer replaces the card, so no update is queued.
+    _answered(uow, preview, now)
+    return Finished(
+        press,
+        "chosen",
+        None,
+        view,
+        picked,
+        feedback_trigger_id=outcome.trigger.id if outcome.created else None,
+    )
+
+
+def _answered(uow: UnitOfWork, preview: Preview, now: datetime) -> None:
+    previews.move(uow, preview, PreviewStatus.IGNORED, now, publish=False)
+
+
+async def _settle(uow: UnitOfWork, press: Press, now: datetime, worker_id: str) -> bool:
+    return await uow.presses.settle(press.key, InboxStatus.PROCESSED, now, worker_id=worker_id)
+
+
+async def _settle_alone(  # noqa: PLR0917
+    store: Store, press: Press, now: datetime, worker_id: str, status: InboxStatus, error: str | None = None
+) -> None:
+    async with store.uow() as uow:
+        if await uow.presses.settle(press.key, status, now, error, worker_id=worker_id):
+            await uow.commit()
+
+
+async def _view(store: Store, preview_id: str) -> PreviewView | None:
+    async with store.uow(readonly=True) as uow:
+        return await _view_in(uow, preview_id)
+
+
+async def _view_in(uow: UnitOfWork, preview_id: str) -> PreviewView | None:
+    try:
+        return await preview_view(uow, preview_id)
+    except ServiceError:
+        return None
+
+
+async def finish_unfinished(
+    store: Store, *, worker_id: str, now: datetime, lease_seconds: float, grid_minutes: int, limit: int = 50
+) -> list[Finished]:
+    """Finish presses recorded by a process that stopped before finishing them (their lease expired). The
+    card is updated by the preview.updated row the action queues, like any other change."""
+    async with store.uow() as uow:
+        rows = await uow.presses.claim_unfinished(worker_id, now, lease_seconds, limit)
+        claimed = [(row.dedupe_key, Press.from_payload(row.payload)) for row in rows]
+        await uow.commit()
+    finished: list[Finished] = []
+    for key, press in claimed:
+        if press is None or short_key(press.key) != key:
+            async with store.uow() as uow:
+                if await uow.presses.settle(
+                    key, InboxStatus.FAILED, now, "unreadable press", worker_id=worker_id
+                ):
+                    await uow.commit()
+            continue
+        try:
+            finished.append(await finish(store, press, now, worker_id=worker_id, grid_minutes=grid_minutes))
+        except Exception:
+            log.exception("unfinished press on preview %s failed", press.preview_id)
+    if finished:
+        log.info("%d unfinished presses finished", len(finished))
+    return finished
