@@ -371,3 +371,10 @@ async def finish_unfinished(
     if finished:
         log.info("%d unfinished presses finished", len(finished))
     return finished
+
+
+async def operator_locale(store: Store, open_id: str, default: str) -> str:
+    """The language of whoever pressed: their user row's, else `default` (someone the bot has never seen)."""
+    async with store.uow(readonly=True) as uow:
+        user = (await uow.presses.owners([open_id])).get(open_id)
+        return _locale(user.locale if user else None, default)
