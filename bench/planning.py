@@ -134,8 +134,7 @@ class Problem:
     w: Weights
     obstacles: list[tuple[int, int]]  # relative minutes: busy + outside day windows
     n: int  # window length in minutes
-    g0: int  # first grid-aligned start (relative)
-    step: int
+    starts: list[int]  # allowed starts (relative): the grid and the engine's anchors (busy ends, now)
     deadline: int | None  # relative
     length: int
 
@@ -152,8 +151,7 @@ def problem(ctx: PlanningContext) -> Problem:
         Weights(f),
         obstacles,
         f.end - base,
-        f.grid.ceil(base) - base,
-        f.grid.step,
+        [s - base for s in f.starts(f.start, f.end, 0)],
         None if r.deadline is None else r.deadline - base,
         r.needed,
     )
@@ -171,9 +169,7 @@ def _fixed_intervals(m: cp_model.CpModel, spans: list[tuple[int, int]]) -> list[
 
 
 def _piece(m: cp_model.CpModel, p: Problem, length: cp_model.LinearExprT, name: str, hi: int):
-    k = m.new_int_var(0, p.n // p.step + 1, f"k{name}")
-    s = m.new_int_var(0, p.n, f"s{name}")
-    m.add(s == p.g0 + p.step * k)
+    s = m.new_int_var_from_domain(cp_model.Domain.from_values(p.starts), f"s{name}")
     e = m.new_int_var(0, hi, f"e{name}")
     m.add(e == s + length)
     prefix = p.w.prefix
@@ -266,15 +262,15 @@ def exact_push(ctx: PlanningContext) -> tuple[int, float]:
     base = f.start - 1440
     m = cp_model.CpModel()
     ivs, costs, moved_flags, starts = [], [], [], []
-    g0 = f.grid.ceil(base) - base
+    allowed = cp_model.Domain.from_values([s - base for s in f.starts(f.start, f.end, 0)])
     for j, b in enumerate(succ):
         orig = b.start - base
         moved = m.new_bool_var(f"m{j}")
         s = m.new_int_var(orig, max(orig, hi - base - b.minutes), f"s{j}")
         m.add(s + b.minutes <= hi - base).only_enforce_if(moved)
-        k = m.new_int_var(0, 4000, f"k{j}")
+        at = m.new_int_var_from_domain(allowed, f"a{j}")
         m.add(s == orig).only_enforce_if(~moved)
-        m.add(s == g0 + f.grid.step * k).only_enforce_if(moved)
+        m.add(s == at).only_enforce_if(moved)
         m.add(s >= orig + 1).only_enforce_if(moved)
         ivs.append(m.new_fixed_size_interval_var(s, b.minutes, f"iv{j}"))
         costs.append(s - orig)

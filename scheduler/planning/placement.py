@@ -58,7 +58,7 @@ def all_places(
     ref = deadline if deadline is not None else f.end
     out = []
     for slot in slots:
-        for s in f.grid.starts(slot[0], slot[1], length):
+        for s in f.starts(slot[0], slot[1], length):
             e = s + length
             out.append(Place(s, e, deadline is None or e <= deadline, w.fit(s, e), ref - e, slot))
     return out
@@ -115,7 +115,7 @@ class _Best:
         if length in self._memo:
             return self._memo[length]
         best: tuple[int, int] | None = None
-        for s in self.f.grid.starts(self.slot[0], self.slot[1], length):
+        for s in self.f.starts(self.slot[0], self.slot[1], length):
             p = self.w.fit(s, s + length)
             if best is None or p > best[0]:
                 best = (p, s)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from scheduler.planning.clock import Grid
 from scheduler.planning.window import BlockM, DaySpan, Frame, Span, merge
 
 MAX_EXTENSION = 240  # a day is never extended by more than this many minutes
@@ -39,16 +39,17 @@ class Rush:
     new_end: int  # the merged block keeps [start, new_end); the make-up gets [new_end, end)
 
 
-def first_fit(obstacles: list[Span], lo: int, hi: int, length: int, grid: Grid) -> int | None:
-    """Earliest aligned start s >= lo with [s, s+length) inside hi and clear of the (merged) obstacles."""
-    s = grid.ceil(lo)
+def first_fit(obstacles: list[Span], lo: int, hi: int, length: int, ceil: Callable[[int], int]) -> int | None:
+    """Earliest allowed start s >= lo (`ceil`) with [s, s+length) inside hi and clear of the (merged)
+    obstacles."""
+    s = ceil(lo)
     i = max(0, bisect_right(obstacles, (s, s)) - 1)
     while s + length <= hi:
         while i < len(obstacles) and obstacles[i][1] <= s:
             i += 1
         if i == len(obstacles) or obstacles[i][0] >= s + length:
             return s
-        s = grid.ceil(obstacles[i][1])
+        s = ceil(obstacles[i][1])
     return None
 
 
@@ -64,7 +65,7 @@ def clear(obstacles: list[Span], s: int, e: int) -> bool:
 
 def makeup_start(f: Frame, day: DaySpan, unfinished: BlockM | None) -> int:
     lo = max(f.now, day.start, unfinished.end if unfinished else f.now)
-    return f.grid.ceil(lo)
+    return f.ceil_start(lo)
 
 
 def push_successors(f: Frame, day: DaySpan, unfinished: BlockM, length: int) -> Push | None:
@@ -87,7 +88,7 @@ def push_successors(f: Frame, day: DaySpan, unfinished: BlockM, length: int) -> 
         if b.start >= cursor:
             cursor = max(cursor, b.end)
             continue
-        s = first_fit(obstacles, cursor, hi, b.minutes, f.grid)
+        s = first_fit(obstacles, cursor, hi, b.minutes, f.ceil_start)
         if s is None:
             return None
         moves.append((b, s))
@@ -103,7 +104,7 @@ def extend_day(f: Frame, day: DaySpan, unfinished: BlockM | None, length: int) -
     tail = max([e for s, e in busy if s < day.end and e > lo] + [lo, day.start])
     nxt = min([d.start for d in f.days if d.start > day.start] + [f.end])
     hi = min(f.end, nxt, day.end + MAX_EXTENSION)
-    s = first_fit(busy, tail, hi, length, f.grid)
+    s = first_fit(busy, tail, hi, length, f.ceil_start)
     if s is None or s + length <= day.end:
         return None
     return Extension(day, (s, s + length), s + length)

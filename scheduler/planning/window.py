@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -19,6 +20,7 @@ from scheduler.planning.model import (
 )
 
 Span = tuple[int, int]
+NOW_STEP = 5  # `now` as a candidate start is rounded up to this many minutes (local clock)
 
 
 @dataclass(frozen=True)
@@ -64,10 +66,34 @@ class Frame:
     fixed: tuple[tuple[int, int, FixedEvent], ...]  # occurrences, sorted
     blocks: tuple[BlockM, ...]  # sorted by start
     busy: tuple[Span, ...]  # merged fixed events and blocks
-    free: tuple[Span, ...]  # window ∩ day windows - busy, grid-aligned starts
+    free: tuple[Span, ...]  # window ∩ day windows - busy, starting at an allowed start (see `starts`)
     quiet: tuple[Span, ...]
     preferred: tuple[Span, ...]
     tasks: dict[str, TaskInfo]
+    # starts allowed besides the grid: every end of a fixed event or block, every day window start, and
+    # `now` rounded up to NOW_STEP, so a gap that opens when a class ends at 09:35 is usable from 09:35
+    # (sorted, unique)
+    anchors: tuple[int, ...] = ()
+
+    def starts(self, lo: int, hi: int, length: int) -> Sequence[int]:
+        """Allowed starts s (grid-aligned or an anchor) with lo <= s and s + length <= hi, ascending."""
+        grid = self.grid.starts(lo, hi, length)
+        last = hi - length
+        i, j = bisect_left(self.anchors, lo), bisect_right(self.anchors, last)
+        extra = [a for a in self.anchors[i:j] if not self.grid.aligned(a)]
+        if not extra:
+            return grid
+        return sorted([*grid, *extra])
+
+    def ceil_start(self, m: int) -> int:
+        """The earliest allowed start at or after m."""
+        return _ceil_start(self.grid, self.anchors, m)
+
+
+def _ceil_start(grid: Grid, anchors: Sequence[int], m: int) -> int:
+    i = bisect_left(anchors, m)
+    aligned = grid.ceil(m)
+    return min(aligned, anchors[i]) if i < len(anchors) else aligned
 
 
 def merge(spans: Iterable[Span]) -> list[Span]:
@@ -199,11 +225,14 @@ def _frame(ctx: PlanningContext) -> Frame:
     busy = merge([(s, e) for s, e, _ in fixed] + [(b.start, b.end) for b in blocks])
     days = day_spans(ctx, tz, now, end)
     inside = merge((max(d.start, now), min(d.end, end)) for d in days)
+    ends = {e for _, e, _ in fixed} | {b.end for b in blocks} | {d.start for d in days}
+    ends.add(Grid(NOW_STEP, tz, now, end).ceil(now))
+    anchors = tuple(sorted(m for m in ends if now <= m < end))
     free = []
     for s, e in subtract(inside, busy):
-        aligned = grid.ceil(s)
-        if aligned < e:
-            free.append((aligned, e))
+        first = _ceil_start(grid, anchors, s)
+        if first < e:
+            free.append((first, e))
     dates = dates_between(now, end, tz)
     prefs = ctx.user
     return Frame(
@@ -220,11 +249,13 @@ def _frame(ctx: PlanningContext) -> Frame:
         quiet=_local_spans(dates, prefs.quiet_start, prefs.quiet_end, tz),
         preferred=tuple(merge(p for a, b in prefs.preferred for p in _local_spans(dates, a, b, tz))),
         tasks=tasks,
+        anchors=anchors,
     )
 
 
 def free_intervals(ctx: PlanningContext) -> tuple[Interval, ...]:
-    """Free time in [now, now + horizon) inside the day windows; starts aligned to the grid."""
+    """Free time in [now, now + horizon) inside the day windows; each starts on the grid, at the end of a
+    busy period, or at `now` rounded up to 5 minutes."""
     return tuple(Interval(from_min(s), from_min(e)) for s, e in frame(ctx).free)
 
 

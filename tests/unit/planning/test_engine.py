@@ -91,8 +91,9 @@ def test_generate_returns_one_non_change_candidate_for_close_and_ask() -> None:
 def test_observe_metrics_for_a_fragmented_afternoon() -> None:
     obs = observe(base_ctx())
     m = obs.metrics
-    assert (m.needed_minutes, m.minutes_to_deadline, m.free_minutes_before_deadline) == (90, 295, 120)
-    assert m.capacity_gap_minutes == -30
+    # free from 13:05 (now), 15:40 (the class ends) and 17:00 until the 18:00 deadline
+    assert (m.needed_minutes, m.minutes_to_deadline, m.free_minutes_before_deadline) == (90, 295, 135)
+    assert m.capacity_gap_minutes == -45
     assert not m.target_done
     assert m.effective_quadrant == 1
     assert obs.issues[0].code == "fragmented_time"
@@ -167,12 +168,12 @@ def test_every_reason_and_risk_of_a_golden_candidate_has_a_text(locale: str) -> 
 def test_a_candidate_past_the_day_end_does_not_claim_to_stay_inside_the_day() -> None:
     ctx = build_context(dict(load_golden())["12_day_end_extend"])
     by_type = {c.type: c for c in plan(ctx).candidates}
-    extend = by_type[CandidateType.EXTEND_DAY]  # 22:15-23:00 with the day ending at 22:30
-    assert extend.component("preference_fit") == -30
+    extend = by_type[CandidateType.EXTEND_DAY]  # 22:10-22:55 with the day ending at 22:30
+    assert extend.component("preference_fit") == -25
     fit = next(s for s in extend.score if s.name == "preference_fit")
     assert fit.reason == "outside_day_window"
     assert texts.reason_text(Reason(fit.reason), "en") == "it runs past your usual day"
-    inside = by_type[CandidateType.MAKEUP_BLOCK]  # tomorrow 09:45, inside the day window
+    inside = by_type[CandidateType.MAKEUP_BLOCK]  # tomorrow 09:40, inside the day window
     assert next(s for s in inside.score if s.name == "preference_fit").reason == "in_day_window"
 
 
@@ -182,14 +183,14 @@ def test_texts_for_a_split_candidate(locale: str) -> None:
     top = plan(ctx).candidates[0]
     assert top.type == CandidateType.SPLIT_TASK
     summary = texts.candidate_summary(top, ctx, locale)
-    assert "13:15–14:00" in summary
-    assert "17:00–17:45" in summary
+    assert "13:05–14:00" in summary  # from now (13:05), not the next 15-minute mark
+    assert "17:00–17:35" in summary
     assert "实验报告" in summary
     before, after = texts.before_after(top, ctx, locale)
-    assert "13:15–14:00" in before
+    assert "13:05–14:00" in before
     assert "实验报告" in after
     tokens = texts.grounding_tokens(top, ctx)
-    assert {"13:15", "14:00", "17:00", "17:45", "11-30", "2026-11-30", "11月30日"} <= set(tokens)
+    assert {"13:05", "14:00", "17:00", "17:35", "11-30", "2026-11-30", "11月30日"} <= set(tokens)
     explanation = texts.explain(top, ctx, locale)
     assert set(re.findall(r"\d{2}:\d{2}", explanation)) <= set(tokens)
     line = texts.summary(ctx, plan(ctx).observation, top, locale)
@@ -200,9 +201,9 @@ def test_english_explanation_reads_naturally() -> None:
     ctx = base_ctx(user=UserPrefs(locale="en"))
     top = plan(ctx).candidates[0]
     assert texts.explain(top, ctx) == (
-        "Split 实验报告: 13:15–14:00, 17:00–17:45: no free slot is long enough, so it is split into 2 parts; "
-        "it ends 15 min before the deadline; nothing else moves. "
-        "Note: only 15 min to spare before the deadline."
+        "Split 实验报告: 13:05–14:00, 17:00–17:35: no free slot is long enough, so it is split into 2 parts; "
+        "it ends 25 min before the deadline; nothing else moves. "
+        "Note: only 25 min to spare before the deadline."
     )
 
 
@@ -262,9 +263,9 @@ def test_extend_day_before_after_shows_the_day_end() -> None:
     assert top.type == CandidateType.EXTEND_DAY
     before, after = texts.before_after(top, ctx, "en")
     assert "day ends 22:30" in before
-    assert "day ends 23:00" in after
-    assert "22:15–23:00" in after
-    assert {"22:30", "23:00", "22:15"} <= set(texts.grounding_tokens(top, ctx))
+    assert "day ends 22:55" in after
+    assert "22:10–22:55" in after
+    assert {"22:30", "22:55", "22:10"} <= set(texts.grounding_tokens(top, ctx))
 
 
 def test_naive_datetimes_and_unknown_zones_are_rejected_with_a_code() -> None:

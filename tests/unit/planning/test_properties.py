@@ -161,6 +161,12 @@ def minutes(a: datetime, b: datetime) -> int:
     return int((utc(b) - utc(a)).total_seconds() // 60)
 
 
+def now_up_to_5(now: datetime, tz: ZoneInfo) -> datetime:
+    local = now.astimezone(tz)
+    floor = local.replace(minute=local.minute - local.minute % 5, second=0, microsecond=0)
+    return utc(floor if floor == local else floor + timedelta(minutes=5))
+
+
 def overlaps(a: tuple[datetime, datetime], b: tuple[datetime, datetime]) -> bool:
     return a[0] < b[1] and b[0] < a[1]
 
@@ -187,6 +193,8 @@ def check(ctx: PlanningContext) -> None:
     ]
     tasks = {t.id: t for t in ctx.tasks}
     blocks = {b.id: b for b in ctx.blocks}
+    anchors = {utc(e) for _, e in fixed} | {utc(b.end) for b in ctx.blocks} | {now_up_to_5(ctx.now, tz)}
+    anchors |= {utc(i.start) for i in window.day_windows(PlanningContext(ctx.now, ctx.user, ctx.target))}
     for c in cands:
         touched = {ch.block_id for ch in c.changes if ch.block_id}
         exts = list(ctx.day_extensions)
@@ -214,8 +222,10 @@ def check(ctx: PlanningContext) -> None:
             assert not any(overlaps(span, s) for s in spans), c
             spans.append(span)
             if ch.kind in (ChangeKind.ADD_BLOCK, ChangeKind.MOVE_BLOCK):
+                # a start sits on the grid, at a busy end or day start, or at now rounded up to 5 min
                 local = ch.start.astimezone(tz)
-                assert (local.hour * 60 + local.minute) % ctx.user.grid_minutes == 0, c
+                on_grid = (local.hour * 60 + local.minute) % ctx.user.grid_minutes == 0
+                assert on_grid or utc(ch.start) in anchors, c
             if ch.block_id is not None:
                 b = blocks[ch.block_id]
                 assert not b.locked
@@ -314,3 +324,45 @@ def test_same_input_same_output(ctx: PlanningContext) -> None:
 @given(packed_evenings())
 def test_repair_candidates_are_valid(ctx: PlanningContext) -> None:
     check(ctx)
+
+
+def fits_on_5_minute_grid(ctx: PlanningContext, length: int, deadline: datetime) -> bool:
+    """Brute force: some [p, p + length) on the 5-minute clock, inside a day window and the 24 hours,
+    clear of every fixed event and block, ends by the deadline."""
+    tz = ZoneInfo(ctx.user.timezone)
+    start = now_up_to_5(ctx.now, tz)
+    end = min(utc(ctx.now) + timedelta(hours=ctx.horizon_hours), utc(deadline))
+    busy = [
+        (i.start, i.end)
+        for i in window.expand_fixed_events(
+            ctx.fixed_events, tz, start - timedelta(days=1), end + timedelta(days=1)
+        )
+    ] + [(utc(b.start), utc(b.end)) for b in ctx.blocks]
+    days = [(i.start, i.end) for i in window.day_windows(ctx)]
+    p, span = start, timedelta(minutes=length)
+    while p + span <= end:
+        if any(a <= p and p + span <= b for a, b in days) and not any(
+            overlaps((p, p + span), x) for x in busy
+        ):
+            return True
+        p += timedelta(minutes=5)
+    return False
+
+
+@SETTINGS
+@given(contexts())
+def test_top_candidate_meets_the_deadline_whenever_a_5_minute_placement_does(ctx: PlanningContext) -> None:
+    result = plan_ctx(ctx)
+    if result.observation.decision in (Decision.CLOSE, Decision.ASK_USER):
+        return
+    if ctx.target.kind == TargetKind.TASK:
+        task_id = ctx.target.task_id
+    else:
+        task_id = next(b.task_id for b in ctx.blocks if b.id == ctx.target.block_id)
+    deadline = next((t.deadline for t in ctx.tasks if t.id == task_id), None)
+    if deadline is None or utc(deadline) <= utc(ctx.now):
+        return
+    if fits_on_5_minute_grid(ctx, needed(ctx), deadline):
+        top = result.candidates[0]
+        assert top.is_change, top
+        assert top.component("meets_deadline") == 1.0, top

@@ -31,7 +31,7 @@ def local(iv_start: datetime, tz: ZoneInfo = SH) -> str:
     return iv_start.astimezone(tz).strftime("%m-%d %H:%M")
 
 
-def test_free_intervals_are_grid_aligned_and_inside_day_windows() -> None:
+def test_free_intervals_start_at_now_or_a_busy_end_and_stay_inside_day_windows() -> None:
     c = ctx(
         datetime(2026, 11, 30, 13, 7, tzinfo=SH),
         fixed_events=(
@@ -44,9 +44,10 @@ def test_free_intervals_are_grid_aligned_and_inside_day_windows() -> None:
         ),
     )
     got = [(local(i.start), local(i.end)) for i in free_intervals(c)]
+    # now 13:07 rounds up to 13:10 (not the 15-minute mark); the class ends at 15:40, free from then
     assert got == [
-        ("11-30 13:15", "11-30 14:00"),
-        ("11-30 15:45", "11-30 22:30"),
+        ("11-30 13:10", "11-30 14:00"),
+        ("11-30 15:40", "11-30 22:30"),
         ("12-01 08:00", "12-01 13:07"),
     ]
 
