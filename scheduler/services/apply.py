@@ -172,6 +172,7 @@ async def apply_in(uow: UnitOfWork, req: ApplyRequest, hook: Hook | None = None)
     user = await uow.users.get_for_update(preview.user_id)  # serializes this user's schedule writes
     if user is None or user.open_id != req.operator_open_id:
         return _rejected(req, ErrorCode.NOT_OWNER)
+    uow.hold(preview, user)  # the answer's card is read from them
     checked = _check(preview, req)
     if isinstance(checked, ApplyOutcome):
         return _recorded(preview, req, checked)
@@ -314,7 +315,9 @@ async def _target_done(uow: UnitOfWork, preview: Preview, candidate: pm.Candidat
     wanted = sorted(i for i in ids if i is not None)
     if not wanted:
         return None
-    for task in await uow.tasks.lock_many(wanted):
+    tasks = await uow.tasks.lock_many(wanted)
+    uow.hold(*tasks)
+    for task in tasks:
         if task.status != TaskStatus.OPEN:
             return ErrorCode.TARGET_COMPLETED
     return None
