@@ -1,4 +1,4 @@
-"""Every text the bot shows, in zh and en: card labels, toasts, error messages, command replies."""
+"""The bot's one text catalogue: every text it shows, as key -> (zh, en): cards, toasts, errors, replies."""
 
 from __future__ import annotations
 
@@ -258,28 +258,66 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "• {id} {status} · {attempts} attempt(s) · error {code} · next {next}",
     ),
     "admin.stats.row": ("{name}：{counts}", "{name}: {counts}"),
-}
-
-# ParseError codes in Chinese (English uses ParseError.message, which names the problem)
-_PARSE_ERRORS_ZH: dict[str, str] = {
-    "empty_title": "缺少任务标题。用法：/add <标题> <分钟> [by <时间>] [!]",
-    "title_too_long": "标题太长（最多 {max} 个字）",
-    "missing_minutes": "请在标题后写分钟数。用法：/add <标题> <分钟> [by <时间>] [!]",
-    "missing_deadline": "「{word}」后面缺少截止时间，例如 /add 写周报 30 by 明天18:00",
-    "minutes_out_of_range": "分钟数必须在 {min} 到 {max} 之间（现在是 {minutes}）",
-    "missing_task": "请说明是哪个任务，例如 /done 实验报告",
-    "bad_time": "看不懂时间「{text}」，可以写 18:00、明天18:00、周五 18:00 或 ISO 8601",
-    "missing_time_of_day": "请给「{text}」加上具体时间，例如 18:00",
-    "bad_prefs": "设置项 {key} 缺少取值。用法：{usage}",
-    "unknown_pref": "没有名为 {key} 的设置。用法：{usage}",
-    "bad_range": "时间段要写成 08:00-22:30 这样，且要合理。用法：{usage}",
-    "bad_lang": "语言只能是 zh 或 en（收到 {value}）",
-    "bad_timezone": "不认识的时区 {value}，例如 Asia/Shanghai",
-    "bad_cap": "每日上限要写 1 到 100 之间的数字。用法：{usage}",
-    "missing_admin_command": "请写出管理命令。用法：{usage}",
-    "unknown_admin_command": "没有这个管理命令。用法：{usage}",
-    "missing_argument": "缺少参数。用法：{usage}",
-    "unexpected_argument": "多余的参数。用法：{usage}",
+    # replies to chat commands and admin commands (bot/handlers/commands.py, admin.py, feedback.py, clicks.py)
+    "today.header": ("接下来 24 小时（空闲 {free} 分钟）：", "Next 24 hours ({free} min free):"),
+    "today.free": ("空闲 {free} 分钟。", "{free} min free."),
+    "today.fixed": ("■", "■"),
+    "tasks.header": ("未完成的任务（{count}）：", "Open tasks ({count}):"),
+    "tasks.minutes": ("{minutes} 分钟", "{minutes} min"),
+    "tasks.due": ("截止 {due}", "due {due}"),
+    "tasks.urgent": ("紧急", "urgent"),
+    "feedback.closed": (
+        "看了一下，目前不需要调整日程（可能已经安排了补做时间）。",
+        "I looked: nothing needs to change right now (a make-up may already be planned).",
+    ),
+    "feedback.failed": ("这次没能生成建议：{reason}", "I could not make a suggestion this time: {reason}"),
+    "choose.unknown": ("这个选项已经失效了。", "That choice is no longer available."),
+    "click.unknown": ("这个按钮已经失效了。", "This button no longer works."),
+    "admin.trigger.created": (
+        "已为 {user} 的「{task}」创建触发 {trigger}，正在生成建议。",
+        "Trigger {trigger} created for {user}'s “{task}”; running it.",
+    ),
+    "admin.trigger.hit": (
+        "已有触发 {trigger}（{status}，{hit}），没有重复创建。",
+        "Trigger {trigger} already exists ({status}, {hit}); nothing new was created.",
+    ),
+    "admin.trigger.result": ("触发 {trigger}：{status}{preview}", "Trigger {trigger}: {status}{preview}"),
+    "admin.user_not_found": ("找不到用户 {user}。", "No user {user}."),
+    "admin.dryrun.started": (
+        "试运行中（不会写入或发送任何东西）…",
+        "Dry run started (writes and sends nothing)…",
+    ),
+    "admin.dryrun.failed": ("试运行失败：{reason}", "Dry run failed: {reason}"),
+    "admin.jobs.header": ("任务计时器：{counts}", "Jobs: {counts}"),
+    "admin.jobs.none": ("没有待触发的计时器。", "No pending jobs."),
+    "admin.notifications.header": ("通知（{which}）：", "Notifications ({which}):"),
+    "admin.notifications.none": ("没有符合条件的通知。", "No matching notifications."),
+    "admin.retry.done": ("通知 {id} 已重新排队。", "Notification {id} is queued again."),
+    "admin.retry.not_found": ("找不到通知 {id}。", "No notification {id}."),
+    "admin.retry.bad_state": (
+        "通知 {id} 的状态是 {status}，不能重试。",
+        "Notification {id} is {status}; not retried.",
+    ),
+    "admin.stats": ("统计：\n{lines}", "Stats:\n{lines}"),
+    # ParseError codes: zh names the problem here; en is the ParseError's own message (which names it too)
+    "parse.empty_title": ("缺少任务标题。用法：/add <标题> <分钟> [by <时间>] [!]", "{message}"),
+    "parse.title_too_long": ("标题太长（最多 {max} 个字）", "{message}"),
+    "parse.missing_minutes": ("请在标题后写分钟数。用法：/add <标题> <分钟> [by <时间>] [!]", "{message}"),
+    "parse.missing_deadline": ("「{word}」后面缺少截止时间，例如 /add 写周报 30 by 明天18:00", "{message}"),
+    "parse.minutes_out_of_range": ("分钟数必须在 {min} 到 {max} 之间（现在是 {minutes}）", "{message}"),
+    "parse.missing_task": ("请说明是哪个任务，例如 /done 实验报告", "{message}"),
+    "parse.bad_time": ("看不懂时间「{text}」，可以写 18:00、明天18:00、周五 18:00 或 ISO 8601", "{message}"),
+    "parse.missing_time_of_day": ("请给「{text}」加上具体时间，例如 18:00", "{message}"),
+    "parse.bad_prefs": ("设置项 {key} 缺少取值。用法：{usage}", "{message}"),
+    "parse.unknown_pref": ("没有名为 {key} 的设置。用法：{usage}", "{message}"),
+    "parse.bad_range": ("时间段要写成 08:00-22:30 这样，且要合理。用法：{usage}", "{message}"),
+    "parse.bad_lang": ("语言只能是 zh 或 en（收到 {value}）", "{message}"),
+    "parse.bad_timezone": ("不认识的时区 {value}，例如 Asia/Shanghai", "{message}"),
+    "parse.bad_cap": ("每日上限要写 1 到 100 之间的数字。用法：{usage}", "{message}"),
+    "parse.missing_admin_command": ("请写出管理命令。用法：{usage}", "{message}"),
+    "parse.unknown_admin_command": ("没有这个管理命令。用法：{usage}", "{message}"),
+    "parse.missing_argument": ("缺少参数。用法：{usage}", "{message}"),
+    "parse.unexpected_argument": ("多余的参数。用法：{usage}", "{message}"),
 }
 
 
@@ -330,9 +368,10 @@ def risk_label(risk_level: str, locale: str | None) -> str:
 
 def parse_error_text(error: ParseError, locale: str | None) -> str:
     """A ParseError in the user's language: the problem, named."""
-    template = _PARSE_ERRORS_ZH.get(str(error.code))
+    key = f"parse.{error.code}"
     problem = error.message
-    if norm_locale(locale) == "zh" and template is not None:
+    if norm_locale(locale) == "zh" and key in _TEXTS:
+        template = _TEXTS[key][0]
         try:
             problem = template.format(**error.params)
         except (KeyError, IndexError):

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from bot.handlers import inbox
 from bot.handlers.clicks import handle_click
 from bot.handlers.deps import Background, BotConfig, BotDeps
 from bot.handlers.messages import handle_message
 from bot.inbound import CallbackAnswer, ClickIn, EventIn, MessageIn
-from store.enums import InboxKind, InboxStatus
+from scheduler.services import inbound
 
 log = logging.getLogger(__name__)
 
@@ -32,10 +31,6 @@ class BotReceiver:
         """Subscribed but not acted on: recorded once (by event_id), marked ignored."""
         if not event.event_id:
             return
-        now = self.deps.clock()
-        async with self.deps.store.uow() as uow:
-            key = f"event:{event.event_id}"
-            if await inbox.record(
-                uow, InboxKind.EVENT, key, event.event_type, now, status=InboxStatus.IGNORED
-            ):
-                await uow.commit()
+        await inbound.record_event(
+            self.deps.store, f"event:{event.event_id}", event.event_type, self.deps.clock()
+        )

@@ -7,8 +7,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.handlers.localtext import lt
-from bot.texts import has, norm_locale
+from bot.texts import has, norm_locale, t
 from scheduler.services.dryrun import DryRunReport, dry_run_json
 
 
@@ -20,7 +19,7 @@ def local(at: datetime, timezone: str) -> str:
 def word(group: str, code: str | None, locale: str) -> str:
     """A stored state or code (`admin.word.<group>.<code>`) in words; an unknown code stays as it is."""
     key = f"admin.word.{group}.{code}"
-    return lt(key, locale) if code and has(key) else (code or "-")
+    return t(key, locale) if code and has(key) else (code or "-")
 
 
 def _num(value: float) -> str:
@@ -37,7 +36,7 @@ def dry_run_reply(report: DryRunReport, locale: str) -> str:
     tz = d["user"]["timezone"]
 
     def w(label: str, **params: Any) -> str:
-        return lt(f"admin.dryrun.{label}", loc, **params)
+        return t(f"admin.dryrun.{label}", loc, **params)
 
     start, end = (datetime.fromisoformat(d["window"][k]) for k in ("start", "end"))
     lines = [
@@ -64,7 +63,7 @@ def dry_run_reply(report: DryRunReport, locale: str) -> str:
     lines.append(w("candidates"))
     for c in d["candidates"]:
         mark = "  " + w("chosen") if c["chosen"] else ""
-        risk = lt(f"risk.{c['risk_level']}", loc) if has(f"risk.{c['risk_level']}") else c["risk_level"]
+        risk = t(f"risk.{c['risk_level']}", loc) if has(f"risk.{c['risk_level']}") else c["risk_level"]
         lines.append(
             f"  {c['rank']}. {c['id']} {c['type']} · {c['label']} · "
             + w("risk_fit", risk=risk, fit=c["capacity_fit"])

@@ -17,7 +17,6 @@ from bot.cards import (
 )
 from bot.cards.from_view import build_card_for_view, preview_card_view
 from scheduler.services.views import ChoiceView, PreviewView
-from store import UnitOfWork, short_key
 
 # Refusals after which the preview can never be applied: the card says why instead of offering it again.
 FINAL_REFUSALS = frozenset(
@@ -25,27 +24,11 @@ FINAL_REFUSALS = frozenset(
 )
 
 
-def choose_key(preview_id: str, block_id: str) -> str:
-    """The idempotency key of the feedback trigger a choice creates: the stored record of the answer."""
-    return f"choose:{preview_id}:{block_id}"
-
-
-async def chosen_choice(uow: UnitOfWork, view: PreviewView) -> ChoiceView | None:
-    """The choice an answered ask_user question was given, or None. Choosing leaves the preview `ignored`
-    (so nothing else can be done with it); the feedback trigger it created says which block was picked."""
-    if view.decision != "ask_user" or view.status != "ignored":
-        return None
-    for choice in view.choices:
-        if await uow.triggers.find_by_idempotency(short_key(choose_key(view.preview_id, choice.block_id))):
-            return choice
-    return None
-
-
 def card_for_view(
     view: PreviewView, now: datetime, refusal: str | None = None, chosen: ChoiceView | None = None
 ) -> dict[str, Any]:
     """The card for the preview as it is at `now`; `refusal` is the error code of a click just refused,
-    `chosen` the answer of an ask_user question (see chosen_choice)."""
+    `chosen` the answer of an ask_user question."""
     if chosen is not None:
         return build_chosen_card(ChosenCard(preview_card_view(view), chosen.label))
     if view.status == "ready" and now >= view.expires_at:

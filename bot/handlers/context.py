@@ -1,49 +1,55 @@
-"""The contexts handlers receive: one chat message (inside its unit of work) or one button press."""
+"""What a message handler receives: one chat message, answered by one service call."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeGuard, TypeVar
 
-from bot.cards.payload import ButtonPayload
 from bot.handlers.deps import BotDeps
-from bot.inbound import ClickIn, MessageIn
+from bot.inbound import MessageIn
 from bot.parse import Command, ParseError
 from bot.texts import norm_locale
-from store import UnitOfWork
-from store.enums import InboxStatus, Role
-from store.models import User
+from scheduler.services.inbound import Handled, InboundMessage
+from scheduler.services.types import UserView
 
 Later = Callable[[], Coroutine[Any, Any, Any]]
+R = TypeVar("R")
 
 
 @dataclass
 class MessageContext:
-    """A chat message being handled. Handlers write through `uow` (committed with the inbox row by the
-    caller), queue replies with `reply`, and queue slow work with `after_commit`."""
+    """A chat message being handled. A handler calls one service with `inbound` (the service records the
+    message, makes the change and commits), passes its answer to `seen`, queues replies with `reply` and
+    slow work with `after_commit`."""
 
     deps: BotDeps
     message: MessageIn
-    uow: UnitOfWork
-    user: User
+    inbound: InboundMessage
     now: datetime
     text: str  # mention placeholders stripped, normalised
     command: Command | None = None
     error: ParseError | None = None
     replies: list[str] = field(default_factory=list)
     later: list[tuple[str, Later]] = field(default_factory=list)
-    status: InboxStatus = InboxStatus.PROCESSED
+    user: UserView | None = None  # the sender, once a service answered
 
     @property
     def locale(self) -> str:
-        return norm_locale(self.user.locale)
+        return norm_locale(self.user.locale if self.user is not None else self.deps.config.locale)
 
     @property
-    def is_admin(self) -> bool:
-        """In SMARTFLOW_ADMINS, or stored with the admin role (an import's `admin: true`)."""
-        return self.message.sender_open_id in self.deps.config.admins or self.user.role == Role.ADMIN
+    def timezone(self) -> str:
+        return self.user.timezone if self.user is not None else self.deps.config.timezone
+
+    def seen(self, handled: Handled[R] | None) -> TypeGuard[Handled[R]]:
+        """Take a service's answer: False when the message had already been handled (a redelivery: say
+        nothing), else the sender is known from here on."""
+        if handled is None:
+            return False
+        self.user = handled.user
+        return True
 
     def reply(self, text: str) -> None:
         self.replies.append(text)
@@ -51,23 +57,3 @@ class MessageContext:
     def after_commit(self, name: str, work: Later) -> None:
         """Start `work` once the answer is sent and this message's transaction is committed."""
         self.later.append((name, work))
-
-
-@dataclass
-class ClickContext:
-    """A button press on one of our cards, after its payload was checked."""
-
-    deps: BotDeps
-    click: ClickIn
-    payload: ButtonPayload
-    now: datetime
-    locale: str  # the preview owner's
-    owner_open_id: str
-
-    @property
-    def preview_id(self) -> str:
-        return self.payload.p
-
-    @property
-    def idempotency_key(self) -> str:
-        return self.click.dedupe_key

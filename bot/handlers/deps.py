@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from scheduler.services.pipeline import Pipeline
-from store import Store
+from scheduler.services.types import Store
 
 log = logging.getLogger(__name__)
 

@@ -1,24 +1,27 @@
-""" "Unfinished" feedback (free text or /unfinished): resolve the block, create the trigger, run it later."""
+""" "Unfinished" feedback (free text or /unfinished): the service resolves the block and creates the
+trigger; the pipeline runs it after the commit."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from bot.handlers.context import MessageContext
 from bot.handlers.deps import BotDeps
-from bot.handlers.localtext import lt
 from bot.handlers.replies import send_reply
 from bot.inbound import MessageIn
 from bot.parse import Unfinished
 from bot.router import Router, is_instance
 from bot.texts import error_message, t
-from scheduler.services.feedback import Found, Resolution, resolve_feedback
-from scheduler.services.triggers import create_trigger
-from store.enums import TaskStatus, TriggerStatus, TriggerType
-from store.models import Block, Task
+from scheduler.services.feedback import (
+    BlockView,
+    Found,
+    NothingToMakeUp,
+    done_task_of_trigger,
+    report_unfinished,
+)
+from scheduler.services.types import TriggerStatus
 
 log = logging.getLogger(__name__)
 
@@ -33,30 +36,23 @@ async def unfinished(ctx: MessageContext) -> None:
     the pipeline asks which one with an ask_user card."""
     command = ctx.command
     assert isinstance(command, Unfinished)
-    resolution = await resolve_feedback(ctx.uow, ctx.user, ctx.now, command.task_ref, command.minutes)
-    target = resolution.target
-    if resolution.found is not Found.BLOCK or (target.block_id is None and not target.choices):
-        ctx.reply(await _nothing_to_make_up(ctx, command, resolution))
-        return
-    task_id = None
-    if target.block_id is not None:
-        block = await ctx.uow.blocks.get(target.block_id)
-        task_id = block.task_id if block is not None else None
-    outcome = await create_trigger(
-        ctx.uow,
-        user=ctx.user,
-        type=TriggerType.USER_FEEDBACK,
-        now=ctx.now,
-        task_id=task_id,
-        block_id=target.block_id,
-        source_message_id=ctx.message.message_id,
-        remaining_minutes=command.minutes,
-        user_text=command.text or ctx.text,
-        choices=target.choices,
+    handled = await report_unfinished(
+        ctx.deps.store,
+        ctx.inbound,
+        command.task_ref,
+        command.minutes,
+        command.text or ctx.text,
+        ctx.message.message_id,
     )
-    if not outcome.created:
+    if not ctx.seen(handled):
         return
-    trigger_id, deps, message, locale = outcome.trigger.id, ctx.deps, ctx.message, ctx.locale
+    result = handled.result
+    if isinstance(result, NothingToMakeUp):
+        ctx.reply(_nothing_to_make_up(ctx, command, result, handled.user.timezone))
+        return
+    if result.trigger_id is None:
+        return
+    trigger_id, deps, message, locale = result.trigger_id, ctx.deps, ctx.message, ctx.locale
     ctx.after_commit("pipeline", lambda: run_feedback(deps, message, trigger_id, locale))
 
 
@@ -67,65 +63,46 @@ async def run_feedback(deps: BotDeps, message: MessageIn | None, trigger_id: str
     if message is None:
         return
     if result.status == TriggerStatus.CLOSED:
-        await send_reply(deps, message, await _closed_text(deps, trigger_id, locale), LATER_REPLY)
+        title = await done_task_of_trigger(deps.store, message.sender_open_id, trigger_id)
+        text = _task_done(title, locale) if title is not None else t("feedback.closed", locale)
+        await send_reply(deps, message, text, LATER_REPLY)
     elif result.status == TriggerStatus.FAILED:
         reason = error_message(result.error_code or "internal", locale)
-        await send_reply(deps, message, lt("feedback.failed", locale, reason=reason), LATER_REPLY)
-
-
-async def _closed_text(deps: BotDeps, trigger_id: str, locale: str) -> str:
-    """Why nothing needs to change: the block's task is marked done, or the plan already covers it."""
-    async with deps.store.uow(readonly=True) as uow:
-        trigger = await uow.triggers.get(trigger_id)
-        task = await uow.tasks.get(trigger.task_id) if trigger and trigger.task_id else None
-        if task is not None and task.status == TaskStatus.DONE:
-            return _task_done(task.title, locale)
-    return lt("feedback.closed", locale)
+        await send_reply(deps, message, t("feedback.failed", locale, reason=reason), LATER_REPLY)
 
 
 def _task_done(title: str, locale: str) -> str:
     return t("feedback.task_done", locale, title=title, command=f"/undone {title}")
 
 
-async def _nothing_to_make_up(ctx: MessageContext, command: Unfinished, resolution: Resolution) -> str:
+def _nothing_to_make_up(ctx: MessageContext, command: Unfinished, result: NothingToMakeUp, tz: str) -> str:
     """Why no card comes, in words that name what the bot understood."""
-    locale, ref = ctx.locale, command.task_ref or ""
-    if resolution.found is Found.NOT_STARTED and resolution.upcoming is not None:
-        block = resolution.upcoming
-        title = await _title_of(ctx, block, resolution.tasks)
-        return t("feedback.not_started", locale, title=title, when=_when(ctx, block))
-    if resolution.found is Found.NO_BLOCK:
-        titles = t("feedback.list_sep", locale).join(task.title for task in resolution.tasks)
-        return t("feedback.no_block", locale, title=titles)
-    if resolution.found is Found.TASK_DONE:
-        return _task_done(resolution.tasks[0].title, locale)
-    if resolution.found is Found.NO_TASK and resolution.recent:
-        block = resolution.recent[0]
+    locale, ref, block = ctx.locale, command.task_ref or "", result.block
+    if result.found is Found.NOT_STARTED and block is not None:
+        return t("feedback.not_started", locale, title=block.title, when=_when(ctx, block, tz))
+    if result.found is Found.NO_BLOCK:
+        return t("feedback.no_block", locale, title=t("feedback.list_sep", locale).join(result.titles))
+    if result.found is Found.TASK_DONE:
+        return _task_done(result.titles[0], locale)
+    if result.found is Found.NO_TASK and block is not None:
         example = (
             t("feedback.example_minutes", locale, minutes=command.minutes)
             if command.minutes is not None
             else t("feedback.example", locale)
         )
-        title = await _title_of(ctx, block, ())
-        return t(
-            "feedback.no_task_recent", locale, ref=ref, title=title, when=_when(ctx, block), example=example
-        )
-    if resolution.found is Found.NO_TASK:
+        when = _when(ctx, block, tz)
+        return t("feedback.no_task_recent", locale, ref=ref, title=block.title, when=when, example=example)
+    if result.found is Found.NO_TASK:
         return t("feedback.no_task", locale, ref=ref)
     return t("feedback.nothing", locale)
 
 
-async def _title_of(ctx: MessageContext, block: Block, known: Sequence[Task]) -> str:
-    task = next((x for x in known if x.id == block.task_id), None) or await ctx.uow.tasks.get(block.task_id)
-    return task.title if task is not None else "?"
-
-
-def _when(ctx: MessageContext, block: Block) -> str:
+def _when(ctx: MessageContext, block: BlockView, tz: str) -> str:
     """The block's local time span, with today/tomorrow or the date."""
-    tz = ZoneInfo(ctx.user.timezone)
-    start, end = block.start.astimezone(tz), block.end.astimezone(tz)
+    zone = ZoneInfo(tz)
+    start, end = block.start.astimezone(zone), block.end.astimezone(zone)
     span = f"{start:%H:%M}–{end:%H:%M}"
-    today = ctx.now.astimezone(tz).date()
+    today = ctx.now.astimezone(zone).date()
     if start.date() == today:
         return t("feedback.today", ctx.locale, span=span)
     if start.date() == today + timedelta(days=1):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.handlers.localtext import lt
-from store.models import Task, User
+from bot.texts import t
+from scheduler.services.types import TaskView, UserView
 
 
 def local_time(at: datetime, tz: str, now: datetime, *, with_date: bool = False) -> str:
@@ -21,17 +21,17 @@ def local_time(at: datetime, tz: str, now: datetime, *, with_date: bool = False)
     return local.strftime("%m-%d %H:%M")
 
 
-def task_details(task: Task, user: User, now: datetime, locale: str) -> list[str]:
+def task_details(task: TaskView, user: UserView, now: datetime, locale: str) -> list[str]:
     """Title, minutes, deadline (marked when it has passed) and urgency: what tells two tasks apart."""
-    parts = [task.title, lt("tasks.minutes", locale, minutes=task.estimate_minutes)]
+    parts = [task.title, t("tasks.minutes", locale, minutes=task.estimate_minutes)]
     if task.deadline is not None:
-        parts.append(lt("tasks.due", locale, due=local_time(task.deadline, user.timezone, now)))
+        parts.append(t("tasks.due", locale, due=local_time(task.deadline, user.timezone, now)))
         if task.deadline <= now:
-            parts.append(lt("tasks.overdue", locale))
+            parts.append(t("tasks.overdue", locale))
     if task.quadrant == 1:
-        parts.append(lt("tasks.urgent", locale))
+        parts.append(t("tasks.urgent", locale))
     return parts
 
 
-def task_line(task: Task, user: User, now: datetime, locale: str) -> str:
+def task_line(task: TaskView, user: UserView, now: datetime, locale: str) -> str:
     return "• " + " · ".join(task_details(task, user, now, locale))

@@ -34,7 +34,7 @@ class ParseErrorCode(StrEnum):
     UNEXPECTED_ARGUMENT = "unexpected_argument"
 
 
-class ParseError(Exception):
+class ParseError(ValueError):
     """Bad user input. `message` (English) names the problem; `bot.texts.parse_error_text` localises it."""
 
     def __init__(

@@ -9,8 +9,11 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from scheduler.planning.model import Target, TargetKind
+from scheduler.services.inbound import Handled, InboundMessage, Turn, handle
 from scheduler.services.taskref import match_task_ref
-from store import UnitOfWork
+from scheduler.services.triggers import create_trigger
+from store import Store, UnitOfWork
+from store.enums import TaskStatus, TriggerType
 from store.models import Block, Task, User
 
 # A report without a task name refers to a block that is running or ended this recently.
@@ -170,3 +173,96 @@ def _target(blocks: Sequence[Block], remaining_minutes: int | None) -> Target:
         remaining_minutes=remaining_minutes,
         choices=tuple(b.id for b in blocks[:MAX_CHOICES]),
     )
+
+
+@dataclass(frozen=True)
+class BlockView:
+    """A block as a reply names it: its task's title and its time."""
+
+    start: datetime
+    end: datetime
+    title: str
+
+
+@dataclass(frozen=True)
+class Reported:
+    """A feedback trigger for the report: `trigger_id` is None when this message already made one."""
+
+    trigger_id: str | None
+
+
+@dataclass(frozen=True)
+class NothingToMakeUp:
+    """Why no card comes: what the report was understood to mean (see Found)."""
+
+    found: Found
+    titles: tuple[str, ...] = ()  # the named tasks
+    block: BlockView | None = None  # NOT_STARTED: the block ahead; NO_TASK: the latest block
+
+
+ReportOutcome = Reported | NothingToMakeUp
+
+
+async def _block_view(uow: UnitOfWork, block: Block, known: Sequence[Task]) -> BlockView:
+    task = next((x for x in known if x.id == block.task_id), None) or await uow.tasks.get(block.task_id)
+    return BlockView(block.start, block.end, task.title if task is not None else "?")
+
+
+async def report_unfinished(  # noqa: PLR0917 - the fields of a report
+    store: Store,
+    message: InboundMessage,
+    task_ref: str | None,
+    minutes: int | None,
+    text: str,
+    source_message_id: str,
+) -> Handled[ReportOutcome] | None:
+    """ "Unfinished" from the sender: the block that just ended or is running (or the named task's latest
+    block that has begun) gets a feedback trigger for the pipeline, or the answer says why nothing can be
+    made up. The trigger is keyed by the message: a repeat creates nothing."""
+
+    async def work(t: Turn) -> ReportOutcome:
+        resolution = await resolve_feedback(t.uow, t.user, t.now, task_ref, minutes)
+        target = resolution.target
+        if resolution.found is not Found.BLOCK or (target.block_id is None and not target.choices):
+            return await _nothing(t, resolution)
+        task_id = None
+        if target.block_id is not None:
+            block = await t.uow.blocks.get(target.block_id)
+            task_id = block.task_id if block is not None else None
+        outcome = await create_trigger(
+            t.uow,
+            user=t.user,
+            type=TriggerType.USER_FEEDBACK,
+            now=t.now,
+            task_id=task_id,
+            block_id=target.block_id,
+            source_message_id=source_message_id,
+            remaining_minutes=minutes,
+            user_text=text,
+            choices=target.choices,
+        )
+        return Reported(outcome.trigger.id if outcome.created else None)
+
+    return await handle(store, message, work)
+
+
+async def _nothing(t: Turn, resolution: Resolution) -> NothingToMakeUp:
+    titles = tuple(task.title for task in resolution.tasks)
+    if resolution.found is Found.NOT_STARTED and resolution.upcoming is not None:
+        block = await _block_view(t.uow, resolution.upcoming, resolution.tasks)
+        return NothingToMakeUp(resolution.found, titles, block)
+    if resolution.found is Found.NO_TASK and resolution.recent:
+        return NothingToMakeUp(resolution.found, titles, await _block_view(t.uow, resolution.recent[0], ()))
+    return NothingToMakeUp(resolution.found, titles)
+
+
+async def done_task_of_trigger(store: Store, open_id: str, trigger_id: str) -> str | None:
+    """The title of the trigger's task when it is marked done (why a report closed with no card), else
+    None; another user's trigger is None too."""
+    async with store.uow(readonly=True) as uow:
+        trigger = await uow.triggers.get(trigger_id)
+        user = await uow.users.get_by_open_id(open_id)
+        if trigger is None or user is None or trigger.user_id != user.id or trigger.task_id is None:
+            return None
+        task = await uow.tasks.get(trigger.task_id)
+        return task.title if task is not None and task.status == TaskStatus.DONE else None

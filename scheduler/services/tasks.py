@@ -1,0 +1,185 @@
+"""A user's tasks from chat: add one, mark one done, reopen one, list the open ones (scoped by the sender)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+from scheduler.services.inbound import Handled, InboundMessage, Turn, handle
+from scheduler.services.jobs import sync_job
+from scheduler.services.taskref import MatchKind, match_task_ref
+from scheduler.services.types import TaskView, task_view
+from store import Store
+from store.enums import TaskStatus
+from store.models import Task
+
+URGENT_WITHIN = timedelta(hours=24)  # a task with a deadline becomes urgent a day before it
+
+# (now, the user's time zone) -> the instant; raises ValueError (bot.parse.ParseError) when unreadable
+TimeReader = Callable[[datetime, str], datetime]
+
+
+@dataclass(frozen=True)
+class TaskRef:
+    """How a message names a task: a reference, an optional `#n` among several, and the whole text when
+    it had a `#n` (a title may contain one: "Review PR #482")."""
+
+    ref: str
+    pick: int | None = None
+    whole: str | None = None
+
+
+class Miss(StrEnum):
+    NOT_FOUND = "not_found"
+    TOO_SHORT = "too_short"  # a fragment too small to name a task
+    SEVERAL = "several"  # pick one (a numbered list)
+    OUT_OF_RANGE = "out_of_range"  # `#n` beyond the matches
+
+
+@dataclass(frozen=True)
+class Unpicked:
+    """No single task: why, and the candidates (in the order a `#n` counts them) when there are several."""
+
+    why: Miss
+    ref: str
+    tasks: tuple[TaskView, ...] = ()
+    pick: int | None = None
+
+
+@dataclass(frozen=True)
+class TaskAdded:
+    task: TaskView
+
+
+@dataclass(frozen=True)
+class DeadlinePast:
+    deadline: datetime
+
+
+@dataclass(frozen=True)
+class DeadlineUnreadable:
+    error: ValueError
+
+
+@dataclass(frozen=True)
+class TaskChanged:
+    task: TaskView
+
+
+AddOutcome = TaskAdded | DeadlinePast | DeadlineUnreadable
+ChangeOutcome = TaskChanged | Unpicked
+
+
+def open_order(tasks: Sequence[Task]) -> list[Task]:
+    """The order /tasks lists them in, so "#2" means the same task in both replies."""
+    far = datetime.max.replace(tzinfo=UTC)
+    return sorted(tasks, key=lambda x: (x.deadline or far, x.quadrant, x.created_at, x.id))
+
+
+def done_order(tasks: Sequence[Task]) -> list[Task]:
+    """The most recently completed first: an accidental /done is undone right away."""
+    return sorted(tasks, key=lambda x: (x.updated_at, x.created_at, x.id), reverse=True)
+
+
+def pick_task(
+    tasks: Sequence[Task], named: TaskRef, order: Callable[[Sequence[Task]], list[Task]] = open_order
+) -> Task | Unpicked:
+    """The one task `named` means among `tasks`, or why not (nothing, too short, several)."""
+    ref, pick = named.ref, named.pick
+    if named.whole is not None and match_task_ref(tasks, named.whole).tasks:
+        ref, pick = named.whole, None  # a title with "#482" in it ("PR #482" of "Review PR #482")
+    match = match_task_ref(tasks, ref)
+    found = order(match.tasks)
+    if not found:
+        why = Miss.TOO_SHORT if match.kind == MatchKind.TOO_SHORT else Miss.NOT_FOUND
+        return Unpicked(why, ref)
+    views = tuple(task_view(x) for x in found)
+    if pick is not None:
+        if 1 <= pick <= len(found):
+            return found[pick - 1]
+        return Unpicked(Miss.OUT_OF_RANGE, ref, views, pick)
+    if len(found) == 1:
+        return found[0]
+    return Unpicked(Miss.SEVERAL, ref, views)
+
+
+async def add_task(
+    store: Store,
+    message: InboundMessage,
+    *,
+    title: str,
+    minutes: int,
+    important: bool = False,
+    deadline: TimeReader | None = None,
+) -> Handled[AddOutcome] | None:
+    """A new open task of the sender; with a deadline it gets an urgency threshold (a day before) and a
+    job. A deadline that has passed is refused. None: the message was already handled."""
+
+    async def work(t: Turn) -> AddOutcome:
+        due: datetime | None = None
+        if deadline is not None:
+            try:
+                due = deadline(t.now, t.user.timezone)
+            except ValueError as exc:
+                return DeadlineUnreadable(exc)
+            if due <= t.now:
+                return DeadlinePast(due)
+        task = Task(
+            user_id=t.user.id,
+            title=title,
+            quadrant=2 if important else 4,
+            estimate_minutes=minutes,
+            deadline=due,
+            urgency_threshold_at=due - URGENT_WITHIN if due else None,
+            status=TaskStatus.OPEN,
+            version=1,
+            created_at=t.now,
+            updated_at=t.now,
+        )
+        t.uow.tasks.add(task)
+        await sync_job(t.uow, task, t.now)
+        return TaskAdded(task_view(task))
+
+    return await handle(store, message, work)
+
+
+async def _change_status(t: Turn, named: TaskRef, old: TaskStatus, new: TaskStatus) -> ChangeOutcome:
+    tasks = await t.uow.tasks.for_user(t.user.id, statuses=(old,))
+    found = pick_task(tasks, named, open_order if old == TaskStatus.OPEN else done_order)
+    if isinstance(found, Unpicked):
+        return found
+    found.status = new
+    found.version += 1
+    found.updated_at = t.now
+    await sync_job(t.uow, found, t.now)
+    return TaskChanged(task_view(found))
+
+
+async def mark_done(store: Store, message: InboundMessage, named: TaskRef) -> Handled[ChangeOutcome] | None:
+    """The sender's open task `named` is done; its pending job is canceled."""
+
+    async def work(t: Turn) -> ChangeOutcome:
+        return await _change_status(t, named, TaskStatus.OPEN, TaskStatus.DONE)
+
+    return await handle(store, message, work)
+
+
+async def reopen_task(store: Store, message: InboundMessage, named: TaskRef) -> Handled[ChangeOutcome] | None:
+    """The sender's done task `named` is open again; its job is re-armed like any task edit."""
+
+    async def work(t: Turn) -> ChangeOutcome:
+        return await _change_status(t, named, TaskStatus.DONE, TaskStatus.OPEN)
+
+    return await handle(store, message, work)
+
+
+async def open_tasks(store: Store, message: InboundMessage) -> Handled[tuple[TaskView, ...]] | None:
+    """The sender's open tasks, soonest deadline first (the order a `#n` counts them in)."""
+
+    async def work(t: Turn) -> tuple[TaskView, ...]:
+        tasks = await t.uow.tasks.for_user(t.user.id, statuses=(TaskStatus.OPEN,))
+        return tuple(task_view(x) for x in open_order(tasks))
+
+    return await handle(store, message, work)

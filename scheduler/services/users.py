@@ -1,0 +1,51 @@
+"""The sender of a message: found, or created with the configured defaults on their first message."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from store import UnitOfWork
+from store.enums import Locale, Role
+from store.models import User
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class NewUser:
+    """What a first message creates: the configured defaults, and the language that message is written in."""
+
+    timezone: str
+    locale: str
+    day_start: str
+    day_end: str
+    daily_card_cap: int
+
+
+async def find_or_create(uow: UnitOfWork, open_id: str, new: NewUser, now: datetime) -> User:
+    """The sender's user row; a first message creates it (race-safe: a concurrent first message wins)."""
+    user = await uow.users.get_by_open_id(open_id)
+    if user is not None:
+        return user
+    row = User(
+        open_id=open_id,
+        name=open_id,
+        timezone=new.timezone,
+        locale=Locale(new.locale),
+        day_start=new.day_start,
+        day_end=new.day_end,
+        daily_card_cap=new.daily_card_cap,
+        # SMARTFLOW_ADMINS is checked live, never stored: removing an open_id from it revokes at once.
+        role=Role.USER,
+        created_at=now,
+        updated_at=now,
+    )
+    if await uow.users.add_if_absent(row):
+        log.info("user created on first message", extra={"open_id": open_id})
+        return row
+    existing = await uow.users.get_by_open_id(open_id)
+    if existing is None:  # pragma: no cover
+        raise LookupError(f"user {open_id} collided but is gone")
+    return existing
