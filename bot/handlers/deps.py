@@ -15,66 +15,23 @@ from scheduler.services.types import Store
 log = logging.getLogger(__name__)
 
 
-class SettingsLike(Protocol):
-    """The configuration values the bot reads (app.settings.Settings has them all; the bot does not
-    import app/)."""
-
-    @property
-    def feishu_verification_token(self) -> str: ...
-    @property
-    def feishu_encrypt_key(self) -> str: ...
-    @property
-    def feishu_bot_open_id(self) -> str: ...
-    @property
-    def admins(self) -> tuple[str, ...]: ...
-    @property
-    def max_body_bytes(self) -> int: ...
-    @property
-    def timezone(self) -> str: ...
-    @property
-    def locale(self) -> str: ...
-    @property
-    def day_start(self) -> str: ...
-    @property
-    def day_end(self) -> str: ...
-    @property
-    def daily_card_cap(self) -> int: ...
-    @property
-    def grid_minutes(self) -> int: ...
-
-
 @dataclass(frozen=True)
 class BotConfig:
-    verification_token: str = ""
-    encrypt_key: str = ""
-    admins: frozenset[str] = frozenset()
-    max_body_bytes: int = 64 * 1024
-    timezone: str = "Asia/Shanghai"
-    locale: str = "zh"
-    day_start: str = "08:00"
-    day_end: str = "22:30"
-    daily_card_cap: int = 8
-    grid_minutes: int = 15
-    bot_open_id: str = ""  # when known, group messages must mention exactly this open_id
-    click_budget_seconds: float = 2.5  # answer a card click within this, else toast now and update later
+    """What the handlers read from the configuration. app.wiring.bot_config builds it from the settings,
+    which alone declare the defaults; this class declares none of them."""
 
-    @classmethod
-    def from_settings(cls, settings: SettingsLike, **overrides: Any) -> BotConfig:
-        values: dict[str, Any] = {
-            "verification_token": settings.feishu_verification_token,
-            "encrypt_key": settings.feishu_encrypt_key,
-            "admins": frozenset(settings.admins),
-            "max_body_bytes": settings.max_body_bytes,
-            "timezone": settings.timezone,
-            "locale": settings.locale,
-            "day_start": settings.day_start,
-            "day_end": settings.day_end,
-            "daily_card_cap": settings.daily_card_cap,
-            "grid_minutes": settings.grid_minutes,
-            "bot_open_id": settings.feishu_bot_open_id,
-        }
-        values.update(overrides)
-        return cls(**values)
+    verification_token: str
+    encrypt_key: str
+    admins: frozenset[str]
+    max_body_bytes: int
+    timezone: str
+    locale: str
+    day_start: str
+    day_end: str
+    daily_card_cap: int
+    grid_minutes: int
+    bot_open_id: str  # when known, group messages must mention exactly this open_id
+    click_budget_seconds: float = 2.5  # answer a card click within this, else toast now and update later
 
 
 class Outbound(Protocol):
@@ -138,6 +95,6 @@ class BotDeps:
     store: Store
     pipeline: Pipeline
     outbound: Outbound
-    config: BotConfig = field(default_factory=BotConfig)
+    config: BotConfig
     clock: Callable[[], datetime] = utc_now
     background: Background = field(default_factory=Background)
