@@ -35,6 +35,8 @@ from store.repositories import (
 )
 from store.repositories.batch import BatchRepository
 
+from store.repositories.batch import BatchRepository
+
 log = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=Base)
@@ -59,6 +61,7 @@ class UnitOfWork:
         self.outbox = OutboxRepository(session)
         self.inbox = InboxRepository(session)
         self.audit = AuditRepository(session)
+        self.batch = BatchRepository(session)
         self.batch = BatchRepository(session)
         self.presses = PressRepository(session)
 

@@ -164,7 +164,8 @@ def _counts(by_status: Mapping[str, int]) -> str:
 @admin_router.route(_sub_is(AdminSub.JOBS))
 async def jobs(ctx: MessageContext) -> None:
     """Pending jobs soonest first, with their task and owner, at the admin's local time (one zone for the
-    whole list, so its order reads as a timeline; the header names the zone)."""
+    whole list, so its order reads as a timeline; the header names the zone); then the latest skipped or
+    canceled jobs and why."""
     handled = await service.jobs(ctx.deps.store, ctx.inbound, _call(ctx), MAX_ROWS)
     if not ctx.seen(handled) or _refused(ctx, handled.result):
         return
@@ -179,6 +180,21 @@ async def jobs(ctx: MessageContext) -> None:
         lines.append(t("admin.jobs.row", ctx.locale, at=at, title=job.title, user=job.user, id=job.id))
     if not report.pending:
         lines.append(t("admin.jobs.none", ctx.locale))
+    if report.closed:
+        lines.append(t("admin.jobs.closed", ctx.locale, tz=tz))
+    for job in report.closed:
+        lines.append(
+            t(
+                "admin.jobs.closed_row",
+                ctx.locale,
+                at=local(job.changed_at, tz),
+                title=job.title,
+                user=job.user,
+                status=word("job", job.status, ctx.locale),
+                reason=word("reason", job.reason, ctx.locale),
+                id=job.id,
+            )
+        )
     ctx.reply("\n".join(lines))
 
 

@@ -17,7 +17,7 @@ from scheduler.services.triggers import create_trigger
 from scheduler.services.types import TaskView, task_view
 from store import Store
 from store.enums import TaskStatus, TriggerType
-from store.models import Task, User
+from store.models import Job, Task, User
 
 log = logging.getLogger(__name__)
 
@@ -76,13 +76,16 @@ class JobRow:
     title: str
     user: str
     id: str
+    status: str
+    changed_at: datetime
     reason: str | None = None  # why a job was skipped or canceled (store.enums.JobReason)
 
 
 @dataclass(frozen=True)
 class JobsReport:
     counts: Mapping[str, int]
-    pending: tuple[JobRow, ...]
+    pending: tuple[JobRow, ...]  # soonest first
+    closed: tuple[JobRow, ...] = ()  # skipped or canceled, latest first, each with its reason
 
 
 @dataclass(frozen=True)
@@ -231,31 +234,35 @@ async def dry_run_target(
     return await handle(store, message, work)
 
 
+async def _job_row(t: Turn, job: Job) -> JobRow:
+    task = await t.uow.tasks.get(job.task_id)
+    owner = await t.uow.users.get(job.user_id)
+    return JobRow(
+        job.trigger_at,
+        task.title if task is not None else job.task_id,
+        owner.name if owner is not None else job.user_id,
+        job.id,
+        job.status,
+        job.updated_at,
+        job.reason,
+    )
+
+
 async def jobs(
-    store: Store, message: InboundMessage, call: AdminCall, limit: int
+    store: Store, message: InboundMessage, call: AdminCall, limit: int, closed_limit: int = 5
 ) -> Handled[Refused | JobsReport] | None:
-    """Jobs by status, and the next pending ones soonest first with their task and owner."""
+    """Jobs by status; the next pending ones soonest first with their task and owner; the latest skipped
+    or canceled ones with why (task done, already scheduled, not important, ...)."""
 
     async def work(t: Turn) -> Refused | JobsReport:
         refused = _refused(t, call)
         if refused is not None:
             return refused
         counts = (await ops.status_counts(t.uow))["jobs"]
-        rows = []
-        for job in await ops.pending_jobs(t.uow, limit):
-            task = await t.uow.tasks.get(job.task_id)
-            owner = await t.uow.users.get(job.user_id)
-            rows.append(
-                JobRow(
-                    job.trigger_at,
-                    task.title if task is not None else job.task_id,
-                    owner.name if owner is not None else job.user_id,
-                    job.id,
-                    job.reason,
-                )
-            )
+        pending = [await _job_row(t, job) for job in await ops.pending_jobs(t.uow, limit)]
+        closed = [await _job_row(t, job) for job in await ops.closed_jobs(t.uow, closed_limit)]
         _audit(t, call, "ok")
-        return JobsReport(counts, tuple(rows))
+        return JobsReport(counts, tuple(pending), tuple(closed))
 
     return await handle(store, message, work)
 

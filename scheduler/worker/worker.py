@@ -7,7 +7,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -50,6 +50,8 @@ class PipelineRunner(Protocol):
     """services.pipeline.Pipeline as the worker uses it."""
 
     async def run(self, trigger_id: str, now: datetime) -> Any: ...
+
+    async def run_batch(self, trigger_ids: Sequence[str], now: datetime) -> Any: ...
 
 
 @dataclass
@@ -98,15 +100,12 @@ class Worker:
         return promoted
 
     async def scan_due(self, clock: Clock) -> list[str]:
-        """Claim due jobs and run the pipeline for each trigger they create; drains full batches."""
+        """Claim due jobs a batch at a time and run the pipeline on the triggers each batch creates, as one
+        pipeline batch; drains full batches (up to max_batches_per_tick).
+
+        Per batch, whatever its size (tests/contract/worker/test_batch_statements.py): the due scan sends at
+        most 7 statements in 1 transaction, the pipeline at most 12 statements in 2 transactions."""
         created: list[str] = []
-        # Several pipelines at once, so one's database and LLM waits overlap with another's work.
-        gate = asyncio.Semaphore(self.config.pipeline_concurrency)
-
-        async def run(trigger_id: str) -> None:
-            async with gate:
-                await self._run_pipeline(trigger_id, clock())
-
         for _ in range(self.config.max_batches_per_tick):
             now = clock()
             ids = await jobs.process_due_jobs(
@@ -118,19 +117,21 @@ class Worker:
             )
             metrics.TRIGGERS_CREATED.inc(len(ids))
             # Even when stopping, the triggers just created are run: otherwise they wait for recovery.
-            await asyncio.gather(*(run(t) for t in ids))
+            await self._run_pipeline(ids, clock())
             created += ids
             if self._stopping or len(ids) < self.config.due_batch:
                 break
         return created
 
-    async def _run_pipeline(self, trigger_id: str, now: datetime) -> None:
+    async def _run_pipeline(self, trigger_ids: list[str], now: datetime) -> None:
+        if not trigger_ids:
+            return
         try:
-            await self._pipeline.run(trigger_id, now)
+            await self._pipeline.run_batch(trigger_ids, now)
         except Exception:
-            # The pipeline records its own failures; this is a failure to even do that. The trigger stays
-            # pending and recover_triggers runs it again later.
-            log.exception("pipeline for trigger %s raised", trigger_id)
+            # The pipeline records its own failures; this is a failure to even do that. The triggers stay
+            # pending and recover_triggers runs them again later.
+            log.exception("pipeline for %d trigger(s) raised", len(trigger_ids))
 
     async def expire(self, now: datetime) -> list[str]:
         return await actions.expire_due(self._store, now=now)
@@ -158,6 +159,17 @@ class Worker:
         """Lease recovery: `sending` notifications whose worker died, and triggers of any source left
         pending or stuck in processing by a process that died."""
         recovered = await self._delivery.recover(now)
+        # Card presses an API process recorded but did not finish (it stopped): finished here, once.
+        finished = await presses.finish_unfinished(
+            self._store,
+            worker_id=self.worker_id,
+            now=now,
+            lease_seconds=self.config.lease_seconds,
+            grid_minutes=getattr(self._pipeline, "grid_minutes", 15),
+        )
+        recovered += len(finished)
+        if finished:
+            await self.relay(now)  # their card updates go out with this pass's deliveries
         async with self._store.uow(readonly=True) as uow:
             trigger_ids = list(
                 (
@@ -183,7 +195,7 @@ class Worker:
             )
         for trigger_id in trigger_ids:
             log.warning("trigger %s was left pending; running it now", trigger_id)
-            await self._run_pipeline(trigger_id, now)
+        await self._run_pipeline(trigger_ids, now)
         await metrics.refresh_status_counts(self._store, now)
         return recovered + len(trigger_ids)
 
