@@ -35,8 +35,6 @@ from store.repositories import (
 )
 from store.repositories.batch import BatchRepository
 
-from store.repositories.batch import BatchRepository
-
 log = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=Base)
@@ -61,7 +59,6 @@ class UnitOfWork:
         self.outbox = OutboxRepository(session)
         self.inbox = InboxRepository(session)
         self.audit = AuditRepository(session)
-        self.batch = BatchRepository(session)
         self.batch = BatchRepository(session)
         self.presses = PressRepository(session)
 

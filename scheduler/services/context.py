@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from scheduler.planning import model as pm
 from scheduler.services.feedback import resolve_unfinished, started_blocks
 from store import UnitOfWork
 from store.enums import TriggerType
-from store.models import Block, FixedEvent, Task, Trigger, User
+from store.models import Block, DayExtension, FixedEvent, Task, Trigger, User
 
 __all__ = [
     "block",
+    "build_context",
     "clock",
     "context_for_trigger",
+    "extension_days",
     "fixed_event",
     "load_context",
     "target_for_trigger",
     "task_info",
     "user_prefs",
+    "window",
 ]
 
 
@@ -82,6 +86,56 @@ def block(b: Block) -> pm.Block:
     )
 
 
+def window(now: datetime, horizon_hours: int = 24) -> tuple[datetime, datetime]:
+    """The blocks a context reads: from a day before the planning window to a day after it."""
+    # in UTC: adding hours to a local time is wall-clock arithmetic (25 real hours across a DST change)
+    utc_now = now.astimezone(UTC)
+    return utc_now - timedelta(hours=24), utc_now + timedelta(hours=horizon_hours + 24)
+
+
+def extension_days(user: User, now: datetime) -> tuple[date, date]:
+    """The local days whose day extensions a context reads (raises on an unknown time zone)."""
+    local_today = now.astimezone(ZoneInfo(user.timezone)).date()
+    return local_today - timedelta(days=1), local_today + timedelta(days=2)
+
+
+def build_context(  # noqa: PLR0917 - mirrors PlanningContext
+    user: User,
+    now: datetime,
+    target: pm.Target,
+    blocks: Iterable[Block],
+    tasks: Iterable[Task],
+    events: Iterable[FixedEvent],
+    extensions: Iterable[DayExtension],
+    grid_minutes: int = 15,
+    horizon_hours: int = 24,
+) -> pm.PlanningContext:
+    """The planning context from rows that may cover more (a whole batch of users): keeps the user's
+    blocks in the window (in the order given: by start), their tasks and the target task (by id), the
+    user's fixed events (in the order given) and the day extensions around `now`."""
+    lo, hi = window(now, horizon_hours)
+    first, last = extension_days(user, now)
+    mine = [b for b in blocks if b.user_id == user.id and b.start < hi and b.end > lo]
+    task_ids = {b.task_id for b in mine}
+    if target.task_id is not None:
+        task_ids.add(target.task_id)
+    wanted = sorted((t for t in tasks if t.id in task_ids), key=lambda t: t.id)
+    return pm.PlanningContext(
+        now=now,
+        user=user_prefs(user, grid_minutes),
+        target=target,
+        tasks=tuple(task_info(t) for t in wanted),
+        fixed_events=tuple(fixed_event(e) for e in events if e.user_id == user.id),
+        blocks=tuple(block(b) for b in mine),
+        day_extensions=tuple(
+            pm.DayExtension(day=x.day, day_end=clock(x.day_end) or time(0, 0))
+            for x in extensions
+            if x.user_id == user.id and first <= x.day <= last
+        ),
+        horizon_hours=horizon_hours,
+    )
+
+
 async def load_context(  # noqa: PLR0917 - mirrors PlanningContext
     uow: UnitOfWork,
     user: User,
@@ -92,31 +146,16 @@ async def load_context(  # noqa: PLR0917 - mirrors PlanningContext
 ) -> pm.PlanningContext:
     """The planning context of `user` at `now`: every fixed event, the blocks from a day before the window
     to a day after it (with their tasks and the target task), and the day extensions around it."""
-    # in UTC: adding hours to a local time is wall-clock arithmetic (25 real hours across a DST change)
-    utc_now = now.astimezone(UTC)
-    lo, hi = utc_now - timedelta(hours=24), utc_now + timedelta(hours=horizon_hours + 24)
+    lo, hi = window(now, horizon_hours)
+    first, last = extension_days(user, now)
     blocks = await uow.blocks.overlapping(user.id, lo, hi)
     task_ids = {b.task_id for b in blocks}
     if target.task_id is not None:
         task_ids.add(target.task_id)
-    tasks = sorted(await uow.tasks.list_by_ids(task_ids), key=lambda t: t.id)
+    tasks = await uow.tasks.list_by_ids(task_ids)
     events = await uow.events.for_user(user.id)
-    local_today = now.astimezone(ZoneInfo(user.timezone)).date()
-    extensions = await uow.day_extensions.between(
-        user.id, local_today - timedelta(days=1), local_today + timedelta(days=2)
-    )
-    return pm.PlanningContext(
-        now=now,
-        user=user_prefs(user, grid_minutes),
-        target=target,
-        tasks=tuple(task_info(t) for t in tasks),
-        fixed_events=tuple(fixed_event(e) for e in events),
-        blocks=tuple(block(b) for b in blocks),
-        day_extensions=tuple(
-            pm.DayExtension(day=x.day, day_end=clock(x.day_end) or time(0, 0)) for x in extensions
-        ),
-        horizon_hours=horizon_hours,
-    )
+    extensions = await uow.day_extensions.between(user.id, first, last)
+    return build_context(user, now, target, blocks, tasks, events, extensions, grid_minutes, horizon_hours)
 
 
 async def target_for_trigger(uow: UnitOfWork, user: User, trigger: Trigger) -> pm.Target:

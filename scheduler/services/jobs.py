@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
 
-from scheduler.services.triggers import create_trigger
-from store import Store, UnitOfWork
-from store.enums import JobStatus, TaskStatus, TriggerType
-from store.models import Block, Job, Task, User
+from scheduler.services.triggers import dedupe_key
+from store import Store, UnitOfWork, new_id
+from store.enums import JobReason, JobStatus, TaskStatus, TriggerStatus, TriggerType
+from store.models import Job, Task, Trigger
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +22,8 @@ MAX_ATTEMPTS = 3
 # after a failed pipeline run the job fires again this much later (times the attempt number)
 FAILURE_PAUSE = timedelta(minutes=5)
 HORIZON = timedelta(hours=24)
+# Due jobs claimed and settled per transaction.
+BATCH = 50
 PROMOTION = {2: 1, 4: 3}
 
 
@@ -29,15 +33,27 @@ def _rearm(job: Job, trigger_at: datetime, now: datetime) -> None:
     job.trigger_id = None
     job.attempts = 0
     job.last_error = None
+    job.reason = None
     job.claimed_by = None
     job.claimed_until = None
     job.updated_at = now
 
 
-def _settle(job: Job, status: JobStatus, now: datetime) -> None:
+def _settle(job: Job, status: JobStatus, now: datetime, reason: JobReason | None = None) -> None:
     job.status = status
+    job.reason = reason
     job.claimed_until = None
     job.updated_at = now
+
+
+def _cancel_reason(task: Task, gone: bool) -> JobReason:
+    if gone:
+        return JobReason.TASK_DELETED
+    if task.status == TaskStatus.DONE:
+        return JobReason.TASK_DONE
+    if task.status == TaskStatus.CANCELED:
+        return JobReason.TASK_CANCELED
+    return JobReason.NO_THRESHOLD
 
 
 async def sync_job(uow: UnitOfWork, task: Task, now: datetime) -> None:
@@ -53,8 +69,8 @@ async def sync_job(uow: UnitOfWork, task: Task, now: datetime) -> None:
     threshold = task.urgency_threshold_at
     if gone or task.status != TaskStatus.OPEN or threshold is None:
         if job is not None and job.status == JobStatus.PENDING:
-            _settle(job, JobStatus.CANCELED, now)
-            log.info("job %s canceled", job.id)
+            _settle(job, JobStatus.CANCELED, now, _cancel_reason(task, gone))
+            log.info("job %s canceled (%s)", job.id, job.reason)
         return
     if job is None:
         uow.jobs.add(
@@ -130,87 +146,195 @@ async def promote_urgency(uow: UnitOfWork, now: datetime, limit: int = 500) -> i
     return promoted
 
 
-async def _has_block_soon(uow: UnitOfWork, task_id: str, now: datetime) -> bool:
-    stmt = select(Block.id).where(Block.task_id == task_id, Block.end > now, Block.start < now + HORIZON)
-    return (await uow.session.execute(stmt.limit(1))).first() is not None
+@dataclass(frozen=True)
+class Verdict:
+    """What the due scan does with one job (SPEC 3.1, first match wins)."""
+
+    status: JobStatus
+    reason: JobReason | None = None
+    rearm_at: datetime | None = None  # still pending, at this new time
+    promote: bool = False  # the task's quadrant is promoted (2 -> 1, 4 -> 3) in the same transaction
 
 
-async def _task_and_user(uow: UnitOfWork, task_id: str) -> tuple[Task, User] | None:
-    """The job's task (locked: promotion writes it) with its user, in one round trip."""
-    stmt = (
-        select(Task, User)
-        .join(User, User.id == Task.user_id)
-        .where(Task.id == task_id)
-        .with_for_update(of=Task)
-        .execution_options(populate_existing=True)
+def decide(task: Task | None, has_block_soon: bool, now: datetime) -> Verdict:
+    """The rules of SPEC 3.1 for a due job whose task is `task` (None: gone); TRIGGERED means fire."""
+    if task is None:
+        return Verdict(JobStatus.SKIPPED, JobReason.TASK_MISSING)
+    if task.status != TaskStatus.OPEN:
+        reason = JobReason.TASK_DONE if task.status == TaskStatus.DONE else JobReason.TASK_CANCELED
+        return Verdict(JobStatus.CANCELED, reason)
+    threshold = task.urgency_threshold_at
+    if threshold is None:
+        return Verdict(JobStatus.CANCELED, JobReason.NO_THRESHOLD)
+    if threshold > now:
+        return Verdict(JobStatus.PENDING, rearm_at=threshold)
+    # Promoted now, in this transaction, so the preview's base_version already sees quadrant 1.
+    promoted = task.quadrant in PROMOTION
+    quadrant = PROMOTION.get(task.quadrant, task.quadrant)
+    if quadrant != 1:
+        return Verdict(JobStatus.SKIPPED, JobReason.NOT_IMPORTANT, promote=promoted)
+    if has_block_soon:
+        return Verdict(JobStatus.SKIPPED, JobReason.ALREADY_SCHEDULED, promote=promoted)
+    return Verdict(JobStatus.TRIGGERED, promote=promoted)
+
+
+@dataclass
+class _Batch:
+    """The writes of one due-scan batch, gathered while deciding and sent as multi-row statements."""
+
+    jobs: dict[str, dict[str, object]] = field(default_factory=dict)
+    tasks: dict[str, dict[str, object]] = field(default_factory=dict)
+    triggers: list[Trigger] = field(default_factory=list)
+    created: list[str] = field(default_factory=list)
+
+
+def _failure(
+    job: Job, worker_id: str, now: datetime, lease_seconds: float, exc: Exception
+) -> dict[str, object]:
+    """A job whose processing raised: count the attempt and keep the lease until it expires (that is the
+    retry delay); after MAX_ATTEMPTS it is parked as failed."""
+    attempts = job.attempts + 1
+    values: dict[str, object] = {
+        "attempts": attempts,
+        "last_error": f"{type(exc).__name__}: {exc}"[:2000],
+        "claimed_by": worker_id,
+        "claimed_until": now + timedelta(seconds=lease_seconds),
+        "updated_at": now,
+    }
+    if attempts >= MAX_ATTEMPTS:
+        values |= {"status": JobStatus.FAILED, "claimed_until": None}
+    return values
+
+
+async def _scan(
+    uow: UnitOfWork, jobs: Sequence[Job], *, now: datetime, worker_id: str, lease_seconds: float
+) -> list[str]:
+    """Decide and settle a locked batch of due jobs with a few statements (one per table); the ids of the
+    triggers created. The caller commits."""
+    found = await uow.batch.tasks_with_users(j.task_id for j in jobs)
+    soon = await uow.batch.tasks_with_block_between(found, now, now + HORIZON)
+    out = _Batch()
+    fire: list[tuple[Job, Task]] = []
+    for job in jobs:
+        try:
+            task_user = found.get(job.task_id)
+            task = task_user[0] if task_user else None
+            verdict = decide(task, job.task_id in soon, now)
+            if task is not None and verdict.promote:
+                out.tasks[task.id] = {
+                    "quadrant": PROMOTION[task.quadrant],
+                    "version": task.version + 1,
+                    "updated_at": now,
+                }
+            if verdict.status == JobStatus.TRIGGERED and task is not None:
+                fire.append((job, task))
+            elif verdict.rearm_at is not None:
+                out.jobs[job.id] = _rearmed(verdict.rearm_at, now)
+            else:
+                out.jobs[job.id] = _settled(verdict.status, verdict.reason, worker_id, now)
+        except Exception as exc:  # one bad row must not hold up the batch
+            log.exception("job %s failed", job.id)
+            out.jobs[job.id] = _failure(job, worker_id, now, lease_seconds, exc)
+    keys = {job.id: dedupe_key(task.user_id, TriggerType.WORKER_DUE_JOB, task.id, now) for job, task in fire}
+    live = await uow.batch.live_triggers_by_dedupe(keys.values())
+    for job, task in fire:
+        trigger_id = live.get(keys[job.id])
+        if trigger_id is None:
+            row = due_trigger(task, keys[job.id], now)
+            out.triggers.append(row)
+            out.created.append(row.id)
+            trigger_id = row.id
+        else:
+            log.info("trigger %s reused (dedupe hit)", trigger_id)
+        out.jobs[job.id] = _settled(JobStatus.TRIGGERED, None, worker_id, now) | {"trigger_id": trigger_id}
+    await uow.batch.update_rows(Task, out.tasks)
+    await uow.batch.insert_rows(out.triggers)
+    await uow.batch.update_rows(Job, out.jobs)
+    for row in out.triggers:
+        log.info("trigger %s created: %s", row.id, row.type, extra={"trace_id": row.trace_id})
+    return out.created
+
+
+def _settled(status: JobStatus, reason: JobReason | None, worker_id: str, now: datetime) -> dict[str, object]:
+    return {
+        "status": status,
+        "reason": reason,
+        "claimed_by": worker_id,
+        "claimed_until": None,
+        "updated_at": now,
+    }
+
+
+def _rearmed(trigger_at: datetime, now: datetime) -> dict[str, object]:
+    return {
+        "status": JobStatus.PENDING,
+        "reason": None,
+        "trigger_at": trigger_at,
+        "trigger_id": None,
+        "attempts": 0,
+        "last_error": None,
+        "claimed_by": None,
+        "claimed_until": None,
+        "updated_at": now,
+    }
+
+
+def due_trigger(task: Task, dedupe: str, now: datetime) -> Trigger:
+    """The pending trigger a due job creates (the fields create_trigger sets for worker_due_job)."""
+    return Trigger(
+        user_id=task.user_id,
+        type=TriggerType.WORKER_DUE_JOB,
+        task_id=task.id,
+        status=TriggerStatus.PENDING,
+        dedupe_key=dedupe,
+        effective_now=now,
+        trace_id=new_id()[:16],
+        created_at=now,
+        updated_at=now,
     )
-    row = (await uow.session.execute(stmt)).first()
-    return None if row is None else (row[0], row[1])
-
-
-async def _process(uow: UnitOfWork, job: Job, now: datetime) -> str | None:
-    """Apply the rules of SPEC 3.1 to one claimed job, first match wins; the created trigger's id."""
-    found = await _task_and_user(uow, job.task_id)
-    if found is None:
-        _settle(job, JobStatus.SKIPPED, now)
-        return None
-    task, user = found
-    if task.status != TaskStatus.OPEN or task.urgency_threshold_at is None:
-        _settle(job, JobStatus.CANCELED, now)
-        return None
-    if task.urgency_threshold_at > now:
-        _rearm(job, task.urgency_threshold_at, now)
-        return None
-    # Promote now, in this transaction, so the preview's base_version already sees quadrant 1.
-    promote(task, now)
-    if task.quadrant != 1:
-        _settle(job, JobStatus.SKIPPED, now)
-        return None
-    if await _has_block_soon(uow, task.id, now):
-        _settle(job, JobStatus.SKIPPED, now)
-        return None
-    outcome = await create_trigger(uow, user=user, type=TriggerType.WORKER_DUE_JOB, now=now, task_id=task.id)
-    job.trigger_id = outcome.trigger.id
-    _settle(job, JobStatus.TRIGGERED, now)
-    return outcome.trigger.id if outcome.created else None
 
 
 async def process_due_jobs(
-    store: Store, *, now: datetime, worker_id: str, lease_seconds: float, limit: int = 100
+    store: Store, *, now: datetime, worker_id: str, lease_seconds: float, limit: int = BATCH
 ) -> list[str]:
-    """Claim due pending jobs with a lease, then settle each in its own short transaction; the ids of
-    the triggers created. Several workers may run this at once: each job is processed once."""
-    async with store.uow() as uow:
-        claimed = [job.id for job in await uow.jobs.claim_due(worker_id, now, lease_seconds, limit)]
-        await uow.commit()
+    """Claim up to `limit` due pending jobs, decide each (SPEC 3.1) and settle them all in one transaction
+    (locked with SKIP LOCKED on MySQL, so several workers each process a job once); the ids of the
+    triggers created.
+
+    Statements per batch, whatever its size: the locking read of the jobs, one read of their tasks with
+    users, one of "has a block soon", one of live dedupe keys, then one UPDATE of the promoted tasks, one
+    multi-row INSERT of the triggers and one UPDATE of the jobs; one commit. If that transaction fails,
+    the jobs are retried one per transaction, so a poisoned job fails alone (recorded on the job)."""
+    ids: list[str] = []
+    try:
+        async with store.uow() as uow:
+            claimed = await uow.batch.lock_due_jobs(now, limit)
+            ids = [job.id for job in claimed]
+            made = await _scan(uow, claimed, now=now, worker_id=worker_id, lease_seconds=lease_seconds)
+            await uow.commit()
+        return made
+    except Exception:
+        if not ids:
+            raise
+        log.exception("due batch of %d job(s) failed; retrying them one by one", len(ids))
     created: list[str] = []
-    for job_id in claimed:
+    for job_id in ids:
         try:
             async with store.uow() as uow:
-                job = await uow.jobs.get_for_update(job_id)
-                # Still ours and pending: a lease that expired meanwhile may have gone to another worker.
-                if job is None or job.status != JobStatus.PENDING or job.claimed_by != worker_id:
-                    continue
-                trigger_id = await _process(uow, job, now)
+                one = await uow.batch.lock_due_jobs(now, 1, [job_id])
+                created += await _scan(uow, one, now=now, worker_id=worker_id, lease_seconds=lease_seconds)
                 await uow.commit()
         except Exception as exc:
             log.exception("job %s failed", job_id)
-            await _record_failure(store, job_id, worker_id, now, exc)
-            continue
-        if trigger_id is not None:
-            created.append(trigger_id)
+            await _record_failure(store, job_id, now, exc, worker_id=worker_id, lease_seconds=lease_seconds)
     return created
 
 
-async def _record_failure(store: Store, job_id: str, worker_id: str, now: datetime, exc: Exception) -> None:
+async def _record_failure(
+    store: Store, job_id: str, now: datetime, exc: Exception, *, worker_id: str, lease_seconds: float
+) -> None:
     async with store.uow() as uow:
-        job = await uow.jobs.get_for_update(job_id)
-        if job is None or job.status != JobStatus.PENDING or job.claimed_by != worker_id:
-            return
-        job.attempts += 1
-        job.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-        # The lease stays until it expires: that is the retry delay.
-        if job.attempts >= MAX_ATTEMPTS:
-            _settle(job, JobStatus.FAILED, now)
-        job.updated_at = now
+        # Still due and free: another worker may have taken it meanwhile.
+        for job in await uow.batch.lock_due_jobs(now, 1, [job_id]):
+            await uow.batch.update_rows(Job, {job.id: _failure(job, worker_id, now, lease_seconds, exc)})
         await uow.commit()

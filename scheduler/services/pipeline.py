@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 from collections.abc import Sequence
@@ -21,13 +22,21 @@ from scheduler.services.choice import (
     issues_json,
     json_safe,
 )
-from scheduler.services.context import context_for_trigger, load_context, unfinished_target
+from scheduler.services.context import (
+    build_context,
+    extension_days,
+    load_context,
+    target_for_trigger,
+    unfinished_target,
+    window,
+)
 from scheduler.services.dryrun import DryRunReport
 from scheduler.services.errors import ErrorCode, ServiceError
 from scheduler.services.triggers import create_trigger
 from store import Store, UnitOfWork
 from store.enums import ChoiceSource, PreviewStatus, TriggerStatus, TriggerType
 from store.models import Preview, Trigger, User
+from store.repositories.batch import outbox_row, transition
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +45,23 @@ READY_TOPIC = "preview.ready"
 STALE_PROCESSING = timedelta(minutes=10)
 LATE_START = timedelta(minutes=1)
 DETAIL_CHARS = 2000
+# Triggers claimed, planned and written per batch; chooser (LLM) calls in flight at once.
+BATCH = 50
+CHOOSE_CONCURRENCY = 8
+
+
+@dataclass
+class _Work:
+    """One claimed trigger on its way through a batch."""
+
+    trigger: Trigger  # detached: changing it writes nothing
+    ctx: pm.PlanningContext | None = None
+    result: pm.PlanResult | None = None
+    request: ChoiceRequest | None = None
+    choice: Choice | None = None
+    preview: Preview | None = None
+    error: Exception | None = None
+    outcome: PipelineOutcome | None = None
 
 
 @dataclass(frozen=True)
@@ -52,87 +78,230 @@ class Pipeline:
     """Runs triggers to previews; the chooser is the LLM (or the fallback) behind llm.api.Chooser."""
 
     def __init__(
-        self, store: Store, chooser: Chooser, *, preview_ttl_minutes: int = 60, grid_minutes: int = 15
+        self,
+        store: Store,
+        chooser: Chooser,
+        *,
+        preview_ttl_minutes: int = 60,
+        grid_minutes: int = 15,
+        batch: int = BATCH,
+        concurrency: int = CHOOSE_CONCURRENCY,
     ) -> None:
+        if batch < 1 or concurrency < 1:
+            raise ValueError("batch and concurrency must be at least 1")
         self._store = store
         self._chooser = chooser
+        self._batch = batch
+        # Bounds the chooser calls in flight across every batch of this pipeline (LLM rate limits).
+        self._gate = asyncio.Semaphore(concurrency)
         self._ttl = timedelta(minutes=preview_ttl_minutes)
         self._grid = grid_minutes
 
     async def run(self, trigger_id: str, now: datetime) -> PipelineOutcome:
         """Process a pending trigger; a trigger already processed is answered with its current state."""
-        claimed = await self._claim(trigger_id, now)
-        if isinstance(claimed, PipelineOutcome):
-            return claimed
-        trigger, ctx = claimed
-        try:
-            return await self._produce(trigger, ctx, now)
-        except Exception as exc:
-            log.exception("trigger %s failed", trigger_id, extra={"trace_id": trigger.trace_id})
-            return await self._fail(trigger_id, now, exc)
+        (outcome,) = await self.run_batch([trigger_id], now, wait=True)
+        if outcome is None:
+            raise ServiceError(ErrorCode.NOT_FOUND, f"no trigger {trigger_id}")
+        return outcome
+
+    async def run_batch(
+        self, trigger_ids: Sequence[str], now: datetime, *, wait: bool = False
+    ) -> list[PipelineOutcome | None]:
+        """Process these triggers, `batch` at a time; an outcome per id (None: no such trigger).
+
+        Per batch, whatever its size: one transaction claims the pending triggers and reads the contexts
+        of all their users (one query per table), planning and choosing run outside any transaction (the
+        chooser `concurrency` at a time), and one transaction writes the previews, outbox rows and trigger
+        states with multi-row statements. A trigger that cannot be planned or chosen for fails alone.
+        With `wait` a trigger another run holds is waited for; else (MySQL) it is skipped and reported in
+        the state it had."""
+        unique = list(dict.fromkeys(trigger_ids))
+        found: dict[str, PipelineOutcome | None] = {}
+        for i in range(0, len(unique), self._batch):
+            chunk = unique[i : i + self._batch]
+            found |= await self._run_chunk(chunk, now, wait=wait)
+        return [found.get(t) for t in trigger_ids]
+
+    async def _run_chunk(
+        self, trigger_ids: list[str], now: datetime, *, wait: bool
+    ) -> dict[str, PipelineOutcome | None]:
+        works, outcomes = await self._claim(trigger_ids, now, wait=wait)
+        if works:
+            await self._plan_and_choose(works, now)
+            outcomes |= await self._write(works, now)
+        return outcomes
 
     async def _claim(
-        self, trigger_id: str, now: datetime
-    ) -> tuple[Trigger, pm.PlanningContext] | PipelineOutcome:
-        """Lock the trigger, read its context and mark it processing, in one short transaction."""
+        self, trigger_ids: list[str], now: datetime, *, wait: bool
+    ) -> tuple[list[_Work], dict[str, PipelineOutcome | None]]:
+        """Lock the runnable triggers, read their contexts and mark them processing, in one short
+        transaction; the others are answered with their current state. Bad data (an unknown time zone, a
+        malformed stored value) fails its trigger for good, in the same transaction."""
         async with self._store.uow() as uow:
-            trigger = await uow.triggers.get_for_update(trigger_id)
-            if trigger is None:
-                raise ServiceError(ErrorCode.NOT_FOUND, f"no trigger {trigger_id}")
-            stale = (
-                trigger.status == TriggerStatus.PROCESSING and trigger.updated_at <= now - STALE_PROCESSING
+            rows = await uow.batch.lock_runnable_triggers(
+                trigger_ids, now - STALE_PROCESSING, skip_locked=not wait
             )
-            if trigger.status != TriggerStatus.PENDING and not stale:
-                return await _current(uow, trigger)
-            if trigger.mocked_now is None and now - trigger.effective_now > LATE_START:
-                # Run late (recovered after a crash, or queued behind a backlog): plan for the present, not
-                # for when the trigger was created, or every option could already lie in the past.
-                trigger.effective_now = now
+            claimed = {t.id for t in rows}
+            outcomes = await _current(uow, [t for t in trigger_ids if t not in claimed])
+            for trigger in rows:
+                if trigger.mocked_now is None and now - trigger.effective_now > LATE_START:
+                    # Run late (recovered after a crash, or queued behind a backlog): plan for the present,
+                    # not for when the trigger was created, or every option could already lie in the past.
+                    trigger.effective_now = now
+            contexts = await self._contexts(uow, rows)
+            works: list[_Work] = []
+            failed: list[_Work] = []
+            for trigger in rows:
+                ctx = contexts[trigger.id]
+                if isinstance(ctx, Exception):
+                    log.error("trigger %s failed: %s", trigger.id, ctx, extra={"trace_id": trigger.trace_id})
+                    failed.append(_Work(trigger, error=ctx))
+                else:
+                    works.append(_Work(trigger, ctx=ctx))
+            changes = {
+                w.trigger.id: transition(TriggerStatus.PROCESSING, now)
+                | {"effective_now": w.trigger.effective_now}
+                for w in works
+            }
+            changes |= await _failures(uow, failed, now)
+            await uow.batch.update_rows(Trigger, changes)
+            await uow.commit()
+        for w in failed:
+            outcomes[w.trigger.id] = w.outcome
+        return works, outcomes
+
+    async def _contexts(
+        self, uow: UnitOfWork, triggers: Sequence[Trigger]
+    ) -> dict[str, pm.PlanningContext | Exception]:
+        """The planning context of every trigger at its effective now, reading each table once for all."""
+        out: dict[str, pm.PlanningContext | Exception] = {}
+        users = await uow.batch.users(t.user_id for t in triggers)
+        prepared: list[tuple[Trigger, User, pm.Target]] = []
+        for trigger in triggers:
+            user = users.get(trigger.user_id)
+            if user is None:  # pragma: no cover - the foreign key cascades
+                out[trigger.id] = ServiceError(ErrorCode.USER_NOT_FOUND, f"no user {trigger.user_id}")
+                continue
             try:
-                ctx = await self._context(uow, trigger)
+                extension_days(user, trigger.effective_now)  # an unknown time zone fails here
+                # Only a feedback trigger without a block needs queries to resolve its target.
+                target = await target_for_trigger(uow, user, trigger)
+                prepared.append((trigger, user, target))
             except (ServiceError, ValueError, LookupError) as exc:
-                # Bad data (an unknown time zone, a malformed stored value): the trigger fails for good.
-                log.exception("trigger %s failed", trigger_id, extra={"trace_id": trigger.trace_id})
-                return await _failed(uow, trigger, now, exc)
-            uow.triggers.transition(trigger, TriggerStatus.PROCESSING, now)
-            await uow.commit()
-            return trigger, ctx
+                out[trigger.id] = exc
+        if not prepared:
+            return out
+        ranges = [(u.id, *window(t.effective_now)) for t, u, _ in prepared]
+        blocks = await uow.batch.blocks_overlapping(ranges)
+        task_ids = {b.task_id for b in blocks} | {x.task_id for _, _, x in prepared if x.task_id}
+        tasks = await uow.batch.tasks(task_ids)
+        user_ids = {u.id for _, u, _ in prepared}
+        events = await uow.batch.fixed_events(user_ids)
+        days = [extension_days(u, t.effective_now) for t, u, _ in prepared]
+        extensions = await uow.batch.day_extensions(
+            user_ids, min(d[0] for d in days), max(d[1] for d in days)
+        )
+        for trigger, user, target in prepared:
+            try:
+                out[trigger.id] = build_context(
+                    user, trigger.effective_now, target, blocks, tasks, events, extensions, self._grid
+                )
+            except (ServiceError, ValueError, LookupError) as exc:
+                out[trigger.id] = exc
+        return out
 
-    async def _context(self, uow: UnitOfWork, trigger: Trigger) -> pm.PlanningContext:
-        user = await uow.users.get(trigger.user_id)
-        if user is None:  # pragma: no cover - the foreign key cascades
-            raise ServiceError(ErrorCode.USER_NOT_FOUND, f"no user {trigger.user_id}")
-        return await context_for_trigger(uow, user, trigger, self._grid)
+    async def _plan_and_choose(self, works: list[_Work], now: datetime) -> None:
+        """Plan each (pure), then call the chooser for those that need one, `concurrency` at a time and
+        outside any transaction (an LLM call may take seconds). A failure stays with its trigger."""
+        for w in works:
+            try:
+                assert w.ctx is not None
+                w.result = plan(w.ctx)
+                if w.result.observation.decision != pm.Decision.CLOSE:
+                    w.request = build_request(w.trigger.type, w.result, w.ctx, w.trigger.user_text or "")
+            except Exception as exc:
+                log.exception("trigger %s failed", w.trigger.id, extra={"trace_id": w.trigger.trace_id})
+                w.error = exc
 
-    async def _produce(self, trigger: Trigger, ctx: pm.PlanningContext, now: datetime) -> PipelineOutcome:
-        # Plan and choose outside any transaction: the chooser may take seconds (an LLM call).
-        result = plan(ctx)
-        decision = result.observation.decision
-        if decision == pm.Decision.CLOSE:
-            async with self._store.uow() as uow:
-                row = await self._owned(uow, trigger.id)
-                uow.triggers.transition(row, TriggerStatus.CLOSED, now)
-                await uow.commit()
-            log.info("trigger %s closed: nothing to do", trigger.id)
-            return PipelineOutcome(trigger.id, TriggerStatus.CLOSED, None, decision.value)
-        request = build_request(trigger.type, result, ctx, trigger.user_text or "")
-        choice = checked(request, await self._chooser.choose(request))
-        preview = self._preview(trigger, ctx, result, choice, now)
+        async def choose(w: _Work) -> None:
+            assert w.request is not None
+            assert w.result is not None
+            assert w.ctx is not None
+            try:
+                async with self._gate:
+                    choice = checked(w.request, await self._chooser.choose(w.request))
+                w.preview = self._preview(w.trigger, w.ctx, w.result, choice, now)
+                w.choice = choice
+            except Exception as exc:
+                log.exception("trigger %s failed", w.trigger.id, extra={"trace_id": w.trigger.trace_id})
+                w.error = exc
+
+        await asyncio.gather(*(choose(w) for w in works if w.error is None and w.request is not None))
+
+    async def _write(self, works: list[_Work], now: datetime) -> dict[str, PipelineOutcome | None]:
+        """Write every result in one transaction; if that fails, each in its own, so a trigger whose
+        write fails is marked failed alone."""
+        try:
+            return await self._write_all(works, now)
+        except Exception as exc:
+            if len(works) == 1:
+                return await self._fail_write(works[0], now, exc)
+            log.exception("writing a batch of %d trigger(s) failed; writing them one by one", len(works))
+        out: dict[str, PipelineOutcome | None] = {}
+        for w in works:
+            try:
+                out |= await self._write_all([w], now)
+            except Exception as exc:
+                out |= await self._fail_write(w, now, exc)
+        return out
+
+    async def _fail_write(self, w: _Work, now: datetime, exc: Exception) -> dict[str, PipelineOutcome | None]:
+        log.error("trigger %s failed: %s", w.trigger.id, exc, extra={"trace_id": w.trigger.trace_id})
+        return await self._write_all([_Work(w.trigger, error=exc)], now)
+
+    async def _write_all(self, works: list[_Work], now: datetime) -> dict[str, PipelineOutcome | None]:
         async with self._store.uow() as uow:
-            row = await self._owned(uow, trigger.id)
-            uow.triggers.transition(row, TriggerStatus.PREVIEW_GENERATED, now)
-            uow.previews.add(preview)
-            uow.outbox.put(READY_TOPIC, {"preview_id": preview.id}, now)
+            owned = await uow.batch.processing_trigger_ids([w.trigger.id for w in works])
+            # Another run may have finished one meanwhile (a stale takeover): its outcome stands.
+            out = await _current(uow, [w.trigger.id for w in works if w.trigger.id not in owned])
+            mine = [w for w in works if w.trigger.id in owned]
+            changes: dict[str, dict[str, object]] = {}
+            previews: list[Preview] = []
+            for w in mine:
+                if w.error is not None:
+                    continue
+                if w.preview is None:
+                    changes[w.trigger.id] = transition(TriggerStatus.CLOSED, now)
+                    w.outcome = PipelineOutcome(
+                        w.trigger.id, TriggerStatus.CLOSED, None, pm.Decision.CLOSE.value
+                    )
+                    continue
+                changes[w.trigger.id] = transition(TriggerStatus.PREVIEW_GENERATED, now)
+                previews.append(w.preview)
+                w.outcome = PipelineOutcome(
+                    w.trigger.id, TriggerStatus.PREVIEW_GENERATED, w.preview.id, w.preview.decision
+                )
+            changes |= await _failures(uow, [w for w in mine if w.error is not None], now)
+            await uow.batch.insert_rows(previews)
+            await uow.batch.insert_rows(
+                [outbox_row(READY_TOPIC, {"preview_id": p.id}, now) for p in previews]
+            )
+            await uow.batch.update_rows(Trigger, changes)
             await uow.commit()
-        log.info("trigger %s -> preview %s (%s, %s)", trigger.id, preview.id, decision.value, choice.source)
-        return PipelineOutcome(trigger.id, TriggerStatus.PREVIEW_GENERATED, preview.id, decision.value)
-
-    @staticmethod
-    async def _owned(uow: UnitOfWork, trigger_id: str) -> Trigger:
-        row = await uow.triggers.get_for_update(trigger_id)
-        if row is None or row.status != TriggerStatus.PROCESSING:
-            raise ServiceError(ErrorCode.INVALID_STATE, f"trigger {trigger_id} is no longer processing")
-        return row
+        for w in mine:
+            out[w.trigger.id] = w.outcome
+            if w.preview is not None and w.error is None and w.choice is not None:
+                log.info(
+                    "trigger %s -> preview %s (%s, %s)",
+                    w.trigger.id,
+                    w.preview.id,
+                    w.preview.decision,
+                    w.choice.source,
+                    extra={"trace_id": w.trigger.trace_id},
+                )
+            elif w.error is None:
+                log.info("trigger %s closed: nothing to do", w.trigger.id)
+        return out
 
     def _preview(
         self,
@@ -174,16 +343,6 @@ class Pipeline:
             created_at=now,
             updated_at=now,
         )
-
-    async def _fail(self, trigger_id: str, now: datetime, exc: Exception) -> PipelineOutcome:
-        async with self._store.uow() as uow:
-            trigger = await uow.triggers.get_for_update(trigger_id)
-            if trigger is None:
-                raise ServiceError(ErrorCode.NOT_FOUND, f"no trigger {trigger_id}") from exc
-            # Another run may have finished it meanwhile (a stale takeover): its outcome stands.
-            if trigger.status != TriggerStatus.PROCESSING:
-                return await _current(uow, trigger)
-            return await _failed(uow, trigger, now, exc)
 
     async def trigger_and_run(
         self,
@@ -281,23 +440,41 @@ async def _task_id(uow: UnitOfWork, user: User, task_key: str | None) -> str | N
     return task.id
 
 
-async def _current(uow: UnitOfWork, trigger: Trigger) -> PipelineOutcome:
-    preview = await uow.previews.get_by_trigger(trigger.id)
-    return PipelineOutcome(
-        trigger.id,
-        trigger.status,
-        preview.id if preview else None,
-        preview.decision if preview else None,
-        error_code=trigger.error_code,
-    )
+async def _current(uow: UnitOfWork, trigger_ids: Sequence[str]) -> dict[str, PipelineOutcome | None]:
+    """The outcome of triggers this run does not process, as they stand (None: no such trigger)."""
+    if not trigger_ids:
+        return {}
+    triggers = await uow.batch.triggers(trigger_ids)
+    previews = await uow.batch.previews_by_trigger(triggers)
+    out: dict[str, PipelineOutcome | None] = {}
+    for trigger_id in trigger_ids:
+        trigger = triggers.get(trigger_id)
+        preview = previews.get(trigger_id)
+        out[trigger_id] = (
+            None
+            if trigger is None
+            else PipelineOutcome(
+                trigger.id,
+                trigger.status,
+                preview.id if preview else None,
+                preview.decision if preview else None,
+                error_code=trigger.error_code,
+            )
+        )
+    return out
 
 
-async def _failed(uow: UnitOfWork, trigger: Trigger, now: datetime, exc: Exception) -> PipelineOutcome:
-    """Mark the trigger failed with the error, and commit (nothing else is in this unit)."""
-    code = exc.code if isinstance(exc, ServiceError) else ErrorCode.PIPELINE_FAILED
-    detail = f"{type(exc).__name__}: {exc}"[:DETAIL_CHARS]
-    uow.triggers.transition(trigger, TriggerStatus.FAILED, now, error_code=code, error_detail=detail)
-    if trigger.type == TriggerType.WORKER_DUE_JOB and trigger.task_id is not None:
-        await jobs.retry_after_failure(uow, trigger.task_id, trigger.id, now, detail)
-    await uow.commit()
-    return PipelineOutcome(trigger.id, TriggerStatus.FAILED, None, None, error_code=code)
+async def _failures(uow: UnitOfWork, failed: Sequence[_Work], now: datetime) -> dict[str, dict[str, object]]:
+    """The trigger changes that mark these failed with their error; a due job's job is retried later
+    (jobs.retry_after_failure). Sets each work's outcome."""
+    changes: dict[str, dict[str, object]] = {}
+    for w in failed:
+        exc = w.error
+        assert exc is not None
+        code = exc.code if isinstance(exc, ServiceError) else ErrorCode.PIPELINE_FAILED
+        detail = f"{type(exc).__name__}: {exc}"[:DETAIL_CHARS]
+        changes[w.trigger.id] = transition(TriggerStatus.FAILED, now, error_code=code, error_detail=detail)
+        if w.trigger.type == TriggerType.WORKER_DUE_JOB and w.trigger.task_id is not None:
+            await jobs.retry_after_failure(uow, w.trigger.task_id, w.trigger.id, now, detail)
+        w.outcome = PipelineOutcome(w.trigger.id, TriggerStatus.FAILED, None, None, error_code=code)
+    return changes

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import and_, or_, select, update
 
-from scheduler.services import actions, jobs
+from scheduler.services import actions, jobs, presses
 from scheduler.services.pipeline import STALE_PROCESSING
 from scheduler.worker import metrics
 from scheduler.worker.config import WorkerConfig

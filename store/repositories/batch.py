@@ -1,0 +1,279 @@
+"""Batched reads and writes for the due scan and the pipeline: one statement per table per batch."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime, timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy import and_, bindparam, case, insert, null, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from store.enums import TRIGGER_FINAL, JobStatus, OutboxStatus, TriggerStatus
+from store.models import (
+    Base,
+    Block,
+    DayExtension,
+    FixedEvent,
+    Job,
+    OutboxMessage,
+    Preview,
+    Task,
+    Trigger,
+    User,
+)
+
+M = TypeVar("M", bound=Base)
+
+# As BlockRepository.overlapping: no block is longer than this, so a window query bounds the start from below
+# and reads only the blocks near the window, not the whole history.
+MAX_BLOCK_LENGTH = timedelta(hours=24)
+
+
+def transition(
+    status: TriggerStatus, now: datetime, *, error_code: str | None = None, error_detail: str | None = None
+) -> dict[str, Any]:
+    """The column values of a trigger moving to `status` (as TriggerRepository.transition, for a batch
+    UPDATE): a final status releases its dedupe_key for a new trigger."""
+    values: dict[str, Any] = {"status": status, "updated_at": now}
+    if status in TRIGGER_FINAL:
+        values["dedupe_key"] = None
+    if error_code is not None:
+        values["error_code"] = error_code
+    if error_detail is not None:
+        values["error_detail"] = error_detail
+    return values
+
+
+def outbox_row(topic: str, payload: Any, now: datetime) -> OutboxMessage:
+    """A pending outbox message (as OutboxRepository.put), to insert with insert_rows."""
+    return OutboxMessage(
+        topic=topic,
+        payload=payload,
+        status=OutboxStatus.PENDING,
+        attempts=0,
+        available_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def row_values(row: Base) -> dict[str, Any]:
+    """Every column of a constructed (not yet added) row, for a multi-row INSERT."""
+    return {c.key: getattr(row, c.key) for c in row.__table__.columns}
+
+
+class BatchRepository:
+    """Reads that load a whole batch per statement, and multi-row writes in SQLAlchemy Core."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @property
+    def _mysql(self) -> bool:
+        return self.session.get_bind().dialect.name == "mysql"
+
+    # ---- generic multi-row writes -------------------------------------------------------------------------
+    async def insert_rows(self, rows: Sequence[Base]) -> None:
+        """One multi-row INSERT for rows of one model (ids and defaults already set by their constructor)."""
+        if not rows:
+            return
+        table: Any = rows[0].__table__
+        await self.session.execute(insert(table).values([row_values(r) for r in rows]))
+
+    async def update_rows(self, model: type[Base], changes: Mapping[str, Mapping[str, Any]]) -> int:
+        """One UPDATE for many rows: `changes` maps a row id to its new column values (a column a row does
+        not name keeps its value, through CASE id WHEN ... ELSE column). The number of rows matched."""
+        if not changes:
+            return 0
+        table: Any = model.__table__
+        columns = sorted({name for values in changes.values() for name in values})
+        assignments: dict[str, Any] = {}
+        for name in columns:
+            column = table.c[name]
+            whens = [
+                (table.c.id == row_id, _bound(values[name], column.type))
+                for row_id, values in changes.items()
+                if name in values
+            ]
+            if len(whens) == len(changes) and _all_equal(values[name] for values in changes.values()):
+                assignments[name] = _bound(next(iter(changes.values()))[name], column.type)
+            else:
+                assignments[name] = case(*whens, else_=column)
+        stmt = update(table).where(table.c.id.in_(list(changes))).values(assignments)
+        result = await self.session.execute(stmt)
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    # ---- the due scan -------------------------------------------------------------------------------------
+    async def lock_due_jobs(self, now: datetime, limit: int, job_ids: Sequence[str] = ()) -> list[Job]:
+        """Pending jobs due at `now` whose lease is free, locked until the transaction ends (SKIP LOCKED on
+        MySQL: another worker takes the next rows instead of waiting). `job_ids` narrows it to those jobs."""
+        stmt = (
+            select(Job)
+            .where(
+                Job.status == JobStatus.PENDING,
+                Job.trigger_at <= now,
+                or_(Job.claimed_until.is_(None), Job.claimed_until <= now),
+            )
+            .order_by(Job.trigger_at, Job.id)
+            .limit(limit)
+            .execution_options(populate_existing=True)
+        )
+        if job_ids:
+            stmt = stmt.where(Job.id.in_(list(job_ids)))
+        if self._mysql:
+            stmt = stmt.with_for_update(skip_locked=True)
+        return list((await self.session.scalars(stmt)).all())
+
+    async def tasks_with_users(self, task_ids: Iterable[str]) -> dict[str, tuple[Task, User]]:
+        """The tasks (locked: the scan promotes them) with their users, in one round trip."""
+        wanted = list(set(task_ids))
+        if not wanted:
+            return {}
+        stmt = (
+            select(Task, User)
+            .join(User, User.id == Task.user_id)
+            .where(Task.id.in_(wanted))
+            .order_by(Task.id)  # locked in id order, so two lockers cannot deadlock
+            .with_for_update(of=Task)
+            .execution_options(populate_existing=True)
+        )
+        return {task.id: (task, user) for task, user in (await self.session.execute(stmt)).all()}
+
+    async def tasks_with_block_between(self, task_ids: Iterable[str], lo: datetime, hi: datetime) -> set[str]:
+        """Which of the tasks have a block ending after `lo` and starting before `hi`."""
+        wanted = list(set(task_ids))
+        if not wanted:
+            return set()
+        stmt = (
+            select(Block.task_id)
+            .where(Block.task_id.in_(wanted), Block.end > lo, Block.start < hi)
+            .distinct()
+        )
+        return set((await self.session.scalars(stmt)).all())
+
+    async def live_triggers_by_dedupe(self, keys: Iterable[str]) -> dict[str, str]:
+        """dedupe key -> id of the live trigger holding it."""
+        wanted = list(set(keys))
+        if not wanted:
+            return {}
+        stmt = select(Trigger.dedupe_key, Trigger.id).where(Trigger.dedupe_key.in_(wanted))
+        return {key: tid for key, tid in (await self.session.execute(stmt)).all() if key is not None}
+
+    # ---- the pipeline -------------------------------------------------------------------------------------
+    async def lock_runnable_triggers(
+        self, trigger_ids: Sequence[str], stale_before: datetime, *, skip_locked: bool
+    ) -> list[Trigger]:
+        """Of these triggers, the pending ones and those left processing since before `stale_before`
+        (a crashed run), locked until the transaction ends, in the order asked. With skip_locked (MySQL), a
+        trigger another run holds is left out instead of waited for. The rows are detached from the
+        session: changing them writes nothing (write with update_rows)."""
+        if not trigger_ids:
+            return []
+        stmt = (
+            select(Trigger)
+            .where(
+                Trigger.id.in_(list(trigger_ids)),
+                or_(
+                    Trigger.status == TriggerStatus.PENDING,
+                    and_(Trigger.status == TriggerStatus.PROCESSING, Trigger.updated_at <= stale_before),
+                ),
+            )
+            .execution_options(populate_existing=True)
+        )
+        stmt = stmt.with_for_update(skip_locked=skip_locked and self._mysql)
+        rows = {t.id: t for t in (await self.session.scalars(stmt)).all()}
+        for row in rows.values():
+            self.session.expunge(row)
+        return [rows[i] for i in dict.fromkeys(trigger_ids) if i in rows]
+
+    async def processing_trigger_ids(self, trigger_ids: Sequence[str]) -> set[str]:
+        """Which of these triggers are still processing, locked until the transaction ends."""
+        if not trigger_ids:
+            return set()
+        stmt = (
+            select(Trigger.id)
+            .where(Trigger.id.in_(list(trigger_ids)), Trigger.status == TriggerStatus.PROCESSING)
+            .with_for_update()
+        )
+        return set((await self.session.scalars(stmt)).all())
+
+    async def triggers(self, trigger_ids: Iterable[str]) -> dict[str, Trigger]:
+        wanted = list(set(trigger_ids))
+        if not wanted:
+            return {}
+        stmt = select(Trigger).where(Trigger.id.in_(wanted)).execution_options(populate_existing=True)
+        return {t.id: t for t in (await self.session.scalars(stmt)).all()}
+
+    async def previews_by_trigger(self, trigger_ids: Iterable[str]) -> dict[str, Preview]:
+        wanted = list(set(trigger_ids))
+        if not wanted:
+            return {}
+        stmt = select(Preview).where(Preview.trigger_id.in_(wanted))
+        return {p.trigger_id: p for p in (await self.session.scalars(stmt)).all()}
+
+    async def users(self, user_ids: Iterable[str]) -> dict[str, User]:
+        wanted = list(set(user_ids))
+        if not wanted:
+            return {}
+        stmt = select(User).where(User.id.in_(wanted)).execution_options(populate_existing=True)
+        return {u.id: u for u in (await self.session.scalars(stmt)).all()}
+
+    async def blocks_overlapping(self, ranges: Iterable[tuple[str, datetime, datetime]]) -> list[Block]:
+        """Blocks intersecting any (user_id, lo, hi) window, ordered by start."""
+        wanted = sorted(set(ranges))
+        if not wanted:
+            return []
+        cond = or_(
+            *(
+                and_(
+                    Block.user_id == u,
+                    Block.start < hi,
+                    Block.start > lo - MAX_BLOCK_LENGTH,
+                    Block.end > lo,
+                )
+                for u, lo, hi in wanted
+            )
+        )
+        stmt = select(Block).where(cond).order_by(Block.start, Block.id)
+        return list((await self.session.scalars(stmt)).all())
+
+    async def tasks(self, task_ids: Iterable[str]) -> list[Task]:
+        wanted = list(set(task_ids))
+        if not wanted:
+            return []
+        stmt = select(Task).where(Task.id.in_(wanted)).order_by(Task.id)
+        return list((await self.session.scalars(stmt)).all())
+
+    async def fixed_events(self, user_ids: Iterable[str]) -> list[FixedEvent]:
+        wanted = list(set(user_ids))
+        if not wanted:
+            return []
+        stmt = (
+            select(FixedEvent)
+            .where(FixedEvent.user_id.in_(wanted))
+            .order_by(FixedEvent.created_at, FixedEvent.id)
+        )
+        return list((await self.session.scalars(stmt)).all())
+
+    async def day_extensions(self, user_ids: Iterable[str], first: date, last: date) -> list[DayExtension]:
+        wanted = list(set(user_ids))
+        if not wanted:
+            return []
+        stmt = (
+            select(DayExtension)
+            .where(DayExtension.user_id.in_(wanted), DayExtension.day >= first, DayExtension.day <= last)
+            .order_by(DayExtension.day)
+        )
+        return list((await self.session.scalars(stmt)).all())
+
+
+def _bound(value: Any, type_: Any) -> Any:
+    # Bound with the column's own type, so UTC instants and JSON go through their processors.
+    return null() if value is None else bindparam(None, value, type_=type_)
+
+
+def _all_equal(values: Iterable[Any]) -> bool:
+    it = iter(values)
+    first = next(it)
+    return all(v == first for v in it)
