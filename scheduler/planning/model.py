@@ -46,6 +46,8 @@ class UserPrefs:
     quiet_end: time | None = None
     preferred: tuple[tuple[time, time], ...] = ()  # preferred working periods, local
     grid_minutes: int = 15
+    max_extension_minutes: int = 90  # extend_day never ends a day later than day_end + this
+    late_work: bool = False  # extend_day may run past midnight (the user allowed late work)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 from scheduler.planning.window import BlockM, DaySpan, Frame, Span, merge
 
-MAX_EXTENSION = 240  # a day is never extended by more than this many minutes
 MIN_RUSH = 15  # a rush merge that frees less than this is not worth the disruption
 
 
@@ -97,13 +96,17 @@ def push_successors(f: Frame, day: DaySpan, unfinished: BlockM, length: int) -> 
 
 
 def extend_day(f: Frame, day: DaySpan, unfinished: BlockM | None, length: int) -> Extension | None:
-    """Place the work at the end of the day and end the day that much later."""
+    """Place the work at the end of the day and end the day that much later: at most the user's maximum
+    past the usual day end, and never past midnight unless the user allows late work."""
     busy = list(f.busy)
     # start in the free tail of the day if there is one, else at the day end (or now, if later)
     lo = max(f.now, unfinished.end if unfinished else f.now)
     tail = max([e for s, e in busy if s < day.end and e > lo] + [lo, day.start])
     nxt = min([d.start for d in f.days if d.start > day.start] + [f.end])
-    hi = min(f.end, nxt, day.end + MAX_EXTENSION)
+    cap = day.base_end + f.max_extension
+    if not f.late_work:
+        cap = min(cap, day.midnight)
+    hi = min(f.end, nxt, cap)
     s = first_fit(busy, tail, hi, length, f.ceil_start)
     if s is None or s + length <= day.end:
         return None

@@ -1,7 +1,7 @@
 """Planning contexts from compact scenario dicts (the golden files' format; pure, no file I/O).
 
 Format: `now` ("YYYY-MM-DD HH:MM", local);
-`user` {timezone, locale, day "08:00-22:30", quiet, preferred, grid};
+`user` {timezone, locale, day "08:00-22:30", quiet, preferred, grid, max_extension, late_work};
 `tasks` [{id, title, q, est, deadline, threshold, status}];
 `fixed` [{id, title, at "YYYY-MM-DD HH:MM-HH:MM"} or {id, title, weekly: 1..7, at "HH:MM-HH:MM",
 from, until}];
@@ -66,6 +66,8 @@ def build_context(sc: dict[str, Any]) -> PlanningContext:
         quiet_end=quiet[1],
         preferred=tuple(_span_t(p) for p in u.get("preferred", ())),
         grid_minutes=u.get("grid", 15),
+        max_extension_minutes=u.get("max_extension", 90),
+        late_work=bool(u.get("late_work", False)),
     )
     tasks = tuple(
         TaskInfo(

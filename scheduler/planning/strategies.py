@@ -39,6 +39,10 @@ def _place_reasons(p: Place, pool: list[Place]) -> tuple[Reason, ...]:
     return tuple(out)
 
 
+def _ends(d: Draft) -> int:
+    return max(e for _, e in d.work)
+
+
 def drafts(f: Frame, w: Weights, r: Resolved) -> tuple[list[Draft], Findings]:
     found = Findings()
     length, deadline = r.needed, r.deadline
@@ -94,11 +98,13 @@ def drafts(f: Frame, w: Weights, r: Resolved) -> tuple[list[Draft], Findings]:
                     Disruption(len(push.moves), push.minutes_moved),
                 )
             )
-    meets_now = found.slot_meets_deadline or found.split_needed
-    if (r.unfinished and not found.room_today) or (not r.unfinished and not meets_now):
+    # a longer day is offered only when it meets a deadline that nothing else meets (without a deadline,
+    # or once it has passed: only when nothing else places the work); a late evening that misses the
+    # deadline anyway helps no one, and tomorrow morning is the kinder late option
+    due = deadline if deadline is not None and not deadline_passed else None
+    if not out or (due is not None and not any(_ends(d) <= due for d in out)):
         ext = extend_day(f, day, r.block, length)
-        useful = ext is not None and (deadline is None or ext.new_end <= deadline or not out)
-        if ext is not None and useful:
+        if ext is not None and (due is None or ext.new_end <= due):
             found.extended = True
             out.append(
                 Draft(

@@ -8,7 +8,16 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from scheduler.planning.clock import Grid, IdentityMemo, dates_between, from_min, span_on, to_min, zone
+from scheduler.planning.clock import (
+    Grid,
+    IdentityMemo,
+    dates_between,
+    from_min,
+    span_on,
+    to_min,
+    wall_to_min,
+    zone,
+)
 from scheduler.planning.model import (
     BusyItem,
     BusyKind,
@@ -50,7 +59,9 @@ class BlockM:
 class DaySpan:
     day: date  # the local date the day window starts on
     start: int
-    end: int
+    end: int  # with the day's extension, if any
+    base_end: int = 0  # the user's usual day end (without extensions)
+    midnight: int = 0  # the local midnight at the end of `day`
 
 
 @dataclass(frozen=True)
@@ -70,6 +81,8 @@ class Frame:
     quiet: tuple[Span, ...]
     preferred: tuple[Span, ...]
     tasks: dict[str, TaskInfo]
+    max_extension: int  # the user's bound on extend_day, minutes past the usual day end
+    late_work: bool  # extend_day may run past midnight
     # starts allowed besides the grid: every end of a fixed event or block, every day window start, and
     # `now` rounded up to NOW_STEP, so a gap that opens when a class ends at 09:35 is usable from 09:35
     # (sorted, unique)
@@ -180,7 +193,8 @@ def day_spans(ctx: PlanningContext, tz: ZoneInfo, lo: int, hi: int) -> tuple[Day
     for d in dates_between(lo, hi, tz):
         s, e = span_on(d, prefs.day_start, ext.get(d, prefs.day_end), tz)
         if s < hi + 1440 and e > lo - 1440:
-            out.append(DaySpan(d, s, e))
+            base_end = span_on(d, prefs.day_start, prefs.day_end, tz)[1]
+            out.append(DaySpan(d, s, e, base_end, wall_to_min(next_day(d), time(0, 0), tz)))
     return tuple(out)
 
 
@@ -249,6 +263,8 @@ def _frame(ctx: PlanningContext) -> Frame:
         quiet=_local_spans(dates, prefs.quiet_start, prefs.quiet_end, tz),
         preferred=tuple(merge(p for a, b in prefs.preferred for p in _local_spans(dates, a, b, tz))),
         tasks=tasks,
+        max_extension=max(0, prefs.max_extension_minutes),
+        late_work=prefs.late_work,
         anchors=anchors,
     )
 

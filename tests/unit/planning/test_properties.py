@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from scheduler.planning import engine, window
 from scheduler.planning import plan as plan_ctx
+from scheduler.planning.clock import span_on
 from scheduler.planning.model import (
     Block,
     CandidateType,
@@ -63,6 +64,8 @@ def contexts(draw: st.DrawFn) -> PlanningContext:
         quiet_end=q(quiet[1] * 15) if quiet else None,
         preferred=tuple((q(a * 15), q((a + n) * 15)) for a, n in preferred),
         grid_minutes=draw(st.sampled_from([5, 10, 15, 15, 30])),
+        max_extension_minutes=draw(st.sampled_from([90, 90, 30, 240])),
+        late_work=draw(st.booleans()),
     )
     n_tasks = draw(st.integers(2, 4))
     tasks = []
@@ -203,6 +206,12 @@ def check(ctx: PlanningContext) -> None:
                 assert ch.day is not None
                 assert ch.new_day_end is not None
                 exts = [x for x in exts if x.day != ch.day] + [DayExtension(ch.day, ch.new_day_end)]
+                # bounded: at most the user's maximum past the usual day end, midnight unless late work
+                new_end = span_on(ch.day, ctx.user.day_start, ch.new_day_end, tz)[1]
+                usual_end = span_on(ch.day, ctx.user.day_start, ctx.user.day_end, tz)[1]
+                assert new_end - usual_end <= ctx.user.max_extension_minutes, c
+                midnight = span_on(ch.day + timedelta(days=1), time(0, 0), time(0, 1), tz)[0]
+                assert ctx.user.late_work or new_end <= midnight, c
         day_ctx = PlanningContext(now=ctx.now, user=ctx.user, target=ctx.target, day_extensions=tuple(exts))
         days = [(i.start, i.end) for i in window.day_windows(day_ctx)]
         spans = []
