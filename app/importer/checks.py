@@ -23,6 +23,7 @@ from app.importer.plan import (
     wall_clock_problem,
 )
 from app.importer.schema import ImportFile
+from store.repositories.schedule import MAX_BLOCK_LENGTH
 
 # build_plan's known_user(section, index, open_id): reports an unknown user and says whether it is known.
 _Known = Callable[[str, int, str], bool]
@@ -224,6 +225,9 @@ def _blocks(
         start, end = to_utc(b.start, tz), to_utc(b.end, tz)
         if end <= start:
             out.add(("blocks", i, "end"), "end must be after start")
+            continue
+        if end - start > MAX_BLOCK_LENGTH:
+            out.add(("blocks", i, "end"), "a block is at most 24 hours long")
             continue
         row = BlockRow(b.user, block_identity(b.key, b.task, start), b.key, b.task, start, end, b.locked)
         if (b.user, row.identity) in seen:

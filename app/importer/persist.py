@@ -152,12 +152,16 @@ def _upsert(  # noqa: PLR0917 - one call shape for four sections
     values: dict[str, Any],
     count: SectionCount,
     now: datetime,
+    touched: set[str] | None = None,
 ) -> tuple[Any, bool]:
-    """Insert a new row, or update `stored` in place only if a value differs; (row, written)."""
+    """Insert a new row, or update `stored` in place only if a value differs; (row, written). The user id
+    of a written row goes into `touched`: that user's schedule changed."""
     if stored is None:
         row = model(id=new_id(), **identity, **values, created_at=now, updated_at=now)
         uow.session.add(row)
         count.created += 1
+        if touched is not None:
+            touched.add(row.id if isinstance(row, User) else row.user_id)
         return row, True
     if not _assign(stored, values):
         count.unchanged += 1  # untouched: no updated_at churn, no version bump
@@ -166,6 +170,8 @@ def _upsert(  # noqa: PLR0917 - one call shape for four sections
     if hasattr(stored, "version"):
         stored.version += 1
     count.updated += 1
+    if touched is not None:
+        touched.add(stored.id if isinstance(stored, User) else stored.user_id)
     return stored, True
 
 
@@ -182,12 +188,17 @@ async def write_plan(
 ) -> tuple[ImportSummary, list[str]]:
     """Create or update every record of the plan; returns the summary and the ids of written tasks."""
     summary = ImportSummary()
-    user_ids = _write_users(uow, plan, snap, now, summary.users, progress)
+    touched: set[str] = set()
+    user_ids = _write_users(uow, plan, snap, now, summary.users, progress, touched)
     await uow.flush()  # users first: every other row refers to them
-    _write_events(uow, plan, snap, user_ids, now, summary.fixed_events, progress)
-    task_ids, written = _write_tasks(uow, plan, snap, user_ids, now, summary.tasks, progress)
+    _write_events(uow, plan, snap, user_ids, now, summary.fixed_events, progress, touched)
+    task_ids, written = _write_tasks(uow, plan, snap, user_ids, now, summary.tasks, progress, touched)
     await uow.flush()  # tasks before the blocks that refer to them
-    _write_blocks(uow, plan, snap, user_ids, task_ids, now, summary.blocks, progress)
+    _write_blocks(uow, plan, snap, user_ids, task_ids, now, summary.blocks, progress, touched)
+    # A stored user whose preferences, events, tasks or blocks changed: previews planned before are stale.
+    for user in snap.users.values():
+        if user.id in touched:
+            user.schedule_version += 1
     await uow.flush()
     return summary, written
 
@@ -199,6 +210,7 @@ def _write_users(  # noqa: PLR0917
     now: datetime,
     count: SectionCount,
     progress: Progress | None,
+    touched: set[str],
 ) -> dict[str, str]:
     ids = {open_id: user.id for open_id, user in snap.users.items()}
     tick = _ticker("users", len(plan.users), progress)
@@ -212,7 +224,7 @@ def _write_users(  # noqa: PLR0917
             "role": Role.ADMIN.value if u.admin else Role.USER.value,
         }
         stored = snap.users.get(u.open_id)
-        row, _ = _upsert(uow, stored, User, {"open_id": u.open_id}, values, count, now)
+        row, _ = _upsert(uow, stored, User, {"open_id": u.open_id}, values, count, now, touched)
         ids[u.open_id] = row.id
         tick(i)
     return ids
@@ -226,6 +238,7 @@ def _write_events(  # noqa: PLR0917
     now: datetime,
     count: SectionCount,
     progress: Progress | None,
+    touched: set[str],
 ) -> None:
     tick = _ticker("fixed_events", len(plan.events), progress)
     for i, e in enumerate(plan.events, 1):
@@ -241,7 +254,7 @@ def _write_events(  # noqa: PLR0917
             "valid_until": e.valid_until,
         }
         stored = snap.events.get((e.user, e.identity))
-        _upsert(uow, stored, FixedEvent, {"user_id": user_ids[e.user]}, values, count, now)
+        _upsert(uow, stored, FixedEvent, {"user_id": user_ids[e.user]}, values, count, now, touched)
         tick(i)
 
 
@@ -253,6 +266,7 @@ def _write_tasks(  # noqa: PLR0917
     now: datetime,
     count: SectionCount,
     progress: Progress | None,
+    touched: set[str],
 ) -> tuple[dict[tuple[str, str], str], list[str]]:
     ids = {k: t.id for k, t in snap.tasks.items()}
     written: list[str] = []
@@ -268,7 +282,7 @@ def _write_tasks(  # noqa: PLR0917
         }
         stored = snap.tasks.get((t.user, t.key))
         ident = {"user_id": user_ids[t.user], "key": t.key}
-        row, changed = _upsert(uow, stored, Task, ident, values, count, now)
+        row, changed = _upsert(uow, stored, Task, ident, values, count, now, touched)
         ids[t.user, t.key] = row.id
         if changed:
             written.append(row.id)
@@ -285,6 +299,7 @@ def _write_blocks(  # noqa: PLR0917
     now: datetime,
     count: SectionCount,
     progress: Progress | None,
+    touched: set[str],
 ) -> None:
     tick = _ticker("blocks", len(plan.blocks), progress)
     for i, b in enumerate(plan.blocks, 1):
@@ -297,7 +312,7 @@ def _write_blocks(  # noqa: PLR0917
         }
         stored = snap.blocks.get((b.user, b.identity))
         ident = {"user_id": user_ids[b.user], "source": BlockSource.IMPORT.value}
-        _upsert(uow, stored, Block, ident, values, count, now)
+        _upsert(uow, stored, Block, ident, values, count, now, touched)
         tick(i)
 
 

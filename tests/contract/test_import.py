@@ -712,3 +712,28 @@ def test_a_new_time_zone_that_moves_a_class_onto_a_stored_block_is_refused(
     assert "users[0].timezone (line" in result.stderr
     assert "fixed event 'class' would overlap a stored block of task 'k'" in result.stderr
     assert snapshot(imported) == before
+
+
+def test_an_import_that_changes_a_schedule_bumps_its_schedule_version(imported: str, workdir: Path) -> None:
+    """Previews planned before the change are then refused as stale (base_version_changed)."""
+    (before,) = rows(imported, "users")
+    result = run(imported, "import", str(workdir / "base.yaml"))  # unchanged: nothing is stale
+    assert result.exit_code == 0, result.output
+    assert rows(imported, "users")[0]["schedule_version"] == before["schedule_version"]
+
+    doc = copy.deepcopy(BASE)
+    doc["blocks"][0]["end"] = "2026-11-30T20:30:00+08:00"
+    result = run(imported, "import", str(write(workdir / "moved.yaml", doc)))
+    assert result.exit_code == 0, result.output
+    assert rows(imported, "users")[0]["schedule_version"] == before["schedule_version"] + 1
+
+
+def test_a_block_longer_than_a_day_is_refused(imported: str, workdir: Path) -> None:
+    doc = copy.deepcopy(BASE)
+    doc["blocks"][0]["end"] = "2026-12-02T20:30:00+08:00"
+    before = snapshot(imported)
+    result = run(imported, "import", str(write(workdir / "long.yaml", doc)))
+    assert result.exit_code != 0
+    assert "at most 24 hours" in result.output
+    assert "blocks[0].end" in result.output or "blocks" in result.output
+    assert snapshot(imported) == before
