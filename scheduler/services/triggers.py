@@ -93,13 +93,15 @@ async def create_trigger(
     trigger of that message; due-job and admin triggers for the same user, task and 30-minute bucket of
     the effective now return the live one (pending, processing or preview_generated). Raises ServiceError
     MOCKED_NOW_NOT_ALLOWED when a type other than dry_run / admin_trigger carries `mocked_now`. `choices`:
-    the blocks an ambiguous feedback may mean (the pipeline then asks which one)."""
+    the blocks an ambiguous feedback may mean (the pipeline then asks which one). A task or block id
+    (or a choice) that is not the user's raises ServiceError NOT_FOUND and changes nothing."""
     kind = TriggerType(type)
     _aware("now", now)
     if mocked_now is not None:
         if kind not in MOCKABLE:
             raise ServiceError(ErrorCode.MOCKED_NOW_NOT_ALLOWED, f"{kind.value} cannot carry a mocked now")
         _aware("mocked_now", mocked_now)
+    await _check_owned(uow, user, task_id, block_id, choices)
     effective_now = mocked_now or now
     idem = short_key(idempotency_key) if idempotency_key else None
     message_id = source_message_id if kind == TriggerType.USER_FEEDBACK and source_message_id else None
@@ -136,6 +138,22 @@ async def create_trigger(
             log.info("trigger %s reused (%s hit)", found.trigger.id, found.hit)
             return found
     raise ServiceError(ErrorCode.INTERNAL, "trigger keys kept colliding", retryable=True)
+
+
+async def _check_owned(
+    uow: UnitOfWork, user: User, task_id: str | None, block_id: str | None, choices: Sequence[str]
+) -> None:
+    """Scope by the acting user: another user's task or block is as unknown as one that does not exist."""
+    if task_id is not None:
+        task = await uow.tasks.get(task_id)
+        if task is None or task.user_id != user.id:
+            raise ServiceError(ErrorCode.NOT_FOUND, f"user {user.open_id} has no task {task_id}")
+    block_ids = {b for b in (block_id, *choices) if b is not None}
+    if block_ids:
+        blocks = await uow.blocks.list_by_ids(block_ids)
+        if len(blocks) != len(block_ids) or any(b.user_id != user.id for b in blocks):
+            missing = sorted(block_ids - {b.id for b in blocks if b.user_id == user.id})
+            raise ServiceError(ErrorCode.NOT_FOUND, f"user {user.open_id} has no block {', '.join(missing)}")
 
 
 def _created(row: Trigger) -> TriggerOutcome:
