@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import NoReturn
 
 import click
-from sqlalchemy.exc import SQLAlchemyError
 
 from app import importer, schedule_view
 from app.cli_support import (
@@ -22,6 +21,7 @@ from app.cli_support import (
     wall_clock_now,
 )
 from store import Store, StoreError, migrate
+from store.errors import DatabaseError
 
 MAX_PROBLEMS_SHOWN = 200
 PROGRESS_THRESHOLD = 1000  # files with at least this many records report progress on stderr
@@ -54,7 +54,7 @@ def db_upgrade(ctx: click.Context) -> None:
         )
     try:
         migrate.upgrade(settings.database_url)
-    except (StoreError, SQLAlchemyError, OSError) as exc:
+    except (StoreError, DatabaseError, OSError) as exc:
         fail(db_error_line(exc))
     click.echo(f"database schema is at {migrate.head_revision()}")
 

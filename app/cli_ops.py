@@ -63,15 +63,21 @@ def stats_command(ctx: click.Context, as_json: bool) -> None:
 
 
 @click.command("jobs")
+@click.option(
+    "--skipped",
+    is_flag=True,
+    help="Jobs that were skipped or canceled instead, latest first, with the reason.",
+)
 @limit_option
 @json_option
 @click.pass_context
-def jobs_command(ctx: click.Context, limit: int, as_json: bool) -> None:
-    """The next pending due jobs, soonest first."""
+def jobs_command(ctx: click.Context, skipped: bool, limit: int, as_json: bool) -> None:
+    """The next pending due jobs, soonest first (or, with --skipped, the ones that will not fire and why)."""
     settings = settings_of(ctx)
 
     async def work(store: Store) -> list[dict[str, Any]]:
         async with store.uow(readonly=True) as uow:
+            found = await (ops.closed_jobs if skipped else ops.pending_jobs)(uow, limit)
             return [
                 {
                     "id": j.id,
@@ -79,14 +85,24 @@ def jobs_command(ctx: click.Context, limit: int, as_json: bool) -> None:
                     "user_id": j.user_id,
                     "trigger_at": _iso(j.trigger_at),
                     "status": j.status,
+                    "reason": j.reason,
                     "attempts": j.attempts,
                     "last_error": j.last_error,
                 }
-                for j in await ops.pending_jobs(uow, limit)
+                for j in found
             ]
 
     rows = run_with_store(settings, work)
-    _emit("jobs", rows, as_json, lambda r: f"{r['id']}  task={r['task_id']}  at={r['trigger_at']}")
+    _emit("jobs", rows, as_json, _job_line)
+
+
+def _job_line(row: dict[str, Any]) -> str:
+    line = f"{row['id']}  task={row['task_id']}  at={row['trigger_at']}"
+    if row["status"] != "pending":
+        line += f"  {_with(row['status'], row['reason'])}"
+    elif row["reason"]:
+        line += f"  reason={row['reason']}"
+    return line
 
 
 @click.command("previews")

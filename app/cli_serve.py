@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import click
-from sqlalchemy.exc import SQLAlchemyError
 
 from app.cli_support import EXIT_CONFIG, EXIT_FAILURE, db_error_line, fail, settings_of
 from app.logging import setup_logging
@@ -19,6 +18,7 @@ from app.settings import Settings
 from app.wiring import Components, build_components, make_worker
 from scheduler.worker.config import WorkerConfigError
 from store import StoreError
+from store.errors import DatabaseError
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ def serve_command(
         fail(str(exc), EXIT_FAILURE)
     except WorkerConfigError as exc:
         fail(str(exc), EXIT_CONFIG)
-    except (StoreError, SQLAlchemyError, OSError) as exc:
+    except (StoreError, DatabaseError, OSError) as exc:
         fail(db_error_line(exc) if not isinstance(exc, StoreError) else str(exc))
 
 

@@ -9,13 +9,13 @@ from datetime import UTC, datetime
 from typing import NoReturn, TypeVar
 
 import click
-from sqlalchemy.exc import SQLAlchemyError
 
 from app.importer.schema import FIRST_YEAR, LAST_YEAR
 from app.logging import setup_logging
 from app.settings import ConfigError, Settings, load_settings, unknown_variables
 from store import Store, StoreError
 from store.engine import sqlite_path
+from store.errors import DatabaseError, database_error_detail
 
 log = logging.getLogger(__name__)
 
@@ -105,8 +105,7 @@ def parse_now(_ctx: click.Context, _param: click.Parameter, value: str | None) -
 
 def db_error_line(exc: BaseException) -> str:
     """One line describing a database failure (driver detail, without the SQL statement)."""
-    # SQLAlchemy's own message appends the statement and parameters; the driver's error is enough.
-    detail = str(getattr(exc, "orig", None) or exc) if isinstance(exc, SQLAlchemyError) else str(exc)
+    detail = database_error_detail(exc)
     first = detail.strip().splitlines()[0] if detail.strip() else type(exc).__name__
     return f"database error: {first}"
 
@@ -128,6 +127,6 @@ def run_with_store(settings: Settings, work: Callable[[Store], Awaitable[T]], *,
 
     try:
         return asyncio.run(main())
-    except (SQLAlchemyError, StoreError, OSError) as exc:
+    except (DatabaseError, StoreError, OSError) as exc:
         log.debug("database failure", exc_info=True)
         fail(db_error_line(exc))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import sys
 
+from store.engine import LIBRARY_LOGGERS
+
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
@@ -18,6 +20,6 @@ def setup_logging(level: str = "INFO") -> None:
         handler.setFormatter(logging.Formatter(_FORMAT))
         handler._smartflow = True  # type: ignore[attr-defined]
         root.addHandler(handler)
-    # SQLAlchemy and Alembic narrate every statement / migration step at INFO; operators want our lines.
-    for noisy in ("sqlalchemy", "alembic"):
+    # The database libraries narrate every statement / migration step at INFO; operators want our lines.
+    for noisy in LIBRARY_LOGGERS:
         logging.getLogger(noisy).setLevel(max(resolved, logging.WARNING))

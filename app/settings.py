@@ -85,18 +85,14 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _check_db_url(cls, v: str) -> str:
-        from sqlalchemy.engine import make_url
-        from sqlalchemy.exc import ArgumentError
+        from store.engine import driver_name
 
-        try:
-            url = make_url(v)
-        except ArgumentError as exc:
-            raise ValueError(f"not a database URL: {v!r}") from exc
-        if url.drivername not in ASYNC_DRIVERS:
+        driver = driver_name(v)
+        if driver not in ASYNC_DRIVERS:
             # Only the scheme is echoed: the rest of the URL may hold a password.
             raise ValueError(
                 "use sqlite+aiosqlite:///path or mysql+aiomysql://user:pass@host/db "
-                f"(got {url.drivername}://; only these async drivers are supported)"
+                f"(got {driver}://; only these async drivers are supported)"
             )
         return v
 

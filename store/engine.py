@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from store.errors import StoreError, StoreErrorCode
@@ -18,6 +19,8 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Execution option carried by the read-only engine view: SQLite readers start a DEFERRED transaction so
 # they never take the write lock.
 READONLY_OPTION = "smartflow_readonly"
+# The loggers of the libraries under the store, which log every statement and migration step at INFO.
+LIBRARY_LOGGERS = ("sqlalchemy", "alembic")
 
 
 def backend(url: str | URL) -> str:
@@ -26,6 +29,14 @@ def backend(url: str | URL) -> str:
     if name not in ("sqlite", "mysql"):
         raise StoreError(StoreErrorCode.UNSUPPORTED_URL, f"unsupported database backend {name!r}")
     return name
+
+
+def driver_name(url: str) -> str:
+    """The dialect+driver of a database URL (e.g. 'sqlite+aiosqlite'); ValueError when it is not one."""
+    try:
+        return make_url(url).drivername
+    except ArgumentError as exc:
+        raise ValueError(f"not a database URL: {url!r}") from exc
 
 
 def sqlite_path(url: str | URL) -> Path | None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
 
 class StoreErrorCode(StrEnum):
     READ_ONLY = "store.read_only"
@@ -19,3 +21,27 @@ class StoreError(Exception):
         super().__init__(message)
         self.code = code
         self.retryable = retryable
+
+
+# Any failure talking to the database (connection lost, constraint violated, lock conflict, bad SQL): callers
+# outside the store catch this name, never the driver's or SQLAlchemy's classes.
+DatabaseError = SQLAlchemyError
+
+# MySQL/MariaDB: 1213 deadlock (the transaction was rolled back), 1205 lock wait timeout.
+_MYSQL_LOCK_ERRORS = frozenset({1205, 1213})
+
+
+def is_lock_conflict(exc: BaseException) -> bool:
+    """A deadlock or lock-wait timeout (MySQL) or a busy database (SQLite): trying again may succeed."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    args = getattr(exc.orig, "args", ())
+    if args and isinstance(args[0], int):
+        return args[0] in _MYSQL_LOCK_ERRORS
+    return "database is locked" in str(exc.orig)
+
+
+def database_error_detail(exc: BaseException) -> str:
+    """The driver's message for a database failure, without the SQL statement and parameters that
+    SQLAlchemy appends to its own."""
+    return str(getattr(exc, "orig", None) or exc) if isinstance(exc, DatabaseError) else str(exc)

@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, String
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
@@ -55,3 +55,12 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is not None:
             return value.astimezone(UTC)
         return value.replace(tzinfo=UTC)
+
+
+def column_length(model: Any, column: str) -> int:
+    """The size of a VARCHAR column of a model: MariaDB refuses a longer value where SQLite stores it, so
+    input is checked against this up front and both backends accept exactly the same values."""
+    column_type = model.__table__.c[column].type
+    if not isinstance(column_type, String) or column_type.length is None:
+        raise TypeError(f"{model.__name__}.{column} is not a sized string column")
+    return int(column_type.length)

@@ -34,6 +34,9 @@ from store.repositories import (
     claim,
 )
 from store.repositories.batch import BatchRepository
+from store.repositories.delivery import DeliveryRepository
+from store.repositories.ops import OpsRepository
+from store.repositories.relay import RelayRepository
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +64,9 @@ class UnitOfWork:
         self.audit = AuditRepository(session)
         self.batch = BatchRepository(session)
         self.presses = PressRepository(session)
+        self.delivery = DeliveryRepository(session)
+        self.relay = RelayRepository(session)
+        self.ops = OpsRepository(session)
 
     @property
     def dialect(self) -> str:

@@ -7,8 +7,8 @@ from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StrictStr
-from sqlalchemy import String
 
+from store import column_length
 from store.models import Base, Block, FixedEvent, Task, User
 
 
@@ -83,15 +83,6 @@ ClockTime = Annotated[time, BeforeValidator(_clock_time)]
 DayEnd = Annotated[time, BeforeValidator(_day_end)]
 Instant = Annotated[datetime, BeforeValidator(_instant)]
 Day = Annotated[date, BeforeValidator(_day)]
-
-
-def column_length(model: type[Base], column: str) -> int:
-    """The size of a VARCHAR column: MariaDB refuses a longer value where SQLite stores it, so the import
-    checks it up front and both backends accept exactly the same files."""
-    column_type = model.__table__.c[column].type
-    if not isinstance(column_type, String) or column_type.length is None:
-        raise TypeError(f"{model.__name__}.{column} is not a sized string column")
-    return column_type.length
 
 
 def _text(model: type[Base], column: str) -> object:

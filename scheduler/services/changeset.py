@@ -6,8 +6,6 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-
 from scheduler.planning import expand_fixed_events
 from scheduler.planning import model as pm
 from scheduler.planning.clock import to_min
@@ -207,12 +205,7 @@ async def revert(uow: UnitOfWork, user: User, items: Sequence[dict[str, Any]], n
         blocks[b.id] = b
     inserted = [i["block_id"] for i in items if i["kind"] == pm.ChangeKind.ADD_BLOCK]
     # A block that now repairs an inserted one would silently lose its link: the user built on it.
-    if (
-        inserted
-        and (
-            await uow.session.scalars(select(Block.id).where(Block.makeup_for.in_(inserted)).limit(1))
-        ).first()
-    ):
+    if await uow.blocks.any_repairs(inserted):
         raise Refused(ErrorCode.UNDO_CONFLICT, "a later block repairs an inserted one")
     restored = [
         (datetime.fromisoformat(i["before"]["start"]), datetime.fromisoformat(i["before"]["end"]))

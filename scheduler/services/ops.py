@@ -8,52 +8,39 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import func, select
-
 from scheduler.services.errors import ErrorCode, ServiceError
 from store import UnitOfWork
-from store.enums import NotificationStatus
-from store.models import InboxEntry, Job, Notification, Preview, Task, Trigger, User
+from store.enums import JobStatus, NotificationStatus
+from store.models import Job, Notification, Preview
 
 RETRYABLE = frozenset({NotificationStatus.DEAD, NotificationStatus.FAILED, NotificationStatus.DEFERRED})
 WAITING = (NotificationStatus.FAILED, NotificationStatus.DEFERRED, NotificationStatus.PENDING)
+# The tables an operator watches, counted by status (the inbox by kind).
+WATCHED = ("tasks", "jobs", "triggers", "previews", "notifications", "inbox")
+# Jobs that will not fire, each with its `reason` (store.enums.JobReason).
+CLOSED_JOBS = (JobStatus.SKIPPED, JobStatus.CANCELED)
 
 
 async def status_counts(uow: UnitOfWork) -> dict[str, dict[str, int]]:
     """Rows by status for every table an operator watches (inbox by kind), plus the user count."""
-    session = uow.session
-    out: dict[str, dict[str, int]] = {
-        "users": {"total": (await session.execute(select(func.count()).select_from(User))).scalar_one()}
-    }
-    for name, column in (
-        ("tasks", Task.status),
-        ("jobs", Job.status),
-        ("triggers", Trigger.status),
-        ("previews", Preview.status),
-        ("notifications", Notification.status),
-        ("inbox", InboxEntry.kind),
-    ):
-        rows = (await session.execute(select(column, func.count()).group_by(column))).all()
-        out[name] = {str(key): int(n) for key, n in sorted(rows)}
+    out: dict[str, dict[str, int]] = {"users": {"total": await uow.ops.user_count()}}
+    out.update(await uow.ops.counts_by_status(WATCHED))
     return out
 
 
 async def pending_jobs(uow: UnitOfWork, limit: int) -> Sequence[Job]:
     """The next pending jobs, soonest first."""
-    stmt = select(Job).where(Job.status == "pending").order_by(Job.trigger_at, Job.id).limit(limit)
-    return (await uow.session.scalars(stmt)).all()
+    return await uow.ops.jobs([JobStatus.PENDING], limit)
+
+
+async def closed_jobs(uow: UnitOfWork, limit: int) -> Sequence[Job]:
+    """Jobs skipped or canceled, latest first; `reason` says why (task done, already scheduled, ...)."""
+    return await uow.ops.jobs(CLOSED_JOBS, limit)
 
 
 async def notifications(uow: UnitOfWork, *, dead: bool, limit: int) -> Sequence[Notification]:
     """Dead notifications, or those still waiting to go out (pending, failed, deferred); latest first."""
-    wanted = [NotificationStatus.DEAD] if dead else list(WAITING)
-    stmt = (
-        select(Notification)
-        .where(Notification.status.in_(wanted))
-        .order_by(Notification.updated_at.desc(), Notification.id)
-        .limit(limit)
-    )
-    return (await uow.session.scalars(stmt)).all()
+    return await uow.ops.notifications([NotificationStatus.DEAD] if dead else WAITING, limit)
 
 
 async def recent_previews(uow: UnitOfWork, *, open_id: str | None, limit: int) -> Sequence[Preview]:

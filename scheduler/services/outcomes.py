@@ -11,10 +11,9 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Literal, TypeVar
 
-from sqlalchemy.exc import DBAPIError
-
 from scheduler.services.errors import ErrorCode, ServiceError
 from store import UnitOfWork
+from store.errors import DatabaseError, is_lock_conflict
 
 log = logging.getLogger(__name__)
 
@@ -23,8 +22,6 @@ T = TypeVar("T")
 PREVIEW_UPDATED = "preview.updated"
 UNDO_WINDOW = timedelta(hours=24)
 RETRY_ATTEMPTS = 5
-# MySQL/MariaDB: 1213 deadlock (the transaction was rolled back), 1205 lock wait timeout.
-_MYSQL_LOCK_ERRORS = frozenset({1205, 1213})
 
 
 class PreviewState(StrEnum):
@@ -64,21 +61,13 @@ def publish_update(uow: UnitOfWork, preview_id: str, state: PreviewState, now: d
     uow.outbox.put(PREVIEW_UPDATED, {"preview_id": preview_id, "state": state.value}, now)
 
 
-def is_lock_conflict(exc: DBAPIError) -> bool:
-    """A deadlock or lock-wait timeout (MySQL) or a busy database (SQLite): trying again may succeed."""
-    args = getattr(exc.orig, "args", ())
-    if args and isinstance(args[0], int):
-        return args[0] in _MYSQL_LOCK_ERRORS
-    return "database is locked" in str(exc.orig)
-
-
 async def retrying(run: Callable[[], Awaitable[T]], *, what: str) -> T:
     """Run one transaction, again (a few times, with jittered backoff) when it lost a lock conflict; the
     failed attempt was rolled back by its unit of work, so a retry starts clean."""
     for attempt in range(1, RETRY_ATTEMPTS + 1):
         try:
             return await run()
-        except DBAPIError as exc:
+        except DatabaseError as exc:
             if not is_lock_conflict(exc):
                 raise
             if attempt == RETRY_ATTEMPTS:

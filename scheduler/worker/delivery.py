@@ -11,8 +11,6 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import and_, func, or_, select, update
-
 from scheduler.services.views import PreviewView, preview_view
 from scheduler.worker import metrics
 from scheduler.worker.config import WorkerConfig
@@ -28,8 +26,8 @@ from scheduler.worker.policy import (
 from scheduler.worker.relay import TRANSIENT_ERRORS, PoisonError
 from scheduler.worker.sender import DeliveryError, Sender
 from store import Store, UnitOfWork
-from store.enums import JobStatus, NotificationKind, NotificationStatus, TriggerType
-from store.models import Job, Notification, Preview, User
+from store.enums import NotificationKind, NotificationStatus, TriggerType
+from store.models import Notification
 from store.repositories.messaging import NOTIFICATION_DUE
 
 log = logging.getLogger(__name__)
@@ -128,14 +126,8 @@ class Delivery:
         """Reclaim `sending` rows whose lease lapsed (their worker died mid-send): due again at once, with
         the attempt already counted, or dead after the last attempt."""
         async with self._store.uow() as uow:
-            rows = await uow.claim(
-                Notification,
-                self._worker_id,
-                now,
-                self._config.lease_seconds,
-                self._config.delivery_batch,
-                where=[Notification.status == NotificationStatus.SENDING],
-                order_by=[Notification.next_attempt_at, Notification.id],
+            rows = await uow.delivery.claim_stuck_sending(
+                self._worker_id, now, self._config.lease_seconds, self._config.delivery_batch
             )
             for row in rows:
                 dead = row.attempts >= MAX_ATTEMPTS
@@ -287,21 +279,9 @@ class Delivery:
     async def _cards_today(self, uow: UnitOfWork, row_id: str, limits: Limits, now: datetime) -> int:
         """Cards sent to the user since local midnight, plus cards in flight (so parallel sends cannot
         overshoot the cap)."""
-        count = await uow.session.scalar(
-            select(func.count()).where(
-                Notification.user_id == limits.user_id,
-                Notification.kind == NotificationKind.CARD,
-                Notification.id != row_id,
-                or_(
-                    and_(
-                        Notification.status == NotificationStatus.SENT,
-                        Notification.sent_at >= local_day_start(now, limits.zone),
-                    ),
-                    Notification.status == NotificationStatus.SENDING,
-                ),
-            )
+        return await uow.delivery.cards_in_flight_or_sent_since(
+            limits.user_id, row_id, local_day_start(now, limits.zone)
         )
-        return int(count or 0)
 
     async def _plan_update(self, uow: UnitOfWork, row: Notification, preview_id: str, now: datetime) -> Plan:
         view = await preview_view(uow, preview_id)
@@ -328,31 +308,18 @@ class Delivery:
         try:
             async with self._store.uow() as uow:
                 if limits is not None:
-                    await uow.session.execute(
-                        select(User.id).where(User.id == limits.user_id).with_for_update()
-                    )
+                    await uow.delivery.lock_user(limits.user_id)
                     gate = await self._gate(uow, notification_id, limits, now)
                     if gate is not None:
                         return gate
-                result: Any = await uow.session.execute(
-                    update(Notification)
-                    .where(
-                        Notification.id == notification_id,
-                        Notification.claimed_by == self._worker_id,
-                        Notification.status.in_(NOTIFICATION_DUE),
-                    )
-                    .values(
-                        status=NotificationStatus.SENDING,
-                        attempts=attempts,
-                        claimed_until=now + timedelta(seconds=self._config.lease_seconds),
-                        updated_at=now,
-                    )
+                marked = await uow.delivery.mark_sending(
+                    notification_id, self._worker_id, attempts, now, self._config.lease_seconds
                 )
                 await uow.commit()
         except TRANSIENT_ERRORS:
             log.exception("notification %s: could not mark sending; not sent", notification_id)
             return False
-        return bool(result.rowcount == 1)
+        return marked
 
     async def _record(
         self,
@@ -419,19 +386,9 @@ class Delivery:
         now: datetime,
     ) -> None:
         async with self._store.uow() as uow:
-            result = await uow.session.execute(
-                update(Notification)
-                .where(Notification.id == notification_id, Notification.claimed_by == self._worker_id)
-                .values(**values)
-            )
-            if rearm_task is not None and result.rowcount:  # type: ignore[attr-defined]
-                await uow.session.execute(
-                    update(Job)
-                    .where(Job.task_id == rearm_task, Job.status == JobStatus.TRIGGERED)
-                    .values(status=JobStatus.PENDING, trigger_at=now, trigger_id=None, updated_at=now)
-                )
+            ours = await uow.delivery.record_outcome(notification_id, self._worker_id, values)
+            if rearm_task is not None and ours:
+                await uow.delivery.rearm_job(rearm_task, now)
             if outcome == "sent" and kind == "card" and preview_id and message_id:
-                await uow.session.execute(
-                    update(Preview).where(Preview.id == preview_id).values(card_message_id=message_id)
-                )
+                await uow.delivery.set_card_message(preview_id, message_id)
             await uow.commit()

@@ -5,27 +5,18 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
 
 from store import Store
-from store.enums import JobStatus
-from store.models import Job, Notification, OutboxMessage, Trigger
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
-_COUNTED: dict[str, Any] = {
-    "jobs": Job,
-    "triggers": Trigger,
-    "notifications": Notification,
-    "outbox": OutboxMessage,
-}
+_COUNTED = ("jobs", "triggers", "notifications", "outbox")
 
 
 class StatusCounts(Collector):
@@ -103,19 +94,10 @@ WORKER_UP = Gauge("smartflow_worker_running", "1 while a worker's loops are sche
 
 async def refresh_status_counts(store: Store, now: datetime) -> dict[str, dict[str, int]]:
     """Read row counts by status and the due-scan lag into STATUS_COUNTS; returns the counts."""
-    counts: dict[str, dict[str, int]] = {}
     async with store.uow(readonly=True) as uow:
-        for table, model in _COUNTED.items():
-            rows = await uow.session.execute(select(model.status, func.count()).group_by(model.status))
-            counts[table] = {str(status): int(n) for status, n in rows.all()}
-        oldest = await uow.session.scalar(
-            select(func.min(Job.trigger_at)).where(Job.status == JobStatus.PENDING, Job.trigger_at <= now)
-        )
-    lag = 0.0
-    if oldest is not None:
-        if oldest.tzinfo is None:  # an aggregate may come back without the column type's conversion
-            oldest = oldest.replace(tzinfo=UTC)
-        lag = max(0.0, (now - oldest).total_seconds())
+        counts = await uow.ops.counts_by_status(_COUNTED)
+        oldest = await uow.ops.oldest_due_job_at(now)
+    lag = 0.0 if oldest is None else max(0.0, (now - oldest).total_seconds())
     STATUS_COUNTS.set(counts, lag)
     return counts
 

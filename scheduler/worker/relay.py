@@ -3,27 +3,25 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.dialects import mysql, sqlite
-from sqlalchemy.exc import SQLAlchemyError
-
 from scheduler.worker.config import WorkerConfig
 from scheduler.worker.policy import MAX_ATTEMPTS, backoff_seconds, card_dedupe_key, update_dedupe_key
-from store import Store, UnitOfWork, new_id, short_key
-from store.enums import NotificationKind, NotificationStatus, OutboxStatus, TriggerType
-from store.models import Notification, OutboxMessage, Preview, Trigger, User
+from store import Store, UnitOfWork
+from store.enums import NotificationKind, OutboxStatus, TriggerType
+from store.errors import DatabaseError
+from store.models import OutboxMessage, Preview, Trigger, User
+from store.repositories.relay import NewNotification
 
 log = logging.getLogger(__name__)
 
 TOPIC_PREVIEW_READY = "preview.ready"
 TOPIC_PREVIEW_UPDATED = "preview.updated"
 # Errors that say the database (not the row) is at fault: retry later instead of marking the row dead.
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (SQLAlchemyError, OSError, TimeoutError)
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (DatabaseError, OSError, TimeoutError)
 
 
 class PoisonError(Exception):
@@ -36,15 +34,6 @@ class RelayStats:
     done: int = 0
     dead: int = 0
     retried: int = 0
-
-
-@dataclass(frozen=True)
-class NotificationSpec:
-    dedupe_key: str
-    user_id: str
-    kind: NotificationKind
-    payload: dict[str, Any]
-    preview_id: str
 
 
 @dataclass(frozen=True)
@@ -63,7 +52,7 @@ def preview_id_of(payload: Any) -> str:
     return value
 
 
-def plan(topic: str, payload: Any, loaded: Loaded) -> NotificationSpec:
+def plan(topic: str, payload: Any, loaded: Loaded) -> NewNotification:
     """The notification an outbox row asks for; PoisonError when the row can never be handled."""
     if topic not in (TOPIC_PREVIEW_READY, TOPIC_PREVIEW_UPDATED):
         raise PoisonError(f"unknown topic {topic!r}")
@@ -75,7 +64,7 @@ def plan(topic: str, payload: Any, loaded: Loaded) -> NotificationSpec:
         state = payload.get("state")
         if not isinstance(state, str) or not state:
             raise PoisonError("payload has no state")
-        return NotificationSpec(
+        return NewNotification(
             update_dedupe_key(preview_id, state),
             preview.user_id,
             NotificationKind.CARD_UPDATE,
@@ -92,7 +81,7 @@ def plan(topic: str, payload: Any, loaded: Loaded) -> NotificationSpec:
     target = trigger.source_message_id if trigger.type == TriggerType.USER_FEEDBACK else None
     target = target or trigger.task_id or trigger.block_id
     key = card_dedupe_key(user.open_id, trigger.type, target, preview.created_at)
-    return NotificationSpec(key, user.id, NotificationKind.CARD, {"preview_id": preview_id}, preview_id)
+    return NewNotification(key, user.id, NotificationKind.CARD, {"preview_id": preview_id}, preview_id)
 
 
 async def load(uow: UnitOfWork, payloads: Iterable[Any]) -> Loaded:
@@ -106,35 +95,6 @@ async def load(uow: UnitOfWork, payloads: Iterable[Any]) -> Loaded:
     triggers = {t.id: t for t in await uow.triggers.list_by_ids({p.trigger_id for p in previews.values()})}
     users = {u.id: u for u in await uow.users.list_by_ids({p.user_id for p in previews.values()})}
     return Loaded(previews, triggers, users)
-
-
-async def insert_notifications(uow: UnitOfWork, specs: Sequence[NotificationSpec], now: datetime) -> None:
-    """Insert pending notifications in one statement; a dedupe key already present is left alone."""
-    if not specs:
-        return
-    values = [
-        {
-            "id": new_id(),
-            "user_id": s.user_id,
-            "preview_id": s.preview_id,
-            "kind": s.kind,
-            "dedupe_key": short_key(s.dedupe_key),
-            "status": NotificationStatus.PENDING,
-            "attempts": 0,
-            "next_attempt_at": now,
-            "payload": s.payload,
-            "created_at": now,
-            "updated_at": now,
-        }
-        for s in specs
-    ]
-    stmt: Any
-    if uow.dialect == "mysql":
-        stmt = mysql.insert(Notification).values(values)
-        stmt = stmt.on_duplicate_key_update(dedupe_key=stmt.inserted.dedupe_key)  # keep the existing row
-    else:
-        stmt = sqlite.insert(Notification).values(values).on_conflict_do_nothing()
-    await uow.session.execute(stmt)
 
 
 class Relay:
@@ -167,19 +127,9 @@ class Relay:
 
     async def _batch(self, ids: list[str], now: datetime) -> tuple[int, int]:
         async with self._store.uow() as uow:
-            # In claim order, so of two rows with one dedupe key the older one's notification is kept.
-            stmt = (
-                select(OutboxMessage)
-                .where(
-                    OutboxMessage.id.in_(ids),
-                    OutboxMessage.claimed_by == self._worker_id,
-                    OutboxMessage.status == OutboxStatus.PENDING,
-                )
-                .order_by(OutboxMessage.available_at, OutboxMessage.id)
-            )
-            rows = list((await uow.session.scalars(stmt)).all())
+            rows = await uow.relay.claimed_pending(ids, self._worker_id)
             loaded = await load(uow, (r.payload for r in rows))
-            specs: list[NotificationSpec] = []
+            specs: list[NewNotification] = []
             for row in rows:
                 try:
                     specs.append(plan(row.topic, row.payload, loaded))
@@ -187,7 +137,7 @@ class Relay:
                 except PoisonError as exc:
                     log.error("outbox %s (%s) is poison, marked dead: %s", row.id, row.topic, exc)  # noqa: TRY400
                     self._settle(row, OutboxStatus.DEAD, now, exc)
-            await insert_notifications(uow, specs, now)
+            await uow.relay.insert_notifications(specs, now)
             await uow.commit()
         return len(specs), len(rows) - len(specs)
 
@@ -206,7 +156,7 @@ class Relay:
                 if row is None or row.claimed_by != self._worker_id or row.status != OutboxStatus.PENDING:
                     return "lost"  # our lease lapsed and another worker took it
                 spec = plan(row.topic, row.payload, await load(uow, [row.payload]))
-                await insert_notifications(uow, [spec], now)
+                await uow.relay.insert_notifications([spec], now)
                 self._settle(row, OutboxStatus.DONE, now, None)
                 await uow.commit()
                 return "done"
@@ -242,11 +192,7 @@ class Relay:
             values["available_at"] = now + timedelta(seconds=backoff_seconds(attempts + 1))
         try:
             async with self._store.uow() as uow:
-                await uow.session.execute(
-                    update(OutboxMessage)
-                    .where(OutboxMessage.id == row_id, OutboxMessage.claimed_by == self._worker_id)
-                    .values(**values)
-                )
+                await uow.relay.record_outcome(row_id, self._worker_id, values)
                 await uow.commit()
         except TRANSIENT_ERRORS:
             # Never swallowed: logged loudly, and the row is handled again once its lease lapses.

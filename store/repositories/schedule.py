@@ -106,6 +106,14 @@ class BlockRepository(Repository[Block]):
         stmt = select(Block).where(Block.user_id == user_id).order_by(Block.start, Block.id)
         return (await self.session.scalars(stmt)).all()
 
+    async def any_repairs(self, block_ids: Iterable[str]) -> bool:
+        """True when some block is a make-up for one of `block_ids`."""
+        wanted = list(block_ids)
+        if not wanted:
+            return False
+        stmt = select(Block.id).where(Block.makeup_for.in_(wanted)).limit(1)
+        return (await self.session.scalars(stmt)).first() is not None
+
 
 class DayExtensionRepository(Repository[DayExtension]):
     model = DayExtension

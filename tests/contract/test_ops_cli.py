@@ -12,7 +12,7 @@ from click.testing import CliRunner, Result
 
 from app.cli import main
 from store import Store
-from store.enums import JobStatus, NotificationKind, NotificationStatus
+from store.enums import JobReason, JobStatus, NotificationKind, NotificationStatus
 from store.models import Job
 from tests.contract import factories as f
 
@@ -79,6 +79,43 @@ def test_stats_and_jobs(db_url: str, seeded: dict[str, str]) -> None:
     jobs = as_json(run(db_url, "jobs", "--json"))["rows"]
     assert [j["id"] for j in jobs] == [seeded["job"]]
     assert seeded["job"] in run(db_url, "jobs").output
+
+
+async def _skipped_job(db_url: str, now: datetime) -> str:
+    store = Store(db_url)
+    try:
+        async with store.uow() as uow:
+            user = await uow.users.get_by_open_id("ou_ops")
+            assert user is not None
+            task = uow.tasks.add(f.task(now, user.id, key="done-one"))
+            await uow.flush()
+            job = uow.jobs.add(
+                Job(
+                    task_id=task.id,
+                    user_id=user.id,
+                    trigger_at=now - timedelta(hours=1),
+                    status=JobStatus.SKIPPED,
+                    reason=JobReason.TASK_DONE,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            await uow.commit()
+            return job.id
+    finally:
+        await store.dispose()
+
+
+def test_jobs_show_why_a_job_was_skipped(db_url: str, seeded: dict[str, str], now: datetime) -> None:
+    skipped = asyncio.run(_skipped_job(db_url, now))
+    pending = as_json(run(db_url, "jobs", "--json"))["rows"]
+    assert [(j["id"], j["status"], j["reason"]) for j in pending] == [(seeded["job"], "pending", None)]
+    closed = as_json(run(db_url, "jobs", "--skipped", "--json"))["rows"]
+    assert [(j["id"], j["status"], j["reason"]) for j in closed] == [(skipped, "skipped", "task_done")]
+    text = run(db_url, "jobs", "--skipped")
+    assert text.exit_code == 0, text.output
+    assert f"{skipped}  " in text.output
+    assert "skipped/task_done" in text.output
 
 
 def test_dead_notifications_are_listed_and_can_be_retried_once(db_url: str, seeded: dict[str, str]) -> None:

@@ -1,0 +1,100 @@
+"""Delivery bookkeeping: leases on notifications being sent, the daily card count, and send outcomes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from store.enums import JobStatus, NotificationKind, NotificationStatus
+from store.models import Job, Notification, Preview, User
+from store.repositories.lease import claim
+from store.repositories.messaging import NOTIFICATION_DUE
+
+
+class DeliveryRepository:
+    """The writes and counts of the delivery worker; every write is guarded by the caller's lease."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def claim_stuck_sending(
+        self, worker_id: str, now: datetime, lease_seconds: float, limit: int
+    ) -> list[Notification]:
+        """Lease `sending` rows whose lease lapsed (their worker died mid-send), oldest due first."""
+        return await claim(
+            self.session,
+            Notification,
+            worker_id,
+            now,
+            lease_seconds,
+            limit,
+            where=[Notification.status == NotificationStatus.SENDING],
+            order_by=[Notification.next_attempt_at, Notification.id],
+        )
+
+    async def cards_in_flight_or_sent_since(self, user_id: str, exclude_id: str, since: datetime) -> int:
+        """Cards to the user sent at or after `since` plus those being sent now, other than `exclude_id`."""
+        count = await self.session.scalar(
+            select(func.count()).where(
+                Notification.user_id == user_id,
+                Notification.kind == NotificationKind.CARD,
+                Notification.id != exclude_id,
+                or_(
+                    and_(Notification.status == NotificationStatus.SENT, Notification.sent_at >= since),
+                    Notification.status == NotificationStatus.SENDING,
+                ),
+            )
+        )
+        return int(count or 0)
+
+    async def lock_user(self, user_id: str) -> None:
+        """Hold the user's row lock until the unit of work ends (serialises sends to one user)."""
+        await self.session.execute(select(User.id).where(User.id == user_id).with_for_update())
+
+    async def mark_sending(
+        self, notification_id: str, worker_id: str, attempts: int, now: datetime, lease_seconds: float
+    ) -> bool:
+        """Mark a due row `sending` with its attempt counted and a fresh lease; False when not ours."""
+        result: Any = await self.session.execute(
+            update(Notification)
+            .where(
+                Notification.id == notification_id,
+                Notification.claimed_by == worker_id,
+                Notification.status.in_(NOTIFICATION_DUE),
+            )
+            .values(
+                status=NotificationStatus.SENDING,
+                attempts=attempts,
+                claimed_until=now + timedelta(seconds=lease_seconds),
+                updated_at=now,
+            )
+        )
+        return bool(result.rowcount == 1)
+
+    async def record_outcome(self, notification_id: str, worker_id: str, values: Mapping[str, Any]) -> bool:
+        """Write an outcome (notification columns in `values`) to a row leased to `worker_id`; False when
+        the lease was lost."""
+        result: Any = await self.session.execute(
+            update(Notification)
+            .where(Notification.id == notification_id, Notification.claimed_by == worker_id)
+            .values(**values)
+        )
+        return bool(result.rowcount)
+
+    async def rearm_job(self, task_id: str, now: datetime) -> None:
+        """Make the task's triggered job due again now (its card was held until its preview expired)."""
+        await self.session.execute(
+            update(Job)
+            .where(Job.task_id == task_id, Job.status == JobStatus.TRIGGERED)
+            .values(status=JobStatus.PENDING, trigger_at=now, trigger_id=None, updated_at=now)
+        )
+
+    async def set_card_message(self, preview_id: str, message_id: str) -> None:
+        """Remember the message that carries the preview's card (card updates edit it)."""
+        await self.session.execute(
+            update(Preview).where(Preview.id == preview_id).values(card_message_id=message_id)
+        )

@@ -1,0 +1,33 @@
+"""Statement ceiling of one delivery batch: a claim, then a fixed handful per card (engine event counter)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.feishu.client import FeishuClient
+from bot.sender import FeishuSender
+from scheduler.worker.delivery import Delivery
+from store import Store
+from tests.contract.worker.conftest import CONFIG, seed_preview
+from tests.fakes.fake_feishu import FakeFeishu
+from tests.statements import count_statements
+
+CARDS = 3
+# Measured on SQLite and MariaDB: the claim (SELECT, one executemany UPDATE) plus, per card, 8 reads to
+# prepare it (the row, the preview's view: preview, trigger, change set, user, task; the user's limits and
+# cards today), 3 to mark it sending (user lock, cards today, UPDATE) and 2 to record it (notification,
+# the preview's message id).
+CLAIM_STATEMENTS = 2
+PER_CARD_STATEMENTS = 13
+
+
+async def test_one_delivery_batch_stays_under_its_statement_ceiling(
+    store: Store, feishu: FeishuClient, fake: FakeFeishu, now: datetime
+) -> None:
+    ids = [await seed_preview(store, now, open_id=f"ou_batch{i}") for i in range(CARDS)]
+    delivery = Delivery(store, FeishuSender(feishu), CONFIG, "test-worker")
+    with count_statements(store) as log:
+        stats = await delivery.run(lambda: now)
+    assert stats.outcomes == {"sent": CARDS}
+    assert sorted(m.receive_id for m in fake.messages) == sorted(i["open_id"] for i in ids)
+    assert log.count <= CLAIM_STATEMENTS + PER_CARD_STATEMENTS * CARDS, str(log)
