@@ -253,7 +253,8 @@ async def stats(ctx: MessageContext) -> None:
     handled = await service.stats(ctx.deps.store, ctx.inbound, _call(ctx))
     if not ctx.seen(handled) or _refused(ctx, handled.result):
         return
-    counts = dict(handled.result)  # type: ignore[arg-type]
+    assert isinstance(handled.result, dict)
+    counts = dict(handled.result)
     # Table names in words; the states stay as stored (the codes `smartflow stats` and the database show).
     users = counts.pop("users")["total"]
     lines = [t("admin.stats.row", ctx.locale, name=word("table", "users", ctx.locale), counts=users)]
