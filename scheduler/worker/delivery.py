@@ -126,9 +126,7 @@ class Delivery:
         """Reclaim `sending` rows whose lease lapsed (their worker died mid-send): due again at once, with
         the attempt already counted, or dead after the last attempt."""
         async with self._store.uow() as uow:
-            rows = await uow.delivery.claim_stuck_sending(
-                self._worker_id, now, self._config.lease_seconds, self._config.delivery_batch
-            )
+            rows = await uow.delivery.stuck_sending(now, self._config.delivery_batch)
             for row in rows:
                 dead = row.attempts >= MAX_ATTEMPTS
                 row.status = NotificationStatus.DEAD if dead else NotificationStatus.FAILED

@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.enums import JobStatus, NotificationKind, NotificationStatus
 from store.models import Job, Notification, Preview, User
-from store.repositories.lease import claim
 from store.repositories.messaging import NOTIFICATION_DUE
 
 
@@ -21,20 +20,23 @@ class DeliveryRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def claim_stuck_sending(
-        self, worker_id: str, now: datetime, lease_seconds: float, limit: int
-    ) -> list[Notification]:
-        """Lease `sending` rows whose lease lapsed (their worker died mid-send), oldest due first."""
-        return await claim(
-            self.session,
-            Notification,
-            worker_id,
-            now,
-            lease_seconds,
-            limit,
-            where=[Notification.status == NotificationStatus.SENDING],
-            order_by=[Notification.next_attempt_at, Notification.id],
+    async def stuck_sending(self, now: datetime, limit: int) -> list[Notification]:
+        """`sending` rows whose lease lapsed (their worker died mid-send), oldest due first, locked for this
+        unit of work (SKIP LOCKED on MySQL, so two recovering workers take different rows); the caller
+        settles them, and its commit writes them in one statement."""
+        stmt = (
+            select(Notification)
+            .where(
+                Notification.status == NotificationStatus.SENDING,
+                or_(Notification.claimed_until.is_(None), Notification.claimed_until <= now),
+            )
+            .order_by(Notification.next_attempt_at, Notification.id)
+            .limit(limit)
+            .execution_options(populate_existing=True)
         )
+        if self.session.get_bind().dialect.name == "mysql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        return list((await self.session.scalars(stmt)).all())
 
     async def cards_in_flight_or_sent_since(self, user_id: str, exclude_id: str, since: datetime) -> int:
         """Cards to the user sent at or after `since` plus those being sent now, other than `exclude_id`."""
