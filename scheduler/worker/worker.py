@@ -103,8 +103,8 @@ class Worker:
         """Claim due jobs a batch at a time and run the pipeline on the triggers each batch creates, as one
         pipeline batch; drains full batches (up to max_batches_per_tick).
 
-        Per batch, whatever its size (tests/contract/worker/test_batch_statements.py): the due scan sends at
-        most 7 statements in 1 transaction, the pipeline at most 12 statements in 2 transactions."""
+        Per batch, whatever its size (asserted in tests/contract/worker/test_batches.py): the due scan sends
+        at most 7 statements in 1 transaction, the pipeline at most 11 statements in 2 transactions."""
         created: list[str] = []
         for _ in range(self.config.max_batches_per_tick):
             now = clock()

@@ -12,7 +12,7 @@ from sqlalchemy.engine import make_url
 
 from scheduler.services.jobs import process_due_jobs, promote_urgency, sync_job
 from store import Store
-from store.enums import JobStatus, TaskStatus, TriggerStatus, TriggerType
+from store.enums import JobReason, JobStatus, TaskStatus, TriggerStatus, TriggerType
 from store.models import Job, Task, Trigger
 from tests.contract import factories as f
 from tests.contract.services.builders import Seeded, add_block, at, rows, seed
@@ -223,6 +223,68 @@ async def test_due_scan_rereads_the_task_first(
     assert job is not None
     assert job.status == status
     assert await rows(store, Trigger) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "reason"),
+    [
+        ({"status": TaskStatus.DONE}, JobStatus.CANCELED, JobReason.TASK_DONE),
+        ({"status": TaskStatus.CANCELED}, JobStatus.CANCELED, JobReason.TASK_CANCELED),
+        ({"urgency_threshold_at": None}, JobStatus.CANCELED, JobReason.NO_THRESHOLD),
+        ({"quadrant": 4}, JobStatus.SKIPPED, JobReason.NOT_IMPORTANT),
+        ({"quadrant": 3}, JobStatus.SKIPPED, JobReason.NOT_IMPORTANT),
+        ({}, JobStatus.TRIGGERED, None),
+    ],
+    ids=["done", "canceled", "no_threshold", "q4", "q3", "fired"],
+)
+async def test_the_due_scan_records_why_a_job_did_not_fire(
+    store: Store, now: datetime, change: dict[str, object], status: JobStatus, reason: JobReason | None
+) -> None:
+    seeded = await armed(store, now)
+    await set_task(store, seeded.tasks["t"], now, sync=False, **change)
+    await process_due_jobs(store, now=now, worker_id="w", lease_seconds=LEASE)
+    job = await job_of(store, seeded.tasks["t"])
+    assert job is not None
+    assert (job.status, job.reason) == (status, reason)
+    # Re-armed (a new threshold, the task open again): the old reason no longer applies.
+    await set_task(
+        store, seeded.tasks["t"], now, status=TaskStatus.OPEN, quadrant=2, urgency_threshold_at=at(18)
+    )
+    rearmed = await job_of(store, seeded.tasks["t"])
+    assert rearmed is not None
+    assert (rearmed.status, rearmed.reason) == (JobStatus.PENDING, None)
+
+
+async def test_a_job_with_a_block_soon_or_no_task_records_why(store: Store, now: datetime) -> None:
+    planned = await armed(store, now)
+    await add_block(store, planned, "t", at(23), at(23, 30), now)
+    gone = await armed(store, now)
+    _delete_row_behind_the_cascade(store.url, "tasks", gone.tasks["t"])
+    assert await process_due_jobs(store, now=now, worker_id="w", lease_seconds=LEASE) == []
+    reasons = {j.user_id: (j.status, j.reason) for j in await rows(store, Job)}
+    assert reasons == {
+        planned.user_id: (JobStatus.SKIPPED, JobReason.ALREADY_SCHEDULED),
+        gone.user_id: (JobStatus.SKIPPED, JobReason.TASK_MISSING),
+    }
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"status": TaskStatus.DONE}, JobReason.TASK_DONE),
+        ({"status": TaskStatus.CANCELED}, JobReason.TASK_CANCELED),
+        ({"urgency_threshold_at": None}, JobReason.NO_THRESHOLD),
+    ],
+    ids=["done", "canceled", "threshold_removed"],
+)
+async def test_a_job_canceled_by_a_task_edit_records_why(
+    store: Store, now: datetime, change: dict[str, object], reason: JobReason
+) -> None:
+    seeded = await armed(store, now, urgency_threshold_at=at(14))
+    await set_task(store, seeded.tasks["t"], now, **change)
+    job = await job_of(store, seeded.tasks["t"])
+    assert job is not None
+    assert (job.status, job.reason) == (JobStatus.CANCELED, reason)
 
 
 async def test_threshold_moved_to_the_future_stays_pending_with_the_new_time(
