@@ -6,6 +6,7 @@ from scheduler.planning import texts
 from scheduler.planning.engine import generate, observe, plan, rank
 from scheduler.planning.target import effective_quadrant
 from scheduler.planning.texts import grounding_tokens
+from scheduler.planning.tradeoff import tradeoffs
 from scheduler.planning.version import base_version
 from scheduler.planning.window import busy_items, day_windows, expand_fixed_events, free_intervals
 
@@ -22,4 +23,5 @@ __all__ = [
     "plan",
     "rank",
     "texts",
+    "tradeoffs",
 ]

@@ -113,6 +113,20 @@ ISSUES: dict[str, dict[str, str]] = {
     "quiet_hours_now": {"zh": "现在是免打扰时段", "en": "it is quiet hours now"},
 }
 
+# what an option costs against the recommended one (scheduler.planning.tradeoff); durations only
+TRADEOFFS: dict[str, dict[str, str]] = {
+    "misses_deadline": {"zh": "会比截止晚{late_minutes}", "en": "misses the deadline by {late_minutes}"},
+    "ends_later": {"zh": "晚{minutes}完成", "en": "ends {minutes} later"},
+    "moves_block": {"zh": "「{title}」要挪后{minutes}", "en": "moves “{title}” by {minutes}"},
+    "shortens_block": {"zh": "「{title}」少了{minutes}", "en": "“{title}” loses {minutes}"},
+    "day_longer": {"zh": "今天要多忙{minutes}", "en": "your day runs {minutes} longer"},
+    "split_into": {"zh": "要分成{pieces}段做", "en": "the work is split into {pieces} parts"},
+    "more_quiet": {"zh": "多{minutes}落在免打扰时段", "en": "{minutes} more in your quiet hours"},
+    "less_preferred": {"zh": "少{minutes}在你偏好的时段", "en": "{minutes} less in your preferred hours"},
+    "starts_later": {"zh": "晚{minutes}开始", "en": "starts {minutes} later"},
+    "no_extra_cost": {"zh": "代价与推荐方案相同", "en": "costs the same as the recommended option"},
+}
+
 DECISIONS: dict[str, dict[str, str]] = {
     "close": {"zh": "无需调整", "en": "Nothing to change"},
     "propose": {"zh": "建议调整日程", "en": "Suggested schedule change"},

@@ -21,6 +21,7 @@ from scheduler.planning.model import (
 from scheduler.planning.placement import Weights
 from scheduler.planning.strategies import Findings, drafts
 from scheduler.planning.target import Resolved, resolve
+from scheduler.planning.tradeoff import with_tradeoffs
 from scheduler.planning.window import Frame, clear_frames, frame, overlap
 
 MAX_CHANGES = 3
@@ -155,6 +156,7 @@ def _analyze(ctx: PlanningContext) -> Analysis:
         w = Weights(f)
         found_drafts, found = drafts(f, w, r)
         changes = _select(rank(finish(d, f, w, r) for d in found_drafts))
+        changes = with_tradeoffs(changes, {t.id: t.title for t in f.tasks.values()})
     if r.close:
         decision = Decision.CLOSE
     elif r.ask:

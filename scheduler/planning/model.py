@@ -244,6 +244,9 @@ class Candidate:
     # ask_user: the question code and the choices (e.g. block ids) rendered as buttons
     question: Reason | None = None
     options: tuple[str, ...] = ()
+    # what this option costs against the recommended one (catalog TRADEOFFS codes; () for that one).
+    # Derived from the ranked set, so not part of the candidate's identity: equality ignores it.
+    tradeoffs: tuple[Reason, ...] = field(default=(), compare=False)
 
     @property
     def is_change(self) -> bool:

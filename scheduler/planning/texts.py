@@ -5,7 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 
-from scheduler.planning.catalog import DECISIONS, ISSUES, QUESTIONS, REASONS, RISKS, SUMMARIES, WORDS
+from scheduler.planning.catalog import (
+    DECISIONS,
+    ISSUES,
+    QUESTIONS,
+    REASONS,
+    RISKS,
+    SUMMARIES,
+    TRADEOFFS,
+    WORDS,
+)
 from scheduler.planning.clock import zone
 from scheduler.planning.model import (
     Candidate,
@@ -17,6 +26,7 @@ from scheduler.planning.model import (
     PlanningContext,
     Reason,
 )
+from scheduler.planning.tradeoff import tradeoffs
 
 __all__ = [
     "before_after",
@@ -31,6 +41,8 @@ __all__ = [
     "reason_text",
     "risk_text",
     "summary",
+    "tradeoff_line",
+    "tradeoff_text",
 ]
 
 
@@ -75,6 +87,27 @@ def reason_text(reason: Reason, locale: str) -> str:
 def risk_text(risk: Reason, locale: str) -> str:
     table = RISKS if risk.code in RISKS else ISSUES
     return _render(table, risk.code, risk.params, _loc(locale))
+
+
+def tradeoff_text(tradeoff: Reason, locale: str) -> str:
+    return _render(TRADEOFFS, tradeoff.code, tradeoff.params, _loc(locale))
+
+
+def tradeoff_line(
+    candidate: Candidate,
+    ctx: PlanningContext,
+    locale: str | None = None,
+    reference: Candidate | None = None,
+) -> str:
+    """What the option costs against the recommended one, e.g. "ends 2 h later; your day runs 40 min
+    longer" ("" for the recommended one). With `reference` (e.g. the option a model chose), against it."""
+    loc = _loc(locale, ctx)
+    items = (
+        candidate.tradeoffs
+        if reference is None
+        else tradeoffs(candidate, reference, {t.id: t.title for t in ctx.tasks})
+    )
+    return WORDS["sep"][loc].join(tradeoff_text(t, loc) for t in items)
 
 
 def issue_text(issue: Issue, locale: str) -> str:

@@ -39,4 +39,5 @@ def test_golden(name: str, sc: dict[str, Any]) -> None:
     for c in result.candidates:
         tokens = set(texts.grounding_tokens(c, ctx))
         shown = texts.explain(c, ctx) + " ".join(texts.before_after(c, ctx)) + texts.candidate_summary(c, ctx)
+        shown += texts.tradeoff_line(c, ctx)
         assert set(CLOCK.findall(shown)) <= tokens
