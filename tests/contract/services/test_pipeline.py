@@ -303,7 +303,7 @@ async def test_admin_trigger_plans_at_the_mocked_now(store: Store, now: datetime
     (trigger,) = await rows(store, Trigger)
     assert trigger.mocked_now == at(14, 10)
     starts = [decode_candidate(c).changes[0].start for c in preview.candidates]
-    assert min(s for s in starts if s) >= at(14, 15)  # planned from 14:10 on the 15-minute grid
+    assert min(s for s in starts if s) >= at(14, 10)  # planned from the mocked 14:10 (a start), not 09:00
     assert preview.expires_at == now + timedelta(minutes=TTL)  # the card lives in real time
     repeat = await pipeline(store).trigger_and_run(
         user_open_id=seeded.open_id,
