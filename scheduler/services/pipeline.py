@@ -56,6 +56,9 @@ class _Work:
 
     trigger: Trigger  # detached: changing it writes nothing
     ctx: pm.PlanningContext | None = None
+    # the user's schedule_version, read before the context in the same transaction: the preview is
+    # current while it is unchanged
+    schedule_version: int | None = None
     result: pm.PlanResult | None = None
     request: ChoiceRequest | None = None
     choice: Choice | None = None
@@ -148,7 +151,8 @@ class Pipeline:
                     # Run late (recovered after a crash, or queued behind a backlog): plan for the present,
                     # not for when the trigger was created, or every option could already lie in the past.
                     trigger.effective_now = now
-            contexts = await self._contexts(uow, rows)
+            versions: dict[str, int] = {}
+            contexts = await self._contexts(uow, rows, versions)
             works: list[_Work] = []
             failed: list[_Work] = []
             for trigger in rows:
@@ -157,7 +161,7 @@ class Pipeline:
                     log.error("trigger %s failed: %s", trigger.id, ctx, extra={"trace_id": trigger.trace_id})
                     failed.append(_Work(trigger, error=ctx))
                 else:
-                    works.append(_Work(trigger, ctx=ctx))
+                    works.append(_Work(trigger, ctx=ctx, schedule_version=versions.get(trigger.id)))
             changes = {
                 w.trigger.id: transition(TriggerStatus.PROCESSING, now)
                 | {"effective_now": w.trigger.effective_now}
@@ -171,11 +175,14 @@ class Pipeline:
         return works, outcomes
 
     async def _contexts(
-        self, uow: UnitOfWork, triggers: Sequence[Trigger]
+        self, uow: UnitOfWork, triggers: Sequence[Trigger], versions: dict[str, int]
     ) -> dict[str, pm.PlanningContext | Exception]:
-        """The planning context of every trigger at its effective now, reading each table once for all."""
+        """The planning context of every trigger at its effective now, reading each table once for all;
+        `versions` gets each trigger's user's schedule_version (read first, so a change committed while
+        the context is read makes the preview stale rather than wrongly current)."""
         out: dict[str, pm.PlanningContext | Exception] = {}
         users = await uow.batch.users(t.user_id for t in triggers)
+        versions.update({t.id: users[t.user_id].schedule_version for t in triggers if t.user_id in users})
         prepared: list[tuple[Trigger, User, pm.Target]] = []
         for trigger in triggers:
             user = users.get(trigger.user_id)
@@ -231,6 +238,7 @@ class Pipeline:
                 async with self._gate:
                     choice = checked(w.request, await self._chooser.choose(w.request))
                 w.preview = self._preview(w.trigger, w.ctx, w.result, choice, now)
+                w.preview.schedule_version = w.schedule_version
                 w.choice = choice
             except Exception as exc:
                 log.exception("trigger %s failed", w.trigger.id, extra={"trace_id": w.trigger.trace_id})
