@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from scheduler.planning import texts
+from scheduler.planning.coverage import Coverage, coverage
 from scheduler.planning.engine import generate, observe, plan, rank
 from scheduler.planning.target import effective_quadrant
 from scheduler.planning.texts import grounding_tokens
@@ -11,8 +12,10 @@ from scheduler.planning.version import base_version
 from scheduler.planning.window import busy_items, day_windows, expand_fixed_events, free_intervals
 
 __all__ = [
+    "Coverage",
     "base_version",
     "busy_items",
+    "coverage",
     "day_windows",
     "effective_quadrant",
     "expand_fixed_events",

@@ -70,8 +70,8 @@ ISSUES: dict[str, dict[str, str]] = {
     "target_missing": {"zh": "找不到这项任务", "en": "the task no longer exists"},
     "nothing_remaining": {"zh": "没有剩余的工作要补", "en": "no work is left to make up"},
     "target_already_scheduled": {
-        "zh": "「{title}」在接下来24小时内已有安排",
-        "en": "“{title}” is already planned in the next 24 hours",
+        "zh": "「{title}」已经安排了足够的时间",
+        "en": "“{title}” already has its time planned",
     },
     "feedback_target_unknown": {
         "zh": "不确定是哪一项没做完",
@@ -101,6 +101,10 @@ ISSUES: dict[str, dict[str, str]] = {
     "need_makeup": {
         "zh": "「{title}」还需要补{needed_minutes}",
         "en": "“{title}” needs {needed_minutes} more",
+    },
+    "partly_planned": {
+        "zh": "「{title}」已安排{planned_minutes}，还需要{needed_minutes}",
+        "en": "“{title}” has {planned_minutes} planned and needs {needed_minutes} more",
     },
     "can_place_task": {
         "zh": "「{title}」需要{needed_minutes}，可以排进空闲时间",

@@ -40,6 +40,7 @@ ISSUE_ORDER = (
     "day_end_reached",
     "fragmented_time",
     "need_makeup",
+    "partly_planned",
     "can_place_task",
     "deadline_beyond_window",
     "quiet_hours_now",
@@ -118,6 +119,12 @@ def _issues(f: Frame, r: Resolved, found: Findings, changes: tuple[Candidate, ..
         out.append(Issue("day_end_reached", {"needed_minutes": needed}))
     if found.split_needed:
         out.append(Issue("fragmented_time", {"needed_minutes": needed}))
+    if r.planned:
+        out.append(
+            Issue(
+                "partly_planned", {"title": r.title, "planned_minutes": r.planned, "needed_minutes": needed}
+            )
+        )
     if r.unfinished:
         out.append(Issue("need_makeup", {"title": r.title, "needed_minutes": needed}))
     elif found.slot_meets_deadline:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from scheduler.planning.clock import to_min
+from scheduler.planning.coverage import coverage
 from scheduler.planning.model import PlanningContext, TargetKind, TaskInfo, TaskStatus
 from scheduler.planning.window import BlockM, Frame
 
@@ -24,6 +25,7 @@ class Resolved:
     options: tuple[str, ...] = ()  # ask_user choices (block ids)
     done: bool = False
     scheduled: bool = False
+    planned: int = 0  # minutes of the task already planned before its deadline (needed is the rest)
 
     @property
     def unfinished(self) -> bool:
@@ -75,7 +77,9 @@ def resolve(ctx: PlanningContext, f: Frame) -> Resolved:
             return replace(base, close="target_already_scheduled", needed=needed, scheduled=True)
         return replace(base, needed=needed)
     assert task is not None
-    scheduled = any(b.task_id == task.id and b.end > f.now and b.start < f.end for b in f.blocks)
-    if scheduled:
+    # time already planned before the deadline counts wherever it lies (the caller may load blocks
+    # beyond the window): covered means nothing to do, partly covered means plan the rest
+    cov = coverage(task, ctx.blocks, ctx.now)
+    if cov.covered:
         return replace(base, close="target_already_scheduled", needed=task.estimate_minutes, scheduled=True)
-    return replace(base, needed=task.estimate_minutes)
+    return replace(base, needed=cov.remaining_minutes, planned=cov.planned_minutes)

@@ -146,9 +146,26 @@ def contexts(draw: st.DrawFn) -> PlanningContext:
     )
 
 
+def planned_before_deadline(ctx: PlanningContext, task: TaskInfo) -> int:
+    """Brute force: the distinct minutes of the task's blocks from now until its deadline."""
+    lo = utc(ctx.now)
+    hi = utc(task.deadline) if task.deadline else None
+    covered: set[datetime] = set()
+    for b in ctx.blocks:
+        if b.task_id != task.id:
+            continue
+        m = max(utc(b.start), lo.replace(second=0, microsecond=0))
+        while m < utc(b.end) and (hi is None or m < hi):
+            if m >= lo:
+                covered.add(m)
+            m += timedelta(minutes=1)
+    return len(covered)
+
+
 def needed(ctx: PlanningContext) -> int:
     if ctx.target.kind == TargetKind.TASK:
-        return next(t.estimate_minutes for t in ctx.tasks if t.id == ctx.target.task_id)
+        task = next(t for t in ctx.tasks if t.id == ctx.target.task_id)
+        return task.estimate_minutes - planned_before_deadline(ctx, task)
     block = next(b for b in ctx.blocks if b.id == ctx.target.block_id)
     if ctx.target.remaining_minutes is not None:
         return ctx.target.remaining_minutes
