@@ -126,6 +126,7 @@ class FakePatch:
 class FakeCardUpdate:
     token: str
     card: dict[str, Any]
+    at: float = 0.0  # time.perf_counter() when it arrived (benchmarks: when the card became final)
 
 
 def _error(status: int, code: int, msg: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
@@ -453,7 +454,7 @@ class FakeFeishu:
         with self._lock:
             if not isinstance(body.get("token"), str) or not isinstance(body.get("card"), dict):
                 return _error(400, 99992402, "field validation failed")
-            self._card_updates.append(FakeCardUpdate(body["token"], body["card"]))
+            self._card_updates.append(FakeCardUpdate(body["token"], body["card"], time.perf_counter()))
         return JSONResponse({"code": 0, "msg": "success"})
 
     # ---- admin (for benchmarks and other processes) -----------------------------------------------------
