@@ -92,17 +92,27 @@ def target_title(ctx: PlanningContext) -> str:
     return next((t.title for t in ctx.tasks if t.id == task_id), "")
 
 
+def all_texts(result: PlanResult, ctx: PlanningContext) -> dict[str, CandidateTexts]:
+    """The texts of every candidate, by id: computed once, passed to build_request and encode_candidates."""
+    return {c.id: candidate_texts(c, ctx) for c in result.candidates}
+
+
 def build_request(
-    trigger_type: str, result: PlanResult, ctx: PlanningContext, user_text: str = ""
+    trigger_type: str,
+    result: PlanResult,
+    ctx: PlanningContext,
+    user_text: str = "",
+    texts_by_id: dict[str, CandidateTexts] | None = None,
 ) -> ChoiceRequest:
     """What the chooser sees: every candidate's texts (never raw scores) and the deterministic fallback."""
     top = result.top
     if top is None:
         raise ValueError("a plan without candidates cannot be chosen from")
     loc = locale_of(ctx)
+    texts_by_id = texts_by_id or all_texts(result, ctx)
     views = []
     for c in result.candidates:
-        t = candidate_texts(c, ctx)
+        t = texts_by_id[c.id]
         views.append(
             CandidateView(
                 id=c.id,
@@ -165,11 +175,14 @@ def json_safe(value: Any) -> Any:
     return str(value)
 
 
-def encode_candidates(result: PlanResult, ctx: PlanningContext) -> list[dict[str, Any]]:
+def encode_candidates(
+    result: PlanResult, ctx: PlanningContext, texts_by_id: dict[str, CandidateTexts] | None = None
+) -> list[dict[str, Any]]:
     """Every candidate in its stored form, with its texts in the user's locale (and ask_user buttons)."""
+    texts_by_id = texts_by_id or all_texts(result, ctx)
     out = []
     for c in result.candidates:
-        t = candidate_texts(c, ctx)
+        t = texts_by_id[c.id]
         item = encode_candidate(c, summary=t.summary, before=t.before, after=t.after, label=t.label)
         if c.options:
             item["choices"] = choice_labels(c, ctx)

@@ -211,14 +211,13 @@ async def _scan(
 ) -> list[str]:
     """Decide and settle a locked batch of due jobs with a few statements (one per table); the ids of the
     triggers created. The caller commits."""
-    found = await uow.batch.tasks_with_users(j.task_id for j in jobs)
+    found = await uow.batch.lock_tasks(j.task_id for j in jobs)
     soon = await uow.batch.tasks_with_block_between(found, now, now + HORIZON)
     out = _Batch()
     fire: list[tuple[Job, Task]] = []
     for job in jobs:
         try:
-            task_user = found.get(job.task_id)
-            task = task_user[0] if task_user else None
+            task = found.get(job.task_id)
             verdict = decide(task, job.task_id in soon, now)
             if task is not None and verdict.promote:
                 out.tasks[task.id] = {
@@ -301,8 +300,8 @@ async def process_due_jobs(
     (locked with SKIP LOCKED on MySQL, so several workers each process a job once); the ids of the
     triggers created.
 
-    Statements per batch, whatever its size: the locking read of the jobs, one read of their tasks with
-    users, one of "has a block soon", one of live dedupe keys, then one UPDATE of the promoted tasks, one
+    Statements per batch, whatever its size: the locking read of the jobs, one locking read of their
+    tasks, one read of "has a block soon", one of live dedupe keys, then one UPDATE of the promoted tasks, one
     multi-row INSERT of the triggers and one UPDATE of the jobs; one commit. If that transaction fails,
     the jobs are retried one per transaction, so a poisoned job fails alone (recorded on the job)."""
     ids: list[str] = []

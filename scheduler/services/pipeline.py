@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from llm.api import Choice, ChoiceRequest, Chooser
@@ -15,8 +16,9 @@ from scheduler.planning import base_version, plan
 from scheduler.planning import model as pm
 from scheduler.services import jobs
 from scheduler.services.choice import (
+    CandidateTexts,
+    all_texts,
     build_request,
-    candidate_texts,
     checked,
     encode_candidates,
     issues_json,
@@ -35,7 +37,7 @@ from scheduler.services.errors import ErrorCode, ServiceError
 from scheduler.services.triggers import create_trigger
 from store import Store, UnitOfWork
 from store.enums import ChoiceSource, PreviewStatus, TriggerStatus, TriggerType
-from store.models import Preview, Trigger, User
+from store.models import Block, DayExtension, FixedEvent, Preview, Trigger, User
 from store.repositories.batch import outbox_row, transition
 
 log = logging.getLogger(__name__)
@@ -60,6 +62,7 @@ class _Work:
     # current while it is unchanged
     schedule_version: int | None = None
     result: pm.PlanResult | None = None
+    texts: dict[str, CandidateTexts] | None = None
     request: ChoiceRequest | None = None
     choice: Choice | None = None
     preview: Preview | None = None
@@ -208,10 +211,22 @@ class Pipeline:
         extensions = await uow.batch.day_extensions(
             user_ids, min(d[0] for d in days), max(d[1] for d in days)
         )
+        # Grouped by user first: each context then filters only its own user's rows.
+        blocks_of, events_of, extensions_of = _by_user(blocks), _by_user(events), _by_user(extensions)
+        task_by_id = {t.id: t for t in tasks}
         for trigger, user, target in prepared:
             try:
+                mine = blocks_of.get(user.id, [])
+                wanted = {b.task_id for b in mine} | ({target.task_id} if target.task_id else set())
                 out[trigger.id] = build_context(
-                    user, trigger.effective_now, target, blocks, tasks, events, extensions, self._grid
+                    user,
+                    trigger.effective_now,
+                    target,
+                    mine,
+                    [task_by_id[t] for t in wanted if t in task_by_id],
+                    events_of.get(user.id, []),
+                    extensions_of.get(user.id, []),
+                    self._grid,
                 )
             except (ServiceError, ValueError, LookupError) as exc:
                 out[trigger.id] = exc
@@ -225,7 +240,10 @@ class Pipeline:
                 assert w.ctx is not None
                 w.result = plan(w.ctx)
                 if w.result.observation.decision != pm.Decision.CLOSE:
-                    w.request = build_request(w.trigger.type, w.result, w.ctx, w.trigger.user_text or "")
+                    w.texts = all_texts(w.result, w.ctx)
+                    w.request = build_request(
+                        w.trigger.type, w.result, w.ctx, w.trigger.user_text or "", w.texts
+                    )
             except Exception as exc:
                 log.exception("trigger %s failed", w.trigger.id, extra={"trace_id": w.trigger.trace_id})
                 w.error = exc
@@ -237,7 +255,7 @@ class Pipeline:
             try:
                 async with self._gate:
                     choice = checked(w.request, await self._chooser.choose(w.request))
-                w.preview = self._preview(w.trigger, w.ctx, w.result, choice, now)
+                w.preview = self._preview(w.trigger, w.ctx, w.result, choice, now, w.texts)
                 w.preview.schedule_version = w.schedule_version
                 w.choice = choice
             except Exception as exc:
@@ -311,16 +329,18 @@ class Pipeline:
                 log.info("trigger %s closed: nothing to do", w.trigger.id)
         return out
 
-    def _preview(
+    def _preview(  # noqa: PLR0917 - the parts of one preview
         self,
         trigger: Trigger,
         ctx: pm.PlanningContext,
         result: pm.PlanResult,
         choice: Choice,
         now: datetime,
+        texts_by_id: dict[str, CandidateTexts] | None = None,
     ) -> Preview:
         chosen = next(c for c in result.candidates if c.id == choice.selected_candidate_id)
-        texts = candidate_texts(chosen, ctx)
+        texts_by_id = texts_by_id or all_texts(result, ctx)
+        texts = texts_by_id[chosen.id]
         task_id = trigger.task_id
         if task_id is None and ctx.target.block_id is not None:
             task_id = next((b.task_id for b in ctx.blocks if b.id == ctx.target.block_id), None)
@@ -331,7 +351,7 @@ class Pipeline:
             task_id=task_id,
             status=PreviewStatus.READY,
             decision=result.observation.decision.value,
-            candidates=encode_candidates(result, ctx),
+            candidates=encode_candidates(result, ctx, texts_by_id),
             chosen_candidate_id=chosen.id,
             metrics=json_safe(dataclasses.asdict(result.observation.metrics)),
             issues=issues_json(result.observation),
@@ -446,6 +466,17 @@ async def _task_id(uow: UnitOfWork, user: User, task_key: str | None) -> str | N
     if task is None:
         raise ServiceError(ErrorCode.TASK_NOT_FOUND, f"user {user.open_id} has no task {task_key!r}")
     return task.id
+
+
+R = TypeVar("R", Block, FixedEvent, DayExtension)
+
+
+def _by_user(rows: Iterable[R]) -> dict[str, list[R]]:
+    """Rows grouped by user_id, each group in the order given."""
+    out: dict[str, list[R]] = {}
+    for row in rows:
+        out.setdefault(row.user_id, []).append(row)
+    return out
 
 
 async def _current(uow: UnitOfWork, trigger_ids: Sequence[str]) -> dict[str, PipelineOutcome | None]:

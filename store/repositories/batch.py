@@ -28,6 +28,8 @@ M = TypeVar("M", bound=Base)
 # As BlockRepository.overlapping: no block is longer than this, so a window query bounds the start from below
 # and reads only the blocks near the window, not the whole history.
 MAX_BLOCK_LENGTH = timedelta(hours=24)
+# Planning windows this close share one range condition in a batch read (a little more is read, and filtered).
+WINDOW_SLACK = timedelta(hours=1)
 
 
 def transition(
@@ -75,11 +77,13 @@ class BatchRepository:
 
     # ---- generic multi-row writes -------------------------------------------------------------------------
     async def insert_rows(self, rows: Sequence[Base]) -> None:
-        """One multi-row INSERT for rows of one model (ids and defaults already set by their constructor)."""
+        """Insert rows of one model (ids and defaults already set by their constructor) in one execution:
+        an executemany that the MySQL driver sends as one multi-row INSERT (SQLite runs it in one call).
+        Compiled once and cached, unlike a VALUES list built per batch."""
         if not rows:
             return
         table: Any = rows[0].__table__
-        await self.session.execute(insert(table).values([row_values(r) for r in rows]))
+        await self.session.execute(insert(table), [row_values(r) for r in rows])
 
     async def update_rows(self, model: type[Base], changes: Mapping[str, Mapping[str, Any]]) -> int:
         """One UPDATE for many rows: `changes` maps a row id to its new column values (a column a row does
@@ -91,15 +95,17 @@ class BatchRepository:
         assignments: dict[str, Any] = {}
         for name in columns:
             column = table.c[name]
+            named = [values[name] for values in changes.values() if name in values]
+            if len(named) == len(changes) and _all_equal(named):
+                # the common case (every job of a batch skipped alike): one value, no CASE to build
+                assignments[name] = _bound(named[0], column.type)
+                continue
             whens = [
                 (table.c.id == row_id, _bound(values[name], column.type))
                 for row_id, values in changes.items()
                 if name in values
             ]
-            if len(whens) == len(changes) and _all_equal(values[name] for values in changes.values()):
-                assignments[name] = _bound(next(iter(changes.values()))[name], column.type)
-            else:
-                assignments[name] = case(*whens, else_=column)
+            assignments[name] = case(*whens, else_=column)
         stmt = update(table).where(table.c.id.in_(list(changes))).values(assignments)
         result = await self.session.execute(stmt)
         return int(getattr(result, "rowcount", 0) or 0)
@@ -125,20 +131,19 @@ class BatchRepository:
             stmt = stmt.with_for_update(skip_locked=True)
         return list((await self.session.scalars(stmt)).all())
 
-    async def tasks_with_users(self, task_ids: Iterable[str]) -> dict[str, tuple[Task, User]]:
-        """The tasks (locked: the scan promotes them) with their users, in one round trip."""
-        wanted = list(set(task_ids))
+    async def lock_tasks(self, task_ids: Iterable[str]) -> dict[str, Task]:
+        """The tasks by id, locked until the transaction ends (the due scan promotes them)."""
+        wanted = sorted(set(task_ids))
         if not wanted:
             return {}
         stmt = (
-            select(Task, User)
-            .join(User, User.id == Task.user_id)
+            select(Task)
             .where(Task.id.in_(wanted))
             .order_by(Task.id)  # locked in id order, so two lockers cannot deadlock
-            .with_for_update(of=Task)
+            .with_for_update()
             .execution_options(populate_existing=True)
         )
-        return {task.id: (task, user) for task, user in (await self.session.execute(stmt)).all()}
+        return {task.id: task for task in (await self.session.scalars(stmt)).all()}
 
     async def tasks_with_block_between(self, task_ids: Iterable[str], lo: datetime, hi: datetime) -> set[str]:
         """Which of the tasks have a block ending after `lo` and starting before `hi`."""
@@ -220,19 +225,28 @@ class BatchRepository:
         return {u.id: u for u in (await self.session.scalars(stmt)).all()}
 
     async def blocks_overlapping(self, ranges: Iterable[tuple[str, datetime, datetime]]) -> list[Block]:
-        """Blocks intersecting any (user_id, lo, hi) window, ordered by start."""
-        wanted = sorted(set(ranges))
-        if not wanted:
+        """Blocks of each user intersecting that user's (user_id, lo, hi) window (and possibly more of the
+        user's blocks near it: callers filter), ordered by start. Windows within an hour of each other
+        (a batch planned at one instant) share one condition on user_id IN (...), so the statement has the
+        same shape, and is compiled once, whatever the batch size."""
+        groups: list[tuple[datetime, datetime, set[str]]] = []
+        for user_id, lo, hi in sorted(ranges, key=lambda r: r[1]):
+            if groups and lo - groups[-1][0] <= WINDOW_SLACK and abs(hi - groups[-1][1]) <= WINDOW_SLACK:
+                first_lo, last_hi, users = groups[-1]
+                groups[-1] = (first_lo, max(last_hi, hi), users | {user_id})
+            else:
+                groups.append((lo, hi, {user_id}))
+        if not groups:
             return []
         cond = or_(
             *(
                 and_(
-                    Block.user_id == u,
+                    Block.user_id.in_(sorted(users)),
                     Block.start < hi,
                     Block.start > lo - MAX_BLOCK_LENGTH,
                     Block.end > lo,
                 )
-                for u, lo, hi in wanted
+                for lo, hi, users in groups
             )
         )
         stmt = select(Block).where(cond).order_by(Block.start, Block.id)

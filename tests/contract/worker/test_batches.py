@@ -21,7 +21,7 @@ from tests.statements import count_statements
 
 LEASE = 60.0
 # Ceilings per batch, whatever its size (also in docs/architecture.md, "The worker"):
-# due scan: lock the jobs, read their tasks with users, "has a block soon", live dedupe keys; update the
+# due scan: lock the jobs, lock their tasks, "has a block soon", live dedupe keys; update the
 # promoted tasks, insert the triggers, update the jobs -- 7 statements, 1 commit.
 DUE_SCAN_STATEMENTS, DUE_SCAN_COMMITS = 7, 1
 # pipeline: lock the triggers, read users, blocks, tasks, fixed events, day extensions, mark processing
