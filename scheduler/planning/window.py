@@ -91,9 +91,12 @@ class Frame:
     def starts(self, lo: int, hi: int, length: int) -> Sequence[int]:
         """Allowed starts s (grid-aligned or an anchor) with lo <= s and s + length <= hi, ascending."""
         grid = self.grid.starts(lo, hi, length)
-        last = hi - length
-        i, j = bisect_left(self.anchors, lo), bisect_right(self.anchors, last)
-        extra = [a for a in self.anchors[i:j] if not self.grid.aligned(a)]
+        anchors, last = self.anchors, hi - length
+        i = bisect_left(anchors, lo)
+        if i == len(anchors) or anchors[i] > last:
+            return grid  # the common case: no anchor in the slot's reach
+        j = bisect_right(anchors, last, i)
+        extra = [a for a in anchors[i:j] if not self.grid.aligned(a)]
         if not extra:
             return grid
         return sorted([*grid, *extra])
