@@ -20,7 +20,7 @@ from starlette.routing import Route
 from bot.handlers import BotConfig, BotDeps, BotReceiver
 from bot.handlers.deps import Outbound, utc_now
 from scheduler.services.pipeline import Pipeline
-from store import Store
+from scheduler.services.types import Store
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 
 class StoreErrorCode(StrEnum):
@@ -45,3 +45,21 @@ def database_error_detail(exc: BaseException) -> str:
     """The driver's message for a database failure, without the SQL statement and parameters that
     SQLAlchemy appends to its own."""
     return str(getattr(exc, "orig", None) or exc) if isinstance(exc, DatabaseError) else str(exc)
+
+
+# MySQL/MariaDB: 1062 duplicate entry, 1586 duplicate entry for a unique key.
+_MYSQL_DUPLICATE = frozenset({1062, 1586})
+
+
+def is_duplicate_of(exc: BaseException, name: str) -> bool:
+    """A unique-key collision on the key or column `name` (e.g. another row already holds that key)."""
+    if not isinstance(exc, IntegrityError):
+        return False
+    orig = exc.orig
+    args = getattr(orig, "args", ())
+    duplicate = (
+        args[0] in _MYSQL_DUPLICATE
+        if args and isinstance(args[0], int)
+        else "UNIQUE constraint failed" in str(orig)
+    )
+    return duplicate and name in str(orig)

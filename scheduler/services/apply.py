@@ -22,8 +22,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-
 from scheduler.planning import base_version, expand_fixed_events
 from scheduler.planning import model as pm
 from scheduler.services import previews
@@ -40,8 +38,8 @@ from scheduler.services.errors import ErrorCode, ServiceError
 from scheduler.services.outcomes import UNDO_WINDOW, ApplyOutcome, PreviewState, retrying
 from store import Store, UnitOfWork, short_key
 from store.enums import ApplyStatus, PreviewStatus, TaskStatus
+from store.errors import DatabaseError, is_duplicate_of
 from store.models import ChangeSet, Preview, User
-from store.repositories import is_duplicate_key
 
 log = logging.getLogger(__name__)
 
@@ -142,13 +140,11 @@ async def run_apply(
         log.info("apply of preview %s refused: %s", req.preview_id, refusal.refused.detail)
         await retrying(lambda: _record_refusal(store, req, code), what="apply rejection")
         return _rejected(req, code)
-    except IntegrityError as exc:
+    except (DatabaseError, ServiceError) as exc:
         # The same idempotency key won on another preview in the meantime (MySQL: we waited on its
         # uncommitted key, then collided).
-        if is_duplicate_key(exc) and "apply_idempotency_key" in str(exc.orig):
+        if is_duplicate_of(exc, "apply_idempotency_key"):
             return _rejected(req, ErrorCode.IDEMPOTENCY_CONFLICT)
-        log.exception("apply of preview %s failed", req.preview_id, extra={"preview_id": req.preview_id})
-    except (SQLAlchemyError, ServiceError):
         # A database failure (or lock conflicts past the retries): the transaction was rolled back whole.
         log.exception("apply of preview %s failed", req.preview_id, extra={"preview_id": req.preview_id})
     await retrying(lambda: _record_refusal(store, req, ErrorCode.INTERNAL), what="apply rejection")
