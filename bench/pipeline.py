@@ -96,11 +96,11 @@ def _rows(users: int, tasks: int, due: int) -> dict[type[Any], list[dict[str, An
                 | stamp
             )
             if per_user_due <= t < per_user_due + 3:  # blocks of non-due tasks fill part of the day
-                start = NOW + timedelta(hours=2 * (t - per_user_due) + 4)
+                begins = NOW + timedelta(hours=2 * (t - per_user_due) + 4)
                 out[Block].append(
-                    {"id": new_id(), "user_id": uid, "task_id": tid, "start": start}
+                    {"id": new_id(), "user_id": uid, "task_id": tid, "start": begins}
                     | {
-                        "end": start + timedelta(minutes=60),
+                        "end": begins + timedelta(minutes=60),
                         "source": "import",
                         "locked": False,
                         "version": 1,

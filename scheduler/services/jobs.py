@@ -14,6 +14,7 @@ from scheduler.services.triggers import dedupe_key
 from store import Store, UnitOfWork, new_id
 from store.enums import JobReason, JobStatus, TaskStatus, TriggerStatus, TriggerType
 from store.models import Job, Task, Trigger
+from store.repositories.batch import new_row
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +185,7 @@ class _Batch:
 
     jobs: dict[str, dict[str, object]] = field(default_factory=dict)
     tasks: dict[str, dict[str, object]] = field(default_factory=dict)
-    triggers: list[Trigger] = field(default_factory=list)
+    triggers: list[dict[str, object]] = field(default_factory=list)
     created: list[str] = field(default_factory=list)
 
 
@@ -241,16 +242,16 @@ async def _scan(
         if trigger_id is None:
             row = due_trigger(task, keys[job.id], now)
             out.triggers.append(row)
-            out.created.append(row.id)
-            trigger_id = row.id
+            trigger_id = str(row["id"])
+            out.created.append(trigger_id)
         else:
             log.info("trigger %s reused (dedupe hit)", trigger_id)
         out.jobs[job.id] = _settled(JobStatus.TRIGGERED, None, worker_id, now) | {"trigger_id": trigger_id}
     await uow.batch.update_rows(Task, out.tasks)
-    await uow.batch.insert_rows(out.triggers)
+    await uow.batch.insert_rows(Trigger, out.triggers)
     await uow.batch.update_rows(Job, out.jobs)
     for row in out.triggers:
-        log.info("trigger %s created: %s", row.id, row.type, extra={"trace_id": row.trace_id})
+        log.info("trigger %s created: %s", row["id"], row["type"], extra={"trace_id": row["trace_id"]})
     return out.created
 
 
@@ -278,9 +279,10 @@ def _rearmed(trigger_at: datetime, now: datetime) -> dict[str, object]:
     }
 
 
-def due_trigger(task: Task, dedupe: str, now: datetime) -> Trigger:
+def due_trigger(task: Task, dedupe: str, now: datetime) -> dict[str, object]:
     """The pending trigger a due job creates (the fields create_trigger sets for worker_due_job)."""
-    return Trigger(
+    return new_row(
+        Trigger,
         user_id=task.user_id,
         type=TriggerType.WORKER_DUE_JOB,
         task_id=task.id,

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from llm.api import Choice, ChoiceRequest, Chooser
@@ -37,8 +37,8 @@ from scheduler.services.errors import ErrorCode, ServiceError
 from scheduler.services.triggers import create_trigger
 from store import Store, UnitOfWork
 from store.enums import ChoiceSource, PreviewStatus, TriggerStatus, TriggerType
-from store.models import Block, DayExtension, FixedEvent, Preview, Trigger, User
-from store.repositories.batch import outbox_row, transition
+from store.models import Block, DayExtension, FixedEvent, OutboxMessage, Preview, Trigger, User
+from store.repositories.batch import new_row, outbox_row, transition
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ class _Work:
     texts: dict[str, CandidateTexts] | None = None
     request: ChoiceRequest | None = None
     choice: Choice | None = None
-    preview: Preview | None = None
+    preview: dict[str, Any] | None = None  # the row to insert (store.repositories.batch.new_row)
     error: Exception | None = None
     outcome: PipelineOutcome | None = None
 
@@ -256,7 +256,7 @@ class Pipeline:
                 async with self._gate:
                     choice = checked(w.request, await self._chooser.choose(w.request))
                 w.preview = self._preview(w.trigger, w.ctx, w.result, choice, now, w.texts)
-                w.preview.schedule_version = w.schedule_version
+                w.preview["schedule_version"] = w.schedule_version
                 w.choice = choice
             except Exception as exc:
                 log.exception("trigger %s failed", w.trigger.id, extra={"trace_id": w.trigger.trace_id})
@@ -292,7 +292,7 @@ class Pipeline:
             out = await _current(uow, [w.trigger.id for w in works if w.trigger.id not in owned])
             mine = [w for w in works if w.trigger.id in owned]
             changes: dict[str, dict[str, object]] = {}
-            previews: list[Preview] = []
+            previews: list[dict[str, Any]] = []
             for w in mine:
                 if w.error is not None:
                     continue
@@ -305,12 +305,12 @@ class Pipeline:
                 changes[w.trigger.id] = transition(TriggerStatus.PREVIEW_GENERATED, now)
                 previews.append(w.preview)
                 w.outcome = PipelineOutcome(
-                    w.trigger.id, TriggerStatus.PREVIEW_GENERATED, w.preview.id, w.preview.decision
+                    w.trigger.id, TriggerStatus.PREVIEW_GENERATED, w.preview["id"], w.preview["decision"]
                 )
             changes |= await _failures(uow, [w for w in mine if w.error is not None], now)
-            await uow.batch.insert_rows(previews)
+            await uow.batch.insert_rows(Preview, previews)
             await uow.batch.insert_rows(
-                [outbox_row(READY_TOPIC, {"preview_id": p.id}, now) for p in previews]
+                OutboxMessage, [outbox_row(READY_TOPIC, {"preview_id": p["id"]}, now) for p in previews]
             )
             await uow.batch.update_rows(Trigger, changes)
             await uow.commit()
@@ -320,8 +320,8 @@ class Pipeline:
                 log.info(
                     "trigger %s -> preview %s (%s, %s)",
                     w.trigger.id,
-                    w.preview.id,
-                    w.preview.decision,
+                    w.preview["id"],
+                    w.preview["decision"],
                     w.choice.source,
                     extra={"trace_id": w.trigger.trace_id},
                 )
@@ -337,7 +337,7 @@ class Pipeline:
         choice: Choice,
         now: datetime,
         texts_by_id: dict[str, CandidateTexts] | None = None,
-    ) -> Preview:
+    ) -> dict[str, Any]:
         chosen = next(c for c in result.candidates if c.id == choice.selected_candidate_id)
         texts_by_id = texts_by_id or all_texts(result, ctx)
         texts = texts_by_id[chosen.id]
@@ -345,7 +345,8 @@ class Pipeline:
         if task_id is None and ctx.target.block_id is not None:
             task_id = next((b.task_id for b in ctx.blocks if b.id == ctx.target.block_id), None)
         llm = choice.source == ChoiceSource.LLM
-        return Preview(
+        return new_row(
+            Preview,
             trigger_id=trigger.id,
             user_id=trigger.user_id,
             task_id=task_id,

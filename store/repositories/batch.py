@@ -47,9 +47,10 @@ def transition(
     return values
 
 
-def outbox_row(topic: str, payload: Any, now: datetime) -> OutboxMessage:
+def outbox_row(topic: str, payload: Any, now: datetime) -> dict[str, Any]:
     """A pending outbox message (as OutboxRepository.put), to insert with insert_rows."""
-    return OutboxMessage(
+    return new_row(
+        OutboxMessage,
         topic=topic,
         payload=payload,
         status=OutboxStatus.PENDING,
@@ -60,9 +61,20 @@ def outbox_row(topic: str, payload: Any, now: datetime) -> OutboxMessage:
     )
 
 
-def row_values(row: Base) -> dict[str, Any]:
-    """Every column of a constructed (not yet added) row, for a multi-row INSERT."""
-    return {c.key: getattr(row, c.key) for c in row.__table__.columns}
+def new_row(model: type[Base], **values: Any) -> dict[str, Any]:
+    """The column values of a new row of `model`, with the Python-side defaults (id, status, version, ...)
+    the model's constructor would apply: for insert_rows. A plain dict, because constructing mapped
+    objects costs more than the insert itself in a batch."""
+    row: dict[str, Any] = {}
+    for column in model.__table__.columns:
+        value = values.pop(column.key, None)
+        default = column.default
+        if value is None and default is not None:
+            value = default.arg if default.is_scalar else default.arg(None)
+        row[column.key] = value
+    if values:
+        raise TypeError(f"{model.__name__} has no column {', '.join(sorted(values))}")
+    return row
 
 
 class BatchRepository:
@@ -76,14 +88,14 @@ class BatchRepository:
         return self.session.get_bind().dialect.name == "mysql"
 
     # ---- generic multi-row writes -------------------------------------------------------------------------
-    async def insert_rows(self, rows: Sequence[Base]) -> None:
-        """Insert rows of one model (ids and defaults already set by their constructor) in one execution:
+    async def insert_rows(self, model: type[Base], rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert rows of `model` (built with new_row: every column, ids set) in one execution:
         an executemany that the MySQL driver sends as one multi-row INSERT (SQLite runs it in one call).
         Compiled once and cached, unlike a VALUES list built per batch."""
         if not rows:
             return
-        table: Any = rows[0].__table__
-        await self.session.execute(insert(table), [row_values(r) for r in rows])
+        table: Any = model.__table__
+        await self.session.execute(insert(table), list(rows))
 
     async def update_rows(self, model: type[Base], changes: Mapping[str, Mapping[str, Any]]) -> int:
         """One UPDATE for many rows: `changes` maps a row id to its new column values (a column a row does
