@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     promotion_seconds: float = Field(default=60.0, gt=0, le=3600)
     lease_recovery_seconds: float = Field(default=15.0, gt=0, le=3600)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    # A card press is answered with its final card when it is done within this; else with a toast and a
+    # "working" card at once, the card updated when it is done (Feishu waits at most 3 s).
+    click_answer_seconds: float = Field(default=0.08, ge=0, le=2.5)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: str = "INFO"

@@ -64,6 +64,7 @@ def bot_config(settings: Settings) -> BotConfig:
         daily_card_cap=settings.daily_card_cap,
         grid_minutes=settings.grid_minutes,
         bot_open_id=settings.feishu_bot_open_id,
+        click_budget_seconds=settings.click_answer_seconds,
     )
 
 

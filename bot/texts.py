@@ -54,6 +54,11 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "applied.option": ("已按「{label}」调整日程：", "Your schedule now follows “{label}”:"),
     "applied.no_details": ("日程已更新。", "Your schedule was updated."),
     "undo.until": ("{at} 前可以撤销。", "You can undo until {at}."),
+    "working.title": ("正在处理", "Working on it"),
+    "working.body": (
+        "正在处理你的操作，完成后这张卡片会自动更新。",
+        "Your choice is being applied; this card updates when it is done.",
+    ),
     "ignored.body": (
         "已忽略这个建议，日程没有任何改动。",
         "Suggestion ignored; nothing in your schedule changed.",

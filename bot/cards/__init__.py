@@ -28,6 +28,7 @@ from bot.cards.results import (
     build_expired_card,
     build_ignored_card,
     build_undone_card,
+    build_working_card,
     toast,
 )
 
@@ -59,6 +60,7 @@ __all__ = [
     "build_notify_only_card",
     "build_preview_card",
     "build_undone_card",
+    "build_working_card",
     "card_size",
     "check_card_size",
     "escape_md",

@@ -16,7 +16,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from bot.cards import PayloadError, ToastKind, toast, unpack
+from bot.cards import PayloadError, ToastKind, build_working_card, toast, unpack
 from bot.handlers.cardview import card_for_view
 from bot.handlers.deps import BotDeps
 from bot.handlers.feedback import run_feedback
@@ -156,7 +156,8 @@ async def handle_click(deps: BotDeps, click: ClickIn) -> CallbackAnswer:
         return result
     log.warning("click on preview %s is slow; answering now, updating later", payload.p)
     deps.background.spawn(_update_later(deps, click, work), f"click-update:{payload.p}")
-    return answer(toast(ToastKind.WORKING, said.get("locale") or norm_locale(deps.config.locale)))
+    words = said.get("locale") or norm_locale(deps.config.locale)
+    return answer(toast(ToastKind.WORKING, words), build_working_card(words))
 
 
 async def _operator_locale(deps: BotDeps, open_id: str) -> str:

@@ -31,9 +31,7 @@ class BotConfig:
     daily_card_cap: int
     grid_minutes: int
     bot_open_id: str  # when known, group messages must mention exactly this open_id
-    # Answer a press with its final card when it is done within this; else with a toast at once, the card
-    # updated when the press is done (Feishu allows 3 s; a quick answer keeps p99 low under load).
-    click_budget_seconds: float = 0.08
+    click_budget_seconds: float  # SMARTFLOW_CLICK_ANSWER_SECONDS
 
 
 class Outbound(Protocol):

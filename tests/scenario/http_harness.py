@@ -213,6 +213,7 @@ async def open_harness(db_url: str, fake_server: tuple[FakeFeishu, str]) -> Asyn
         admins=ADMIN,
         timezone="Asia/Shanghai",
         feishu_timeout_seconds=5,
+        click_answer_seconds=2.5,  # presses answered with their final card: tests assert on it
     )
     components = build_components(settings)
     clock = Clock(NOW)

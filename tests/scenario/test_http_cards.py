@@ -124,7 +124,10 @@ async def test_a_click_past_the_budget_gets_a_toast_now_and_a_card_update_later(
 
     body = json.loads(response.content)
     assert body["toast"]["type"] == "info"
-    assert "card" not in body
+    working = card_of(response)  # the card says it is being applied, with nothing to press twice
+    assert working["header"]["template"] == "blue"
+    assert "正在处理" in json.dumps(working, ensure_ascii=False)
+    assert not buttons(working)
     updates = h.fake.card_updates
     assert [u.token for u in updates] == ["c-late"]
     assert updates[0].card["header"]["template"] == "green"
