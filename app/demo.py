@@ -101,7 +101,9 @@ class Demo:
         self.say("(no card: the first urgency threshold is at 09:00)")
 
         self.clock.advance_to(datetime(2026, 11, 30, 9, 5, tzinfo=TZ))
-        self.step("simulated clock advanced: 物理实验报告 became urgent with 60 of its 90 minutes not planned")
+        self.step(
+            "simulated clock advanced: 物理实验报告 became urgent with 60 of its 90 minutes not planned"
+        )
         await self.settle()
         first = await self.latest_preview()
         chosen = first.options[0].candidate_id if first.options else None
