@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TextIO
+
+from prometheus_client import generate_latest
 
 from app.settings import Settings
 from bot.feishu.client import FeishuClient
@@ -16,11 +19,14 @@ from llm.api import Chooser
 from llm.client import make_chooser as make_llm_chooser
 from llm.metrics import MeteredChooser, process_metrics
 from scheduler.services.pipeline import Pipeline
+from scheduler.worker import metrics as worker_metrics
 from scheduler.worker.sender import Sender
 from scheduler.worker.worker import Worker
 from store import Store
 
 log = logging.getLogger(__name__)
+
+METRICS_REFRESH_SECONDS = 2.0
 
 
 @dataclass
@@ -34,6 +40,16 @@ class Components:
     sender: Sender
     pipeline: Pipeline
     bot_config: BotConfig
+
+    async def worker_metrics(self, now: datetime) -> bytes:
+        """The worker's metrics (row counts by status refreshed first, when the database answers in time),
+        in Prometheus text."""
+        try:
+            async with asyncio.timeout(METRICS_REFRESH_SECONDS):
+                await worker_metrics.refresh_status_counts(self.store, now)
+        except Exception:
+            log.warning("could not refresh the row counts for /metrics", exc_info=True)
+        return generate_latest(worker_metrics.REGISTRY)
 
     async def aclose(self) -> None:
         close = getattr(self.chooser, "aclose", None)

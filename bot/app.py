@@ -25,7 +25,6 @@ from scheduler.services.types import Store
 log = logging.getLogger(__name__)
 
 READY_TIMEOUT_SECONDS = 2.0
-METRICS_REFRESH_SECONDS = 2.0
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
@@ -42,6 +41,10 @@ class Components(Protocol):
     def feishu(self) -> Any: ...
     @property
     def bot_config(self) -> BotConfig: ...
+
+    async def worker_metrics(self, now: datetime) -> bytes:
+        """The worker's metrics (row counts by status refreshed first), in Prometheus text."""
+        ...
 
 
 class LoggedOutbound:
@@ -95,14 +98,6 @@ async def read_capped(request: Request, cap: int) -> bytes | None:
             return None
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def _worker_metrics() -> Any:
-    try:
-        from scheduler.worker import metrics
-    except ImportError:  # pragma: no cover - a deployment without the worker package
-        return None
-    return metrics
 
 
 def create_app(
@@ -165,12 +160,7 @@ def create_app(
 
     async def metrics_endpoint(request: Request) -> Response:
         parts = [generate_latest(metrics.registry)]
-        worker = _worker_metrics()
-        if worker is not None:
-            with contextlib.suppress(Exception):
-                async with asyncio.timeout(METRICS_REFRESH_SECONDS):
-                    await worker.refresh_status_counts(deps.store, clock())
-            parts.append(generate_latest(worker.REGISTRY))
+        parts.append(await components.worker_metrics(clock()))
         parts.append(generate_latest(REGISTRY))  # llm.metrics and the process collectors
         return Response(b"".join(parts), media_type=CONTENT_TYPE_LATEST)
 

@@ -14,18 +14,23 @@ IO_LIBRARIES = {
     "starlette", "uvicorn", "apscheduler", "socket", "asyncio", "os", "subprocess", "prometheus_client",
 }  # fmt: skip
 
-# package -> the packages of ours it may import (besides itself)
+# package -> the packages of ours it may import (besides itself). The bot reaches the system only through
+# the use cases (scheduler.services) and implements the worker's delivery port (scheduler.worker.sender).
 ALLOWED: dict[str, set[str]] = {
     "store": set(),
     "scheduler.planning": set(),
     "prompts": set(),
     "llm": {"prompts"},
     "scheduler.services": {"scheduler.planning", "store", "llm"},
-    "scheduler.worker": {"scheduler.services", "scheduler.planning", "store", "llm"},
-    "bot": {"scheduler.services", "scheduler.planning", "scheduler.worker", "store", "llm"},
-    "app": set(OURS) | {"scheduler.planning", "scheduler.services", "scheduler.worker"},
+    "scheduler.worker.sender": {"scheduler.services"},
+    "scheduler.worker": {"scheduler.services", "store"},
+    "bot": {"scheduler.services", "scheduler.worker.sender"},
+    "app": set(OURS)
+    | {"scheduler.planning", "scheduler.services", "scheduler.worker", "scheduler.worker.sender"},
     "scheduler": set(),  # the namespace package's own __init__
 }
+# Only the store speaks SQL: no module elsewhere imports SQLAlchemy or a database driver.
+DATABASE_LIBRARIES = {"sqlalchemy", "aiomysql", "aiosqlite", "pymysql", "alembic"}
 
 
 def _package(module: str) -> str | None:
@@ -68,9 +73,19 @@ def test_imports_follow_the_dependency_direction(module: str, path: Path) -> Non
         if top not in OURS:
             continue
         target = _package(imported) or top
-        if target == own:
+        if target == own or (target.startswith(own + ".") and own != "scheduler"):
             continue
         assert target in ALLOWED[own], f"{module} imports {imported}: {own} may not depend on {target}"
+
+
+@pytest.mark.parametrize(("module", "path"), _modules(), ids=lambda v: v if isinstance(v, str) else "")
+def test_only_the_store_imports_a_database_library(module: str, path: Path) -> None:
+    if module.startswith("store.") or module == "store":
+        return
+    for imported in _imports(path):
+        assert imported.split(".")[0] not in DATABASE_LIBRARIES, (
+            f"{module} imports {imported}: only store/ may"
+        )
 
 
 @pytest.mark.parametrize(
