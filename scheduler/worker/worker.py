@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import and_, or_, select, update
-
 from scheduler.services import actions, jobs, presses
 from scheduler.services.pipeline import STALE_PROCESSING
 from scheduler.worker import metrics
@@ -22,9 +20,6 @@ from scheduler.worker.delivery import Delivery
 from scheduler.worker.relay import Relay
 from scheduler.worker.sender import Sender
 from store import Store, new_id
-from store.enums import JobStatus, NotificationStatus, OutboxStatus, TriggerStatus, TriggerType
-from store.models import Job, Notification, OutboxMessage, Trigger
-from store.repositories.messaging import NOTIFICATION_DUE
 
 log = logging.getLogger(__name__)
 
@@ -179,27 +174,8 @@ class Worker:
         if finished:
             await self.relay(now)  # their card updates go out with this pass's deliveries
         async with self._store.uow(readonly=True) as uow:
-            trigger_ids = list(
-                (
-                    await uow.session.scalars(
-                        select(Trigger.id)
-                        .where(
-                            or_(
-                                and_(
-                                    Trigger.status == TriggerStatus.PENDING,
-                                    Trigger.updated_at <= now - STALE_PENDING,
-                                ),
-                                and_(
-                                    Trigger.status == TriggerStatus.PROCESSING,
-                                    Trigger.updated_at <= now - STALE_PROCESSING,
-                                ),
-                            ),
-                            Trigger.type != TriggerType.DRY_RUN,
-                        )
-                        .order_by(Trigger.updated_at, Trigger.id)
-                        .limit(self.config.due_batch)
-                    )
-                ).all()
+            trigger_ids = await uow.batch.left_behind_triggers(
+                now - STALE_PENDING, now - STALE_PROCESSING, self.config.due_batch
             )
         for trigger_id in trigger_ids:
             log.warning("trigger %s was left pending; running it now", trigger_id)
@@ -316,25 +292,6 @@ class Worker:
     async def release_leases(self, now: datetime) -> None:
         """Hand back every row this worker still holds. A `sending` row keeps its state (the send's outcome
         is unknown) but its lease ends now, so lease recovery retries it with the same idempotency key."""
-        me = self.worker_id
         async with self._store.uow() as uow:
-            free = {"claimed_by": None, "claimed_until": None}
-            await uow.session.execute(
-                update(Notification)
-                .where(Notification.claimed_by == me, Notification.status.in_(NOTIFICATION_DUE))
-                .values(**free)
-            )
-            await uow.session.execute(
-                update(Notification)
-                .where(Notification.claimed_by == me, Notification.status == NotificationStatus.SENDING)
-                .values(claimed_until=now)
-            )
-            await uow.session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.claimed_by == me, OutboxMessage.status == OutboxStatus.PENDING)
-                .values(**free)
-            )
-            await uow.session.execute(
-                update(Job).where(Job.claimed_by == me, Job.status == JobStatus.PENDING).values(**free)
-            )
+            await uow.batch.release_leases(self.worker_id, now)
             await uow.commit()

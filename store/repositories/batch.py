@@ -9,19 +9,28 @@ from typing import Any, TypeVar
 from sqlalchemy import and_, bindparam, case, insert, null, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.enums import TRIGGER_FINAL, JobStatus, OutboxStatus, TriggerStatus
+from store.enums import (
+    TRIGGER_FINAL,
+    JobStatus,
+    NotificationStatus,
+    OutboxStatus,
+    TriggerStatus,
+    TriggerType,
+)
 from store.models import (
     Base,
     Block,
     DayExtension,
     FixedEvent,
     Job,
+    Notification,
     OutboxMessage,
     Preview,
     Task,
     Trigger,
     User,
 )
+from store.repositories.messaging import NOTIFICATION_DUE
 
 M = TypeVar("M", bound=Base)
 
@@ -292,6 +301,49 @@ class BatchRepository:
             .order_by(DayExtension.day)
         )
         return list((await self.session.scalars(stmt)).all())
+
+    # ---- a worker's recovery and shutdown ---------------------------------------------------------------
+    async def left_behind_triggers(
+        self, pending_before: datetime, processing_before: datetime, limit: int
+    ) -> list[str]:
+        """Triggers (not dry runs) still pending since before `pending_before` or processing since before
+        `processing_before`: their process died before or while running them. Oldest first."""
+        stmt = (
+            select(Trigger.id)
+            .where(
+                or_(
+                    and_(Trigger.status == TriggerStatus.PENDING, Trigger.updated_at <= pending_before),
+                    and_(Trigger.status == TriggerStatus.PROCESSING, Trigger.updated_at <= processing_before),
+                ),
+                Trigger.type != TriggerType.DRY_RUN,
+            )
+            .order_by(Trigger.updated_at, Trigger.id)
+            .limit(limit)
+        )
+        return list((await self.session.scalars(stmt)).all())
+
+    async def release_leases(self, worker_id: str, now: datetime) -> None:
+        """Hand back every row `worker_id` holds. A `sending` notification keeps its state (the send's
+        outcome is unknown) but its lease ends now, so lease recovery retries it with the same key."""
+        free = {"claimed_by": None, "claimed_until": None}
+        await self.session.execute(
+            update(Notification)
+            .where(Notification.claimed_by == worker_id, Notification.status.in_(NOTIFICATION_DUE))
+            .values(**free)
+        )
+        await self.session.execute(
+            update(Notification)
+            .where(Notification.claimed_by == worker_id, Notification.status == NotificationStatus.SENDING)
+            .values(claimed_until=now)
+        )
+        await self.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.claimed_by == worker_id, OutboxMessage.status == OutboxStatus.PENDING)
+            .values(**free)
+        )
+        await self.session.execute(
+            update(Job).where(Job.claimed_by == worker_id, Job.status == JobStatus.PENDING).values(**free)
+        )
 
 
 def _bound(value: Any, type_: Any) -> Any:
