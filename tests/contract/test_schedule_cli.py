@@ -76,14 +76,14 @@ EXPECTED_TEXT = """\
 Alice (ou_s1) · Asia/Shanghai · 2026-11-30 08:30 → 2026-12-01 08:30
 2026-11-30 Mon
   08:00–09:35   fixed  高等数学 (weekly)
-  09:45–10:00   free   15 min
+  09:35–10:00   free   25 min
   10:00–11:00   block  实验报告 [locked]
   11:00–16:00   free   300 min
   16:00–17:00   fixed  组会
   17:00–22:30   free   330 min
 2026-12-01 Tue
   08:00–08:30   free   30 min
-free 675 min · blocks 60 min · fixed 125 min
+free 685 min · blocks 60 min · fixed 125 min
 """
 
 
@@ -150,9 +150,9 @@ def test_json_has_the_documented_shape(team: str) -> None:
             },
             {
                 "kind": "free",
-                "start": "2026-11-30T09:45:00+08:00",
+                "start": "2026-11-30T09:35:00+08:00",
                 "end": "2026-11-30T10:00:00+08:00",
-                "minutes": 15,
+                "minutes": 25,
             },
             {
                 "kind": "block",
@@ -193,7 +193,7 @@ def test_json_has_the_documented_shape(team: str) -> None:
                 "minutes": 30,
             },
         ],
-        "totals": {"fixed_minutes": 125, "block_minutes": 60, "free_minutes": 675},
+        "totals": {"fixed_minutes": 125, "block_minutes": 60, "free_minutes": 685},
     }
 
 
@@ -213,9 +213,10 @@ def test_now_with_seconds_keeps_free_time_inside_the_window(team: str) -> None:
         "minutes": 30,
     }
     assert view["day_windows"][-1]["end"] == "2026-12-01T08:30:59+08:00"
-    assert sum(i["minutes"] for i in free) == view["totals"]["free_minutes"] == 675
+    # free time starts when the class ends at 09:35 (not at the next 15-minute mark)
+    assert sum(i["minutes"] for i in free) == view["totals"]["free_minutes"] == 685
     text = run(team, "schedule", "--user", "ou_s1", "--now", "2026-11-30T08:30:59+08:00").stdout
-    assert "  08:00–08:30   free   30 min\nfree 675 min" in text
+    assert "  08:00–08:30   free   30 min\nfree 685 min" in text
 
 
 def test_weekly_event_across_the_daylight_saving_change(team: str) -> None:
