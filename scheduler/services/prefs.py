@@ -45,6 +45,9 @@ async def update_prefs(store: Store, message: InboundMessage, change: PrefsChang
             user.timezone = change.timezone
         if change.daily_cap is not None:
             user.daily_card_cap = change.daily_cap
+        if change.day is not None or change.quiet_off or change.quiet is not None or change.timezone:
+            # the window the candidates were planned in changed: previews planned before are stale
+            await t.uow.users.bump_schedule(user.id)
         user.updated_at = t.now
         return True
 
