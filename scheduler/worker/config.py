@@ -34,7 +34,7 @@ class WorkerConfig:
     delivery_timeout_seconds: float
     daily_card_cap: int
     # Batch sizes and concurrency are not settings: they are sized for the code, not for a deployment.
-    due_batch: int = 100
+    due_batch: int = 50  # jobs per due-scan batch: fixed statements per batch; more holds row locks longer
     outbox_batch: int = 200
     delivery_batch: int = 100
     delivery_concurrency: int = 16
