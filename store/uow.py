@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, text
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from store import migrate
@@ -78,6 +79,12 @@ class UnitOfWork:
         """Keep `rows` referenced for the life of this unit: the session's identity map holds clean rows
         weakly, so a row a service loaded and let go would otherwise be read again by the next `get`."""
         self._held.extend(rows)
+
+    def row_state(self, row: object) -> tuple[bool, bool]:
+        """(pending, deleted) of a mapped row in this unit: not yet flushed, or deleted (flushed or only
+        marked)."""
+        state = sa_inspect(row)
+        return bool(state.pending), bool(state.deleted or state.was_deleted or row in self.session.deleted)
 
     @property
     def dialect(self) -> str:

@@ -7,9 +7,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import inspect as sa_inspect
-from sqlalchemy import select
-
 from scheduler.services.triggers import dedupe_key
 from store import Store, UnitOfWork, new_id
 from store.enums import JobReason, JobStatus, TaskStatus, TriggerStatus, TriggerType
@@ -63,10 +60,9 @@ async def sync_job(uow: UnitOfWork, task: Task, now: datetime) -> None:
     Open with a threshold: create the job, or re-arm it (pending at the new time) when the threshold moved
     or the job had been canceled. Done, canceled, deleted or without a threshold: cancel a pending job.
     A job that already fired for the same threshold is left alone, so unrelated edits do not re-fire it."""
-    state = sa_inspect(task)
+    pending, gone = uow.row_state(task)
     # Deleted (flushed or only marked): the database's ON DELETE CASCADE removes the job with the task.
-    gone = state.deleted or state.was_deleted or task in uow.session.deleted
-    job = None if state.pending or gone else await uow.jobs.get_by_task(task.id, for_update=True)
+    job = None if pending or gone else await uow.jobs.get_by_task(task.id, for_update=True)
     threshold = task.urgency_threshold_at
     if gone or task.status != TaskStatus.OPEN or threshold is None:
         if job is not None and job.status == JobStatus.PENDING:
@@ -126,21 +122,8 @@ def promote(task: Task, now: datetime) -> bool:
 
 async def promote_urgency(uow: UnitOfWork, now: datetime, limit: int = 500) -> int:
     """Promote up to `limit` open tasks whose threshold has passed; the number promoted (caller commits)."""
-    stmt = (
-        select(Task)
-        .where(
-            Task.status == TaskStatus.OPEN,
-            Task.quadrant.in_(list(PROMOTION)),
-            Task.urgency_threshold_at <= now,
-        )
-        .order_by(Task.urgency_threshold_at, Task.id)
-        .limit(limit)
-        .execution_options(populate_existing=True)
-    )
-    if uow.dialect == "mysql":
-        # Another worker promoting the same rows skips them rather than waiting on them.
-        stmt = stmt.with_for_update(skip_locked=True)
-    tasks = (await uow.session.scalars(stmt)).all()
+    # Another worker promoting the same rows skips them rather than waiting on them.
+    tasks = await uow.tasks.due_for_promotion(PROMOTION, now, limit, skip_locked=True)
     promoted = sum(promote(t, now) for t in tasks)
     if promoted:
         log.info("promoted %d task(s) to urgent", promoted)

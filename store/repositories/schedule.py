@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import select, update
 
+from store.enums import TaskStatus
 from store.models import Block, DayExtension, FixedEvent, Task, User
 from store.repositories.base import Repository
 
@@ -41,6 +42,26 @@ class TaskRepository(Repository[Task]):
     async def get_by_key(self, user_id: str, key: str) -> Task | None:
         stmt = select(Task).where(Task.user_id == user_id, Task.key == key)
         return (await self.session.scalars(stmt)).one_or_none()
+
+    async def due_for_promotion(
+        self, promotable: Iterable[int], now: datetime, limit: int, *, skip_locked: bool
+    ) -> Sequence[Task]:
+        """Open tasks in a promotable quadrant whose urgency threshold has passed, locked (rows another
+        worker holds are skipped when `skip_locked`, on MySQL)."""
+        stmt = (
+            select(Task)
+            .where(
+                Task.status == TaskStatus.OPEN,
+                Task.quadrant.in_(list(promotable)),
+                Task.urgency_threshold_at <= now,
+            )
+            .order_by(Task.urgency_threshold_at, Task.id)
+            .limit(limit)
+            .execution_options(populate_existing=True)
+        )
+        if skip_locked and self.session.get_bind().dialect.name == "mysql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        return (await self.session.scalars(stmt)).all()
 
     async def lock_many(self, ids: Iterable[str]) -> Sequence[Task]:
         """Load and lock these tasks (in id order, so two lockers cannot deadlock) in one statement."""
