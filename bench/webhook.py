@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import multiprocessing
 import platform
 import socket
@@ -45,6 +46,7 @@ from app.settings import load_settings
 from app.wiring import build_components, make_worker
 from bot.app import create_app
 from bot.feishu.gateway import CANONICAL_HEADERS
+from bot.texts import t
 from scheduler.services.jobs import sync_job
 from store import Store
 from store.models import Task, User
@@ -54,6 +56,7 @@ from tests.fakes.feishu_callbacks import CallbackBuilder, SignedRequest
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=TZ)
 KEY, TOKEN = "bench-encrypt-key", "bench-verification-token"
+WORKING_TITLES = {t("working.title", "zh"), t("working.title", "en")}
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -118,7 +121,17 @@ async def _post(port: int, path: str, body: bytes, headers: dict[str, str]) -> t
     answer = await reader.read()
     elapsed = time.perf_counter() - started
     writer.close()
-    return elapsed, int(answer.split(b" ", 2)[1]), started, b'"card"' in answer
+    return elapsed, int(answer.split(b" ", 2)[1]), started, _final_card(answer)
+
+
+def _final_card(answer: bytes) -> bool:
+    """Whether the answer carried the press's final card (not the "working" card of a slow press)."""
+    try:
+        body = json.loads(answer.split(b"\r\n\r\n", 1)[1])
+        title = body["card"]["data"]["header"]["title"]["content"]
+    except (IndexError, KeyError, TypeError, ValueError):
+        return False
+    return title not in WORKING_TITLES
 
 
 def _fire_batch(
