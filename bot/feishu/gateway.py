@@ -15,6 +15,7 @@ from typing import Any
 
 import lark_oapi as lark
 from lark_oapi.core.exception import EventException
+from lark_oapi.core.utils.decryptor import AESCipher
 from lark_oapi.event.callback.model.p2_card_action_trigger import (
     P2CardActionTrigger,
     P2CardActionTriggerResponse,
@@ -225,9 +226,23 @@ class Gateway:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.dispatcher = build_dispatcher(encrypt_key, verification_token)
+        self._encrypt_key = encrypt_key
         self.max_body_bytes = max_body_bytes
         self._max_skew = max_skew_seconds
         self._clock = clock
+
+    def _challenge(self, body: bytes) -> str | None:
+        """The url_verification challenge of an already verified body (decrypted when encrypted)."""
+        try:
+            payload = json.loads(body)
+            if isinstance(payload, dict) and isinstance(payload.get("encrypt"), str) and self._encrypt_key:
+                payload = json.loads(AESCipher(self._encrypt_key).decrypt_str(payload["encrypt"]))
+        except (ValueError, UnicodeDecodeError):
+            return None
+        if not isinstance(payload, dict) or payload.get("type") != "url_verification":
+            return None
+        challenge = payload.get("challenge")
+        return challenge if isinstance(challenge, str) else None
 
     def fresh(self, timestamp: str) -> bool:
         """A missing timestamp is left to the signature check (it covers the timestamp); a present one
@@ -274,7 +289,13 @@ class Gateway:
             text = SUCCESS_BODY if status == 200 else _json({"msg": outcome.value})
             return HttpAnswer(status, text, outcome)
         if not captured:
-            return HttpAnswer(200, response.content or SUCCESS_BODY, Outcome.CHALLENGE, "challenge")
+            # The SDK verified the url_verification request but formats its answer without JSON escaping
+            # ('{"challenge":"%s"}'): a challenge with a quote or backslash would be answered with broken
+            # JSON. Answer with the challenge properly encoded instead.
+            challenge = self._challenge(body)
+            if challenge is None:
+                return HttpAnswer(200, response.content or SUCCESS_BODY, Outcome.CHALLENGE, "challenge")
+            return HttpAnswer(200, _json({"challenge": challenge}), Outcome.CHALLENGE, "challenge")
         inbound = captured[0]
         if isinstance(inbound, ClickIn):
             inbound = dataclasses.replace(inbound, received_at=received_at)

@@ -24,6 +24,22 @@ async def test_url_verification_is_answered_on_both_endpoints(harness: Harness, 
     assert json.loads(response.content) == {"challenge": "abc123"}
 
 
+ODD_CHALLENGES = ['a"b', "back\\slash", "new\nline", "tab\t", "</script>", "挑战🙂", '{"x":1}', "\u0000z", ""]
+
+
+@pytest.mark.parametrize("encrypted", [True, False], ids=["encrypted", "plain"])
+@pytest.mark.parametrize("challenge", ODD_CHALLENGES)
+async def test_any_challenge_is_echoed_as_valid_json(
+    harness: Harness, challenge: str, encrypted: bool
+) -> None:
+    request = harness.cb.challenge(challenge, encrypted=encrypted)
+
+    response = await harness.post(request, "/feishu/events")
+
+    assert response.status_code == 200
+    assert json.loads(response.content) == {"challenge": challenge}
+
+
 async def test_a_forged_signature_is_rejected_and_nothing_recorded(harness: Harness) -> None:
     h = harness
     before = await h.snapshot()
