@@ -239,6 +239,9 @@ class LLMChooser:
 
 
 def _read(response: ChatCompletion, spent: _Spent) -> tuple[str, str] | Reason:
+    if not isinstance(response, ChatCompletion):
+        # A 200 that is not JSON (a proxy's HTML page): the SDK hands back the text as it is.
+        return Reason.BAD_RESPONSE
     spent.model = response.model or spent.model
     if response.usage is not None:
         spent.prompt_tokens += response.usage.prompt_tokens or 0

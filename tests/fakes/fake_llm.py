@@ -31,6 +31,7 @@ class FakeReply:
     finish_reason: str = "stop"
     error_message: str = "scripted error"
     raw_body: str | None = None
+    media_type: str = "application/json"  # of a raw_body (a proxy's error page is text/html)
     prompt_tokens: int = 100
     completion_tokens: int = 40
 
@@ -124,7 +125,7 @@ class FakeLLM:
         if reply.delay:
             await asyncio.sleep(reply.delay)
         if reply.raw_body is not None:
-            return Response(reply.raw_body, status_code=reply.status, media_type="application/json")
+            return Response(reply.raw_body, status_code=reply.status, media_type=reply.media_type)
         if reply.status == 429:
             return _error(429, "Rate limit reached for requests", "rate_limit_exceeded")
         if reply.status >= 400:

@@ -116,6 +116,15 @@ async def test_non_json_http_body_falls_back(fake_llm: FakeLLM, make_chooser: Ma
     assert (choice.source, choice.fallback_reason) == ("fallback", "bad_response")
 
 
+async def test_an_html_page_with_status_200_falls_back_as_a_bad_response(
+    fake_llm: FakeLLM, make_chooser: MakeChooser
+) -> None:
+    """A proxy or gateway answering with its own page: an invalid response, not an internal error."""
+    fake_llm.reply(FakeReply(raw_body="<html><body>502 Bad Gateway</body></html>", media_type="text/html"))
+    choice = await make_chooser().choose(zh_request())
+    assert (choice.source, choice.fallback_reason) == ("fallback", "bad_response")
+
+
 async def test_unknown_id_falls_back_to_ranker_choice(fake_llm: FakeLLM, make_chooser: MakeChooser) -> None:
     fake_llm.default = answer("c-made-up", "晚上更安静。", "实验报告 已安排")
     choice = await make_chooser().choose(zh_request())
