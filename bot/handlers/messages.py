@@ -77,6 +77,11 @@ async def handle_message(deps: BotDeps, message: MessageIn) -> None:
     if reason is not None:
         await inbound.record_ignored(deps.store, key, EVENT_TYPE, now, reason)
         return
+    unstorable = inbound.unstorable_ids(message.sender_open_id, message.message_id)
+    if unstorable is not None:
+        log.warning("message %s refused: %s", key[:80], unstorable)
+        await inbound.record_ignored(deps.store, key, EVENT_TYPE, now, unstorable, failed=True)
+        return
     raw = message.text
     ctx = MessageContext(
         deps, message, inbound_message(message, deps.config, key, now), now, normalize_text(raw or "")

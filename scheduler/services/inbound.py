@@ -12,9 +12,9 @@ from typing import Generic, TypeVar
 
 from scheduler.services.types import UserView, user_view
 from scheduler.services.users import NewUser, find_or_create
-from store import Store, UnitOfWork, short_key
+from store import Store, UnitOfWork, column_length, short_key
 from store.enums import InboxKind, InboxStatus
-from store.models import InboxEntry, User
+from store.models import InboxEntry, Trigger, User
 from store.repositories.bot_queries import is_database_error
 
 __all__ = [
@@ -156,13 +156,25 @@ async def record_failed(store: Store, message: InboundMessage) -> Handled[None] 
     return await handle(store, message, failed)
 
 
-async def record_ignored(store: Store, key: str, event_type: str, now: datetime, reason: str) -> None:
-    """A message not for the bot (another bot's, not addressed to it): recorded once as ignored, why."""
+async def record_ignored(
+    store: Store, key: str, event_type: str, now: datetime, reason: str, *, failed: bool = False
+) -> None:
+    """A message not for the bot (another bot's, not addressed to it): recorded once as ignored, why.
+    `failed`: a message that can never be handled (an id longer than any stored one), recorded as failed
+    so Feishu's redeliveries do nothing."""
+    status = InboxStatus.FAILED if failed else InboxStatus.IGNORED
     async with store.uow() as uow:
-        if await record(
-            uow, InboxKind.MESSAGE, key, event_type, now, status=InboxStatus.IGNORED, error=reason
-        ):
+        if await record(uow, InboxKind.MESSAGE, key, event_type, now, status=status, error=reason):
             await uow.commit()
+
+
+def unstorable_ids(open_id: str, message_id: str) -> str | None:
+    """Why a message's ids can never be stored (longer than their columns), or None."""
+    if len(open_id) > column_length(User, "open_id"):
+        return f"sender open_id longer than {column_length(User, 'open_id')} characters"
+    if len(message_id) > column_length(Trigger, "source_message_id"):
+        return f"message_id longer than {column_length(Trigger, 'source_message_id')} characters"
+    return None
 
 
 async def record_event(store: Store, key: str, event_type: str, now: datetime) -> None:

@@ -212,3 +212,25 @@ async def test_readiness_fails_when_the_database_is_unreachable() -> None:
     assert ready.status_code == 503
     assert json.loads(ready.content)["database"] == "unreachable"
     assert health.status_code == 200
+
+
+@pytest.mark.parametrize("field", ["open_id", "message_id"])
+async def test_an_id_longer_than_any_stored_one_is_refused_once_not_retried(
+    harness: Harness, field: str
+) -> None:
+    """It can never be stored: recorded as failed (200: Feishu does not redeliver), nothing else written."""
+    h = harness
+    long_id = "ou_" + "x" * 200 if field == "open_id" else "om_" + "y" * 200
+    kwargs: dict[str, str] = {"message_id": long_id} if field == "message_id" else {}
+    sender = long_id if field == "open_id" else ALICE
+
+    first = await h.post(h.cb.message(sender, "没做完", **kwargs))
+    again = await h.post(h.cb.message(sender, "没做完", **kwargs)) if field == "message_id" else first
+    await h.settle()
+
+    assert first.status_code == 200
+    assert again.status_code == 200
+    assert await h.count("inbox", status="failed") == 1
+    assert await h.count("users") == 0
+    assert await h.count("triggers") == 0
+    assert h.fake.messages == []
