@@ -3,7 +3,6 @@ once after the lease, and the card is updated in place."""
 
 from __future__ import annotations
 
-
 from scheduler.services import presses
 from scheduler.services.presses import Press, PressKind
 from tests.scenario.http_harness import *  # noqa: F403
@@ -61,7 +60,7 @@ async def test_presses_left_unfinished_by_a_killed_process_are_applied_once_and_
     patched = {p.message_id for p in h.fake.patches[patches_before:]}
     assert patched == {message_id for message_id, _ in pressed}
     # Feishu redelivers the press to a live process: it is answered from the inbox, applied once.
-    for message_id, press in pressed:
+    for _, press in pressed:
         again = await presses.record(
             h.store, press, h.clock.now, worker_id="api:live", lease_seconds=30, default_locale="zh"
         )
