@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import contextvars
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -42,9 +40,6 @@ from store.repositories.ops import OpsRepository
 from store.repositories.relay import RelayRepository
 
 log = logging.getLogger(__name__)
-
-# Whether the running task holds this process's SQLite writer lock (see Store.uow).
-_HOLDS_WRITER: contextvars.ContextVar[bool] = contextvars.ContextVar("smartflow_holds_writer", default=False)
 
 M = TypeVar("M", bound=Base)
 
@@ -124,7 +119,6 @@ class Store:
         self.backend = backend(url)
         self.engine: AsyncEngine = create_engine(url, **engine_kwargs)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        self._writer: asyncio.Lock | None = asyncio.Lock() if self.backend == "sqlite" else None
         readonly_engine = self.engine.execution_options(**{READONLY_OPTION: True})
         self._readonly_sessions = async_sessionmaker(readonly_engine, expire_on_commit=False, autoflush=False)
 
@@ -134,22 +128,12 @@ class Store:
 
         A read-only unit (readonly=True) cannot commit and, on SQLite, does not take the write lock."""
         factory = self._readonly_sessions if readonly else self._sessions
-        # SQLite has one writer at a time. Writers of this process queue on an asyncio lock, in order,
-        # instead of in SQLite's busy handler (which sleeps with backoff: 100 concurrent clicks would wait
-        # seconds). Other processes still wait in the busy handler. A task already holding the lock (a
-        # nested unit) does not take it again.
-        gate = self._writer if not readonly and not _HOLDS_WRITER.get() else None
-        async with contextlib.AsyncExitStack() as stack:
-            if gate is not None:
-                await stack.enter_async_context(gate)
-                token = _HOLDS_WRITER.set(True)
-                stack.callback(_HOLDS_WRITER.reset, token)
-            async with factory() as session:
-                try:
-                    yield UnitOfWork(session, readonly=readonly)
-                finally:
-                    if session.in_transaction():
-                        await session.rollback()
+        async with factory() as session:
+            try:
+                yield UnitOfWork(session, readonly=readonly)
+            finally:
+                if session.in_transaction():
+                    await session.rollback()
 
     async def ping(self) -> None:
         """One round trip to the database (readiness); raises when it cannot be reached."""
