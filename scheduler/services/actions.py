@@ -59,7 +59,7 @@ async def ignore_in(uow: UnitOfWork, preview_id: str, operator_open_id: str, now
         return rejected(ErrorCode.NOT_FOUND)
     preview, owner = found
     if owner.open_id != operator_open_id:
-        return rejected(ErrorCode.NOT_OWNER)
+        return rejected(ErrorCode.NOT_FOUND)  # scoped by the acting user: another's preview is not found
     if preview.status == PreviewStatus.IGNORED:
         return ActionOutcome("ignored", None, preview_id, replayed=True)
     if preview.status == PreviewStatus.APPLIED:

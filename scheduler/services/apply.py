@@ -1,7 +1,8 @@
 """Apply one option of a preview: the checks in order, then the writes, all in one locked transaction.
 
-Rejections and what they write (documented choice): not_found, not_owner, already_applied, invalid_state,
-candidate_not_found and idempotency_conflict are about the request, not the preview, and write nothing.
+Rejections and what they write (documented choice): not_found (also for another user's preview),
+already_applied, invalid_state, candidate_not_found and idempotency_conflict are about the request, not the
+preview, and write nothing.
 expired, base_version_changed, target_completed, slot_passed and slot_conflict record the code on the
 still-ready preview (apply_status "rejected", apply_error = code) in the same transaction (a refusal found
 while writing rolls back and records it in a small one of its own); an unexpected database failure records
@@ -167,7 +168,7 @@ async def apply_in(uow: UnitOfWork, req: ApplyRequest, hook: Hook | None = None)
         return _rejected(req, ErrorCode.NOT_FOUND)
     user = await uow.users.get_for_update(preview.user_id)  # serializes this user's schedule writes
     if user is None or user.open_id != req.operator_open_id:
-        return _rejected(req, ErrorCode.NOT_OWNER)
+        return _rejected(req, ErrorCode.NOT_FOUND)  # scoped by the acting user: another's is not found
     uow.hold(preview, user)  # the answer's card is read from them
     checked = _check(preview, req)
     if isinstance(checked, ApplyOutcome):

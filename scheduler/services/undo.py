@@ -43,7 +43,7 @@ async def undo_in(uow: UnitOfWork, preview_id: str, operator_open_id: str, now: 
         return rejected(ErrorCode.NOT_FOUND)
     user = await uow.users.get_for_update(preview.user_id)
     if user is None or user.open_id != operator_open_id:
-        return rejected(ErrorCode.NOT_OWNER)
+        return rejected(ErrorCode.NOT_FOUND)  # scoped by the acting user: another's preview is not found
     if preview.apply_status != ApplyStatus.APPLIED or preview.change_set_id is None:
         return rejected(ErrorCode.NOTHING_TO_UNDO)
     change_set = await uow.change_sets.get_for_update(preview.change_set_id)

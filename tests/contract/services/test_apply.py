@@ -315,7 +315,7 @@ async def test_another_users_click_is_refused_and_writes_nothing(store: Store) -
 
     out = await _apply(store, seeded, ready, ready.candidates[0], "k", now, operator=mallory.open_id)
 
-    assert (out.status, out.code) == ("rejected", ErrorCode.NOT_OWNER)
+    assert (out.status, out.code) == ("rejected", ErrorCode.NOT_FOUND)  # scoped: not revealed
     assert await snapshot(store) == before  # not even the error column
 
 

@@ -73,7 +73,7 @@ async def test_ignore_is_refused_for_others_and_after_apply(store: Store) -> Non
     mallory, _ = await place_scenario(store, now)
     before = await snapshot(store)
     out = await ignore(store, preview_id=ready.preview_id, operator_open_id=mallory.open_id, now=now)
-    assert (out.status, out.code) == ("rejected", ErrorCode.NOT_OWNER)
+    assert (out.status, out.code) == ("rejected", ErrorCode.NOT_FOUND)  # scoped: not revealed
     assert await snapshot(store) == before
 
     await _apply_top(store, seeded, ready, now)
@@ -203,7 +203,7 @@ async def test_undo_refusals(store: Store) -> None:
         store, preview_id=ready.preview_id, operator_open_id=seeded.open_id, now=now + timedelta(hours=24)
     )
 
-    assert (other.code, late.code) == (ErrorCode.NOT_OWNER, ErrorCode.UNDO_EXPIRED)
+    assert (other.code, late.code) == (ErrorCode.NOT_FOUND, ErrorCode.UNDO_EXPIRED)
     assert await snapshot(store) == before
     in_time = await undo(
         store,
