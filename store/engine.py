@@ -90,8 +90,15 @@ def _mysql_engine(url: URL, **kwargs: Any) -> AsyncEngine:
     if "charset" not in url.query:
         url = url.update_query_dict({"charset": "utf8mb4"})
     options: dict[str, Any] = {
-        "pool_pre_ping": True,
-        "pool_recycle": 3600,
+        # No ping before every checkout (a round trip per unit of work): connections are recycled well
+        # before the server's wait_timeout (8 h by default), and one the server dropped anyway fails its
+        # unit of work once and is discarded by the pool (SQLAlchemy invalidates it); the caller's retry
+        # (Feishu's redelivery, the worker's next tick) gets a fresh one.
+        "pool_pre_ping": False,
+        "pool_recycle": 1800,
+        # Every unit of work ends with its own COMMIT or ROLLBACK (store.uow), so the pool's extra
+        # rollback on check-in would be a second round trip for nothing.
+        "pool_reset_on_return": None,
         "isolation_level": "READ COMMITTED",
     }
     options.update(kwargs)
