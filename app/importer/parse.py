@@ -18,13 +18,16 @@ _BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoade
 
 
 class _Loader(_BaseLoader):  # type: ignore[valid-type,misc]
-    """SafeLoader without YAML 1.1 base-60 numbers: an unquoted 10:15 stays the string "10:15"."""
+    """SafeLoader without YAML 1.1 base-60 numbers (an unquoted 10:15 stays the string "10:15") and without
+    implicit timestamps: an unquoted date stays a string that the schema reads, so an impossible one
+    (2026-13-45) is reported with its record and field instead of failing inside the YAML loader."""
 
 
 _INT = "tag:yaml.org,2002:int"
 _FLOAT = "tag:yaml.org,2002:float"
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
 _Loader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag not in (_INT, _FLOAT)]
+    first: [(tag, rx) for tag, rx in resolvers if tag not in (_INT, _FLOAT, _TIMESTAMP)]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 _Loader.add_implicit_resolver(

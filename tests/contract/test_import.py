@@ -737,3 +737,19 @@ def test_a_block_longer_than_a_day_is_refused(imported: str, workdir: Path) -> N
     assert "at most 24 hours" in result.output
     assert "blocks[0].end" in result.output or "blocks" in result.output
     assert snapshot(imported) == before
+
+
+def test_an_unquoted_impossible_date_is_listed_with_its_line(db_url: str, workdir: Path) -> None:
+    path = workdir / "bad-date.yaml"
+    path.write_text(
+        "users:\n  - {open_id: ou_a, name: A}\n"
+        "tasks:\n  - {user: ou_a, key: t, title: x, quadrant: 2, estimate_minutes: 30,\n"
+        "     deadline: 2026-13-45}\n",
+        encoding="utf-8",
+    )
+    before = snapshot(db_url)
+    result = run(db_url, "import", str(path))
+    assert result.exit_code != 0
+    assert "Traceback" not in result.output
+    assert "tasks[0].deadline (line 5)" in result.output
+    assert snapshot(db_url) == before
