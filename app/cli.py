@@ -28,6 +28,7 @@ PROGRESS_THRESHOLD = 1000  # files with at least this many records report progre
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="smartflow", prog_name="smartflow", message="%(prog)s %(version)s")
 def main() -> None:
     """SmartFlow: proposes validated schedule changes in Feishu.
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import sys
 import tempfile
@@ -198,6 +199,11 @@ async def run_demo(out: TextIO, workdir: Path) -> None:
         await components.aclose()
 
 
+def _silence_stdout() -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
 @click.command("demo")
 @click.option("--keep", is_flag=True, help="Keep the demo database (its path is printed).")
 def demo_command(keep: bool) -> None:
@@ -210,6 +216,9 @@ def demo_command(keep: bool) -> None:
         asyncio.run(run_demo(sys.stdout, tmp))
     except DemoError as exc:
         raise click.ClickException(str(exc)) from exc
+    except BrokenPipeError:
+        # The reader stopped reading (`smartflow demo | head`): what it wanted was shown; not an error.
+        _silence_stdout()
     finally:
         if keep:
             click.echo(f"\ndemo database kept at {tmp / 'smartflow-demo.db'}")
