@@ -43,8 +43,10 @@ from store.repositories.batch import new_row, outbox_row, transition
 log = logging.getLogger(__name__)
 
 READY_TOPIC = "preview.ready"
-# A trigger left `processing` this long (a crashed run) may be taken over by another run.
-STALE_PROCESSING = timedelta(minutes=10)
+# A trigger left `processing` this long (a crashed run: a killed API process running a feedback report) may
+# be taken over by another run. A run never takes that long: a batch of 50 with 8 chooser calls at once,
+# each bounded by the LLM budget (8 s), takes under a minute.
+STALE_PROCESSING = timedelta(minutes=2)
 LATE_START = timedelta(minutes=1)
 DETAIL_CHARS = 2000
 # Triggers claimed, planned and written per batch; chooser (LLM) calls in flight at once.

@@ -472,3 +472,23 @@ async def test_view_reports_the_last_refusal_code(store: Store, now: datetime) -
             await preview_view(uow, "missing")
     assert view.error_code == "base_version_changed"
     assert view.status == "ready"
+
+
+async def test_a_trigger_left_processing_by_a_killed_process_is_taken_over_within_minutes(
+    store: Store, now: datetime
+) -> None:
+    """A report the API process was planning when it was killed: another run takes it over after two
+    minutes (not ten), and not while the first run may still be working."""
+    seeded = await urgent(store, now)
+    trigger_id = await due_trigger(store, seeded, now)
+    async with store.uow() as uow:  # the killed run had claimed it
+        trigger = await uow.triggers.get_for_update(trigger_id)
+        assert trigger is not None
+        uow.triggers.transition(trigger, TriggerStatus.PROCESSING, now)
+        await uow.commit()
+
+    soon = await pipeline(store).run(trigger_id, now + timedelta(seconds=30))
+    later = await pipeline(store).run(trigger_id, now + timedelta(minutes=2, seconds=1))
+
+    assert soon.status == TriggerStatus.PROCESSING
+    assert later.status == TriggerStatus.PREVIEW_GENERATED
