@@ -20,7 +20,6 @@ from bot.cards import PayloadError, ToastKind, build_working_card, toast, unpack
 from bot.handlers.cardview import card_for_view
 from bot.handlers.deps import BotDeps
 from bot.handlers.feedback import run_feedback
-from bot.handlers.localtext import lt
 from bot.inbound import CallbackAnswer, ClickIn
 from bot.texts import norm_locale, t
 from scheduler.services import presses
@@ -57,7 +56,7 @@ def _render(fin: Finished, now: datetime, locale: str) -> CallbackAnswer:
         toast_kind = ToastKind.ALREADY_CHOSEN if kind is PressKind.IGNORE else ToastKind.ERROR
         return answer(toast(toast_kind, words, message=said), card_for_view(view, now, None, fin.chosen))
     if fin.note is Note.UNKNOWN_CHOICE:
-        return answer(toast(ToastKind.ERROR, words, message=lt("choose.unknown", words)))
+        return answer(toast(ToastKind.ERROR, words, message=t("choose.unknown", words)))
     if kind is PressKind.CHOOSE:
         return answer(toast(ToastKind.CHOSEN, words), card_for_view(view, now, None, fin.chosen))
     done = {
@@ -138,7 +137,7 @@ async def handle_click(deps: BotDeps, click: ClickIn) -> CallbackAnswer:
     except PayloadError as exc:
         log.info("click with a foreign button value ignored: %s", exc.code)
         words = norm_locale(await _operator_locale(deps, click.operator_open_id))
-        return answer(toast(ToastKind.ERROR, words, message=lt("click.unknown", words)))
+        return answer(toast(ToastKind.ERROR, words, message=t("click.unknown", words)))
     press = Press(
         key=click.dedupe_key,
         kind=PressKind(payload.k.value),
