@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 from typing import Any
 
+import aiomysql
+import pymysql
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError
@@ -86,6 +89,27 @@ def _sqlite_engine(url: URL, **kwargs: Any) -> AsyncEngine:
     return engine
 
 
+# Opening a connection (TCP connect and the server's handshake) must fail well inside Feishu's 3 s callback
+# budget when the server does not answer; waiting for a free pooled connection likewise.
+CONNECT_TIMEOUT_SECONDS = 2.0
+POOL_TIMEOUT_SECONDS = 2.0
+
+
+def _connect_within(seconds: float) -> Any:
+    """aiomysql's connect with the whole opening bounded: its own connect_timeout covers only the TCP
+    connect, so a server that accepts and never answers would hang the caller."""
+
+    async def connect(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await asyncio.wait_for(aiomysql.connect(*args, **kwargs), seconds)
+        except TimeoutError as exc:
+            raise pymysql.err.OperationalError(
+                2013, f"the database server did not answer within {seconds:g} s"
+            ) from exc
+
+    return connect
+
+
 def _mysql_engine(url: URL, **kwargs: Any) -> AsyncEngine:
     if "charset" not in url.query:
         url = url.update_query_dict({"charset": "utf8mb4"})
@@ -99,7 +123,14 @@ def _mysql_engine(url: URL, **kwargs: Any) -> AsyncEngine:
         # Every unit of work ends with its own COMMIT or ROLLBACK (store.uow), so the pool's extra
         # rollback on check-in would be a second round trip for nothing.
         "pool_reset_on_return": None,
+        "pool_timeout": POOL_TIMEOUT_SECONDS,
         "isolation_level": "READ COMMITTED",
+        "connect_args": {
+            "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+            "async_creator_fn": _connect_within(CONNECT_TIMEOUT_SECONDS),
+        },
     }
     options.update(kwargs)
+    if "poolclass" in kwargs:  # e.g. NullPool for migrations: no pool to wait for
+        options.pop("pool_timeout", None)
     return create_async_engine(url, **options)
