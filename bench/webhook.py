@@ -131,7 +131,7 @@ def _final_card(answer: bytes) -> bool:
         title = body["card"]["data"]["header"]["title"]["content"]
     except (IndexError, KeyError, TypeError, ValueError):
         return False
-    return title not in WORKING_TITLES
+    return not any(title.startswith(w) for w in WORKING_TITLES)
 
 
 def _fire_batch(

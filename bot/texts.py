@@ -55,6 +55,7 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "applied.no_details": ("日程已更新。", "Your schedule was updated."),
     "undo.until": ("{at} 前可以撤销。", "You can undo until {at}."),
     "working.title": ("正在处理", "Working on it"),
+    "working.title_with": ("正在处理：{title}", "Working on it: {title}"),
     "working.body": (
         "正在处理你的操作，完成后这张卡片会自动更新。",
         "Your choice is being applied; this card updates when it is done.",

@@ -73,10 +73,12 @@ def build_applied_card(view: AppliedCard) -> dict[str, Any]:
     return _finish(_title("applied.title", preview), "green", elements)
 
 
-def build_working_card(locale: str) -> dict[str, Any]:
+def build_working_card(locale: str, title: str = "") -> dict[str, Any]:
     """A press still being finished: no buttons (nothing to press twice), and the promise of an update."""
     words = norm_locale(locale)
-    return _finish(t("working.title", words), "blue", [m.markdown(t("working.body", words))])
+    name = m.one_line(title, m.HEADER_TITLE_CHARS)
+    header = t("working.title_with", words, title=name) if name else t("working.title", words)
+    return _finish(header, "blue", [m.markdown(t("working.body", words))])
 
 
 def build_ignored_card(view: IgnoredCard) -> dict[str, Any]:

@@ -107,6 +107,7 @@ async def _process(deps: BotDeps, press: Press, now: datetime, said: dict[str, s
         log.exception("press on preview %s could not be recorded", press.preview_id)
         return answer(toast(ErrorCode.INTERNAL.value, default))
     said["locale"] = rec.operator_locale
+    said["title"] = rec.title
     if rec.status == "not_found":
         return answer(toast(ErrorCode.NOT_FOUND.value, rec.operator_locale))
     if rec.status == "not_owner":
@@ -156,7 +157,7 @@ async def handle_click(deps: BotDeps, click: ClickIn) -> CallbackAnswer:
     log.warning("click on preview %s is slow; answering now, updating later", payload.p)
     deps.background.spawn(_update_later(deps, click, work), f"click-update:{payload.p}")
     words = said.get("locale") or norm_locale(deps.config.locale)
-    return answer(toast(ToastKind.WORKING, words), build_working_card(words))
+    return answer(toast(ToastKind.WORKING, words), build_working_card(words, said.get("title", "")))
 
 
 async def _operator_locale(deps: BotDeps, open_id: str) -> str:

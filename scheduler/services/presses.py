@@ -97,6 +97,7 @@ class Recorded:
     operator_locale: str  # the language of who pressed (their user row's, else the default)
     view: PreviewView | None = None
     chosen: ChoiceView | None = None
+    title: str = ""  # the preview's task title (empty without a task): a "working" card can name it
 
 
 @dataclass(frozen=True)
@@ -148,18 +149,18 @@ async def _record_once(  # noqa: PLR0917
     store: Store, press: Press, now: datetime, worker_id: str, lease_seconds: float, default_locale: str
 ) -> Recorded:
     async with store.uow() as uow:
-        found = await uow.presses.preview_and_owner(press.preview_id)
+        found = await uow.presses.pressed(press.preview_id)
         if found is None or found[1].open_id != press.operator_open_id:
             operator = (await uow.presses.owners([press.operator_open_id])).get(press.operator_open_id)
             locale = _locale(operator.locale if operator else None, default_locale)
             return Recorded("not_found" if found is None else "not_owner", locale)
-        _, owner = found
+        _, owner, title = found
         locale = _locale(owner.locale, default_locale)
         if await uow.presses.record(
             press.key, EVENT_TYPE, press.payload(), now, worker_id=worker_id, lease_seconds=lease_seconds
         ):
             await uow.commit()
-            return Recorded("recorded", locale)
+            return Recorded("recorded", locale, title=title or "")
         seen = await uow.presses.by_key(press.key)
         # A press that failed may be tried again: take it over.
         if (
@@ -168,7 +169,7 @@ async def _record_once(  # noqa: PLR0917
             and await uow.presses.retake(press.key, now, worker_id=worker_id, lease_seconds=lease_seconds)
         ):
             await uow.commit()
-            return Recorded("recorded", locale)
+            return Recorded("recorded", locale, title=title or "")
         view = await preview_view(uow, press.preview_id)
         if seen is not None and seen.status == InboxStatus.RECEIVED:
             return Recorded("in_progress", locale, view)

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import mysql, sqlite
 
 from store.enums import InboxKind, InboxStatus
-from store.models import InboxEntry, Preview, User
+from store.models import InboxEntry, Preview, Task, User
 from store.repositories.base import Repository
 from store.repositories.lease import claim
 from store.types import new_id, short_key
@@ -111,6 +111,17 @@ class PressRepository(Repository[InboxEntry]):
             stmt = stmt.with_for_update(of=Preview).execution_options(populate_existing=True)
         row = (await self.session.execute(stmt)).first()
         return None if row is None else (row[0], row[1])
+
+    async def pressed(self, preview_id: str) -> tuple[Preview, User, str | None] | None:
+        """A preview with its owner and its task's title (None without a task), in one statement."""
+        stmt = (
+            select(Preview, User, Task.title)
+            .join(User, User.id == Preview.user_id)
+            .outerjoin(Task, Task.id == Preview.task_id)
+            .where(Preview.id == preview_id)
+        )
+        row = (await self.session.execute(stmt)).first()
+        return None if row is None else (row[0], row[1], row[2])
 
     async def owners(self, open_ids: Sequence[str]) -> dict[str, User]:
         stmt = select(User).where(User.open_id.in_(list(open_ids)))

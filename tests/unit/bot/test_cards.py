@@ -425,3 +425,12 @@ def test_render_card_text_shows_everything_a_user_sees() -> None:
     assert "k=apply p=pv_41d7e0 c=c_place_9a0b" in text
     assert "&#" not in text  # entities decoded for the terminal
     assert render_card_text({}).count("=") > 0  # any dict renders without raising
+
+
+def test_the_working_card_names_the_task_and_has_no_buttons() -> None:
+    from bot.cards import build_working_card
+
+    card = build_working_card("en", "Lab report")
+    assert card["header"]["title"]["content"] == "Working on it: Lab report"
+    assert "button" not in json.dumps(card)
+    assert build_working_card("zh")["header"]["title"]["content"] == "正在处理"
