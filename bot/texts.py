@@ -367,7 +367,7 @@ _SERVICE_CODES = frozenset(c.value for c in ErrorCode)
 
 
 def error_message(code: str, locale: str | None) -> str:
-    """The user-facing sentence for a service error code (SPEC 3.6; the services own the wording)."""
+    """The user-facing sentence for a service error code (the services own the wording)."""
     if code not in _SERVICE_CODES:
         return t("error.unknown", locale, code=code)
     return service_message(code, norm_locale(locale))

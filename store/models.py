@@ -1,4 +1,4 @@
-"""SQLAlchemy models for every concept of SPEC section 2; relationships are lazy="raise" (load explicitly)."""
+"""SQLAlchemy models for every stored concept; relationships are lazy="raise" (load explicitly)."""
 
 from __future__ import annotations
 

@@ -76,7 +76,7 @@ async def import_document(
 
     Shape (extra fields are an error; see app.importer.schema): `users`, `fixed_events`, `tasks`, `blocks`.
     Required: users[].open_id; `user` and `title` (events, tasks); `key` and `estimate_minutes` (tasks);
-    `task` (blocks); and the times. Omitted values take the SPEC section 2 defaults: a user's timezone,
+    `task` (blocks); and the times. Omitted values take the defaults: a user's timezone,
     locale and day window come from settings (SMARTFLOW_TIMEZONE, _LOCALE, _DAY_START, _DAY_END), name
     defaults to the open_id, admin to false (SMARTFLOW_ADMINS is read live, never copied into the role); a
     task's quadrant

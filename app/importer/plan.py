@@ -15,7 +15,7 @@ Identity = tuple[str | int | datetime | time, ...]
 
 @dataclass(frozen=True)
 class Defaults:
-    """Values for omitted user fields (from settings, SPEC section 2)."""
+    """Values for omitted user fields (from settings)."""
 
     timezone: str = "Asia/Shanghai"
     locale: str = "zh"

@@ -1,4 +1,4 @@
-"""Admin slash commands (SPEC 4): admins only (SMARTFLOW_ADMINS or the admin role), every use audited by
+"""Admin slash commands: admins only (SMARTFLOW_ADMINS or the admin role), every use audited by
 the service that does it."""
 
 from __future__ import annotations

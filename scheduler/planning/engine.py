@@ -69,7 +69,8 @@ def rank_key(c: Candidate) -> tuple[int, float, float, float, float, float, str]
 
 
 def rank(candidates: Iterable[Candidate], ctx: PlanningContext | None = None) -> tuple[Candidate, ...]:
-    """The deterministic order of SPEC 3.4; it is also the fallback choice (the first one)."""
+    """The deterministic order (meets the deadline, least disruption, preference fit, slack, earlier, id);
+    it is also the fallback choice (the first one)."""
     return tuple(sorted(candidates, key=rank_key))
 
 

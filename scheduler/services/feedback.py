@@ -110,7 +110,7 @@ async def resolve_feedback(
     uow: UnitOfWork, user: User, now: datetime, task_ref: str | None, remaining_minutes: int | None
 ) -> Resolution:
     """A named task's latest block that has begun (running or ended); without a name, the block that
-    just ended or is running. A block that has not begun cannot be unfinished (SPEC 1)."""
+    just ended or is running. A block that has not begun cannot be unfinished."""
     empty = _target([], remaining_minutes)
     if not task_ref:
         recent = await _recent(uow, user, now)

@@ -1,4 +1,4 @@
-"""Jobs: one per task with an urgency threshold; arming, urgency promotion and the due scan (SPEC 3.1)."""
+"""Jobs: one per task with an urgency threshold; arming, urgency promotion and the due scan."""
 
 from __future__ import annotations
 
@@ -132,7 +132,7 @@ async def promote_urgency(uow: UnitOfWork, now: datetime, limit: int = 500) -> i
 
 @dataclass(frozen=True)
 class Verdict:
-    """What the due scan does with one job (SPEC 3.1, first match wins)."""
+    """What the due scan does with one job (first match wins)."""
 
     status: JobStatus
     reason: JobReason | None = None
@@ -141,7 +141,7 @@ class Verdict:
 
 
 def decide(task: Task | None, has_block_soon: bool, now: datetime) -> Verdict:
-    """The rules of SPEC 3.1 for a due job whose task is `task` (None: gone); TRIGGERED means fire."""
+    """The due-scan rules for a due job whose task is `task` (None: gone); TRIGGERED means fire."""
     if task is None:
         return Verdict(JobStatus.SKIPPED, JobReason.TASK_MISSING)
     if task.status != TaskStatus.OPEN:
@@ -281,7 +281,7 @@ def due_trigger(task: Task, dedupe: str, now: datetime) -> dict[str, object]:
 async def process_due_jobs(
     store: Store, *, now: datetime, worker_id: str, lease_seconds: float, limit: int = BATCH
 ) -> list[str]:
-    """Claim up to `limit` due pending jobs, decide each (SPEC 3.1) and settle them all in one transaction
+    """Claim up to `limit` due pending jobs, decide each and settle them all in one transaction
     (locked with SKIP LOCKED on MySQL, so several workers each process a job once); the ids of the
     triggers created.
 

@@ -440,7 +440,7 @@ class Pipeline:
             if block_id is not None or remaining_minutes is not None or task_id is None:
                 target = await unfinished_target(uow, user, now, block_id, task_id, remaining_minutes)
                 if task_id is not None and target.block_id is None:
-                    # SPEC 1: only a block that has begun can be left unfinished.
+                    # Only a block that has begun can be left unfinished.
                     raise ServiceError(
                         ErrorCode.NOT_FOUND,
                         f"task {task_key} has no block that has begun by {now.isoformat()} (give --block)",

@@ -1,4 +1,4 @@
-"""Create triggers with the dedupe and idempotency rules of SPEC 3.2 (race-safe through unique keys)."""
+"""Create triggers with the dedupe and idempotency rules (race-safe through unique keys)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from store.models import Trigger, User
 log = logging.getLogger(__name__)
 
 BUCKET_SECONDS = 30 * 60
-# Only these may run "as if" at another time (SPEC 3.2); the mocked instant is recorded on the trigger.
+# Only these may run "as if" at another time; the mocked instant is recorded on the trigger.
 MOCKABLE = frozenset({TriggerType.DRY_RUN, TriggerType.ADMIN_TRIGGER})
 DEDUPED = frozenset({TriggerType.WORKER_DUE_JOB, TriggerType.ADMIN_TRIGGER})
 # A colliding row can vanish between our insert and the re-read (its dedupe key released as it became
@@ -44,7 +44,7 @@ def bucket(instant: datetime) -> str:
 
 
 def dedupe_key(user_id: str, trigger_type: str, task_id: str | None, effective_now: datetime) -> str:
-    """`{user}:{type}:{task}:{30-minute bucket of effective now}` (SPEC 3.2)."""
+    """`{user}:{type}:{task}:{30-minute bucket of effective now}`."""
     return short_key(f"{user_id}:{trigger_type}:{task_id or ''}:{bucket(effective_now)}")
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-# SPEC 3.7: wait 5 s, 30 s, 2 min, 10 min, 30 min between attempts; at most 5 attempts, then dead.
+# Wait 5 s, 30 s, 2 min, 10 min, 30 min between attempts; at most 5 attempts, then dead.
 BACKOFF_SECONDS: tuple[float, ...] = (5.0, 30.0, 120.0, 600.0, 1800.0)
 MAX_ATTEMPTS = 5
 BUCKET_MINUTES = 30
@@ -33,7 +33,7 @@ def bucket_start(at: datetime, minutes: int = BUCKET_MINUTES) -> datetime:
 
 
 def card_dedupe_key(user_open_id: str, trigger_type: str, target: str | None, at: datetime) -> str:
-    """One card per (user, trigger type, target, 30-minute bucket) (SPEC 3.7)."""
+    """One card per (user, trigger type, target, 30-minute bucket)."""
     return f"{user_open_id}:{trigger_type}:{target or '-'}:{bucket_start(at):%Y%m%dT%H%M}"
 
 
