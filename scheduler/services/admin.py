@@ -152,7 +152,13 @@ async def _user(t: Turn, ref: str) -> User | None:
     return named[0] if len(named) == 1 else None
 
 
-async def _target(t: Turn, call: AdminCall, ref: TargetRef) -> tuple[User, Task, Target] | TargetMiss:
+async def _target(
+    t: Turn, call: AdminCall, ref: TargetRef
+) -> tuple[User, Task, Target] | TargetMiss | Refused:
+    """The named user and task, for an admin (a non-admin is refused and audited first)."""
+    refused = _refused(t, call)
+    if refused is not None:
+        return refused
     user_ref, named, at = ref.user, ref.task, ref.at
     user = await _user(t, user_ref)
     if user is None:
@@ -183,9 +189,6 @@ async def trigger(
     repeats."""
 
     async def work(t: Turn) -> TriggerOutcome:
-        refused = _refused(t, call)
-        if refused is not None:
-            return refused
         found = await _target(t, call, ref)
         if not isinstance(found, tuple):
             return found
@@ -221,9 +224,6 @@ async def dry_run_target(
     """The user and task of a dry run (audited); the caller runs it after the commit (it writes nothing)."""
 
     async def work(t: Turn) -> DryRunOutcome:
-        refused = _refused(t, call)
-        if refused is not None:
-            return refused
         found = await _target(t, call, ref)
         if not isinstance(found, tuple):
             return found

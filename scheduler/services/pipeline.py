@@ -105,6 +105,11 @@ class Pipeline:
         self._ttl = timedelta(minutes=preview_ttl_minutes)
         self._grid = grid_minutes
 
+    @property
+    def grid_minutes(self) -> int:
+        """The candidate grid this pipeline plans on."""
+        return self._grid
+
     async def run(self, trigger_id: str, now: datetime) -> PipelineOutcome:
         """Process a pending trigger; a trigger already processed is answered with its current state."""
         (outcome,) = await self.run_batch([trigger_id], now, wait=True)

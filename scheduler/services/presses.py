@@ -26,7 +26,6 @@ from scheduler.services.undo import undo_in
 from scheduler.services.views import ChoiceView, PreviewView, preview_view
 from store import Store, UnitOfWork, short_key
 from store.enums import InboxStatus, PreviewStatus, TriggerType
-from store.models import Preview
 
 log = logging.getLogger(__name__)
 
@@ -308,7 +307,7 @@ async def _choose_in(uow: UnitOfWork, press: Press, now: datetime) -> Finished:
     )
     # The question is answered: it leaves `ready` (no second choice, and the expiry sweep will not later say
     # "expired, nothing changed"); the click's answer replaces the card, so no update is queued.
-    _answered(uow, preview, now)
+    previews.move(uow, preview, PreviewStatus.IGNORED, now, publish=False)
     return Finished(
         press,
         "chosen",
@@ -317,10 +316,6 @@ async def _choose_in(uow: UnitOfWork, press: Press, now: datetime) -> Finished:
         picked,
         feedback_trigger_id=outcome.trigger.id if outcome.created else None,
     )
-
-
-def _answered(uow: UnitOfWork, preview: Preview, now: datetime) -> None:
-    previews.move(uow, preview, PreviewStatus.IGNORED, now, publish=False)
 
 
 async def _settle(uow: UnitOfWork, press: Press, now: datetime, worker_id: str) -> bool:

@@ -48,6 +48,11 @@ class PipelineRunner(Protocol):
 
     async def run_batch(self, trigger_ids: Sequence[str], now: datetime) -> Any: ...
 
+    @property
+    def grid_minutes(self) -> int:
+        """The candidate grid the pipeline plans on (an apply re-checks an old preview with it)."""
+        ...
+
 
 @dataclass
 class RunReport:
@@ -168,7 +173,7 @@ class Worker:
             worker_id=self.worker_id,
             now=now,
             lease_seconds=self.config.lease_seconds,
-            grid_minutes=getattr(self._pipeline, "grid_minutes", 15),
+            grid_minutes=self._pipeline.grid_minutes,
         )
         recovered += len(finished)
         if finished:
