@@ -14,8 +14,8 @@ from scheduler.services.types import UserView, user_view
 from scheduler.services.users import NewUser, find_or_create
 from store import Store, UnitOfWork, column_length, short_key
 from store.enums import InboxKind, InboxStatus
+from store.errors import DatabaseError
 from store.models import InboxEntry, Trigger, User
-from store.repositories.bot_queries import is_database_error
 
 __all__ = [
     "MESSAGE_EVENT",
@@ -182,3 +182,9 @@ async def record_event(store: Store, key: str, event_type: str, now: datetime) -
     async with store.uow() as uow:
         if await record(uow, InboxKind.EVENT, key, event_type, now, status=InboxStatus.IGNORED):
             await uow.commit()
+
+
+def is_database_error(exc: BaseException) -> bool:
+    """True when `exc` came from the database or its driver (not from our code): the bot answers with an
+    error status so Feishu redelivers the message later."""
+    return isinstance(exc, DatabaseError)
