@@ -8,6 +8,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -34,6 +35,7 @@ from scheduler.services.context import (
 )
 from scheduler.services.dryrun import DryRunReport
 from scheduler.services.errors import ErrorCode, ServiceError
+from scheduler.services.outcomes import retrying
 from scheduler.services.triggers import create_trigger
 from store import Store, UnitOfWork
 from store.enums import ChoiceSource, PreviewStatus, TriggerStatus, TriggerType
@@ -275,7 +277,8 @@ class Pipeline:
         """Write every result in one transaction; if that fails, each in its own, so a trigger whose
         write fails is marked failed alone."""
         try:
-            return await self._write_all(works, now)
+            # A lock conflict with another worker's batch is retried as a whole (it was rolled back).
+            return await retrying(partial(self._write_all, works, now), what="writing a pipeline batch")
         except Exception as exc:
             if len(works) == 1:
                 return await self._fail_write(works[0], now, exc)
@@ -283,7 +286,9 @@ class Pipeline:
         out: dict[str, PipelineOutcome | None] = {}
         for w in works:
             try:
-                out |= await self._write_all([w], now)
+                out |= await retrying(
+                    partial(self._write_all, [w], now), what=f"writing trigger {w.trigger.id}"
+                )
             except Exception as exc:
                 out |= await self._fail_write(w, now, exc)
         return out

@@ -11,6 +11,8 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from scheduler.services.errors import ServiceError
+from scheduler.services.outcomes import retrying
 from scheduler.services.views import PreviewView, preview_view
 from scheduler.worker import metrics
 from scheduler.worker.config import WorkerConfig
@@ -31,6 +33,8 @@ from store.models import Notification
 from store.repositories.messaging import NOTIFICATION_DUE
 
 log = logging.getLogger(__name__)
+# A transient failure, or lock conflicts past `retrying`'s attempts: the row's lease lapses and it is retried.
+MARK_ERRORS: tuple[type[BaseException], ...] = (*TRANSIENT_ERRORS, ServiceError)
 
 Clock = Callable[[], datetime]
 # A card update waits for its card: it is looked at again this long after the card's next try.
@@ -303,7 +307,8 @@ class Delivery:
         """Mark the row `sending` (True), or False when it is no longer ours. A proactive card is checked
         against the user's limits again under the user's row lock, so two workers sending to one user at
         once cannot both take the day's last card: the second gets the Gate (deferred)."""
-        try:
+
+        async def mark() -> bool | Gate:
             async with self._store.uow() as uow:
                 if limits is not None:
                     await uow.delivery.lock_user(limits.user_id)
@@ -314,10 +319,14 @@ class Delivery:
                     notification_id, self._worker_id, attempts, now, self._config.lease_seconds
                 )
                 await uow.commit()
-        except TRANSIENT_ERRORS:
+                return marked
+
+        try:
+            # Two workers sending to one user can deadlock on the user's row: the loser tries again.
+            return await retrying(mark, what=f"marking notification {notification_id} sending")
+        except MARK_ERRORS:
             log.exception("notification %s: could not mark sending; not sent", notification_id)
             return False
-        return marked
 
     async def _record(
         self,

@@ -184,6 +184,19 @@ def wait_until(predicate: Callable[[], bool], timeout: float, procs: list[subpro
         time.sleep(0.2)
 
 
+def diagnosis(url: str, fake: FakeFeishu, logs: Path, total: int) -> str:
+    """What a timed-out run reached: the rows by status and the errors the workers logged."""
+    errors = [
+        line
+        for log in sorted(logs.glob("worker*.log"))
+        for line in log.read_text(errors="replace").splitlines()
+        if " ERROR " in line or " WARNING " in line or "Error:" in line
+    ]
+    return f"{len(fake.messages)} of {total} cards sent; rows: {asyncio.run(counts(url))}\n" + "\n".join(
+        errors[-40:]
+    )
+
+
 def test_two_workers_trigger_every_job_once_and_send_every_card_once(
     mysql_url: str, fake_feishu: tuple[FakeFeishu, str], tmp_path: Path
 ) -> None:
@@ -195,7 +208,10 @@ def test_two_workers_trigger_every_job_once_and_send_every_card_once(
     procs = [start_worker(env, tmp_path / f"worker{i}.log") for i in range(2)]
     try:
         # ~40 s on two idle cores; the generous limit absorbs a loaded shared machine.
-        wait_until(lambda: len(fake.messages) >= total, timeout=180, procs=procs)
+        try:
+            wait_until(lambda: len(fake.messages) >= total, timeout=180, procs=procs)
+        except AssertionError as exc:
+            raise AssertionError(diagnosis(mysql_url, fake, tmp_path, total)) from exc
         # Let any straggler (a duplicate, if there were one) arrive before counting.
         time.sleep(1.0)
     finally:
