@@ -53,6 +53,7 @@ class TriggerType(StrEnum):
     ADMIN_TRIGGER = "admin_trigger"
     DRY_RUN = "dry_run"
     USER_FEEDBACK = "user_feedback"
+    CALENDAR_CONFLICT = "calendar_conflict"  # a calendar event now overlaps a planned block
 
 
 class TriggerStatus(StrEnum):
@@ -123,3 +124,8 @@ class InboxStatus(StrEnum):
     PROCESSED = "processed"
     IGNORED = "ignored"
     FAILED = "failed"
+
+
+class ConnectionStatus(StrEnum):
+    CONNECTED = "connected"
+    BROKEN = "broken"  # the refresh token was revoked or expired: the user must /connect again

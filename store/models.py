@@ -37,6 +37,7 @@ MYSQL_TABLE = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4", "mysql_coll
 HHMM = 5  # "HH:MM"
 REF = 64  # external references: candidate ids, trace ids, codes
 MSG = 128  # Feishu message / open ids
+CALENDAR_ID = 255  # Feishu calendar and event ids ("feishu.cn_xxx@group.calendar.feishu.cn", "<uuid>_0")
 
 
 # Every foreign key has a many-to-one relationship with lazy="raise": never loaded implicitly (which would be
@@ -186,6 +187,9 @@ class Block(Base):
     makeup_for: Mapped[str | None] = _fk("blocks.id", nullable=True, ondelete="SET NULL")
     locked: Mapped[bool] = mapped_column(default=False)
     version: Mapped[int] = mapped_column(default=1)
+    # The event this block was written as on the user's connected Feishu calendar (None: not written).
+    calendar_id: Mapped[str | None] = mapped_column(String(CALENDAR_ID))
+    calendar_event_id: Mapped[str | None] = mapped_column(String(CALENDAR_ID))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     user: Mapped[User] = relationship(lazy="raise")
@@ -290,6 +294,8 @@ class Preview(Base):
     # The user's schedule_version the candidates were planned on (read before the context, in the same
     # transaction); None for previews planned before it existed (apply then recomputes base_version).
     schedule_version: Mapped[int | None]
+    # When the Feishu busy time the candidates avoided was read (None: no calendar was consulted).
+    busy_read_at: Mapped[datetime | None]
     expires_at: Mapped[datetime]
     apply_status: Mapped[str] = mapped_column(String(16), default=e.ApplyStatus.NONE)
     apply_candidate_id: Mapped[str | None] = mapped_column(String(REF))
@@ -413,3 +419,75 @@ class AuditEntry(Base):
     detail: Mapped[Any | None] = mapped_column(JSON(none_as_null=True))
     outcome: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime]
+
+
+class BusyTime(Base):
+    """One busy interval of a user's Feishu calendar, as last read: untitled from free/busy (no login), or
+    titled from the user's connected calendar. Replaced as a whole by each read (see CalendarRead)."""
+
+    __tablename__ = "busy_times"
+    __table_args__ = (Index(None, "user_id", "start"), MYSQL_TABLE)
+
+    id: Mapped[str] = _id()
+    user_id: Mapped[str] = _fk("users.id")
+    start: Mapped[datetime]
+    end: Mapped[datetime]
+    title: Mapped[str | None] = mapped_column(String(255))
+    event_id: Mapped[str | None] = mapped_column(String(CALENDAR_ID))
+    user: Mapped[User] = relationship(lazy="raise")
+
+
+class CalendarRead(Base):
+    """When a user's busy time was last read from Feishu, over which window, and the last failure."""
+
+    __tablename__ = "calendar_reads"
+    __table_args__ = (MYSQL_TABLE,)
+
+    user_id: Mapped[str] = mapped_column(
+        String(ID_LENGTH), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    read_at: Mapped[datetime | None]
+    window_start: Mapped[datetime | None]
+    window_end: Mapped[datetime | None]
+    source: Mapped[str | None] = mapped_column(String(16))  # "freebusy" or "calendar"
+    failed_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(String(255))
+    user: Mapped[User] = relationship(lazy="raise")
+
+
+class CalendarConnection(Base):
+    """A user's authorization of their own Feishu calendar (OAuth user tokens, Fernet-encrypted at rest)."""
+
+    __tablename__ = "calendar_connections"
+    __table_args__ = (one_of("status", e.ConnectionStatus), MYSQL_TABLE)
+
+    user_id: Mapped[str] = mapped_column(
+        String(ID_LENGTH), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    status: Mapped[str] = mapped_column(String(16), default=e.ConnectionStatus.CONNECTED)
+    scope: Mapped[str] = mapped_column(Text, default="")
+    access_token: Mapped[str | None] = mapped_column(Text)  # ciphertext
+    access_expires_at: Mapped[datetime | None]
+    refresh_token: Mapped[str | None] = mapped_column(Text)  # ciphertext
+    refresh_expires_at: Mapped[datetime | None]
+    calendar_id: Mapped[str | None] = mapped_column(String(CALENDAR_ID))
+    subscribed_at: Mapped[datetime | None]
+    broken_at: Mapped[datetime | None]
+    broken_notified_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    user: Mapped[User] = relationship(lazy="raise")
+
+
+class OAuthState(Base):
+    """A `state` issued with an authorization link: bound to one user, expires, works once."""
+
+    __tablename__ = "oauth_states"
+    __table_args__ = (MYSQL_TABLE,)
+
+    nonce: Mapped[str] = mapped_column(String(REF), primary_key=True)
+    user_id: Mapped[str] = _fk("users.id")
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    user: Mapped[User] = relationship(lazy="raise")
