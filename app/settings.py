@@ -22,6 +22,7 @@ from pydantic_settings import (
 from scheduler.worker.config import WorkerConfig
 
 DEFAULT_FEISHU_DOMAIN = "https://open.feishu.cn"
+DEFAULT_FEISHU_ACCOUNTS_DOMAIN = "https://accounts.feishu.cn"
 PREFIX = "SMARTFLOW_"
 ENV_FILE = ".env"
 # utf-8-sig: a byte-order mark (Windows editors add one) is not glued onto the first variable's name.
@@ -55,6 +56,15 @@ class Settings(BaseSettings):
     feishu_domain: str = DEFAULT_FEISHU_DOMAIN
     # the bot's own open_id: in groups, only messages mentioning it are handled (else: any mention)
     feishu_bot_open_id: str = ""
+    # Feishu Calendar. Busy time is read with the app's token (no login) unless turned off; a copy older than
+    # busy_max_age_seconds is re-read before planning, and Apply re-reads one older than a minute.
+    calendar_busy: bool = True
+    busy_max_age_seconds: float = Field(default=300.0, ge=0, le=24 * 3600)
+    # Connecting a user's own calendar (OAuth): where Feishu's authorization page lives, the public URL the
+    # redirect comes back to (/oauth/feishu/callback), and the Fernet key the user tokens are encrypted with.
+    feishu_accounts_domain: str = DEFAULT_FEISHU_ACCOUNTS_DOMAIN
+    public_url: str = ""
+    secret_key: str = ""
     llm_base_url: str = ""
     llm_api_key: str = ""
     llm_model: str = ""
@@ -99,7 +109,7 @@ class Settings(BaseSettings):
             )
         return v
 
-    @field_validator("feishu_domain", "llm_base_url")
+    @field_validator("feishu_domain", "llm_base_url", "feishu_accounts_domain", "public_url")
     @classmethod
     def _check_http_url(cls, v: str) -> str:
         if v and not v.startswith(("http://", "https://")):
