@@ -6,18 +6,20 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TextIO
 
 from prometheus_client import generate_latest
 
 from app.settings import Settings
+from bot.feishu.calendar import FeishuBusyReader
 from bot.feishu.client import FeishuClient
 from bot.handlers import BotConfig
 from bot.sender import ConsoleSender, FeishuSender
 from llm.api import Chooser
 from llm.client import make_chooser as make_llm_chooser
 from llm.metrics import MeteredChooser, process_metrics
+from scheduler.services.calendar import BusyTimes
 from scheduler.services.pipeline import Pipeline
 from scheduler.worker import metrics as worker_metrics
 from scheduler.worker.sender import Sender
@@ -108,8 +110,17 @@ def build_components(
         else:
             log.warning("SMARTFLOW_FEISHU_APP_ID/SECRET not set: cards are printed, not sent")
             sender = ConsoleSender(console)
+    busy = None
+    if feishu is not None and settings.calendar_busy:
+        busy = BusyTimes(
+            store, FeishuBusyReader(feishu), max_age=timedelta(seconds=settings.busy_max_age_seconds)
+        )
     pipeline = Pipeline(
-        store, chooser, preview_ttl_minutes=settings.preview_ttl_minutes, grid_minutes=settings.grid_minutes
+        store,
+        chooser,
+        preview_ttl_minutes=settings.preview_ttl_minutes,
+        grid_minutes=settings.grid_minutes,
+        busy=busy,
     )
     return Components(settings, store, chooser, feishu, sender, pipeline, bot_config(settings))
 

@@ -47,6 +47,13 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "got_it": ("知道了", "Got it"),
     "undo": ("撤销", "Undo"),
     "expires": ("有效期至 {at}，过期后不会改动日程。", "Valid until {at}; nothing changes after that."),
+    "busy.age": (
+        "按 {age}前读取的飞书日历忙闲安排；应用前会重新核对。",
+        "Planned on your Feishu calendar as read {age} ago; it is checked again before anything is applied.",
+    ),
+    "age.minutes": ("{n} 分钟", "{n} min"),
+    "age.hours": ("{h} 小时", "{h} h"),
+    "age.hours_minutes": ("{h} 小时 {n} 分钟", "{h} h {n} min"),
     "notify.nothing_changes": (
         "这条提醒不会改动你的日程。",
         "This heads-up changes nothing in your schedule.",
@@ -398,3 +405,15 @@ def parse_error_text(error: ParseError, locale: str | None) -> str:
         except (KeyError, IndexError):
             problem = template.split("{", 1)[0].rstrip("（(：: ") or error.message
     return t("parse_error", locale, problem=problem)
+
+
+def busy_age_text(minutes: int, locale: str | None) -> str:
+    """The note on a card planned on an old copy of the user's Feishu busy time ("read 2 h 5 min ago")."""
+    h, n = divmod(max(minutes, 0), 60)
+    if not h:
+        age = t("age.minutes", locale, n=n)
+    elif not n:
+        age = t("age.hours", locale, h=h)
+    else:
+        age = t("age.hours_minutes", locale, h=h, n=n)
+    return t("busy.age", locale, age=age)

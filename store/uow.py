@@ -35,6 +35,7 @@ from store.repositories import (
     claim,
 )
 from store.repositories.batch import BatchRepository
+from store.repositories.calendar import CalendarRepository
 from store.repositories.delivery import DeliveryRepository
 from store.repositories.ops import OpsRepository
 from store.repositories.relay import RelayRepository
@@ -69,6 +70,7 @@ class UnitOfWork:
         self.delivery = DeliveryRepository(session)
         self.relay = RelayRepository(session)
         self.ops = OpsRepository(session)
+        self.calendar = CalendarRepository(session)
 
     def hold(self, *rows: object) -> None:
         """Keep `rows` referenced for the life of this unit: the session's identity map holds clean rows

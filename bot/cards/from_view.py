@@ -63,6 +63,7 @@ def preview_card_view(view: PreviewView) -> PreviewCard:
         choices=tuple(CardChoice(c.block_id, c.label) for c in view.choices if c.block_id),
         risk_level=_risk(view.risk_level),
         summary=view.notification_summary,
+        busy_age_minutes=view.busy_age_minutes,
     )
 
 

@@ -85,6 +85,7 @@ class PreviewCard:
     choices: tuple[CardChoice, ...] = ()
     risk_level: str = "low"
     summary: str = ""  # the chat-list preview line (notification_summary)
+    busy_age_minutes: int | None = None  # planned on Feishu busy time this old (None: fresh or not read)
 
     def __post_init__(self) -> None:
         _check_common(self.locale, self.timezone, self.expires_at)

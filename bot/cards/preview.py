@@ -7,7 +7,7 @@ from typing import Any
 from bot.cards import markup as m
 from bot.cards.model import CardOption, NotifyOnlyCard, PreviewCard
 from bot.cards.payload import Kind, pack
-from bot.texts import candidate_type_label, risk_label, t
+from bot.texts import busy_age_text, candidate_type_label, risk_label, t
 
 RISK_TEMPLATES = {"low": "green", "medium": "orange", "high": "red"}
 ASK_TEMPLATE = "blue"
@@ -15,9 +15,10 @@ _RISK_FONT = {"medium": "orange", "high": "red"}
 
 
 def _expiry(view: PreviewCard) -> m.Element:
-    return m.markdown(
-        t("expires", view.locale, at=m.local_time(view.expires_at, view.timezone)), size="notation"
-    )
+    text = t("expires", view.locale, at=m.local_time(view.expires_at, view.timezone))
+    if view.busy_age_minutes is not None:
+        text += "\n" + busy_age_text(view.busy_age_minutes, view.locale)
+    return m.markdown(text, size="notation")
 
 
 def _ignore(view: PreviewCard, label_key: str = "ignore") -> m.Element:

@@ -31,6 +31,9 @@ DEFAULT_DOMAIN = "https://open.feishu.cn"
 TOKEN_PATH = "/open-apis/auth/v3/tenant_access_token/internal"  # noqa: S105 (a URL path)
 MESSAGES_PATH = "/open-apis/im/v1/messages"
 CARD_UPDATE_PATH = "/open-apis/interactive/v1/card/update"
+FREEBUSY_PATH = "/open-apis/calendar/v4/freebusy/list"
+# Feishu allows about 1000 free/busy requests per minute per app (a budget of its own, not the messages').
+FREEBUSY_PER_MINUTE = 1000
 # Feishu caps the create/PATCH request body of a card at 30 KB and a delayed-update card at 100 KB.
 CARD_MAX_BYTES = 30 * 1024
 DELAYED_CARD_MAX_BYTES = 100 * 1024
@@ -100,6 +103,7 @@ class FeishuClient:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         token_refresh_margin_seconds: float = DEFAULT_REFRESH_MARGIN_SECONDS,
         max_connections: int = 50,
+        freebusy_per_minute: int = FREEBUSY_PER_MINUTE,
     ) -> None:
         if timeout_seconds <= 0:
             raise ValueError("timeout_seconds must be > 0")
@@ -118,6 +122,7 @@ class FeishuClient:
         )
         self._per_user = SlidingWindowLimiter(max_per_user_per_second, clock=clock, sleep=sleep)
         self._per_app = SlidingWindowLimiter(max_per_app_per_second, clock=clock, sleep=sleep)
+        self._freebusy = SlidingWindowLimiter(freebusy_per_minute, window=60.0, clock=clock, sleep=sleep)
 
     @property
     def timeout_seconds(self) -> float:
@@ -164,6 +169,30 @@ class FeishuClient:
         payload = _dumps({"token": token, "card": card})
         _check_size(payload, DELAYED_CARD_MAX_BYTES)
         await self._call("interactive.card.update", "POST", CARD_UPDATE_PATH, payload, None)
+
+    async def freebusy(self, open_id: str, time_min: str, time_max: str) -> list[JsonObject]:
+        """A user's busy intervals between two RFC 3339 instants (`data.freebusy_list`: start_time, end_time),
+        with the app's token: every calendar of theirs, external ones included, no titles."""
+        payload = _dumps(
+            {
+                "time_min": time_min,
+                "time_max": time_max,
+                "user_id": open_id,
+                "only_busy": True,
+                "include_external_calendar": True,
+            }
+        )
+        async with self._freebusy.slot("app"):
+            body = await self._within_budget(
+                "calendar.freebusy.list", "POST", FREEBUSY_PATH, payload, {"user_id_type": "open_id"}
+            )
+        data = body.get("data")
+        items = data.get("freebusy_list") if isinstance(data, dict) else None
+        if items is None and isinstance(data, dict):
+            return []  # no busy time: Feishu may leave the list out
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise FeishuBadResponseError("bad_response", "free/busy answer without data.freebusy_list")
+        return items
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -77,7 +77,12 @@ def _render(fin: Finished, now: datetime, locale: str) -> CallbackAnswer:
 async def _finish(deps: BotDeps, press: Press, now: datetime, locale: str) -> CallbackAnswer:
     try:
         fin = await presses.finish(
-            deps.store, press, now, worker_id=PROCESS_ID, grid_minutes=deps.config.grid_minutes
+            deps.store,
+            press,
+            now,
+            worker_id=PROCESS_ID,
+            grid_minutes=deps.config.grid_minutes,
+            busy=deps.pipeline.busy,
         )
     except Exception as exc:
         log.exception("press on preview %s failed", press.preview_id)

@@ -26,6 +26,7 @@ from typing import Any
 from scheduler.planning import base_version, expand_fixed_events
 from scheduler.planning import model as pm
 from scheduler.services import previews
+from scheduler.services.calendar import BusyTimes
 from scheduler.services.changeset import (
     Refused,
     fixed_events_of,
@@ -75,6 +76,7 @@ class ApplyRequest:
     hash: str
     now: datetime
     grid_minutes: int
+    calendar: bool = False  # the user's Feishu busy time is part of the overlap probe
 
     @classmethod
     def of(  # noqa: PLR0917 - the fields of a press
@@ -85,6 +87,7 @@ class ApplyRequest:
         idempotency_key: str,
         now: datetime,
         grid_minutes: int = 15,
+        calendar: bool = False,
     ) -> ApplyRequest:
         if now.tzinfo is None or now.utcoffset() is None:
             raise ValueError("apply needs an aware `now`")
@@ -96,11 +99,25 @@ class ApplyRequest:
             request_hash(preview_id, candidate_id),
             now,
             grid_minutes,
+            calendar,
         )
 
 
 def _rejected(req: ApplyRequest, code: ErrorCode) -> ApplyOutcome:
     return ApplyOutcome("rejected", code, req.preview_id)
+
+
+async def fresh_busy(busy: BusyTimes | None, req: ApplyRequest) -> ApplyOutcome | None:
+    """Before the apply's transaction: the presser's busy time re-read when older than a minute; a
+    calendar_unavailable rejection (which writes nothing) when Feishu cannot be read."""
+    if busy is None:
+        return None
+    try:
+        await busy.ensure_fresh(req.operator_open_id, req.now)
+    except ServiceError as exc:
+        log.info("apply of preview %s refused: %s", req.preview_id, exc)
+        return _rejected(req, exc.code)
+    return None
 
 
 async def apply(
@@ -112,13 +129,21 @@ async def apply(
     idempotency_key: str,
     now: datetime,
     grid_minutes: int = 15,
+    busy: BusyTimes | None = None,
     _between_checks: Hook | None = None,
 ) -> ApplyOutcome:
     """Apply `candidate_id` of `preview_id` for the clicking user, in one transaction. `grid_minutes` must be
-    the pipeline's (previews planned before schedule versions recompute base_version with it).
+    the pipeline's (previews planned before schedule versions recompute base_version with it). With `busy`
+    the user's Feishu busy time is first made at most a minute old (calendar_unavailable, nothing written,
+    when Feishu cannot be read) and the new places must be clear of it.
     `_between_checks` is for tests only: awaited inside the locked transaction after the version check and
     before the overlap probe."""
-    req = ApplyRequest.of(preview_id, candidate_id, operator_open_id, idempotency_key, now, grid_minutes)
+    req = ApplyRequest.of(
+        preview_id, candidate_id, operator_open_id, idempotency_key, now, grid_minutes, busy is not None
+    )
+    refused = await fresh_busy(busy, req)
+    if refused is not None:
+        return refused
 
     async def once() -> ApplyOutcome:
         async with store.uow() as uow:
@@ -184,7 +209,7 @@ async def apply_in(uow: UnitOfWork, req: ApplyRequest, hook: Hook | None = None)
     if hook is not None:
         await hook()
     try:
-        refused = await _probe(uow, user, candidate)
+        refused = await _probe(uow, user, candidate, calendar=req.calendar)
         if refused is not None:
             log.info("apply of preview %s refused: %s", req.preview_id, refused.detail)
             return _recorded(preview, req, _rejected(req, refused.code))
@@ -270,14 +295,18 @@ async def _schedule_changed(uow: UnitOfWork, preview: Preview, user: User, req: 
     return base_version(ctx) != preview.base_version
 
 
-async def _probe(uow: UnitOfWork, user: User, candidate: pm.Candidate) -> Refused | None:
+async def _probe(
+    uow: UnitOfWork, user: User, candidate: pm.Candidate, *, calendar: bool = False
+) -> Refused | None:
     """The safety net under the version check: every new place is non-empty, clear of the others, of fixed
-    event occurrences and of the user's other blocks. Two statements whatever the number of changes."""
+    event occurrences, of the user's Feishu busy time (with `calendar`) and of the user's other blocks. Two
+    statements (three with the calendar) whatever the number of changes."""
     spans = target_spans(candidate.changes)
     if not spans:
         return None
     fixed = await fixed_events_of(uow, user.id)
     lo, hi = min(s for s, _ in spans), max(e for _, e in spans)
+    busy = await uow.calendar.busy([user.id], lo, hi) if calendar else ()
     blocks = await uow.blocks.overlapping(user.id, lo, hi, rewritten_ids(candidate.changes))
     for i, (start, end) in enumerate(spans):
         why = None
@@ -287,6 +316,8 @@ async def _probe(uow: UnitOfWork, user: User, candidate: pm.Candidate) -> Refuse
             why = "the new places overlap each other"
         elif expand_fixed_events(fixed, user.timezone, start, end):
             why = "a fixed event"
+        elif any(b.start < end and start < b.end for b in busy):
+            why = "busy time in the user's Feishu calendar"
         elif any(b.start < end and start < b.end for b in blocks):
             why = "another block"
         if why is not None:

@@ -7,10 +7,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from scheduler.planning import model as pm
+from scheduler.services.calendar import as_fixed_events
 from scheduler.services.feedback import resolve_unfinished, started_blocks
 from store import UnitOfWork
 from store.enums import TriggerType
-from store.models import Block, DayExtension, FixedEvent, Task, Trigger, User
+from store.models import Block, BusyTime, DayExtension, FixedEvent, Task, Trigger, User
 
 __all__ = [
     "block",
@@ -109,10 +110,12 @@ def build_context(  # noqa: PLR0917 - mirrors PlanningContext
     extensions: Iterable[DayExtension],
     grid_minutes: int = 15,
     horizon_hours: int = 24,
+    busy: Iterable[BusyTime] = (),
 ) -> pm.PlanningContext:
     """The planning context from rows that may cover more (a whole batch of users): keeps the user's
     blocks in the window (in the order given: by start), their tasks and the target task (by id), the
-    user's fixed events (in the order given) and the day extensions around `now`."""
+    user's fixed events (in the order given) followed by their Feishu busy time in the window (as untitled
+    one-off events), and the day extensions around `now`."""
     lo, hi = window(now, horizon_hours)
     first, last = extension_days(user, now)
     mine = [b for b in blocks if b.user_id == user.id and b.start < hi and b.end > lo]
@@ -125,7 +128,10 @@ def build_context(  # noqa: PLR0917 - mirrors PlanningContext
         user=user_prefs(user, grid_minutes),
         target=target,
         tasks=tuple(task_info(t) for t in wanted),
-        fixed_events=tuple(fixed_event(e) for e in events if e.user_id == user.id),
+        fixed_events=tuple(fixed_event(e) for e in events if e.user_id == user.id)
+        + as_fixed_events(
+            [b for b in busy if b.user_id == user.id and b.start < hi and b.end > lo], user.locale
+        ),
         blocks=tuple(block(b) for b in mine),
         day_extensions=tuple(
             pm.DayExtension(day=x.day, day_end=clock(x.day_end) or time(0, 0))
@@ -144,8 +150,9 @@ async def load_context(  # noqa: PLR0917 - mirrors PlanningContext
     grid_minutes: int = 15,
     horizon_hours: int = 24,
 ) -> pm.PlanningContext:
-    """The planning context of `user` at `now`: every fixed event, the blocks from a day before the window
-    to a day after it (with their tasks and the target task), and the day extensions around it."""
+    """The planning context of `user` at `now`: every fixed event and the copy of their Feishu busy time,
+    the blocks from a day before the window to a day after it (with their tasks and the target task), and
+    the day extensions around it."""
     lo, hi = window(now, horizon_hours)
     first, last = extension_days(user, now)
     blocks = await uow.blocks.overlapping(user.id, lo, hi)
@@ -155,7 +162,10 @@ async def load_context(  # noqa: PLR0917 - mirrors PlanningContext
     tasks = await uow.tasks.list_by_ids(task_ids)
     events = await uow.events.for_user(user.id)
     extensions = await uow.day_extensions.between(user.id, first, last)
-    return build_context(user, now, target, blocks, tasks, events, extensions, grid_minutes, horizon_hours)
+    busy = await uow.calendar.busy([user.id], lo, hi)
+    return build_context(
+        user, now, target, blocks, tasks, events, extensions, grid_minutes, horizon_hours, busy
+    )
 
 
 async def target_for_trigger(uow: UnitOfWork, user: User, trigger: Trigger) -> pm.Target:

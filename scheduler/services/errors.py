@@ -17,6 +17,7 @@ class ErrorCode(StrEnum):
     TARGET_COMPLETED = "target_completed"
     SLOT_CONFLICT = "slot_conflict"
     SLOT_PASSED = "slot_passed"
+    CALENDAR_UNAVAILABLE = "calendar_unavailable"
     UNDO_CONFLICT = "undo_conflict"
     UNDO_EXPIRED = "undo_expired"
     NOTHING_TO_UNDO = "nothing_to_undo"
@@ -62,6 +63,11 @@ MESSAGES: dict[ErrorCode, tuple[str, str]] = {
     ErrorCode.SLOT_PASSED: (
         "这个方案的时间已经开始或过去了，没有修改。需要的话请重新生成建议。",
         "That option's time has already started or passed; nothing was changed. Ask for a fresh suggestion.",
+    ),
+    ErrorCode.CALENDAR_UNAVAILABLE: (
+        "暂时读不到你的飞书日历，无法确认这个时间仍然空闲，所以没有修改。请稍后再点一次。",
+        "Your Feishu calendar cannot be read right now, so the time could not be confirmed free and nothing "
+        "was changed. Try again in a moment.",
     ),
     ErrorCode.UNDO_CONFLICT: (
         "相关的日程块之后又被改动过，无法安全撤销。",

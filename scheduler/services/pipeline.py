@@ -16,6 +16,7 @@ from llm.api import Choice, ChoiceRequest, Chooser
 from scheduler.planning import base_version, plan
 from scheduler.planning import model as pm
 from scheduler.services import jobs
+from scheduler.services.calendar import BusyTimes
 from scheduler.services.choice import (
     CandidateTexts,
     all_texts,
@@ -39,7 +40,7 @@ from scheduler.services.outcomes import retrying
 from scheduler.services.triggers import create_trigger
 from store import Store, UnitOfWork
 from store.enums import ChoiceSource, PreviewStatus, TriggerStatus, TriggerType
-from store.models import Block, DayExtension, FixedEvent, OutboxMessage, Preview, Trigger, User
+from store.models import Block, BusyTime, DayExtension, FixedEvent, OutboxMessage, Preview, Trigger, User
 from store.repositories.batch import new_row, outbox_row, transition
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,7 @@ class _Work:
     # the user's schedule_version, read before the context in the same transaction: the preview is
     # current while it is unchanged
     schedule_version: int | None = None
+    busy_read_at: datetime | None = None  # when the Feishu busy time in ctx was read
     result: pm.PlanResult | None = None
     texts: dict[str, CandidateTexts] | None = None
     request: ChoiceRequest | None = None
@@ -96,6 +98,7 @@ class Pipeline:
         grid_minutes: int = 15,
         batch: int = BATCH,
         concurrency: int = CHOOSE_CONCURRENCY,
+        busy: BusyTimes | None = None,
     ) -> None:
         if batch < 1 or concurrency < 1:
             raise ValueError("batch and concurrency must be at least 1")
@@ -106,11 +109,17 @@ class Pipeline:
         self._gate = asyncio.Semaphore(concurrency)
         self._ttl = timedelta(minutes=preview_ttl_minutes)
         self._grid = grid_minutes
+        self._busy = busy
 
     @property
     def grid_minutes(self) -> int:
         """The candidate grid this pipeline plans on."""
         return self._grid
+
+    @property
+    def busy(self) -> BusyTimes | None:
+        """The users' Feishu busy time this pipeline plans around (None: the calendar is not read)."""
+        return self._busy
 
     async def run(self, trigger_id: str, now: datetime) -> PipelineOutcome:
         """Process a pending trigger; a trigger already processed is answered with its current state."""
@@ -140,6 +149,9 @@ class Pipeline:
     async def _run_chunk(
         self, trigger_ids: list[str], now: datetime, *, wait: bool
     ) -> dict[str, PipelineOutcome | None]:
+        if self._busy is not None:
+            # Outside any transaction: copies older than the maximum age are read again from Feishu first.
+            await self._busy.refresh_for_triggers(trigger_ids, now)
         works, outcomes = await self._claim(trigger_ids, now, wait=wait)
         if works:
             await self._plan_and_choose(works, now)
@@ -164,7 +176,8 @@ class Pipeline:
                     # not for when the trigger was created, or every option could already lie in the past.
                     trigger.effective_now = now
             versions: dict[str, int] = {}
-            contexts = await self._contexts(uow, rows, versions)
+            read_at: dict[str, datetime | None] = {}
+            contexts = await self._contexts(uow, rows, versions, read_at)
             works: list[_Work] = []
             failed: list[_Work] = []
             for trigger in rows:
@@ -173,7 +186,14 @@ class Pipeline:
                     log.error("trigger %s failed: %s", trigger.id, ctx, extra={"trace_id": trigger.trace_id})
                     failed.append(_Work(trigger, error=ctx))
                 else:
-                    works.append(_Work(trigger, ctx=ctx, schedule_version=versions.get(trigger.id)))
+                    works.append(
+                        _Work(
+                            trigger,
+                            ctx=ctx,
+                            schedule_version=versions.get(trigger.id),
+                            busy_read_at=read_at.get(trigger.user_id),
+                        )
+                    )
             changes = {
                 w.trigger.id: transition(TriggerStatus.PROCESSING, now)
                 | {"effective_now": w.trigger.effective_now}
@@ -187,11 +207,16 @@ class Pipeline:
         return works, outcomes
 
     async def _contexts(
-        self, uow: UnitOfWork, triggers: Sequence[Trigger], versions: dict[str, int]
+        self,
+        uow: UnitOfWork,
+        triggers: Sequence[Trigger],
+        versions: dict[str, int],
+        read_at: dict[str, datetime | None],
     ) -> dict[str, pm.PlanningContext | Exception]:
         """The planning context of every trigger at its effective now, reading each table once for all;
         `versions` gets each trigger's user's schedule_version (read first, so a change committed while
-        the context is read makes the preview stale rather than wrongly current)."""
+        the context is read makes the preview stale rather than wrongly current), `read_at` when each
+        user's busy time was read (with a calendar)."""
         out: dict[str, pm.PlanningContext | Exception] = {}
         users = await uow.batch.users(t.user_id for t in triggers)
         versions.update({t.id: users[t.user_id].schedule_version for t in triggers if t.user_id in users})
@@ -220,8 +245,13 @@ class Pipeline:
         extensions = await uow.batch.day_extensions(
             user_ids, min(d[0] for d in days), max(d[1] for d in days)
         )
+        busy: Sequence[BusyTime] = ()
+        if self._busy is not None:
+            busy = await uow.calendar.busy(user_ids, min(r[1] for r in ranges), max(r[2] for r in ranges))
+            read_at.update({s.user_id: s.read_at for s in await uow.calendar.states(user_ids)})
         # Grouped by user first: each context then filters only its own user's rows.
         blocks_of, events_of, extensions_of = _by_user(blocks), _by_user(events), _by_user(extensions)
+        busy_of = _by_user(busy)
         task_by_id = {t.id: t for t in tasks}
         for trigger, user, target in prepared:
             try:
@@ -236,6 +266,7 @@ class Pipeline:
                     events_of.get(user.id, []),
                     extensions_of.get(user.id, []),
                     self._grid,
+                    busy=busy_of.get(user.id, []),
                 )
             except (ServiceError, ValueError, LookupError) as exc:
                 out[trigger.id] = exc
@@ -266,6 +297,7 @@ class Pipeline:
                     choice = checked(w.request, await self._chooser.choose(w.request))
                 w.preview = self._preview(w.trigger, w.ctx, w.result, choice, now, w.texts)
                 w.preview["schedule_version"] = w.schedule_version
+                w.preview["busy_read_at"] = w.busy_read_at
                 w.choice = choice
             except Exception as exc:
                 log.exception("trigger %s failed", w.trigger.id, extra={"trace_id": w.trigger.trace_id})
@@ -481,7 +513,7 @@ async def _task_id(uow: UnitOfWork, user: User, task_key: str | None) -> str | N
     return task.id
 
 
-R = TypeVar("R", Block, FixedEvent, DayExtension)
+R = TypeVar("R", Block, FixedEvent, DayExtension, BusyTime)
 
 
 def _by_user(rows: Iterable[R]) -> dict[str, list[R]]:

@@ -18,7 +18,8 @@ from typing import Any, Literal
 
 from scheduler.services import previews
 from scheduler.services.actions import ignore_in
-from scheduler.services.apply import RECORDED, ApplyRequest, apply_in, run_apply
+from scheduler.services.apply import RECORDED, ApplyRequest, apply_in, fresh_busy, run_apply
+from scheduler.services.calendar import BusyTimes
 from scheduler.services.errors import ErrorCode, ServiceError
 from scheduler.services.outcomes import retrying
 from scheduler.services.triggers import create_trigger
@@ -176,12 +177,21 @@ async def _record_once(  # noqa: PLR0917
         return Recorded("repeat", locale, view, await answered_choice(uow, view))
 
 
-async def finish(store: Store, press: Press, now: datetime, *, worker_id: str, grid_minutes: int) -> Finished:
+async def finish(
+    store: Store,
+    press: Press,
+    now: datetime,
+    *,
+    worker_id: str,
+    grid_minutes: int,
+    busy: BusyTimes | None = None,
+) -> Finished:
     """Run the press's action and settle its inbox row, in one transaction. Never raises for a refusal; a
-    failure is recorded on the row (status failed) and re-raised."""
+    failure is recorded on the row (status failed) and re-raised. An Apply with `busy` re-reads the
+    presser's Feishu busy time first when it is older than a minute."""
     try:
         if press.kind is PressKind.APPLY:
-            return await _finish_apply(store, press, now, worker_id, grid_minutes)
+            return await _finish_apply(store, press, now, worker_id, grid_minutes, busy)
         return await retrying(lambda: _finish_once(store, press, now, worker_id), what="press")
     except Exception as exc:
         code = exc.code.value if isinstance(exc, ServiceError) else ErrorCode.INTERNAL.value
@@ -192,13 +202,25 @@ async def finish(store: Store, press: Press, now: datetime, *, worker_id: str, g
         raise
 
 
-async def _finish_apply(
-    store: Store, press: Press, now: datetime, worker_id: str, grid_minutes: int
+async def _finish_apply(  # noqa: PLR0917 - the press and its context
+    store: Store, press: Press, now: datetime, worker_id: str, grid_minutes: int, busy: BusyTimes | None
 ) -> Finished:
     req = ApplyRequest.of(
-        press.preview_id, press.candidate_id or "", press.operator_open_id, press.key, now, grid_minutes
+        press.preview_id,
+        press.candidate_id or "",
+        press.operator_open_id,
+        press.key,
+        now,
+        grid_minutes,
+        busy is not None,
     )
     done: list[Finished] = []
+    refused = await fresh_busy(busy, req)
+    if refused is not None and refused.code is not None:
+        # Nothing applied and nothing recorded on the preview; the press is left failed, so pressing again
+        # (once Feishu answers) tries again.
+        await _settle_alone(store, press, now, worker_id, InboxStatus.FAILED, refused.code.value)
+        return Finished(press, refused.status, refused.code, await _view(store, press.preview_id))
 
     async def once() -> Any:
         done.clear()
@@ -343,7 +365,14 @@ async def _view_in(uow: UnitOfWork, preview_id: str) -> PreviewView | None:
 
 
 async def finish_unfinished(
-    store: Store, *, worker_id: str, now: datetime, lease_seconds: float, grid_minutes: int, limit: int = 50
+    store: Store,
+    *,
+    worker_id: str,
+    now: datetime,
+    lease_seconds: float,
+    grid_minutes: int,
+    limit: int = 50,
+    busy: BusyTimes | None = None,
 ) -> list[Finished]:
     """Finish presses recorded by a process that stopped before finishing them (their lease expired). The
     card is updated by the preview.updated row the action queues, like any other change."""
@@ -361,7 +390,9 @@ async def finish_unfinished(
                     await uow.commit()
             continue
         try:
-            finished.append(await finish(store, press, now, worker_id=worker_id, grid_minutes=grid_minutes))
+            finished.append(
+                await finish(store, press, now, worker_id=worker_id, grid_minutes=grid_minutes, busy=busy)
+            )
         except Exception:
             log.exception("unfinished press on preview %s failed", press.preview_id)
     if finished:

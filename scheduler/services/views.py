@@ -16,6 +16,9 @@ from store.models import Preview
 __all__ = ["ChoiceView", "OptionView", "PreviewView", "dry_run_json", "dry_run_text", "preview_view"]
 
 UNDO_HOURS = 24
+# A card planned on Feishu busy time read longer ago than this says how old it was (the pipeline re-reads a
+# copy older than SMARTFLOW_BUSY_MAX_AGE_SECONDS, 5 minutes by default, so an older one means a failed read).
+BUSY_AGE_SHOWN_AFTER = timedelta(minutes=5)
 _SEPARATORS = ("；", "; ")
 
 
@@ -69,6 +72,7 @@ class PreviewView:
     applied_at: datetime | None = None
     trigger_type: str = ""  # worker_due_job | admin_trigger | user_feedback (a card answering the user)
     task_id: str | None = None
+    busy_age_minutes: int | None = None  # the Feishu busy time planned on was this old (shown when old)
 
     def option(self, candidate_id: str | None) -> OptionView | None:
         return next((o for o in self.options if o.candidate_id == candidate_id), None)
@@ -183,4 +187,13 @@ async def preview_view(uow: UnitOfWork, preview_id: str) -> PreviewView:
         applied_at=preview.applied_at,
         trigger_type=trigger.type if trigger else "",
         task_id=preview.task_id,
+        busy_age_minutes=_busy_age(preview),
     )
+
+
+def _busy_age(preview: Preview) -> int | None:
+    """How many minutes old the busy time the preview was planned on was, when that is worth saying."""
+    if preview.busy_read_at is None:
+        return None
+    age = preview.created_at - preview.busy_read_at
+    return int(age.total_seconds() // 60) if age > BUSY_AGE_SHOWN_AFTER else None

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from scheduler.services import actions, jobs, presses
+from scheduler.services.calendar import BusyTimes
 from scheduler.services.pipeline import STALE_PROCESSING
 from scheduler.worker import metrics
 from scheduler.worker.config import WorkerConfig
@@ -51,6 +52,11 @@ class PipelineRunner(Protocol):
     @property
     def grid_minutes(self) -> int:
         """The candidate grid the pipeline plans on (an apply re-checks an old preview with it)."""
+        ...
+
+    @property
+    def busy(self) -> BusyTimes | None:
+        """The users' Feishu busy time (an apply re-reads it when older than a minute)."""
         ...
 
 
@@ -174,6 +180,7 @@ class Worker:
             now=now,
             lease_seconds=self.config.lease_seconds,
             grid_minutes=self._pipeline.grid_minutes,
+            busy=self._pipeline.busy,
         )
         recovered += len(finished)
         if finished:

@@ -22,7 +22,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-ENDPOINTS = ("token", "create", "reply", "patch", "card_update")
+from tests.fakes.fake_feishu_calendar import FREEBUSY_PATH, FakeCalendars
+
+ENDPOINTS = ("token", "create", "reply", "patch", "card_update", "freebusy")
 RECEIVE_ID_TYPES = ("open_id", "user_id", "union_id", "email", "chat_id")
 UUID_WINDOW_SECONDS = 3600.0
 CARD_MAX_BYTES = 30 * 1024
@@ -156,6 +158,7 @@ class FakeFeishu:
         self._clock = clock
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
+        self.calendars = FakeCalendars(self)
         self.reset()
         self.app = self._build_app()
 
@@ -176,6 +179,7 @@ class FakeFeishu:
             self._faults: dict[str, collections.deque[Fault]] = {e: collections.deque() for e in ENDPOINTS}
             self._windows: dict[str, collections.deque[float]] = {}
             self._throttled = 0
+        self.calendars.reset()
 
     def inject(self, endpoint: str, *faults: Fault) -> None:
         """Queue faults for the next requests to `endpoint` (one of ENDPOINTS), in order."""
@@ -250,6 +254,7 @@ class FakeFeishu:
                 Route(m + "/{message_id}/reply", self._reply, methods=["POST"]),
                 Route(m + "/{message_id}", self._patch, methods=["PATCH"]),
                 Route("/open-apis/interactive/v1/card/update", self._card_update, methods=["POST"]),
+                Route(FREEBUSY_PATH, self.calendars.freebusy, methods=["POST"]),
                 Route("/_admin/state", self._admin_state, methods=["GET"]),
                 Route("/_admin/faults", self._admin_faults, methods=["POST"]),
                 Route("/_admin/reset", self._admin_reset, methods=["POST"]),

@@ -1,0 +1,138 @@
+"""Each user's copy of their Feishu busy time and when it was read; each read replaces the copy whole."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.dialects import mysql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from store.models import BusyTime, CalendarRead, Trigger, User
+from store.types import new_id
+
+# Columns a read writes on a user's calendar_reads row (the others keep their value).
+_READ_COLUMNS = ("read_at", "window_start", "window_end", "source", "failed_at", "error")
+ERROR_CHARS = 255
+
+
+@dataclass(frozen=True)
+class ReadState:
+    """A user's busy-time copy as it stands: None fields when it was never read."""
+
+    user_id: str
+    open_id: str
+    read_at: datetime | None
+    window_start: datetime | None
+    window_end: datetime | None
+    failed_at: datetime | None
+    error: str | None
+
+
+class CalendarRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def states_of_triggers(self, trigger_ids: Sequence[str]) -> list[ReadState]:
+        """The copy state of the users of these triggers (each user once). One statement."""
+        if not trigger_ids:
+            return []
+        users = select(Trigger.user_id).where(Trigger.id.in_(list(trigger_ids))).distinct()
+        return await self._states(User.id.in_(users.scalar_subquery()))
+
+    async def states(self, user_ids: Iterable[str]) -> list[ReadState]:
+        ids = sorted(set(user_ids))
+        return await self._states(User.id.in_(ids)) if ids else []
+
+    async def _states(self, where: Any) -> list[ReadState]:
+        stmt = (
+            select(
+                User.id,
+                User.open_id,
+                CalendarRead.read_at,
+                CalendarRead.window_start,
+                CalendarRead.window_end,
+                CalendarRead.failed_at,
+                CalendarRead.error,
+            )
+            .outerjoin(CalendarRead, CalendarRead.user_id == User.id)
+            .where(where)
+            .order_by(User.id)
+        )
+        return [ReadState(*row) for row in (await self.session.execute(stmt)).all()]
+
+    async def replace(
+        self, reads: Mapping[str, Sequence[Mapping[str, Any]]], read_at: datetime, lo: datetime, hi: datetime
+    ) -> None:
+        """Replace the busy copy of each user in `reads` (user_id -> spans with start, end, title, event_id)
+        by the spans read over [lo, hi) at `read_at`, and record the read. Three statements per batch."""
+        if not reads:
+            return
+        user_ids = sorted(reads)
+        await self.session.execute(delete(BusyTime).where(BusyTime.user_id.in_(user_ids)))
+        rows = [
+            {
+                "id": new_id(),
+                "user_id": user_id,
+                "start": span["start"],
+                "end": span["end"],
+                "title": span.get("title"),
+                "event_id": span.get("event_id"),
+            }
+            for user_id in user_ids
+            for span in reads[user_id]
+        ]
+        if rows:
+            await self.session.execute(insert(BusyTime), rows)
+        await self._upsert(
+            [
+                {
+                    "user_id": user_id,
+                    "read_at": read_at,
+                    "window_start": lo,
+                    "window_end": hi,
+                    "source": "freebusy",
+                    "failed_at": None,
+                    "error": None,
+                }
+                for user_id in user_ids
+            ],
+            _READ_COLUMNS,
+        )
+
+    async def record_failures(self, errors: Mapping[str, str], now: datetime) -> None:
+        """Note a failed read (the copy and its read_at stay as they were). One statement."""
+        if errors:
+            rows = [
+                {"user_id": u, "failed_at": now, "error": errors[u][:ERROR_CHARS]} for u in sorted(errors)
+            ]
+            await self._upsert(rows, ("failed_at", "error"))
+
+    async def _upsert(self, rows: list[dict[str, Any]], columns: Sequence[str]) -> None:
+        table: Any = CalendarRead.__table__
+        stmt: Any
+        if self.session.get_bind().dialect.name == "mysql":
+            stmt = mysql.insert(table).values(rows)
+            stmt = stmt.on_duplicate_key_update({c: stmt.inserted[c] for c in columns})
+        else:
+            stmt = sqlite.insert(table).values(rows)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["user_id"], set_={c: stmt.excluded[c] for c in columns}
+            )
+        await self.session.execute(stmt)
+
+    async def busy(self, user_ids: Iterable[str], lo: datetime, hi: datetime) -> Sequence[BusyTime]:
+        """The busy spans of these users that overlap [lo, hi), by user and start. One statement (the copy
+        holds only the read window, so the user filter bounds the rows read)."""
+        ids = sorted(set(user_ids))
+        if not ids:
+            return []
+        stmt = (
+            select(BusyTime)
+            .where(BusyTime.user_id.in_(ids), BusyTime.start < hi, BusyTime.end > lo)
+            .order_by(BusyTime.user_id, BusyTime.start, BusyTime.id)
+        )
+        return (await self.session.scalars(stmt)).all()
