@@ -64,6 +64,7 @@ async def run(pipeline: Pipeline, seeded: Seeded, now: datetime) -> Preview:
     assert out.preview_id is not None, out
     assert out.hit is None, out  # a new trigger, planned now (not an earlier one's preview)
     (preview,) = [p for p in await rows(store_of(pipeline), Preview) if p.id == out.preview_id]
+    assert isinstance(preview, Preview)
     return preview
 
 
@@ -173,7 +174,7 @@ async def test_apply_re_reads_an_old_copy_and_refuses_a_slot_that_became_busy(
     out = await apply(
         store,
         preview_id=preview.id,
-        candidate_id=preview.chosen_candidate_id,
+        candidate_id=preview.chosen_candidate_id or "",
         operator_open_id=seeded.open_id,
         idempotency_key="k1",
         now=now + timedelta(minutes=2),
@@ -198,7 +199,7 @@ async def test_apply_uses_a_copy_younger_than_a_minute_without_reading(
     out = await apply(
         store,
         preview_id=preview.id,
-        candidate_id=preview.chosen_candidate_id,
+        candidate_id=preview.chosen_candidate_id or "",
         operator_open_id=seeded.open_id,
         idempotency_key="k1",
         now=now + timedelta(seconds=30),
@@ -221,7 +222,7 @@ async def test_apply_when_feishu_cannot_be_reached_is_refused_and_writes_nothing
         out = await apply(
             store,
             preview_id=preview.id,
-            candidate_id=preview.chosen_candidate_id,
+            candidate_id=preview.chosen_candidate_id or "",
             operator_open_id=seeded.open_id,
             idempotency_key="k1",
             now=now + timedelta(minutes=3),
@@ -236,7 +237,7 @@ async def test_apply_when_feishu_cannot_be_reached_is_refused_and_writes_nothing
     again = await apply(
         store,
         preview_id=preview.id,
-        candidate_id=preview.chosen_candidate_id,
+        candidate_id=preview.chosen_candidate_id or "",
         operator_open_id=seeded.open_id,
         idempotency_key="k1",
         now=now + timedelta(minutes=4),
