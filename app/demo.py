@@ -23,6 +23,7 @@ from bot.parse import Unfinished, parse_message
 from bot.sender import ConsoleSender
 from scheduler.services import actions, feedback
 from scheduler.services.apply import apply
+from scheduler.services.calendar import BusySpan
 from scheduler.services.undo import undo
 from scheduler.services.views import PreviewView, preview_view
 from scheduler.worker.worker import Worker
@@ -32,6 +33,23 @@ SAMPLE = Path(__file__).resolve().parent.parent / "examples" / "team.yaml"
 USER = "ou_alice"
 TZ = ZoneInfo("Asia/Shanghai")
 START = datetime(2026, 11, 30, 8, 30, tzinfo=TZ)  # a Monday morning, before the first urgency threshold
+
+
+# A meeting on ou_alice's Feishu calendar that the imported YAML does not know: the simulated calendar
+# reports it as free/busy does (untitled busy time), and the card plans around it.
+MEETING = (datetime(2026, 11, 30, 11, 0, tzinfo=TZ), datetime(2026, 11, 30, 12, 0, tzinfo=TZ))
+
+
+class SimulatedCalendar:
+    """A stand-in for Feishu Calendar's free/busy: ou_alice is busy during MEETING; the others are free."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    async def busy(self, open_id: str, start: datetime, end: datetime) -> list[BusySpan]:
+        self.reads += 1
+        s, e = MEETING
+        return [BusySpan(s, e)] if open_id == USER and s < end and e > start else []
 
 
 class DemoError(Exception):
@@ -101,6 +119,11 @@ class Demo:
         await self.settle()
         self.say("(no card: the first urgency threshold is at 09:00)")
 
+        s, e = MEETING
+        self.say(
+            f"\n(simulated Feishu calendar: {USER} is busy {s:%H:%M}–{e:%H:%M}, a meeting the YAML file"
+            " does not know; the pipeline reads it with free/busy before planning)"
+        )
         self.clock.advance_to(datetime(2026, 11, 30, 9, 5, tzinfo=TZ))
         self.step(
             "simulated clock advanced: 物理实验报告 became urgent with 60 of its 90 minutes not planned"
@@ -120,6 +143,7 @@ class Demo:
             idempotency_key="demo-click-apply",
             now=self.clock.now,
             grid_minutes=self.settings.grid_minutes,
+            busy=self.c.pipeline.busy,
         )
         self.say(f"apply: {outcome.status}" + (f" ({outcome.code})" if outcome.code else ""))
         await self.settle()
@@ -191,7 +215,7 @@ async def run_demo(out: TextIO, workdir: Path) -> None:
     # configured database, Feishu app or model, tells the same story everywhere, and is not stopped by a
     # malformed value it would not use.
     settings = builtin_settings(database_url=f"sqlite+aiosqlite:///{db}")
-    components = build_components(settings, sender=ConsoleSender(out))
+    components = build_components(settings, sender=ConsoleSender(out), busy_reader=SimulatedCalendar())
     try:
         await components.store.ensure_schema()
         await Demo(components, out).run()

@@ -19,7 +19,7 @@ from bot.sender import ConsoleSender, FeishuSender
 from llm.api import Chooser
 from llm.client import make_chooser as make_llm_chooser
 from llm.metrics import MeteredChooser, process_metrics
-from scheduler.services.calendar import BusyTimes
+from scheduler.services.calendar import BusyReader, BusyTimes
 from scheduler.services.pipeline import Pipeline
 from scheduler.worker import metrics as worker_metrics
 from scheduler.worker.sender import Sender
@@ -98,9 +98,14 @@ def make_feishu_client(settings: Settings) -> FeishuClient | None:
 
 
 def build_components(
-    settings: Settings, *, sender: Sender | None = None, console: TextIO | None = None
+    settings: Settings,
+    *,
+    sender: Sender | None = None,
+    console: TextIO | None = None,
+    busy_reader: BusyReader | None = None,
 ) -> Components:
-    """Wire the process. Without Feishu credentials cards go to a ConsoleSender (printed)."""
+    """Wire the process. Without Feishu credentials cards go to a ConsoleSender (printed). Busy time is read
+    from `busy_reader` when given (the demo's simulated calendar), else from Feishu when configured."""
     store = Store(settings.database_url)
     chooser = make_chooser(settings)
     feishu = make_feishu_client(settings)
@@ -110,11 +115,11 @@ def build_components(
         else:
             log.warning("SMARTFLOW_FEISHU_APP_ID/SECRET not set: cards are printed, not sent")
             sender = ConsoleSender(console)
+    if busy_reader is None and feishu is not None and settings.calendar_busy:
+        busy_reader = FeishuBusyReader(feishu)
     busy = None
-    if feishu is not None and settings.calendar_busy:
-        busy = BusyTimes(
-            store, FeishuBusyReader(feishu), max_age=timedelta(seconds=settings.busy_max_age_seconds)
-        )
+    if busy_reader is not None:
+        busy = BusyTimes(store, busy_reader, max_age=timedelta(seconds=settings.busy_max_age_seconds))
     pipeline = Pipeline(
         store,
         chooser,

@@ -23,6 +23,10 @@ async def test_demo_runs_the_whole_loop(tmp_path: Path) -> None:
     assert "apply: applied" in text
     after_apply = text.split("schedule after the click:")[1].split("===")[0]
     assert "block  物理实验报告" in after_apply
+    # the simulated Feishu meeting (11:00-12:00) is planned around, and shown as untitled busy time
+    assert "加入 物理实验报告 11:00" not in text
+    assert "加入 物理实验报告 12:00–13:00" in text
+    assert "11:00–12:00   fixed  忙碌" in after_apply
     assert "补做 物理实验报告" in text
     assert "ignore: ignored" in text
     # undo removed the block again
