@@ -118,10 +118,9 @@ class BusyTimes:
         """Before an Apply: the user's copy is at most `max_age` old afterwards, or ServiceError
         calendar_unavailable (nothing written but the failure's note)."""
         async with self._store.uow(readonly=True) as uow:
-            user = await uow.users.get_by_open_id(open_id)
-            if user is None:
-                return  # the apply itself answers not_found
-            (state,) = await uow.calendar.states([user.id])
+            state = await uow.calendar.state_of(open_id)
+        if state is None:
+            return  # the apply itself answers not_found
         if is_fresh(state, now, max_age):
             return
         failures = await self._refresh([state], now)

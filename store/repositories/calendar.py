@@ -43,6 +43,11 @@ class CalendarRepository:
         users = select(Trigger.user_id).where(Trigger.id.in_(list(trigger_ids))).distinct()
         return await self._states(User.id.in_(users.scalar_subquery()))
 
+    async def state_of(self, open_id: str) -> ReadState | None:
+        """The copy state of the user with this open_id (None: no such user). One statement."""
+        found = await self._states(User.open_id == open_id)
+        return found[0] if found else None
+
     async def states(self, user_ids: Iterable[str]) -> list[ReadState]:
         ids = sorted(set(user_ids))
         return await self._states(User.id.in_(ids)) if ids else []

@@ -15,13 +15,16 @@ from scheduler.services.apply import apply
 from scheduler.services.calendar import BusyTimes
 from scheduler.services.codec import decode_candidate
 from scheduler.services.errors import ErrorCode
+from scheduler.services.jobs import process_due_jobs
 from scheduler.services.pipeline import Pipeline
 from scheduler.services.views import preview_view
 from store import Store
 from store.enums import TriggerType
 from store.models import Base, Block, BusyTime, CalendarRead, ChangeSet, Preview
 from tests.contract.services.builders import Seeded, at, rows, seed, snapshot
+from tests.contract.worker.conftest import seed_due_job
 from tests.fakes.fake_feishu import FakeFeishu, Fault, serve_fake_feishu
+from tests.statements import count_statements
 
 CLOSED_PORT_URL = "http://127.0.0.1:9"  # discard: nothing listens on loopback port 9 here
 
@@ -267,3 +270,32 @@ async def test_the_read_replaces_the_copy_and_clips_long_events(
     await busy.ensure_fresh(seeded.open_id, now + timedelta(minutes=1), timedelta(0))
     (trip,) = await rows(store, BusyTime, user_id=seeded.user_id)
     assert trip.end == now + timedelta(minutes=1) + timedelta(hours=48)
+
+
+# A pipeline batch with the calendar, every copy stale: the batch's statements (11, 2 commits) plus the copy
+# states (1), the reads written in one transaction (delete, insert, record: 3), and the busy spans and read
+# times in the claim (2) -- 17 statements and 3 commits, whatever the batch size.
+CALENDAR_BATCH_STATEMENTS, CALENDAR_BATCH_COMMITS = 17, 3
+
+
+async def test_a_batch_with_the_calendar_stays_under_its_ceiling(
+    store: Store, feishu: tuple[FakeFeishu, str], client: FeishuClient, now: datetime
+) -> None:
+    fake, _ = feishu
+    seeded = [await seed_due_job(store, now) for _ in range(25)]
+    users = {s["user"]: s["open_id"] for s in seeded}
+    for open_id in users.values():
+        fake.calendars.add_event(open_id, now + timedelta(hours=1), now + timedelta(hours=2))
+    pipeline = Pipeline(store, FallbackChooser(), busy=busy_times(store, client))
+    counts = []
+    for size in (5, 20):
+        created = await process_due_jobs(store, now=now, worker_id="w", lease_seconds=60, limit=size)
+        with count_statements(store) as run:
+            outcomes = await pipeline.run_batch(created, now)
+        assert len(outcomes) == size
+        assert run.count <= CALENDAR_BATCH_STATEMENTS, str(run)
+        assert run.commits == CALENDAR_BATCH_COMMITS, str(run)
+        counts.append(run.count)
+    assert counts[0] == counts[1]
+    assert len(await rows(store, BusyTime)) == len(users)  # one read per user, each copy written once
+    assert len(fake.calendars.queries) == len(users)
