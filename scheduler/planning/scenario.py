@@ -1,6 +1,7 @@
 """Planning contexts from compact scenario dicts (the golden files' format; pure, no file I/O).
 
-Format: `now` ("YYYY-MM-DD HH:MM", local);
+Format: `now` ("YYYY-MM-DD HH:MM", local), or `due` (when a job fell due: planned when a proactive card may
+go out, scheduler.planning.awake);
 `user` {timezone, locale, day "08:00-22:30", quiet, preferred, grid, max_extension, late_work};
 `tasks` [{id, title, q, est, deadline, threshold, status}];
 `fixed` [{id, title, at "YYYY-MM-DD HH:MM-HH:MM"} or {id, title, weekly: 1..7, at "HH:MM-HH:MM",
@@ -14,6 +15,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from scheduler.planning.awake import card_time
 from scheduler.planning.model import (
     Block,
     DayExtension,
@@ -118,8 +120,9 @@ def build_context(sc: dict[str, Any]) -> PlanningContext:
     ext = tuple(
         DayExtension(date.fromisoformat(str(x["day"])), _t(x["end"])) for x in sc.get("extensions", ())
     )
+    now = _dt(sc["now"], tz) if "now" in sc else card_time(_dt(sc["due"], tz), prefs).astimezone(tz)
     return PlanningContext(
-        now=_dt(sc["now"], tz),
+        now=now,
         user=prefs,
         target=target,
         tasks=tasks,

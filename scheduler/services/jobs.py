@@ -7,10 +7,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from scheduler.planning.awake import card_time
+from scheduler.services.context import user_prefs
 from scheduler.services.triggers import dedupe_key
 from store import Store, UnitOfWork, new_id
 from store.enums import JobReason, JobStatus, TaskStatus, TriggerStatus, TriggerType
-from store.models import Job, Task, Trigger
+from store.models import Job, Task, Trigger, User
 from store.repositories.batch import new_row
 
 log = logging.getLogger(__name__)
@@ -140,8 +142,12 @@ class Verdict:
     promote: bool = False  # the task's quadrant is promoted (2 -> 1, 4 -> 3) in the same transaction
 
 
-def decide(task: Task | None, has_block_soon: bool, now: datetime) -> Verdict:
-    """The due-scan rules for a due job whose task is `task` (None: gone); TRIGGERED means fire."""
+def decide(
+    task: Task | None, has_block_soon: bool, now: datetime, opens_at: datetime | None = None
+) -> Verdict:
+    """The due-scan rules for a due job whose task is `task` (None: gone); TRIGGERED means fire.
+    `opens_at` is when the user's day window next opens (less quiet hours), when `now` lies outside it: a
+    job that would fire then stays pending until that moment, so its card is planned fresh and read."""
     if task is None:
         return Verdict(JobStatus.SKIPPED, JobReason.TASK_MISSING)
     if task.status != TaskStatus.OPEN:
@@ -159,7 +165,21 @@ def decide(task: Task | None, has_block_soon: bool, now: datetime) -> Verdict:
         return Verdict(JobStatus.SKIPPED, JobReason.NOT_IMPORTANT, promote=promoted)
     if has_block_soon:
         return Verdict(JobStatus.SKIPPED, JobReason.ALREADY_SCHEDULED, promote=promoted)
+    if opens_at is not None and opens_at > now:
+        return Verdict(JobStatus.PENDING, rearm_at=opens_at, promote=promoted)
     return Verdict(JobStatus.TRIGGERED, promote=promoted)
+
+
+def opens_at(user: User | None, now: datetime) -> datetime | None:
+    """When a proactive card for `user` may go out, if not at `now`: their day window (narrowed by quiet
+    hours) opens then. None: now is fine (or the user's settings cannot say otherwise)."""
+    if user is None:
+        return None
+    try:
+        at = card_time(now, user_prefs(user))
+    except (ValueError, LookupError):  # an unknown time zone or a malformed window: do not hold it back
+        return None
+    return at if at > now else None
 
 
 @dataclass
@@ -197,12 +217,16 @@ async def _scan(
     triggers created. The caller commits."""
     found = await uow.batch.lock_tasks(j.task_id for j in jobs)
     soon = await uow.batch.tasks_with_block_between(found, now, now + HORIZON)
+    users = await uow.batch.users({t.user_id for t in found.values()})
     out = _Batch()
     fire: list[tuple[Job, Task]] = []
     for job in jobs:
         try:
             task = found.get(job.task_id)
-            verdict = decide(task, job.task_id in soon, now)
+            wait = opens_at(users.get(task.user_id), now) if task is not None else None
+            verdict = decide(task, job.task_id in soon, now, wait)
+            if wait is not None and verdict.rearm_at == wait:
+                log.info("job %s deferred to %s (outside the day window)", job.id, wait.isoformat())
             if task is not None and verdict.promote:
                 out.tasks[task.id] = {
                     "quadrant": PROMOTION[task.quadrant],

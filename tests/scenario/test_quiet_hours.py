@@ -25,18 +25,35 @@ async def test_a_warning_due_in_quiet_hours_arrives_after_them_with_fresh_option
     )
 
     await h.run_worker()
-    assert h.cards_to(ALICE) == []  # held for quiet hours
-    assert await h.count("notifications", status="deferred") == 1
+    assert h.cards_to(ALICE) == []  # held for quiet hours: not even planned yet
+    assert await h.count("triggers", type="worker_due_job") == 0
+    assert await h.count("jobs", status="pending") == 1
 
-    h.clock.now = at(10, 31)  # quiet hours are over; the first preview (09:00 + 1 h) has expired meanwhile
+    h.clock.now = at(10, 31)  # quiet hours are over: planned now, so the card is fresh when it is read
     await h.run_worker()
     await h.run_worker()
 
     cards = h.cards_to(ALICE)
     assert len(cards) == 1
     assert any(v["k"] == "apply" for v in buttons(cards[0].card))
-    assert await h.count("triggers", type="worker_due_job") == 2  # planned again for the present
+    assert await h.count("triggers", type="worker_due_job") == 1
     assert await h.count("previews", status="ready") == 1
+
+
+async def test_a_warning_due_before_the_day_window_arrives_when_it_opens(harness: Harness) -> None:
+    h = harness
+    user_id = await h.add_user(ALICE)  # no quiet hours: the day window (08:00-22:30) alone holds it back
+    h.clock.now = at(5, 1)
+    await h.add_task(user_id, "实验报告", urgency_threshold_at=at(5, 1), deadline=at(20), estimate_minutes=60)
+    await h.run_worker()
+    assert h.cards_to(ALICE) == []
+    assert await h.count("triggers") == 0
+
+    h.clock.now = at(8)
+    await h.run_worker()
+    await h.run_worker()
+    (card,) = h.cards_to(ALICE)
+    assert any(v["k"] == "apply" for v in buttons(card.card))
 
 
 async def test_an_unfinished_report_in_quiet_hours_is_answered_at_once(harness: Harness) -> None:

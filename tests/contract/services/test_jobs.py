@@ -416,3 +416,52 @@ async def test_two_workers_trigger_each_job_exactly_once(db_url: str, now: datet
     finally:
         for s in stores:
             await s.dispose()
+
+
+# --------------------------------------------------------------------------- the day window
+
+
+async def _due_at(store: Store, now: datetime, **user_kw: object) -> Seeded:
+    seeded = await seed(
+        store, now, tasks={"t": {"quadrant": 2, "urgency_threshold_at": now, "deadline": at(20)}}, **user_kw
+    )
+    async with store.uow() as uow:
+        task = await uow.tasks.get(seeded.tasks["t"])
+        assert task is not None
+        await sync_job(uow, task, now)
+        await uow.commit()
+    return seeded
+
+
+async def test_a_job_due_before_the_day_window_fires_when_it_opens(store: Store) -> None:
+    early = at(5, 1)  # the window is 08:00-22:30: no card at 05:01, planned fresh at 08:00 instead
+    seeded = await _due_at(store, early)
+    assert await process_due_jobs(store, now=early, worker_id="w", lease_seconds=LEASE) == []
+    job = await job_of(store, seeded.tasks["t"])
+    assert job is not None
+    assert (job.status, job.trigger_at, job.reason) == (JobStatus.PENDING, at(8), None)
+    (task,) = await rows(store, Task, id=seeded.tasks["t"])
+    assert task.quadrant == 1  # promoted all the same: the task is urgent, only the card waits
+    assert await process_due_jobs(store, now=at(7, 59), worker_id="w", lease_seconds=LEASE) == []
+    created = await process_due_jobs(store, now=at(8), worker_id="w", lease_seconds=LEASE)
+    assert len(created) == 1
+    (trigger,) = await rows(store, Trigger)
+    assert trigger.effective_now == at(8)
+
+
+async def test_a_job_due_late_at_night_waits_for_the_next_morning(store: Store) -> None:
+    late = at(23, 1)
+    seeded = await _due_at(store, late)
+    assert await process_due_jobs(store, now=late, worker_id="w", lease_seconds=LEASE) == []
+    job = await job_of(store, seeded.tasks["t"])
+    assert job is not None
+    assert (job.status, job.trigger_at) == (JobStatus.PENDING, at(8) + timedelta(days=1))
+
+
+async def test_quiet_hours_narrow_the_day_window(store: Store) -> None:
+    seeded = await _due_at(store, at(8, 10), quiet_start="22:00", quiet_end="09:00")
+    assert await process_due_jobs(store, now=at(8, 10), worker_id="w", lease_seconds=LEASE) == []
+    job = await job_of(store, seeded.tasks["t"])
+    assert job is not None
+    assert job.trigger_at == at(9)
+    assert len(await process_due_jobs(store, now=at(9), worker_id="w", lease_seconds=LEASE)) == 1

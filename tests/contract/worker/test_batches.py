@@ -21,9 +21,9 @@ from tests.statements import count_statements
 
 LEASE = 60.0
 # Ceilings per batch, whatever its size (also in docs/architecture.md, "The worker"):
-# due scan: lock the jobs, lock their tasks, "has a block soon", live dedupe keys; update the
-# promoted tasks, insert the triggers, update the jobs -- 7 statements, 1 commit.
-DUE_SCAN_STATEMENTS, DUE_SCAN_COMMITS = 7, 1
+# due scan: lock the jobs, lock their tasks, "has a block soon", their users (the day window), live dedupe
+# keys; update the promoted tasks, insert the triggers, update the jobs -- 8 statements, 1 commit.
+DUE_SCAN_STATEMENTS, DUE_SCAN_COMMITS = 8, 1
 # pipeline: lock the triggers, read users, blocks, tasks, fixed events, day extensions, mark processing
 # (commit); re-lock those still processing, insert previews, insert outbox rows, update the triggers
 # (commit) -- 11 statements, 2 commits.
