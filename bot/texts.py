@@ -58,6 +58,50 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "这条提醒不会改动你的日程。",
         "This heads-up changes nothing in your schedule.",
     ),
+    # no option meets the deadline: late options, and move the deadline, snooze or drop the task
+    "late.warning": (
+        "没有方案能在截止时间 {deadline} 前完成「{title}」。下面是最早能完成的方案；"
+        "也可以改截止时间、稍后再问，或放弃这个任务。",
+        "No option finishes “{title}” before its deadline ({deadline}). Below are the options that finish "
+        "soonest; you can also move the deadline, be asked again later, or drop the task.",
+    ),
+    "late.deadline_none": ("没有方案能按时完成「{title}」。", "No option finishes “{title}” in time."),
+    "apply.late": ("按方案 {n} 安排（晚于截止）", "Apply option {n} (late)"),
+    "late.other": ("**其他做法**", "**Or instead**"),
+    "deadline.pick": ("选择新的截止时间", "Pick a new deadline"),
+    "deadline.label": ("改截止时间：", "Move the deadline:"),
+    "snooze.hours": ("{h} 小时后再问我", "Ask me in {h} h"),
+    "snooze.tomorrow": ("明天再问我", "Ask me tomorrow"),
+    "drop": ("放弃这个任务", "Drop this task"),
+    "drop.confirm": ("确认放弃「{title}」？", "Drop “{title}”?"),
+    "drop.confirm_text": (
+        "任务会标记为已取消，不再提醒；之后可以重新添加。",
+        "The task is marked canceled and no longer reminded; you can add it again later.",
+    ),
+    "acted.title": ("已处理：{title}", "Done: {title}"),
+    "acted.deadline": (
+        "截止时间已改为 {at}。会按新的截止时间重新安排并提醒你。",
+        "The deadline is now {at}. I will plan it again against the new deadline.",
+    ),
+    "acted.snooze": ("好的，{at} 再来问你。日程没有改动。", "OK, I will ask again at {at}. Nothing changed."),
+    "acted.drop": (
+        "已放弃「{title}」（标记为已取消），不会再提醒。日程没有改动。",
+        "Dropped “{title}” (marked canceled); no more reminders. Your schedule did not change.",
+    ),
+    "toast.deadline_moved": ("截止时间已修改", "Deadline moved"),
+    "toast.snoozed": ("稍后再问你", "I will ask again later"),
+    "toast.dropped": ("任务已放弃", "Task dropped"),
+    # a card that cannot be shown is said in words
+    "ask.text": (
+        "{question}\n回复「/unfinished 任务名 剩余分钟」告诉我是哪一项，例如：/unfinished 阅读 30",
+        "{question}\nReply “/unfinished <task> <minutes left>” to say which one, e.g. /unfinished reading 30",
+    ),
+    "ask.text_default": ("你说的是哪一项没做完？", "Which one did you not finish?"),
+    "fallback.title": ("日程建议：{title}", "Schedule suggestion: {title}"),
+    "fallback.note": (
+        "（卡片无法显示，日程没有改动。回复 /today 查看安排。）",
+        "(The card could not be shown; nothing was changed. Reply /today to see your schedule.)",
+    ),
     "applied.option": ("已按「{label}」调整日程：", "Your schedule now follows “{label}”:"),
     "applied.no_details": ("日程已更新。", "Your schedule was updated."),
     "undo.until": ("{at} 前可以撤销。", "You can undo until {at}."),

@@ -21,6 +21,8 @@ __all__ = [
     "extension_days",
     "fixed_event",
     "load_context",
+    "outside_target_blocks",
+    "target_block_ids",
     "target_for_trigger",
     "task_info",
     "user_prefs",
@@ -118,7 +120,9 @@ def build_context(  # noqa: PLR0917 - mirrors PlanningContext
     one-off events), and the day extensions around `now`."""
     lo, hi = window(now, horizon_hours)
     first, last = extension_days(user, now)
-    mine = [b for b in blocks if b.user_id == user.id and b.start < hi and b.end > lo]
+    named = target_block_ids(target)
+    # The reported block counts wherever it lies (a report about a block from days ago is still answered).
+    mine = [b for b in blocks if b.user_id == user.id and ((b.start < hi and b.end > lo) or b.id in named)]
     task_ids = {b.task_id for b in mine}
     if target.task_id is not None:
         task_ids.add(target.task_id)
@@ -142,6 +146,28 @@ def build_context(  # noqa: PLR0917 - mirrors PlanningContext
     )
 
 
+def target_block_ids(target: pm.Target) -> set[str]:
+    """The blocks a feedback target names (the block, or the ones to choose between)."""
+    named = set(target.choices)
+    if target.block_id is not None:
+        named.add(target.block_id)
+    return named
+
+
+async def outside_target_blocks(
+    uow: UnitOfWork, user_id: str, target: pm.Target, loaded: Iterable[Block]
+) -> list[Block]:
+    """The user's blocks the target names that `loaded` lacks (an older block a report names): one read
+    per such block, none in the usual case."""
+    have = {b.id for b in loaded}
+    found = []
+    for block_id in sorted(target_block_ids(target) - have):
+        row = await uow.blocks.get(block_id)
+        if row is not None and row.user_id == user_id:
+            found.append(row)
+    return found
+
+
 async def load_context(  # noqa: PLR0917 - mirrors PlanningContext
     uow: UnitOfWork,
     user: User,
@@ -155,7 +181,8 @@ async def load_context(  # noqa: PLR0917 - mirrors PlanningContext
     the day extensions around it."""
     lo, hi = window(now, horizon_hours)
     first, last = extension_days(user, now)
-    blocks = await uow.blocks.overlapping(user.id, lo, hi)
+    blocks = [*await uow.blocks.overlapping(user.id, lo, hi)]
+    blocks += await outside_target_blocks(uow, user.id, target, blocks)
     task_ids = {b.task_id for b in blocks}
     if target.task_id is not None:
         task_ids.add(target.task_id)

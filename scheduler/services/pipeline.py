@@ -30,6 +30,7 @@ from scheduler.services.context import (
     build_context,
     extension_days,
     load_context,
+    outside_target_blocks,
     target_for_trigger,
     unfinished_target,
     window,
@@ -237,6 +238,8 @@ class Pipeline:
             return out
         ranges = [(u.id, *window(t.effective_now)) for t, u, _ in prepared]
         blocks = await uow.batch.blocks_overlapping(ranges)
+        for _, user, target in prepared:  # a reported block outside the windows: read only then
+            blocks += await outside_target_blocks(uow, user.id, target, blocks)
         task_ids = {b.task_id for b in blocks} | {x.task_id for _, _, x in prepared if x.task_id}
         tasks = await uow.batch.tasks(task_ids)
         user_ids = {u.id for _, u, _ in prepared}

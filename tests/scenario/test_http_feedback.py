@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 from tests.scenario.http_harness import *  # noqa: F403
@@ -169,3 +170,48 @@ async def test_the_block_just_now_of_a_task_marked_done_says_the_task_is_done(ha
         "「组会 PPT」已经标记为完成。如果其实还没做完，先发送 /undone 组会 PPT 恢复它，再说没做完。"
     )
     assert h.cards_to(ALICE) == []
+
+
+async def test_a_report_about_an_older_named_block_gets_a_make_up_card(harness: Harness) -> None:
+    h = harness  # 09:00 on 11-30; 六级单词's last block was three days ago, outside what a plan loads
+    user_id = await h.add_user(ALICE)
+    words = await h.add_task(user_id, "六级单词", estimate_minutes=40, deadline=at(22))
+    await h.add_block(user_id, words, at(19, day=27), 40)
+
+    await h.message(ALICE, "/unfinished 六级单词 20")
+    await h.run_worker()
+
+    (card,) = h.cards_to(ALICE)
+    applies = [v for v in buttons(card.card) if v["k"] == "apply"]
+    assert applies  # a make-up for the 20 minutes left, not a question with nothing to press
+    assert "六级单词" in json.dumps(card.card, ensure_ascii=False)
+    assert await h.count("previews", decision="propose") == 1
+    assert await h.count("notifications", status="dead") == 0
+
+
+async def test_every_unfinished_report_gets_an_answer(harness: Harness) -> None:
+    """Each report is answered at the fake Feishu, as a card or as text, whatever it resolves to."""
+    h = harness
+    user_id = await h.add_user(ALICE)
+    words = await h.add_task(user_id, "六级单词", estimate_minutes=40, deadline=at(22))
+    report = await h.add_task(user_id, "实验报告", estimate_minutes=90, deadline=at(22))
+    await h.add_task(user_id, "数据结构作业", deadline=at(22))
+    await h.add_block(user_id, words, at(19, day=27), 40)
+    await h.add_block(user_id, report, at(8), 50)
+    await h.add_block(user_id, words, at(21), 30)
+    reports = [
+        "/unfinished 六级单词 20",
+        "刚才那个没做完",
+        "数据结构作业没做完",
+        "不存在的任务没做完",
+        "/unfinished",
+        "实验报告没做完，还差30分钟",
+    ]
+    for n, text in enumerate(reports):
+        before = len(h.fake.messages_to(ALICE))
+        h.clock.now = at(9, n)
+        await h.message(ALICE, text)
+        await h.run_worker()
+        await h.run_worker()
+        assert len(h.fake.messages_to(ALICE)) > before, text
+    assert await h.count("notifications", status="dead") == 0

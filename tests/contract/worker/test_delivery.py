@@ -289,3 +289,47 @@ async def test_an_expired_preview_card_is_updated_in_place(
     assert "过期" in patch.content  # the expired card says nothing was changed
     await worker.run_once(now + timedelta(hours=2))
     assert len(fake.patches) == 1
+
+
+async def _reshape(store: Store, preview_id: str, **cols: object) -> None:
+    async with store.uow() as uow:
+        preview = await uow.previews.get(preview_id)
+        assert preview is not None
+        for name, value in cols.items():
+            setattr(preview, name, value)
+        await uow.commit()
+
+
+async def test_a_question_with_nothing_to_choose_is_asked_as_text(
+    store: Store, worker: Worker, fake: FakeFeishu, now: datetime
+) -> None:
+    ids = await seed_preview(store, now)
+    question = {"id": "q1", "type": "ask_user", "risk_level": "low", "choices": [], "texts": {}}
+    await _reshape(
+        store,
+        ids["preview"],
+        decision="ask_user",
+        candidates=[question],
+        chosen_candidate_id="q1",
+        ask_user_question="你说的是哪一段没做完？",
+    )
+    await worker.run_once(now)
+    [message] = fake.messages
+    assert message.msg_type == "text"
+    assert message.uuid == ids["notification"]
+    assert message.text.startswith("你说的是哪一段没做完？\n")
+    assert "/unfinished" in message.text
+    assert (await notification(store, ids["notification"])).status == "sent"
+
+
+async def test_a_card_that_cannot_be_built_is_sent_as_text(
+    store: Store, worker: Worker, fake: FakeFeishu, now: datetime
+) -> None:
+    ids = await seed_preview(store, now)
+    await _reshape(store, ids["preview"], candidates=[])  # a propose card with no option cannot be drawn
+    await worker.run_once(now)
+    [message] = fake.messages
+    assert message.msg_type == "text"
+    assert "截止前还差 90 分钟，下午有空。" in message.text
+    assert "没有改动" in message.text
+    assert (await notification(store, ids["notification"])).status == "sent"
