@@ -110,7 +110,7 @@ class BusyTimes:
                 states = await uow.calendar.states_of_triggers(trigger_ids)
             stale = [s for s in states if not is_fresh(s, now, self.max_age)]
             if stale:
-                await self._refresh(stale, now)
+                await self.refresh_states(stale, now)
         except Exception:
             log.exception("refreshing the busy time of %d trigger(s) failed", len(trigger_ids))
 
@@ -123,11 +123,11 @@ class BusyTimes:
             return  # the apply itself answers not_found
         if is_fresh(state, now, max_age):
             return
-        failures = await self._refresh([state], now)
+        failures = await self.refresh_states([state], now)
         if failures:
             raise ServiceError(ErrorCode.CALENDAR_UNAVAILABLE, failures[state.user_id], retryable=True)
 
-    async def _refresh(self, states: Sequence[ReadState], now: datetime) -> dict[str, str]:
+    async def refresh_states(self, states: Sequence[ReadState], now: datetime) -> dict[str, str]:
         """Read these users' busy time and replace their copies; the users whose read failed, with why."""
         lo, hi = now - READ_BEHIND, now + READ_AHEAD
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import json
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
@@ -42,6 +43,7 @@ class FreeBusyQuery:
     time_min: datetime
     time_max: datetime
     body: dict[str, Any]
+    at: float = 0.0  # time.monotonic() when it arrived (rate checks)
 
 
 def _instant(value: object) -> datetime | None:
@@ -122,7 +124,7 @@ class FakeCalendars:
         if not isinstance(open_id, str) or not open_id:
             return _invalid("user_id is required")
         with self._lock:
-            self._queries.append(FreeBusyQuery(open_id, lo, hi, body))
+            self._queries.append(FreeBusyQuery(open_id, lo, hi, body, time.monotonic()))
             busy = sorted(
                 (e.start, e.end)
                 for e in self._events
