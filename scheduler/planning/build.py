@@ -63,7 +63,7 @@ def add_block(r: Resolved, span: Span) -> Change:
         task_id=r.task_id,
         start=from_min(span[0]),
         end=from_min(span[1]),
-        makeup_for=r.block.id if r.block else None,
+        makeup_for=r.block.id if r.block and r.unfinished else None,
     )
 
 

@@ -36,6 +36,7 @@ REASONS: dict[str, dict[str, str]] = {
     "quiet_hours": {"zh": "有{minutes}落在免打扰时段", "en": "{minutes} fall in your quiet hours"},
     "slack": {"zh": "截止前的余量", "en": "slack before the deadline"},
     "starts_in": {"zh": "开始的早晚", "en": "how soon it starts"},
+    "clears_conflict": {"zh": "避开日历上的「{event}」", "en": "it clears “{event}” on your calendar"},
 }
 
 RISKS: dict[str, dict[str, str]] = {
@@ -68,6 +69,14 @@ ISSUES: dict[str, dict[str, str]] = {
         "en": "“{title}” is already done; nothing to plan",
     },
     "target_missing": {"zh": "找不到这项任务", "en": "the task no longer exists"},
+    "calendar_conflict": {
+        "zh": "日历上的「{event}」和「{title}」的时间重叠了",
+        "en": "“{event}” on your calendar now overlaps “{title}”",
+    },
+    "conflict_resolved": {
+        "zh": "「{title}」已不再和日历冲突，无需调整",
+        "en": "“{title}” no longer overlaps your calendar; nothing to change",
+    },
     "nothing_remaining": {"zh": "没有剩余的工作要补", "en": "no work is left to make up"},
     "target_already_scheduled": {
         "zh": "「{title}」已经安排了足够的时间",
@@ -149,6 +158,7 @@ QUESTIONS: dict[str, dict[str, str]] = {
 # one-line summaries per candidate type; {span} and {spans} come from the candidate itself
 SUMMARIES: dict[str, dict[str, str]] = {
     "place_task": {"zh": "加入 {title} {span}", "en": "Add {title} {span}"},
+    "move_block": {"zh": "把 {title} 移到 {span}", "en": "Move {title} to {span}"},
     "split_task": {"zh": "分段加入 {title} {spans}", "en": "Split {title}: {spans}"},
     "makeup_block": {"zh": "补做 {title} {span}", "en": "Make up {title} {span}"},
     "push_successors": {

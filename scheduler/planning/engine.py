@@ -32,6 +32,8 @@ ISSUE_ORDER = (
     "target_missing",
     "nothing_remaining",
     "target_already_scheduled",
+    "conflict_resolved",
+    "calendar_conflict",
     "feedback_target_unknown",
     "deadline_passed",
     "no_free_slot",
@@ -100,6 +102,8 @@ def _issues(f: Frame, r: Resolved, found: Findings, changes: tuple[Candidate, ..
     if r.close or r.ask:
         return out
     needed = r.needed
+    if r.conflict and r.block is not None:
+        out.append(Issue("calendar_conflict", {"event": r.clash, "title": r.title}))
     if r.deadline is not None:
         if r.deadline <= f.now:
             out.append(Issue("deadline_passed", {"title": r.title, "minutes_ago": f.now - r.deadline}))

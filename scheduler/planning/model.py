@@ -99,6 +99,7 @@ class DayExtension:
 class TargetKind(StrEnum):
     TASK = "task"  # a due job / admin trigger: the task needs time
     UNFINISHED = "unfinished"  # the user reported a block unfinished
+    CONFLICT = "conflict"  # a planned block now overlaps busy time in the user's calendar: move it
 
 
 @dataclass(frozen=True)

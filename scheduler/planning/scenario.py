@@ -7,7 +7,7 @@ go out, scheduler.planning.awake);
 `fixed` [{id, title, at "YYYY-MM-DD HH:MM-HH:MM"} or {id, title, weekly: 1..7, at "HH:MM-HH:MM",
 from, until}];
 `blocks` [{id, task, at, locked, makeup_for}];
-`target` {task: id} or {unfinished: block id, remaining, choices}; `extensions` [{day, end}]; `horizon`."""
+`target` {task: id}, {conflict: block id} or {unfinished: block id, remaining, choices}; `extensions` [{day, end}]; `horizon`."""
 
 from __future__ import annotations
 
@@ -110,6 +110,8 @@ def build_context(sc: dict[str, Any]) -> PlanningContext:
     tg = sc["target"]
     if "task" in tg:
         target = Target(TargetKind.TASK, task_id=tg["task"])
+    elif "conflict" in tg:
+        target = Target(TargetKind.CONFLICT, block_id=tg["conflict"])
     else:
         target = Target(
             TargetKind.UNFINISHED,

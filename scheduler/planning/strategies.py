@@ -10,7 +10,7 @@ from scheduler.planning.model import CandidateType, Disruption, Reason
 from scheduler.planning.placement import MIN_PIECE, Place, Weights, all_places, best_split, choose_places
 from scheduler.planning.repair import extend_day, push_successors, rush_merge
 from scheduler.planning.target import Resolved
-from scheduler.planning.window import Frame, current_day
+from scheduler.planning.window import Frame, current_day, merge, subtract
 
 
 @dataclass
@@ -43,7 +43,35 @@ def _ends(d: Draft) -> int:
     return max(e for _, e in d.work)
 
 
+def _conflict_drafts(f: Frame, w: Weights, r: Resolved) -> tuple[list[Draft], Findings]:
+    """Move the block that overlaps busy time, whole, to free time (its own place counts as free, the busy
+    time it overlaps does not)."""
+    found = Findings()
+    b = r.block
+    assert b is not None
+    busy = merge([(s, e) for s, e, _ in f.fixed] + [(x.start, x.end) for x in f.blocks if x.id != b.id])
+    inside = merge((max(d.start, f.now), min(d.end, f.end)) for d in f.days)
+    free = tuple((f.ceil_start(s), e) for s, e in subtract(inside, busy) if f.ceil_start(s) < e)
+    places = all_places(f, w, free, b.minutes, r.deadline)
+    found.any_slot = bool(places)
+    found.slot_meets_deadline = any(p.meets for p in places)
+    pool = [p for p in places if p.meets] or places
+    clears = Reason("clears_conflict", {"event": r.clash})
+    out = [
+        Draft(
+            CandidateType.PLACE_TASK,
+            (move_block(b, p.start),),
+            ((p.start, p.end),),
+            (clears, *_place_reasons(p, pool)),
+        )
+        for p, _ in choose_places(places, b.minutes, f.grid.step)
+    ]
+    return out, found
+
+
 def drafts(f: Frame, w: Weights, r: Resolved) -> tuple[list[Draft], Findings]:
+    if r.conflict:
+        return _conflict_drafts(f, w, r)
     found = Findings()
     length, deadline = r.needed, r.deadline
     ctype = CandidateType.MAKEUP_BLOCK if r.unfinished else CandidateType.PLACE_TASK

@@ -26,10 +26,12 @@ class Resolved:
     done: bool = False
     scheduled: bool = False
     planned: int = 0  # minutes of the task already planned before its deadline (needed is the rest)
+    conflict: bool = False  # `block` overlaps busy time and is to be moved (not made up)
+    clash: str = ""  # conflict: the title of the busy time it overlaps
 
     @property
     def unfinished(self) -> bool:
-        return self.block is not None
+        return self.block is not None and not self.conflict
 
 
 def effective_quadrant(task: TaskInfo, now: datetime) -> int:
@@ -43,9 +45,29 @@ def _unresolved(code: str, options: tuple[str, ...] = ()) -> Resolved:
     return Resolved(None, "", None, None, 0, None, None, ask=code, options=options)
 
 
+def _conflict(ctx: PlanningContext, f: Frame) -> Resolved:
+    """A planned block that now overlaps busy time: move it whole, unless it has begun, is locked, or no
+    longer overlaps anything (then nothing to do)."""
+    block = next((b for b in f.blocks if b.id == ctx.target.block_id), None)
+    if block is None:
+        return Resolved(None, "", None, None, 0, None, None, close="target_missing")
+    task = f.tasks.get(block.task_id)
+    deadline = to_min(task.deadline) if task and task.deadline else None
+    quadrant = effective_quadrant(task, ctx.now) if task else None
+    base = Resolved(block.task_id, block.title, task, block, block.minutes, deadline, quadrant, conflict=True)
+    if task is not None and task.status != TaskStatus.OPEN:
+        return replace(base, close="target_completed", done=True)
+    clashes = [ev.title for s, e, ev in f.fixed if s < block.end and block.start < e]
+    if block.past or block.locked or not clashes:
+        return replace(base, close="conflict_resolved")
+    return replace(base, clash=clashes[0])
+
+
 def resolve(ctx: PlanningContext, f: Frame) -> Resolved:
     target = ctx.target
     block: BlockM | None = None
+    if target.kind == TargetKind.CONFLICT:
+        return _conflict(ctx, f)
     if target.kind == TargetKind.UNFINISHED:
         block_id = target.block_id
         if block_id is None:

@@ -157,6 +157,14 @@ def candidate_summary(candidate: Candidate, ctx: PlanningContext, locale: str | 
         first = candidate.reasons[0] if candidate.reasons else None
         return _render(ISSUES, first.code, first.params, loc) if first else decision_text("close", loc)
     adds = _adds(candidate)
+    moves = [ch for ch in candidate.changes if ch.kind == ChangeKind.MOVE_BLOCK and ch.start and ch.end]
+    if not adds and moves and candidate.type == CandidateType.PLACE_TASK:
+        # a block moved whole (off busy time that now overlaps it)
+        m = moves[0]
+        assert m.start is not None
+        assert m.end is not None
+        moved = {"title": _title(m.task_id, ctx), "span": _span(m.start, m.end, ctx, loc)}
+        return SUMMARIES["move_block"][loc].format_map(_Params(moved))
     spans = [_span(a.start, a.end, ctx, loc) for a in adds if a.start and a.end]
     params: dict[str, object] = {
         "title": _title(adds[0].task_id if adds else None, ctx),
