@@ -95,15 +95,18 @@ class ClickIn:
     open_chat_id: str
     callback_token: str  # for a delayed card update (valid 30 minutes)
     received_at: float | None = None  # time.monotonic() when the request arrived (the answer's deadline)
+    option: str = ""  # what a picker or select sent (action.option, or the form's value), untrusted
 
     @property
     def dedupe_key(self) -> str:
-        """(message, operator, action value): the same press delivered twice is one press."""
+        """(message, operator, action value, picked option): the same press delivered twice is one press;
+        picking another date in the same picker is another."""
         try:
             value = json.dumps(self.value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         except (TypeError, ValueError):
             value = repr(self.value)
-        return f"click:{self.open_message_id}:{self.operator_open_id}:{value}"
+        picked = f":{self.option[:64]}" if self.option else ""
+        return f"click:{self.open_message_id}:{self.operator_open_id}:{value}{picked}"
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.cards.markup import MAX_CARD_BYTES, card_size, check_card_size, escape_md
 from bot.cards.model import (
+    ActedCard,
     AppliedCard,
     CardChoice,
     CardError,
@@ -22,6 +23,7 @@ from bot.cards.preview import build_ask_user_card, build_notify_only_card, build
 from bot.cards.render import render_card_text
 from bot.cards.results import (
     ToastKind,
+    build_acted_card,
     build_applied_card,
     build_chosen_card,
     build_error_card,
@@ -34,6 +36,7 @@ from bot.cards.results import (
 
 __all__ = [
     "MAX_CARD_BYTES",
+    "ActedCard",
     "AppliedCard",
     "ButtonPayload",
     "CardChoice",
@@ -51,6 +54,7 @@ __all__ = [
     "PreviewCard",
     "ToastKind",
     "UndoneCard",
+    "build_acted_card",
     "build_applied_card",
     "build_ask_user_card",
     "build_chosen_card",

@@ -7,6 +7,7 @@ from typing import Any
 from bot.cards.model import (
     MAX_OPTIONS,
     RISK_LEVELS,
+    ActedCard,
     AppliedCard,
     CardChoice,
     CardOption,
@@ -18,6 +19,7 @@ from bot.cards.model import (
 )
 from bot.cards.preview import build_preview_card
 from bot.cards.results import (
+    build_acted_card,
     build_applied_card,
     build_error_card,
     build_expired_card,
@@ -64,6 +66,8 @@ def preview_card_view(view: PreviewView) -> PreviewCard:
         risk_level=_risk(view.risk_level),
         summary=view.notification_summary,
         busy_age_minutes=view.busy_age_minutes,
+        late=view.late,
+        deadline=view.deadline,
     )
 
 
@@ -76,6 +80,8 @@ def build_card_for_view(view: PreviewView) -> dict[str, Any]:
     card = preview_card_view(view)
     if view.status == "expired":
         return build_expired_card(ExpiredCard(card))
+    if view.status == "ignored" and view.task_action is not None:
+        return build_acted_card(ActedCard(card, view.task_action, view.task_action_at))
     if view.status == "ignored":
         return build_ignored_card(IgnoredCard(card))
     if view.status == "applied" and view.undone_at is not None:

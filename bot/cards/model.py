@@ -86,9 +86,13 @@ class PreviewCard:
     risk_level: str = "low"
     summary: str = ""  # the chat-list preview line (notification_summary)
     busy_age_minutes: int | None = None  # planned on Feishu busy time this old (None: fresh or not read)
+    late: bool = False  # no option meets the deadline: say so first, offer the late actions
+    deadline: datetime | None = None  # the task's deadline (shown when late)
 
     def __post_init__(self) -> None:
         _check_common(self.locale, self.timezone, self.expires_at)
+        if self.deadline is not None and self.deadline.tzinfo is None:
+            raise _invalid("deadline must be timezone-aware")
         if not self.preview_id:
             raise _invalid("preview_id is empty")
         if self.decision not in DECISIONS:
@@ -132,6 +136,8 @@ class NotifyOnlyCard:
     details: tuple[str, ...] = ()
     risk_level: str = "high"
     summary: str = ""
+    late: bool = False  # the deadline cannot be met: offer moving it, asking again later, dropping the task
+    deadline: datetime | None = None
 
     def __post_init__(self) -> None:
         _check_common(self.locale, self.timezone, None)
@@ -162,6 +168,22 @@ class ChosenCard:
 
     preview: PreviewCard
     label: str
+
+
+@dataclass(frozen=True)
+class ActedCard:
+    """A late card closed by one of its actions: `action` deadline | snooze | drop, `at` the new deadline
+    or when the question comes back."""
+
+    preview: PreviewCard
+    action: str
+    at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.action not in ("deadline", "snooze", "drop"):
+            raise _invalid(f"unknown task action {self.action!r}")
+        if self.at is not None and self.at.tzinfo is None:
+            raise _invalid("at must be timezone-aware")
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Typed button values: `{"v":1,"k":"apply","p":"<preview id>","c":"<candidate id>"}`, packed and checked."""
+"""Typed button (and picker) values: `{"v":1,"k":"apply","p":"<preview id>","c":"<candidate id>"}`, packed
+and checked."""
 
 from __future__ import annotations
 
@@ -18,10 +19,13 @@ class Kind(StrEnum):
     IGNORE = "ignore"
     UNDO = "undo"
     CHOOSE = "choose"  # c = the ask_user choice id
+    DEADLINE = "deadline"  # the date-time picker: the picked time arrives as the action's option
+    SNOOZE = "snooze"  # c = when to ask again (3h, tomorrow)
+    DROP = "drop"
 
     @property
     def needs_choice(self) -> bool:
-        return self in (Kind.APPLY, Kind.CHOOSE)
+        return self in (Kind.APPLY, Kind.CHOOSE, Kind.SNOOZE)
 
 
 _KINDS = frozenset(k.value for k in Kind)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from bot.cards import markup as m
@@ -30,7 +31,7 @@ def _option_elements(view: PreviewCard, option: CardOption, n: int) -> list[m.El
     label = m.one_line(option.label, m.LABEL_CHARS) or candidate_type_label(option.type, locale)
     heading = "**" + t("option.heading", locale, n=n, label=m.escape_md(label)) + "**"
     chosen = option.candidate_id == view.chosen_id
-    if chosen:
+    if chosen and not view.late:
         heading += f" <text_tag color='green'>{t('option.recommended', locale)}</text_tag>"
     if option.risk_level in _RISK_FONT:
         risk = risk_label(option.risk_level, locale)
@@ -41,14 +42,56 @@ def _option_elements(view: PreviewCard, option: CardOption, n: int) -> list[m.El
     text = heading + (f"\n{m.escape_md(summary)}" if summary else "")
     before = m.markdown(f"**{t('before', locale)}**\n{m.md_lines(option.before)}")
     after = m.markdown(f"**{t('after', locale)}**\n{m.md_lines(option.after)}")
-    apply_text = t("apply.recommended", locale) if chosen else t("apply", locale, n=n)
+    if view.late:  # not a filled "apply recommended", as if all were well
+        apply_text, kind = t("apply.late", locale, n=n), "default"
+    elif chosen:
+        apply_text, kind = t("apply.recommended", locale), "primary_filled"
+    else:
+        apply_text, kind = t("apply", locale, n=n), "default"
     apply = m.button(
         apply_text,
         pack(Kind.APPLY, view.preview_id, option.candidate_id),
-        kind="primary_filled" if chosen else "default",
+        kind=kind,
         element_id=f"apply_{n}",
     )
     return [m.markdown(text), m.columns([before], [after]), apply]
+
+
+def _late_warning(locale: str, timezone: str, title: str, deadline: datetime | None) -> m.Element:
+    name = m.escape_md(m.one_line(title, m.HEADER_TITLE_CHARS))
+    if deadline is None:
+        text = t("late.deadline_none", locale, title=name)
+    else:
+        at = m.local_time(deadline, timezone)
+        text = t("late.warning", locale, title=name, deadline=at)
+    return m.markdown(f"<font color='red'>⚠</font> **{text}**")
+
+
+def late_actions(preview_id: str, locale: str, title: str) -> list[m.Element]:
+    """Move the deadline (a date-time picker), ask again later, or drop the task."""
+    picker: m.Element = {
+        "tag": "picker_datetime",
+        "element_id": "deadline",
+        "placeholder": m.plain(t("deadline.pick", locale)),
+        "behaviors": [{"type": "callback", "value": pack(Kind.DEADLINE, preview_id)}],
+    }
+    drop = m.button(t("drop", locale), pack(Kind.DROP, preview_id), kind="danger", element_id="drop")
+    name = m.one_line(title, m.HEADER_TITLE_CHARS)
+    drop["confirm"] = {
+        "title": m.plain(t("drop.confirm", locale, title=name)),
+        "text": m.plain(t("drop.confirm_text", locale)),
+    }
+    snoozes = [
+        m.button(t("snooze.hours", locale, h=3), pack(Kind.SNOOZE, preview_id, "3h"), element_id="snooze_3h"),
+        m.button(
+            t("snooze.tomorrow", locale), pack(Kind.SNOOZE, preview_id, "tomorrow"), element_id="snooze_tm"
+        ),
+    ]
+    return [
+        m.markdown(t("late.other", locale)),
+        m.columns([m.markdown(t("deadline.label", locale))], [picker]),
+        m.columns([snoozes[0]], [snoozes[1]], [drop]),
+    ]
 
 
 def build_preview_card(view: PreviewCard) -> dict[str, Any]:
@@ -66,15 +109,23 @@ def build_preview_card(view: PreviewCard) -> dict[str, Any]:
                 details=tuple(o.summary for o in view.options),
                 risk_level=view.risk_level,
                 summary=view.summary,
+                late=view.late,
+                deadline=view.deadline,
             )
         )
     locale = view.locale
     elements: list[m.Element] = []
+    if view.late:  # said first: no option finishes in time
+        elements.append(_late_warning(locale, view.timezone, view.title, view.deadline))
     explanation = m.truncate(view.explanation, m.EXPLANATION_CHARS)
     if explanation:
         elements += [m.markdown(m.escape_md(explanation)), m.hr()]
+    elif view.late:
+        elements.append(m.hr())
     for n, option in enumerate(view.ordered_options(), start=1):
         elements += [*_option_elements(view, option, n), m.hr()]
+    if view.late:
+        elements += [*late_actions(view.preview_id, locale, view.title), m.hr()]
     elements += [_expiry(view), _ignore(view)]
     title = t("preview.title", locale, title=m.one_line(view.title, m.HEADER_TITLE_CHARS))
     subtitle = t(
@@ -122,9 +173,14 @@ def build_ask_user_card(view: PreviewCard) -> dict[str, Any]:
 def build_notify_only_card(view: NotifyOnlyCard) -> dict[str, Any]:
     """An honest warning: nothing feasible to propose; one "Got it" button (marks it ignored)."""
     locale = view.locale
-    elements: list[m.Element] = [m.markdown(m.escape_md(m.truncate(view.warning, m.EXPLANATION_CHARS)))]
+    elements: list[m.Element] = []
+    if view.late:
+        elements.append(_late_warning(locale, view.timezone, view.title, view.deadline))
+    elements.append(m.markdown(m.escape_md(m.truncate(view.warning, m.EXPLANATION_CHARS))))
     if view.details:
         elements.append(m.markdown(m.md_list(view.details)))
+    if view.late:
+        elements += [m.hr(), *late_actions(view.preview_id, locale, view.title), m.hr()]
     elements += [
         m.markdown(t("notify.nothing_changes", locale), size="notation"),
         m.button(t("got_it", locale), pack(Kind.IGNORE, view.preview_id), element_id="ignore"),

@@ -50,6 +50,8 @@ def _elements(elements: Any, indent: str, out: list[str]) -> None:
             out.append(indent + "-" * (_WIDTH - len(indent)))
         elif tag == "button":
             out.append(indent + _button(element))
+        elif tag == "picker_datetime":  # shown like a button: its placeholder and the value it sends
+            out.append(indent + _button({**element, "text": element.get("placeholder", {})}) + " option=…")
         elif tag == "column_set":
             for column in element.get("columns", []):
                 if isinstance(column, Mapping):

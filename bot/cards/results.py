@@ -7,6 +7,7 @@ from typing import Any
 
 from bot.cards import markup as m
 from bot.cards.model import (
+    ActedCard,
     AppliedCard,
     ChosenCard,
     ErrorCard,
@@ -28,6 +29,9 @@ class ToastKind(StrEnum):
     WORKING = "working"
     NOT_OWNER = "not_owner"
     ERROR = "error"
+    DEADLINE_MOVED = "deadline_moved"
+    SNOOZED = "snoozed"
+    DROPPED = "dropped"
 
 
 _TOAST_TYPES = {
@@ -39,6 +43,9 @@ _TOAST_TYPES = {
     ToastKind.WORKING: "info",
     ToastKind.NOT_OWNER: "warning",
     ToastKind.ERROR: "error",
+    ToastKind.DEADLINE_MOVED: "success",
+    ToastKind.SNOOZED: "info",
+    ToastKind.DROPPED: "success",
 }
 
 
@@ -84,6 +91,17 @@ def build_working_card(locale: str, title: str = "") -> dict[str, Any]:
 def build_ignored_card(view: IgnoredCard) -> dict[str, Any]:
     return _finish(
         _title("ignored.title", view.preview), "grey", [m.markdown(t("ignored.body", view.preview.locale))]
+    )
+
+
+def build_acted_card(view: ActedCard) -> dict[str, Any]:
+    """A late card closed by moving the deadline, asking again later or dropping the task: what was done."""
+    preview, locale = view.preview, view.preview.locale
+    at = m.local_time(view.at, preview.timezone) if view.at is not None else ""
+    name = m.escape_md(m.one_line(preview.title, m.HEADER_TITLE_CHARS))
+    body = t(f"acted.{view.action}", locale, at=at, title=name)
+    return _finish(
+        _title("acted.title", preview), "grey" if view.action == "drop" else "wathet", [m.markdown(body)]
     )
 
 

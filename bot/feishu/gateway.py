@@ -147,7 +147,19 @@ def click_from_sdk(data: P2CardActionTrigger) -> ClickIn:
         open_message_id=_text(getattr(context, "open_message_id", None)),
         open_chat_id=_text(getattr(context, "open_chat_id", None)),
         callback_token=_text(getattr(event, "token", None)),
+        option=_picked(action),
     )
+
+
+def _picked(action: Any) -> str:
+    """What a date-time picker (or a select) sent: `action.option`, else the first text in `form_value`."""
+    option = getattr(action, "option", None)
+    if isinstance(option, str) and option:
+        return option
+    form = getattr(action, "form_value", None)
+    if isinstance(form, Mapping):
+        return next((v for v in form.values() if isinstance(v, str) and v), "")
+    return ""
 
 
 def event_from_sdk(data: Any) -> EventIn:

@@ -43,6 +43,14 @@ def answer(toast_body: dict[str, str] | None, card: dict[str, Any] | None = None
     return out
 
 
+_TASK_ACTION_TOASTS = {
+    PressKind.DEADLINE: ToastKind.DEADLINE_MOVED,
+    PressKind.SNOOZE: ToastKind.SNOOZED,
+    PressKind.DROP: ToastKind.DROPPED,
+}
+_PICK_AGAIN = frozenset({ErrorCode.DEADLINE_UNREADABLE.value, ErrorCode.DEADLINE_PAST.value})
+
+
 def _render(fin: Finished, now: datetime, locale: str) -> CallbackAnswer:
     """The answer to a finished press: a toast saying what happened and the card as it is now."""
     view = fin.view
@@ -59,6 +67,12 @@ def _render(fin: Finished, now: datetime, locale: str) -> CallbackAnswer:
         return answer(toast(ToastKind.ERROR, words, message=t("choose.unknown", words)))
     if kind is PressKind.CHOOSE:
         return answer(toast(ToastKind.CHOSEN, words), card_for_view(view, now, None, fin.chosen))
+    if kind in _TASK_ACTION_TOASTS:
+        if fin.status == "acted":
+            return answer(toast(_TASK_ACTION_TOASTS[kind], words), card_for_view(view, now))
+        # An unreadable or past deadline leaves the card as it is, to pick again.
+        refusal = None if code in _PICK_AGAIN else code
+        return answer(toast(code, words), card_for_view(view, now, refusal))
     done = {
         PressKind.APPLY: ("applied", ToastKind.APPLIED),
         PressKind.IGNORE: ("ignored", ToastKind.IGNORED),
@@ -151,6 +165,7 @@ async def handle_click(deps: BotDeps, click: ClickIn) -> CallbackAnswer:
         operator_open_id=click.operator_open_id,
         candidate_id=payload.c,
         token=click.callback_token,
+        value=click.option[:64],
     )
     said: dict[str, str] = {}
     work = deps.background.spawn(_process(deps, press, now, said), f"click:{payload.p}")

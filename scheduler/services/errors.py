@@ -23,6 +23,8 @@ class ErrorCode(StrEnum):
     NOTHING_TO_UNDO = "nothing_to_undo"
     USER_NOT_FOUND = "user_not_found"
     TASK_NOT_FOUND = "task_not_found"
+    DEADLINE_UNREADABLE = "deadline_unreadable"
+    DEADLINE_PAST = "deadline_past"
     MOCKED_NOW_NOT_ALLOWED = "mocked_now_not_allowed"
     PIPELINE_FAILED = "pipeline_failed"
     INTERNAL = "internal"
@@ -80,6 +82,14 @@ MESSAGES: dict[ErrorCode, tuple[str, str]] = {
     ErrorCode.NOTHING_TO_UNDO: ("没有可撤销的修改。", "There is nothing to undo."),
     ErrorCode.USER_NOT_FOUND: ("找不到这个用户。", "No such user."),
     ErrorCode.TASK_NOT_FOUND: ("找不到这个任务。", "No such task."),
+    ErrorCode.DEADLINE_UNREADABLE: (
+        "没看懂这个截止时间，截止时间没有修改。",
+        "That deadline could not be read; the deadline was not changed.",
+    ),
+    ErrorCode.DEADLINE_PAST: (
+        "新的截止时间已经过去了，请选一个以后的时间。截止时间没有修改。",
+        "The new deadline has already passed; pick a later time. The deadline was not changed.",
+    ),
     ErrorCode.MOCKED_NOW_NOT_ALLOWED: (
         "只有试运行和管理员触发可以指定时间。",
         "Only dry runs and admin triggers may set the time.",

@@ -21,6 +21,7 @@ from scheduler.services.actions import ignore_in
 from scheduler.services.apply import RECORDED, ApplyRequest, apply_in, fresh_busy, run_apply
 from scheduler.services.calendar import BusyTimes
 from scheduler.services.errors import ErrorCode, ServiceError
+from scheduler.services.late import TaskAction, task_action_in
 from scheduler.services.outcomes import retrying
 from scheduler.services.triggers import create_trigger
 from scheduler.services.undo import undo_in
@@ -39,6 +40,14 @@ class PressKind(StrEnum):
     IGNORE = "ignore"
     UNDO = "undo"
     CHOOSE = "choose"
+    DEADLINE = "deadline"  # value = the picked date-time
+    SNOOZE = "snooze"  # candidate_id = when to ask again (3h, tomorrow)
+    DROP = "drop"
+
+    @property
+    def task_action(self) -> TaskAction | None:
+        """The late-deadline action this press is (move the deadline, snooze, drop), else None."""
+        return TaskAction(self.value) if self.value in TaskAction._value2member_map_ else None
 
 
 class Note(StrEnum):
@@ -57,8 +66,9 @@ class Press:
     kind: PressKind
     preview_id: str
     operator_open_id: str
-    candidate_id: str | None = None  # the option (apply) or the block (choose)
+    candidate_id: str | None = None  # the option (apply), the block (choose), when to ask again (snooze)
     token: str = ""  # the card's delayed-update token (valid 30 minutes)
+    value: str = ""  # what was picked (deadline: the date-time the picker sent)
 
     def payload(self) -> dict[str, Any]:
         return {
@@ -69,6 +79,7 @@ class Press:
             "candidate_id": self.candidate_id,
             "token": self.token,
             "key": self.key,
+            "value": self.value,
         }
 
     @classmethod
@@ -83,6 +94,7 @@ class Press:
                 operator_open_id=str(data["operator"]),
                 candidate_id=data.get("candidate_id"),
                 token=str(data.get("token") or ""),
+                value=str(data.get("value") or ""),
             )
         except (KeyError, ValueError):
             return None
@@ -113,6 +125,7 @@ class Finished:
     note: Note | None = None
     feedback_trigger_id: str | None = None  # choose: the trigger to run now (None when it existed)
     replayed: bool = False
+    at: datetime | None = None  # deadline, snooze: the new deadline, when the question comes back
 
 
 def _locale(value: str | None, default: str) -> str:
@@ -253,6 +266,8 @@ async def _finish_once(store: Store, press: Press, now: datetime, worker_id: str
         result: Finished | None
         if press.kind is PressKind.CHOOSE:
             result = await _choose_in(uow, press, now)
+        elif press.kind.task_action is not None:
+            result = await _task_action(uow, press, press.kind.task_action, now)
         elif press.kind is PressKind.IGNORE:
             result = await _ignore(uow, press, now)
         else:
@@ -275,6 +290,13 @@ async def _ignore(uow: UnitOfWork, press: Press, now: datetime) -> Finished:
         return Finished(press, "rejected", ErrorCode.INVALID_STATE, view, chosen, Note.ALREADY_CHOSEN)
     outcome = await ignore_in(uow, press.preview_id, press.operator_open_id, now)
     return Finished(press, outcome.status, outcome.code, await preview_view(uow, press.preview_id))
+
+
+async def _task_action(uow: UnitOfWork, press: Press, action: TaskAction, now: datetime) -> Finished:
+    value = press.value if action is TaskAction.DEADLINE else (press.candidate_id or "")
+    outcome = await task_action_in(uow, press.preview_id, press.operator_open_id, action, value, now)
+    view = await _view_in(uow, press.preview_id)
+    return Finished(press, outcome.status, outcome.code, view, replayed=outcome.replayed, at=outcome.at)
 
 
 async def _undo(uow: UnitOfWork, press: Press, now: datetime) -> Finished | None:

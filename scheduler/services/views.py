@@ -10,7 +10,7 @@ from typing import Any
 from scheduler.services.dryrun import dry_run_json, dry_run_text
 from scheduler.services.errors import ErrorCode, ServiceError
 from store import UnitOfWork
-from store.enums import ApplyStatus
+from store.enums import ApplyStatus, TaskStatus
 from store.models import Preview
 
 __all__ = ["ChoiceView", "OptionView", "PreviewView", "dry_run_json", "dry_run_text", "preview_view"]
@@ -32,6 +32,7 @@ class OptionView:
     after: str
     risk_level: str
     recommended: bool  # the chosen candidate
+    meets_deadline: bool = True  # finishes before the task's deadline (or the task has none)
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,21 @@ class PreviewView:
     trigger_type: str = ""  # worker_due_job | admin_trigger | user_feedback (a card answering the user)
     task_id: str | None = None
     busy_age_minutes: int | None = None  # the Feishu busy time planned on was this old (shown when old)
+    deadline: datetime | None = None  # the task's deadline (None: no task or no deadline)
+    task_open: bool = False  # the preview's task is still open
+    task_action: str | None = None  # deadline | snooze | drop: what the card's late actions did
+    task_action_at: datetime | None = None  # the new deadline, or when the question comes back
+
+    @property
+    def late(self) -> bool:
+        """No option finishes before the task's deadline: the card says so first and offers moving the
+        deadline, asking again later or dropping the task beside the late options."""
+        return (
+            self.deadline is not None
+            and self.task_open
+            and self.decision in ("propose", "notify_only")
+            and not any(o.meets_deadline for o in self.options)
+        )
 
     def option(self, candidate_id: str | None) -> OptionView | None:
         return next((o for o in self.options if o.candidate_id == candidate_id), None)
@@ -100,10 +116,19 @@ def _options(preview: Preview) -> tuple[OptionView, ...]:
                 after=str(t.get("after", "")),
                 risk_level=str(item.get("risk_level", "low")),
                 recommended=item.get("id") == preview.chosen_candidate_id,
+                meets_deadline=_meets_deadline(item),
             )
         )
     options.sort(key=lambda o: not o.recommended)  # stable: the chosen first, the rest in stored order
     return tuple(options)
+
+
+def _meets_deadline(item: Mapping[str, Any]) -> bool:
+    """The stored score's meets_deadline component (1.0 also when there is no deadline)."""
+    for component in item.get("score") or ():
+        if isinstance(component, Mapping) and component.get("name") == "meets_deadline":
+            return bool(component.get("value"))
+    return True
 
 
 def _choices(preview: Preview) -> tuple[ChoiceView, ...]:
@@ -188,7 +213,24 @@ async def preview_view(uow: UnitOfWork, preview_id: str) -> PreviewView:
         trigger_type=trigger.type if trigger else "",
         task_id=preview.task_id,
         busy_age_minutes=_busy_age(preview),
+        deadline=task.deadline if task else None,
+        task_open=task is not None and task.status == TaskStatus.OPEN,
+        task_action=_acted(preview).get("action"),
+        task_action_at=_acted_at(preview),
     )
+
+
+def _acted(preview: Preview) -> Mapping[str, Any]:
+    record = preview.apply_result
+    return record if isinstance(record, Mapping) and record.get("state") == "task_action" else {}
+
+
+def _acted_at(preview: Preview) -> datetime | None:
+    at = _acted(preview).get("at")
+    try:
+        return datetime.fromisoformat(at) if isinstance(at, str) else None
+    except ValueError:
+        return None
 
 
 def _busy_age(preview: Preview) -> int | None:

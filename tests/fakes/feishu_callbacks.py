@@ -163,13 +163,18 @@ class CallbackBuilder:
         open_message_id: str,
         open_chat_id: str | None = None,
         tag: str = "button",
+        option: str | None = None,
         callback_token: str | None = None,
         event_id: str | None = None,
         create_ms: int | None = None,
         token: str | None = None,
     ) -> dict[str, Any]:
-        """A card.action.trigger callback (schema 2.0); `value` is the button's callback value, verbatim."""
+        """A card.action.trigger callback (schema 2.0); `value` is the button's callback value, verbatim;
+        `option` what a picker sent (e.g. "2026-12-02 18:00 +0800")."""
         ms = create_ms if create_ms is not None else int(time.time() * 1000)
+        action: dict[str, Any] = {"value": dict(value), "tag": tag, "timezone": "Asia/Shanghai"}
+        if option is not None:
+            action["option"] = option
         return {
             "schema": "2.0",
             "header": self._header("card.action.trigger", event_id, ms, token or self.verification_token),
@@ -182,7 +187,7 @@ class CallbackBuilder:
                 },
                 # This token is for the delayed card update (valid 30 minutes), not the verification token.
                 "token": callback_token or _new_id("c-"),
-                "action": {"value": dict(value), "tag": tag, "timezone": "Asia/Shanghai"},
+                "action": action,
                 "host": "im_message",
                 "delivery_type": "url_page",
                 "context": {

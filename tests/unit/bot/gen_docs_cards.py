@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from bot.cards import (
+    ActedCard,
     AppliedCard,
     CardChoice,
     CardOption,
@@ -18,6 +20,7 @@ from bot.cards import (
     NotifyOnlyCard,
     PreviewCard,
     UndoneCard,
+    build_acted_card,
     build_applied_card,
     build_error_card,
     build_expired_card,
@@ -133,6 +136,12 @@ NOTIFY_ONLY = NotifyOnlyCard(
 )
 
 
+DEADLINE = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)  # 16:00 in Shanghai
+# No option finishes before the deadline: said first, late options, and what else can be done.
+PREVIEW_LATE = replace(PREVIEW_ZH, late=True, deadline=DEADLINE, risk_level="high")
+NEW_DEADLINE = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+
+
 def samples() -> dict[str, Callable[[], dict[str, Any]]]:
     """Every sample card by name (snapshot file name without .json)."""
     return {
@@ -140,6 +149,18 @@ def samples() -> dict[str, Callable[[], dict[str, Any]]]:
         "preview_en": lambda: build_preview_card(PREVIEW_EN),
         "ask_user": lambda: build_preview_card(ASK_USER),
         "notify_only": lambda: build_notify_only_card(NOTIFY_ONLY),
+        "preview_late": lambda: build_preview_card(PREVIEW_LATE),
+        "preview_late_en": lambda: build_preview_card(
+            replace(PREVIEW_EN, late=True, deadline=DEADLINE, risk_level="high")
+        ),
+        "notify_only_late": lambda: build_notify_only_card(
+            replace(NOTIFY_ONLY, late=True, deadline=datetime(2026, 12, 1, 1, 0, tzinfo=UTC))
+        ),
+        "acted_deadline": lambda: build_acted_card(ActedCard(PREVIEW_LATE, "deadline", NEW_DEADLINE)),
+        "acted_snooze": lambda: build_acted_card(ActedCard(PREVIEW_LATE, "snooze", NEW_DEADLINE)),
+        "acted_drop_en": lambda: build_acted_card(
+            ActedCard(replace(PREVIEW_EN, late=True, deadline=DEADLINE), "drop")
+        ),
         "applied": lambda: build_applied_card(
             AppliedCard(PREVIEW_ZH, "c_makeup_1a2b", ("新增 16:00-16:30 实验报告（补做）",), UNDO_UNTIL)
         ),
@@ -165,6 +186,7 @@ DOC_NAMES = (
     "error",
     "notify_only",
     "undone",
+    "preview_late",
 )
 
 

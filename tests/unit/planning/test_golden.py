@@ -31,6 +31,9 @@ def test_golden(name: str, sc: dict[str, Any]) -> None:
     assert result.candidates == generate(ctx, observe(ctx))
     if "planned_at" in exp:  # a job due outside the day window is planned when it opens
         assert f"{ctx.now.astimezone(tz):%Y-%m-%d %H:%M}" == exp["planned_at"]
+    if "all_late" in exp:  # no option meets the deadline: the card says so and offers the late actions
+        meets = [s.value for c in result.candidates for s in c.score if s.name == "meets_deadline"]
+        assert (not any(meets)) == exp["all_late"]
     for key, value in sc.get("metrics", {}).items():
         assert getattr(result.observation.metrics, key) == value, key
     top = result.candidates[0]
