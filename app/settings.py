@@ -60,6 +60,7 @@ class Settings(BaseSettings):
     # busy_max_age_seconds is re-read before planning, and Apply re-reads one older than a minute.
     calendar_busy: bool = True
     busy_max_age_seconds: float = Field(default=300.0, ge=0, le=24 * 3600)
+    conflict_scan_seconds: float = Field(default=60.0, gt=0, le=3600)
     # Connecting a user's own calendar (OAuth): where Feishu's authorization page lives, the public URL the
     # redirect comes back to (/oauth/feishu/callback), and the Fernet key the user tokens are encrypted with.
     feishu_accounts_domain: str = DEFAULT_FEISHU_ACCOUNTS_DOMAIN

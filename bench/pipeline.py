@@ -180,6 +180,7 @@ async def one_worker(url: str, name: str) -> dict[str, Any]:
         feishu_timeout_seconds=10,
         delivery_timeout_seconds=20,
         daily_card_cap=8,
+        conflict_scan_seconds=60,
         due_batch=BATCH,
     )
     worker = Worker(config, store, Pipeline(store, FallbackChooser()), _NoSender(), worker_id=name)

@@ -7,7 +7,8 @@ go out, scheduler.planning.awake);
 `fixed` [{id, title, at "YYYY-MM-DD HH:MM-HH:MM"} or {id, title, weekly: 1..7, at "HH:MM-HH:MM",
 from, until}];
 `blocks` [{id, task, at, locked, makeup_for}];
-`target` {task: id}, {conflict: block id} or {unfinished: block id, remaining, choices}; `extensions` [{day, end}]; `horizon`."""
+`target` {task: id}, {conflict: block id} or {unfinished: block id, remaining, choices};
+`extensions` [{day, end}]; `horizon`."""
 
 from __future__ import annotations
 

@@ -198,6 +198,9 @@ async def load_context(  # noqa: PLR0917 - mirrors PlanningContext
 async def target_for_trigger(uow: UnitOfWork, user: User, trigger: Trigger) -> pm.Target:
     """What the trigger asks about, at its effective now: a task (due job, admin, dry run) or an
     unfinished block (feedback), resolving an unnamed block the same way the bot does."""
+    if trigger.type == TriggerType.CALENDAR_CONFLICT:
+        # the block busy time now overlaps: move it (or nothing, when the overlap is gone by now)
+        return pm.Target(pm.TargetKind.CONFLICT, task_id=trigger.task_id, block_id=trigger.block_id)
     if trigger.type != TriggerType.USER_FEEDBACK:
         return pm.Target(kind=pm.TargetKind.TASK, task_id=trigger.task_id)
     if trigger.block_id is None and trigger.task_id is None and trigger.choices:

@@ -33,6 +33,7 @@ class WorkerConfig:
     feishu_timeout_seconds: float
     delivery_timeout_seconds: float
     daily_card_cap: int
+    conflict_scan_seconds: float
     # Batch sizes and concurrency are not settings: they are sized for the code, not for a deployment.
     due_batch: int = 50  # jobs per due-scan batch: fixed statements per batch; more holds row locks longer
     outbox_batch: int = 200

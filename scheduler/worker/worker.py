@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from scheduler.services import actions, jobs, presses
+from scheduler.services import actions, conflicts, jobs, presses
 from scheduler.services.calendar import BusyTimes
 from scheduler.services.pipeline import STALE_PROCESSING
 from scheduler.worker import metrics
@@ -69,6 +69,7 @@ class RunReport:
     expired: list[str] = field(default_factory=list)
     relayed: int = 0
     recovered: int = 0
+    conflicts: list[str] = field(default_factory=list)  # calendar_conflict triggers created and run
     deliveries: dict[str, int] = field(default_factory=dict)
 
 
@@ -147,6 +148,18 @@ class Worker:
             # pending and recover_triggers runs them again later.
             log.exception("pipeline for %d trigger(s) raised", len(trigger_ids))
 
+    async def scan_conflicts(self, now: datetime) -> list[str]:
+        """With the calendar on: re-read stale busy time of users with blocks soon, and run the pipeline on a
+        calendar_conflict trigger for each planned block that busy time now overlaps (a card, never a
+        move)."""
+        busy = self._pipeline.busy
+        if busy is None:
+            return []
+        ids = await conflicts.scan(self._store, busy, now)
+        metrics.TRIGGERS_CREATED.inc(len(ids))
+        await self._run_pipeline(ids, now)
+        return ids
+
     async def expire(self, now: datetime) -> list[str]:
         return await actions.expire_due(self._store, now=now)
 
@@ -201,6 +214,7 @@ class Worker:
         report = RunReport()
         report.promoted = await self.promote(now)
         report.triggers = await self.scan_due(clock)
+        report.conflicts = await self.scan_conflicts(now)
         report.expired = await self.expire(now)
         report.relayed = await self.relay(now)
         report.recovered = await self.recover(now)
@@ -222,6 +236,7 @@ class Worker:
             "expiry": (c.expiry_scan_seconds, lambda: self.expire(clock())),
             "promotion": (c.promotion_seconds, lambda: self.promote(clock())),
             "lease_recovery": (c.lease_recovery_seconds, lambda: self.recover(clock())),
+            "calendar_conflicts": (c.conflict_scan_seconds, lambda: self.scan_conflicts(clock())),
         }
 
     async def _tick(self, name: str, step: Callable[[], Awaitable[object]]) -> None:

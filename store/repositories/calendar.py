@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import and_, delete, insert, not_, or_, select
 from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.models import BusyTime, CalendarRead, Trigger, User
+from store.enums import TaskStatus
+from store.models import Block, BusyTime, CalendarRead, Task, Trigger, User
 from store.types import new_id
 
 # Columns a read writes on a user's calendar_reads row (the others keep their value).
@@ -30,6 +31,25 @@ class ReadState:
     window_end: datetime | None
     failed_at: datetime | None
     error: str | None
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """A planned block that busy time in the user's calendar now overlaps."""
+
+    user_id: str
+    block_id: str
+    task_id: str
+    block_start: datetime
+    block_end: datetime
+    busy_start: datetime
+    busy_end: datetime
+    busy_title: str | None
+
+
+def _movable(lo: datetime, hi: datetime) -> list[Any]:
+    """Blocks that start in (lo, hi), are not locked, and whose task is open."""
+    return [Block.start > lo, Block.start < hi, Block.locked.is_(False), Task.status == TaskStatus.OPEN]
 
 
 class CalendarRepository:
@@ -128,6 +148,68 @@ class CalendarRepository:
                 index_elements=["user_id"], set_={c: stmt.excluded[c] for c in columns}
             )
         await self.session.execute(stmt)
+
+    async def states_with_blocks(self, lo: datetime, hi: datetime, limit: int) -> list[ReadState]:
+        """The copy state of users with a movable block starting in (lo, hi), oldest copy first. One
+        statement."""
+        users = (
+            select(Block.user_id)
+            .join(Task, Task.id == Block.task_id)
+            .where(*_movable(lo, hi))
+            .distinct()
+            .scalar_subquery()
+        )
+        stmt = (
+            select(
+                User.id,
+                User.open_id,
+                CalendarRead.read_at,
+                CalendarRead.window_start,
+                CalendarRead.window_end,
+                CalendarRead.failed_at,
+                CalendarRead.error,
+            )
+            .outerjoin(CalendarRead, CalendarRead.user_id == User.id)
+            .where(User.id.in_(users))
+            .order_by(CalendarRead.read_at.is_not(None), CalendarRead.read_at, User.id)
+            .limit(limit)
+        )
+        return [ReadState(*row) for row in (await self.session.execute(stmt)).all()]
+
+    async def conflicts(self, lo: datetime, hi: datetime, limit: int) -> list[Conflict]:
+        """Movable blocks starting in (lo, hi) that a busy span of the same user overlaps, earliest first;
+        a busy span that is the block's own calendar event (same event id, or exactly its times once it
+        was written to the calendar) is not a conflict. One statement."""
+        own = and_(
+            Block.calendar_event_id.is_not(None),
+            or_(
+                BusyTime.event_id == Block.calendar_event_id,
+                and_(BusyTime.start == Block.start, BusyTime.end == Block.end),
+            ),
+        )
+        stmt = (
+            select(
+                Block.user_id,
+                Block.id,
+                Block.task_id,
+                Block.start,
+                Block.end,
+                BusyTime.start,
+                BusyTime.end,
+                BusyTime.title,
+            )
+            .join(Task, Task.id == Block.task_id)
+            .join(
+                BusyTime,
+                and_(
+                    BusyTime.user_id == Block.user_id, BusyTime.start < Block.end, BusyTime.end > Block.start
+                ),
+            )
+            .where(*_movable(lo, hi), not_(own))
+            .order_by(Block.start, Block.id, BusyTime.start)
+            .limit(limit)
+        )
+        return [Conflict(*row) for row in (await self.session.execute(stmt)).all()]
 
     async def busy(self, user_ids: Iterable[str], lo: datetime, hi: datetime) -> Sequence[BusyTime]:
         """The busy spans of these users that overlap [lo, hi), by user and start. One statement (the copy

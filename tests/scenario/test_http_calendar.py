@@ -73,3 +73,45 @@ async def test_the_refusal_is_in_chinese_for_a_chinese_user(harness: Harness) ->
     response = await h.click(ALICE, applies[0], message_id)
     assert "飞书日历" in json.loads(response.content)["toast"]["content"]
     assert h.clock.now - at(9) == timedelta(minutes=2)
+
+
+async def test_a_meeting_that_now_overlaps_a_planned_block_gets_one_card_offering_to_move_it(
+    harness: Harness,
+) -> None:
+    h = harness
+    user_id = await h.add_user(ALICE)
+    task = await h.add_task(user_id, "实验报告", estimate_minutes=90, deadline=at(20))
+    block = await h.add_block(user_id, task, at(14), 90)
+    await h.run_worker()
+    assert h.cards_to(ALICE) == []  # nothing overlaps yet
+
+    h.fake.calendars.add_event(ALICE, at(14), at(15), "周会")  # booked in Feishu afterwards
+    h.clock.advance(minutes=6)  # past the copy's maximum age
+    await h.run_worker()
+
+    (card,) = h.cards_to(ALICE)
+    text = json.dumps(card.card, ensure_ascii=False)
+    assert "实验报告" in text
+    assert "移到" in text
+    applies = [v for v in buttons(card.card) if v["k"] == "apply"]
+    assert applies
+    async with h.store.uow(readonly=True) as uow:
+        (trigger,) = await uow.triggers.recent_for_user(user_id, limit=1)
+        assert (trigger.type, trigger.block_id) == ("calendar_conflict", block)
+
+    # the same conflict found again by the next scans: no second card
+    h.clock.advance(minutes=6)
+    await h.run_worker()
+    assert len(h.cards_to(ALICE)) == 1
+
+    # (the first option, 09:10, has begun by now: the second one is taken)
+    response = await h.click(ALICE, applies[1], card.message_id)
+    assert json.loads(response.content)["toast"]["type"] == "success", response.content.decode()
+    async with h.store.uow(readonly=True) as uow:
+        moved = await uow.blocks.get(block)
+        assert moved is not None
+        assert not (moved.start < at(15) and moved.end > at(14))
+        assert moved.end - moved.start == timedelta(minutes=90)
+    h.clock.advance(minutes=6)
+    await h.run_worker()
+    assert len(h.cards_to(ALICE)) == 1  # moved off the meeting: no conflict left

@@ -11,6 +11,7 @@ import pytest
 from bot.feishu.calendar import FeishuBusyReader
 from bot.feishu.client import FeishuClient
 from llm.api import FallbackChooser
+from scheduler.services import conflicts
 from scheduler.services.apply import apply
 from scheduler.services.calendar import BusyTimes
 from scheduler.services.codec import decode_candidate
@@ -20,7 +21,7 @@ from scheduler.services.pipeline import Pipeline
 from scheduler.services.views import preview_view
 from store import Store
 from store.enums import TriggerType
-from store.models import Base, Block, BusyTime, CalendarRead, ChangeSet, Preview
+from store.models import Base, Block, BusyTime, CalendarRead, ChangeSet, Preview, Trigger
 from tests.contract.services.builders import Seeded, at, rows, seed, snapshot
 from tests.contract.worker.conftest import seed_due_job
 from tests.fakes.fake_feishu import FakeFeishu, Fault, serve_fake_feishu
@@ -299,3 +300,75 @@ async def test_a_batch_with_the_calendar_stays_under_its_ceiling(
     assert counts[0] == counts[1]
     assert len(await rows(store, BusyTime)) == len(users)  # one read per user, each copy written once
     assert len(fake.calendars.queries) == len(users)
+
+
+async def test_only_movable_blocks_under_busy_time_are_conflicts_and_each_is_recorded_once(
+    store: Store, feishu: tuple[FakeFeishu, str], client: FeishuClient
+) -> None:
+    fake, _ = feishu
+    now = at(9)
+    seeded = await seed(
+        store,
+        now,
+        tasks={
+            "report": {"quadrant": 2, "estimate_minutes": 60, "deadline": at(20), "title": "报告"},
+            "done": {"quadrant": 2, "estimate_minutes": 60, "status": "done", "title": "已完成"},
+        },
+        blocks={
+            "movable": ("report", at(14), at(15)),
+            "locked": ("report", at(16), at(17)),
+            "begun": ("report", at(8, 30), at(9, 30)),
+            "own": ("report", at(18), at(19)),
+            "done": ("done", at(19), at(20)),
+            "clear": ("report", at(21), at(22)),
+        },
+    )
+    async with store.uow() as uow:
+        locked = await uow.blocks.get(seeded.blocks["locked"])
+        own = await uow.blocks.get(seeded.blocks["own"])
+        assert locked is not None
+        assert own is not None
+        locked.locked = True
+        own.calendar_id, own.calendar_event_id = "cal_1", "evt_own"  # written to Feishu by us
+        await uow.commit()
+    for start, end in ((at(14, 30), at(15, 30)), (at(16), at(17)), (at(9), at(10)), (at(18), at(19))):
+        fake.calendars.add_event(seeded.open_id, start, end)
+    fake.calendars.add_event(seeded.open_id, at(19), at(20))
+    busy = busy_times(store, client)
+
+    created = await conflicts.scan(store, busy, now)
+    again = await conflicts.scan(store, busy, now + timedelta(minutes=10))
+
+    (trigger,) = await rows(store, Trigger, type="calendar_conflict")
+    assert created == [trigger.id]
+    assert trigger.block_id == seeded.blocks["movable"]
+    assert again == []  # the same conflict: recorded once
+    assert len(fake.calendars.queries_for(seeded.open_id)) == 2  # read at 09:00, re-read at 09:10
+
+
+async def test_a_conflict_card_moves_the_block_off_the_busy_time(
+    store: Store, feishu: tuple[FakeFeishu, str], client: FeishuClient
+) -> None:
+    fake, _ = feishu
+    now = at(9)
+    seeded = await seed(
+        store,
+        now,
+        tasks={"report": {"quadrant": 2, "estimate_minutes": 90, "deadline": at(20), "title": "实验报告"}},
+        blocks={"b": ("report", at(14), at(15, 30))},
+    )
+    fake.calendars.add_event(seeded.open_id, at(14), at(15), "周会")
+    busy = busy_times(store, client)
+    (trigger_id,) = await conflicts.scan(store, busy, now)
+
+    out = await Pipeline(store, FallbackChooser(), busy=busy).run(trigger_id, now)
+
+    assert out.decision == "propose"
+    (preview,) = await rows(store, Preview)
+    first = decode_candidate(preview.candidates[0])
+    (change,) = first.changes
+    assert (change.kind, change.block_id) == ("move_block", seeded.blocks["b"])
+    assert change.start is not None
+    assert change.end is not None
+    assert not (change.start < at(15) and change.end > at(14))
+    assert preview.candidates[0]["texts"]["summary"].startswith("把 实验报告 移到")
