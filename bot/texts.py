@@ -66,6 +66,11 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "soonest; you can also move the deadline, be asked again later, or drop the task.",
     ),
     "late.deadline_none": ("没有方案能按时完成「{title}」。", "No option finishes “{title}” in time."),
+    "late.nothing": (
+        "截止时间 {deadline} 前排不下「{title}」。可以改截止时间、稍后再问，或放弃这个任务。",
+        "“{title}” cannot be fitted in before its deadline ({deadline}). You can move the deadline, be asked "
+        "again later, or drop the task.",
+    ),
     "apply.late": ("按方案 {n} 安排（晚于截止）", "Apply option {n} (late)"),
     "late.other": ("**其他做法**", "**Or instead**"),
     "deadline.pick": ("选择新的截止时间", "Pick a new deadline"),

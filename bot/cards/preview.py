@@ -57,13 +57,15 @@ def _option_elements(view: PreviewCard, option: CardOption, n: int) -> list[m.El
     return [m.markdown(text), m.columns([before], [after]), apply]
 
 
-def _late_warning(locale: str, timezone: str, title: str, deadline: datetime | None) -> m.Element:
+def _late_warning(
+    locale: str, timezone: str, title: str, deadline: datetime | None, key: str = "late.warning"
+) -> m.Element:
     name = m.escape_md(m.one_line(title, m.HEADER_TITLE_CHARS))
     if deadline is None:
         text = t("late.deadline_none", locale, title=name)
     else:
         at = m.local_time(deadline, timezone)
-        text = t("late.warning", locale, title=name, deadline=at)
+        text = t(key, locale, title=name, deadline=at)
     return m.markdown(f"<font color='red'>⚠</font> **{text}**")
 
 
@@ -175,7 +177,7 @@ def build_notify_only_card(view: NotifyOnlyCard) -> dict[str, Any]:
     locale = view.locale
     elements: list[m.Element] = []
     if view.late:
-        elements.append(_late_warning(locale, view.timezone, view.title, view.deadline))
+        elements.append(_late_warning(locale, view.timezone, view.title, view.deadline, "late.nothing"))
     elements.append(m.markdown(m.escape_md(m.truncate(view.warning, m.EXPLANATION_CHARS))))
     if view.details:
         elements.append(m.markdown(m.md_list(view.details)))

@@ -124,7 +124,10 @@ def _options(preview: Preview) -> tuple[OptionView, ...]:
 
 
 def _meets_deadline(item: Mapping[str, Any]) -> bool:
-    """The stored score's meets_deadline component (1.0 also when there is no deadline)."""
+    """The stored score's meets_deadline component (1.0 also when there is no deadline); a warning with
+    nothing to place (notify_only) meets nothing."""
+    if item.get("type") == "notify_only":
+        return False
     for component in item.get("score") or ():
         if isinstance(component, Mapping) and component.get("name") == "meets_deadline":
             return bool(component.get("value"))

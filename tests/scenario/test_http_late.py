@@ -8,7 +8,7 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from store.models import Job, Task
+from store.models import FixedEvent, Job, Task
 from tests.contract.services.builders import rows
 from tests.scenario.http_harness import *  # noqa: F403
 from tests.scenario.http_harness import ALICE, BOB, TZ, Harness, at, buttons, card_of
@@ -154,3 +154,27 @@ async def test_someone_elses_late_card_changes_nothing(harness: Harness) -> None
             assert json.loads(response.content)["toast"]["type"] == "warning"
     assert await h.snapshot() == rows
     assert (await _task(h, task_id)).status == "open"
+
+
+async def test_a_warning_with_nothing_to_place_offers_the_same_ways_out(harness: Harness) -> None:
+    h = harness
+    user_id = await h.add_user(ALICE)
+    async with h.store.uow() as uow:  # the whole day window is taken today and tomorrow morning
+        for start, end in ((at(8), at(22, 30)), (at(8) + timedelta(days=1), at(10) + timedelta(days=1))):
+            uow.events.add(
+                FixedEvent(user_id=user_id, title="考试周", start=start, end=end, created_at=h.clock.now,
+                           updated_at=h.clock.now)
+            )  # fmt: skip
+        await uow.commit()
+    task_id = await h.add_task(
+        user_id, "课程论文", estimate_minutes=120, deadline=at(20), urgency_threshold_at=at(8, 30)
+    )
+    await h.run_worker()
+    (card,) = h.cards_to(ALICE)
+    text = json.dumps(card.card, ensure_ascii=False)
+    assert "截止时间 11-30 20:00 前排不下「课程论文」" in text
+    assert [v["k"] for v in buttons(card.card) if v["k"] != "apply"] == ["snooze", "snooze", "drop", "ignore"]
+
+    response = await h.click(ALICE, _kind(buttons(card.card), "drop"), card.message_id)
+    assert "已放弃「课程论文」" in json.dumps(card_of(response), ensure_ascii=False)
+    assert (await _task(h, task_id)).status == "canceled"
