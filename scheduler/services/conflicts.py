@@ -6,6 +6,7 @@ locked, task open) in the next 24 hours; then every such block that a busy span 
 `calendar_conflict` trigger, which the pipeline plans as "move the block" (or closes, when the overlap is gone
 by then). One trigger per block position and busy span, ever (its idempotency key): a card the user ignored is
 not sent again, while a meeting that moves again, or a block moved onto another meeting, is a new conflict.
+A conflict found outside the user's day window (narrowed by quiet hours) is recorded when the window opens.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import logging
 from datetime import datetime, timedelta
 
 from scheduler.services.calendar import BusyTimes, is_fresh
+from scheduler.services.jobs import opens_at
 from scheduler.services.outcomes import retrying
 from scheduler.services.triggers import create_trigger
 from store import Store
@@ -61,6 +63,10 @@ async def _record(store: Store, now: datetime) -> list[str]:
             seen.add(c.block_id)
             user = users.get(c.user_id)
             if user is None:  # pragma: no cover - the foreign key cascades
+                continue
+            if opens_at(user, now) is not None:
+                # Outside the user's day window (or in quiet hours): found again, and recorded, once it
+                # opens, so the card is fresh when it is read rather than held until it expires.
                 continue
             outcome = await create_trigger(
                 uow,

@@ -372,3 +372,22 @@ async def test_a_conflict_card_moves_the_block_off_the_busy_time(
     assert change.end is not None
     assert not (change.start < at(15) and change.end > at(14))
     assert preview.candidates[0]["texts"]["summary"].startswith("把 实验报告 移到")
+
+
+async def test_a_conflict_found_outside_the_day_window_is_recorded_when_it_opens(
+    store: Store, feishu: tuple[FakeFeishu, str], client: FeishuClient
+) -> None:
+    fake, _ = feishu
+    night = at(23, 30, day=29)  # the user's day is 08:00-22:30
+    seeded = await seed(
+        store,
+        night,
+        tasks={"report": {"quadrant": 2, "estimate_minutes": 60, "deadline": at(20), "title": "报告"}},
+        blocks={"b": ("report", at(9), at(10))},
+    )
+    fake.calendars.add_event(seeded.open_id, at(9), at(10))
+    busy = busy_times(store, client)
+    assert await conflicts.scan(store, busy, night) == []
+    (trigger_id,) = await conflicts.scan(store, busy, at(8))
+    (trigger,) = await rows(store, Trigger, id=trigger_id)
+    assert trigger.block_id == seeded.blocks["b"]
