@@ -155,6 +155,7 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "/add <标题> <分钟> [by <时间>] [!] 添加任务（! 表示重要）\n"
         "/done <任务> 标记完成（同名任务写 /done <任务> #2 选第几个）\n/undone <任务> 恢复为未完成\n"
         "/unfinished [任务] [分钟] 报告没做完\n"
+        "/lock <任务> 锁定它的下一个时间段（助手不再移动），/unlock <任务> 解除\n"
         "/prefs [day 08:00-22:30] [quiet 23:00-07:00] [lang zh|en] 设置\n"
         "也可以直接说「没做完」或「报告还差30分钟」。",
         "I help you plan the next 24 hours.\n"
@@ -162,6 +163,7 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "/add <title> <minutes> [by <time>] [!] add a task (! = important)\n"
         "/done <task> mark a task done (/done <task> #2 picks among tasks with that name)\n"
         "/undone <task> reopen a task\n/unfinished [task] [minutes] report unfinished work\n"
+        "/lock <task> never move its next block (/unlock <task> undoes it)\n"
         "/prefs [day 08:00-22:30] [quiet 23:00-07:00] [lang zh|en] settings\n"
         "Or just say “didn't finish the report, 30 min left”.",
     ),
@@ -177,6 +179,18 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "Added “{title}” ({minutes} min), due {due}.",
     ),
     "task.done": ("已完成「{title}」。", "Marked “{title}” done."),
+    # /lock and /unlock
+    "lock.done": (
+        "已锁定「{title}」{when}：助手不会再移动它。发送 /unlock {title} 解除。",
+        "Locked “{title}” {when}: the assistant will not move it. /unlock {title} lets it move again.",
+    ),
+    "lock.already": ("「{title}」{when} 已经锁定了。", "“{title}” {when} was already locked."),
+    "unlock.done": ("已解除锁定「{title}」{when}。", "Unlocked “{title}” {when}."),
+    "unlock.already": ("「{title}」{when} 没有锁定。", "“{title}” {when} was not locked."),
+    "lock.no_block": (
+        "「{title}」之后没有安排的时间段，没有可以锁定的。",
+        "“{title}” has no block ahead to lock.",
+    ),
     "task.not_found": ("没找到任务「{ref}」。", "No task matches “{ref}”."),
     # /done and /undone: picking one of several tasks, reopening, deadlines in the past
     "task.undo_hint": ("发错了可以发送 {command} 恢复。", " Sent by mistake? {command} reopens it."),

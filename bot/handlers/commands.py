@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from bot.handlers.context import MessageContext
 from bot.handlers.done import done_router
 from bot.handlers.feedback import feedback_router
+from bot.handlers.lock import lock_router
 from bot.handlers.tasklines import local_time, task_line
 from bot.parse import Add, Help, ParseError, Prefs, Tasks, TimeRange, Today, parse_time_text
 from bot.router import Router, is_instance
@@ -171,3 +172,4 @@ async def show_or_set_prefs(ctx: MessageContext) -> None:
 
 commands_router.include(done_router)
 commands_router.include(feedback_router)
+commands_router.include(lock_router)

@@ -16,6 +16,7 @@ from bot.parse.model import (
     Command,
     Done,
     Help,
+    Lock,
     ParseError,
     ParseErrorCode,
     Reopen,
@@ -168,6 +169,14 @@ def _parse_reopen(rest: str) -> Reopen:
     return Reopen(*_task_ref(rest, "undone"))
 
 
+def _parse_lock(rest: str) -> Lock:
+    return Lock(*_task_ref(rest, "lock"))
+
+
+def _parse_unlock(rest: str) -> Lock:
+    return Lock(*_task_ref(rest, "unlock"), unlock=True)
+
+
 def _parse_unfinished(rest: str) -> Unfinished:
     tokens = rest.split()
     if tokens and tokens[-1].isdecimal():
@@ -252,6 +261,8 @@ _SLASH: dict[str, Callable[[str], Command]] = {
     "undone": _parse_reopen,
     "reopen": _parse_reopen,
     "unfinished": _parse_unfinished,
+    "lock": _parse_lock,
+    "unlock": _parse_unlock,
     "prefs": parse_prefs,
     "admin": _parse_admin,
 }

@@ -105,6 +105,16 @@ class Reopen:
 
 
 @dataclass(frozen=True)
+class Lock:
+    """`/lock <task> [#n]` (or `/unlock`): the task's next block is never moved by the assistant."""
+
+    task_ref: str
+    pick: int | None = None
+    whole: str | None = None
+    unlock: bool = False
+
+
+@dataclass(frozen=True)
 class Unfinished:
     """`/unfinished` or free-text feedback; None means "not said" (resolve from the schedule)."""
 
@@ -156,4 +166,4 @@ class Unknown:
     text: str
 
 
-Command: TypeAlias = Help | Today | Tasks | Add | Done | Reopen | Unfinished | Prefs | Admin | Unknown
+Command: TypeAlias = Help | Today | Tasks | Add | Done | Reopen | Lock | Unfinished | Prefs | Admin | Unknown
