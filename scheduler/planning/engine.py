@@ -167,6 +167,9 @@ def _analyze(ctx: PlanningContext) -> Analysis:
     if not (r.close or r.ask):
         w = Weights(f)
         found_drafts, found = drafts(f, w, r)
+        # a per-day cap on moving existing blocks: an option that would move more is not offered
+        allowed = max(0, ctx.user.max_moves_per_day - ctx.moved_today)
+        found_drafts = [d for d in found_drafts if d.disruption.blocks_moved <= allowed]
         changes = _select(rank(finish(d, f, w, r) for d in found_drafts))
         changes = with_tradeoffs(changes, {t.id: t.title for t in f.tasks.values()})
     if r.close:

@@ -48,6 +48,7 @@ class UserPrefs:
     grid_minutes: int = 15
     max_extension_minutes: int = 90  # extend_day never ends a day later than day_end + this
     late_work: bool = False  # extend_day may run past midnight (the user allowed late work)
+    max_moves_per_day: int = 2  # the assistant moves at most this many existing blocks a day
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,7 @@ class PlanningContext:
     blocks: tuple[Block, ...] = ()
     day_extensions: tuple[DayExtension, ...] = ()
     horizon_hours: int = 24
+    moved_today: int = 0  # existing blocks the assistant already moved today (counts against the cap)
 
 
 # --------------------------------------------------------------------------- outputs

@@ -2,13 +2,13 @@
 
 Format: `now` ("YYYY-MM-DD HH:MM", local), or `due` (when a job fell due: planned when a proactive card may
 go out, scheduler.planning.awake);
-`user` {timezone, locale, day "08:00-22:30", quiet, preferred, grid, max_extension, late_work};
+`user` {timezone, locale, day "08:00-22:30", quiet, preferred, grid, max_extension, late_work, max_moves};
 `tasks` [{id, title, q, est, deadline, threshold, status}];
 `fixed` [{id, title, at "YYYY-MM-DD HH:MM-HH:MM"} or {id, title, weekly: 1..7, at "HH:MM-HH:MM",
 from, until}];
 `blocks` [{id, task, at, locked, makeup_for}];
 `target` {task: id}, {conflict: block id} or {unfinished: block id, remaining, choices};
-`extensions` [{day, end}]; `horizon`."""
+`extensions` [{day, end}]; `horizon`; `moved_today` (blocks already moved today)."""
 
 from __future__ import annotations
 
@@ -71,6 +71,7 @@ def build_context(sc: dict[str, Any]) -> PlanningContext:
         grid_minutes=u.get("grid", 15),
         max_extension_minutes=u.get("max_extension", 90),
         late_work=bool(u.get("late_work", False)),
+        max_moves_per_day=u.get("max_moves", 2),
     )
     tasks = tuple(
         TaskInfo(
@@ -133,4 +134,5 @@ def build_context(sc: dict[str, Any]) -> PlanningContext:
         blocks=tuple(blocks),
         day_extensions=ext,
         horizon_hours=sc.get("horizon", 24),
+        moved_today=sc.get("moved_today", 0),
     )
