@@ -21,6 +21,7 @@ from app.cli_support import (
     wall_clock_now,
 )
 from store import Store, StoreError, migrate
+from store.engine import sqlite_path
 from store.errors import DatabaseError
 
 MAX_PROBLEMS_SHOWN = 200
@@ -56,7 +57,7 @@ def db_upgrade(ctx: click.Context) -> None:
     try:
         migrate.upgrade(settings.database_url)
     except (StoreError, DatabaseError, OSError) as exc:
-        fail(db_error_line(exc))
+        fail(db_error_line(exc, settings.database_url))
     click.echo(f"database schema is at {migrate.head_revision()}")
 
 
@@ -86,14 +87,29 @@ def import_(ctx: click.Context, file: Path) -> None:
             await uow.commit()
         return result
 
+    new_file = _new_sqlite_file(settings.database_url)
     try:
         result = run_with_store(settings, work, create=True)
     except importer.ImportRejectedError as exc:
+        # Nothing was written: leave no empty database behind either (`stats` would call it healthy).
+        if new_file is not None:
+            _remove_sqlite(new_file)
         _reject(file, exc)
     click.echo(f"imported {file}")
     for name, count in result.summary.sections().items():
         counts = f"created {count.created:>6}  updated {count.updated:>6}  unchanged {count.unchanged:>6}"
         click.echo(f"  {name:<13} {counts}")
+
+
+def _new_sqlite_file(url: str) -> Path | None:
+    """The SQLite file `url` names when it does not exist yet (the import would create it), else None."""
+    path = sqlite_path(url) if url.startswith("sqlite") else None
+    return path if path is not None and not path.exists() else None
+
+
+def _remove_sqlite(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
 
 
 def _progress(section: str, done: int, total: int) -> None:

@@ -16,7 +16,13 @@ from store import Store
 
 @click.command("dry-run")
 @click.option("--user", "open_id", required=True, help="The user's open_id.")
-@click.option("--task", "task_key", required=True, metavar="KEY", help="The task's key (or id).")
+@click.option(
+    "--task",
+    "task_key",
+    required=True,
+    metavar="TASK",
+    help="The task: its key, id or title (as in chat, a meaningful part of the title will do).",
+)
 @click.option("--block", "block_id", metavar="ID", help="Diagnose an unfinished report of this block.")
 @click.option(
     "--minutes",

@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import click
 
@@ -78,12 +79,16 @@ def jobs_command(ctx: click.Context, skipped: bool, limit: int, as_json: bool) -
     async def work(store: Store) -> list[dict[str, Any]]:
         async with store.uow(readonly=True) as uow:
             found = await (ops.closed_jobs if skipped else ops.pending_jobs)(uow, limit)
+            names = await ops.names_of(uow, [j.user_id for j in found], [j.task_id for j in found])
             return [
                 {
                     "id": j.id,
                     "task_id": j.task_id,
+                    **_task_fields(names, j.task_id),
                     "user_id": j.user_id,
+                    **_user_fields(names, j.user_id),
                     "trigger_at": _iso(j.trigger_at),
+                    "trigger_at_local": _local(j.trigger_at, names, j.user_id),
                     "status": j.status,
                     "reason": j.reason,
                     "attempts": j.attempts,
@@ -96,8 +101,46 @@ def jobs_command(ctx: click.Context, skipped: bool, limit: int, as_json: bool) -
     _emit("jobs", rows, as_json, _job_line)
 
 
+def _task_fields(names: ops.Names, task_id: str | None) -> dict[str, Any]:
+    task = names.tasks.get(task_id) if task_id else None
+    return {"task_title": task.title if task else None, "task_key": task.key if task else None}
+
+
+def _user_fields(names: ops.Names, user_id: str) -> dict[str, Any]:
+    user = names.users.get(user_id)
+    return {
+        "user_open_id": user.open_id if user else None,
+        "user_name": user.name if user else None,
+        "timezone": user.timezone if user else None,
+    }
+
+
+def _local(value: datetime | None, names: ops.Names, user_id: str) -> str | None:
+    """`value` in the user's time zone (ISO 8601 with its offset)."""
+    user = names.users.get(user_id)
+    if value is None or user is None:
+        return None
+    return value.astimezone(ZoneInfo(user.timezone)).isoformat(timespec="seconds")
+
+
+def _when(local: str | None, utc: str | None) -> str:
+    """'2026-12-03 10:00 +08:00' for a text line (the ISO value, shortened), the UTC one when unknown."""
+    shown = local or utc
+    if shown is None:
+        return "-"
+    parsed = datetime.fromisoformat(shown)
+    return parsed.strftime("%Y-%m-%d %H:%M ") + parsed.strftime("%z")[:3] + ":" + parsed.strftime("%z")[3:]
+
+
+def _who(row: dict[str, Any]) -> str:
+    if row["user_name"] and row["user_name"] != row["user_open_id"]:
+        return f"{row['user_name']} ({row['user_open_id']})"
+    return str(row["user_open_id"] or row["user_id"])
+
+
 def _job_line(row: dict[str, Any]) -> str:
-    line = f"{row['id']}  task={row['task_id']}  at={row['trigger_at']}"
+    title = row["task_title"] if row["task_title"] is not None else row["task_id"]
+    line = f"{_when(row['trigger_at_local'], row['trigger_at'])}  {title!r}  {_who(row)}  id={row['id']}"
     if row["status"] != "pending":
         line += f"  {_with(row['status'], row['reason'])}"
     elif row["reason"]:
@@ -116,12 +159,20 @@ def previews_command(ctx: click.Context, open_id: str | None, limit: int, as_jso
 
     async def work(store: Store) -> list[dict[str, Any]]:
         async with store.uow(readonly=True) as uow:
+            found = await ops.recent_previews(uow, open_id=open_id, limit=limit)
+            names = await ops.names_of(
+                uow, [p.user_id for p in found], [p.task_id for p in found if p.task_id]
+            )
             return [
                 {
                     "id": p.id,
                     "user_id": p.user_id,
+                    **_user_fields(names, p.user_id),
+                    "task_id": p.task_id,
+                    **_task_fields(names, p.task_id),
                     "trigger_id": p.trigger_id,
                     "created_at": _iso(p.created_at),
+                    "created_at_local": _local(p.created_at, names, p.user_id),
                     "decision": p.decision,
                     "status": p.status,
                     "chosen_candidate_id": p.chosen_candidate_id,
@@ -131,23 +182,25 @@ def previews_command(ctx: click.Context, open_id: str | None, limit: int, as_jso
                     "apply_status": p.apply_status,
                     "apply_error": p.apply_error,
                     "expires_at": _iso(p.expires_at),
+                    "expires_at_local": _local(p.expires_at, names, p.user_id),
                 }
-                for p in await ops.recent_previews(uow, open_id=open_id, limit=limit)
+                for p in found
             ]
 
     try:
         rows = run_with_store(settings, work)
     except ServiceError as exc:
         fail(exc.detail or exc.code.value)
-    _emit(
-        "previews",
-        rows,
-        as_json,
-        lambda r: (
-            f"{r['id']}  {r['created_at']}  {r['decision']:<11} {r['status']:<8} "
-            f"choice={_with(r['choice_source'] or '-', r['fallback_reason'])}  "
-            f"apply={_with(r['apply_status'], r['apply_error'])}"
-        ),
+    _emit("previews", rows, as_json, _preview_line)
+
+
+def _preview_line(r: dict[str, Any]) -> str:
+    title = r["task_title"] if r["task_title"] is not None else (r["task_id"] or "-")
+    return (
+        f"{_when(r['created_at_local'], r['created_at'])}  {title!r}  {_who(r)}  "
+        f"{r['decision']:<11} {r['status']:<8} "
+        f"choice={_with(r['choice_source'] or '-', r['fallback_reason'])}  "
+        f"apply={_with(r['apply_status'], r['apply_error'])}  id={r['id']}"
     )
 
 

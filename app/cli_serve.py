@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import signal
 import socket
-from collections.abc import Iterator
-from typing import Any
+import sys
+from collections.abc import Iterator, Mapping
+from typing import Any, TextIO
 
 import click
 
@@ -76,7 +78,7 @@ def serve_command(
     except WorkerConfigError as exc:
         fail(str(exc), EXIT_CONFIG)
     except (StoreError, DatabaseError, OSError) as exc:
-        fail(db_error_line(exc) if not isinstance(exc, StoreError) else str(exc))
+        fail(db_error_line(exc, settings.database_url) if not isinstance(exc, StoreError) else str(exc))
 
 
 def receiving_problem(settings: Settings, feishu_mode: str) -> str | None:
@@ -218,7 +220,9 @@ async def _serve_http(
                         "serving HTTP on http://%s (Feishu events: %s)", _url_host(host, port), feishu_mode
                     )
 
-    app: Any = create_app(components, feishu_mode=feishu_mode)
+    # Without Feishu credentials (console mode) the bot's replies are printed, as the worker prints cards.
+    outbound = PrintedOutbound() if components.feishu is None else None
+    app: Any = create_app(components, feishu_mode=feishu_mode, outbound=outbound)
     config = uvicorn.Config(app, log_level="warning", lifespan="on")
     server = Server(config)
     stop.server = server
@@ -228,6 +232,36 @@ async def _serve_http(
         raise ServeError(f"the HTTP app did not start (uvicorn exit {exc.code}); see the log above") from None
     finally:
         stop.server = None
+
+
+class PrintedOutbound:
+    """Console mode's stand-in for Feishu on the bot side: each chat reply is printed on stdout (the
+    worker's ConsoleSender prints the cards); message ids are made up."""
+
+    def __init__(self, out: TextIO | None = None) -> None:
+        self._out = out
+
+    def _write(self, text: str) -> None:
+        out = self._out or sys.stdout
+        out.write(text + "\n")
+        out.flush()
+
+    async def send_text(
+        self, receive_id: str, text: str, uuid: str, receive_id_type: str | None = None
+    ) -> str:
+        self._write(f"--- reply to {receive_id}\n{text}")
+        return f"console-{uuid}"
+
+    async def reply_text(self, message_id: str, text: str, uuid: str) -> str:
+        self._write(f"--- reply to message {message_id}\n{text}")
+        return f"console-{uuid}"
+
+    async def send_card(self, open_id: str, card: Mapping[str, Any], uuid: str) -> str:
+        self._write(f"--- card to {open_id} ({len(json.dumps(card, ensure_ascii=False))} bytes of card JSON)")
+        return f"console-{uuid}"
+
+    async def delayed_update(self, token: str, card: Mapping[str, Any]) -> None:
+        self._write("--- card updated after a press")
 
 
 def _url_host(host: str, port: int) -> str:

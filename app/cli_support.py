@@ -6,7 +6,8 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar
+from urllib.parse import unquote, urlsplit
 
 import click
 
@@ -103,11 +104,68 @@ def parse_now(_ctx: click.Context, _param: click.Parameter, value: str | None) -
     return parsed
 
 
-def db_error_line(exc: BaseException) -> str:
-    """One line describing a database failure (driver detail, without the SQL statement)."""
+def db_error_line(exc: BaseException, url: str | None = None) -> str:
+    """One line describing a database failure: for MySQL/MariaDB the server (host:port), the setting to
+    check and what to do for the common cases; else the driver's message without the SQL statement."""
+    code, message = _driver_error(exc)
+    where = _server_of(url) if url else None
+    if where is not None and code is not None:
+        host, port, name = where
+        advice = _MYSQL_ADVICE.get(code)
+        if advice is not None:
+            return "database error: " + advice.format(
+                server=f"{host}:{port}", name=name, message=message, setting=DATABASE_SETTING
+            )
+        return f"database error at {host}:{port} ({DATABASE_SETTING}): {message} (MySQL error {code})"
     detail = database_error_detail(exc)
     first = detail.strip().splitlines()[0] if detail.strip() else type(exc).__name__
     return f"database error: {first}"
+
+
+DATABASE_SETTING = "SMARTFLOW_DATABASE_URL"
+CREATE_DATABASE = "CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+# MySQL/MariaDB client and server error numbers an operator meets on a first install.
+_MYSQL_ADVICE = {
+    2003: "cannot reach the database server at {server} ({setting}): {message}; check that MySQL/MariaDB "
+    "is running there and that the host and port in {setting} are right",
+    2005: "cannot reach the database server at {server} ({setting}): unknown host; check the host in "
+    "{setting}",
+    2013: "the database server at {server} ({setting}) did not answer: {message}; check that it is "
+    "MySQL/MariaDB and not overloaded, and the port in {setting}",
+    1045: "the database server at {server} refused the login ({setting}): {message}; check the user and "
+    "password in {setting}",
+    1044: "the database server at {server} refused access to database {name!r} ({setting}): {message}; "
+    "grant the user ALL PRIVILEGES ON {name}.* (docs/operator-guide.md, Production)",
+    1049: "database {name!r} does not exist on {server} ({setting}); create it: "
+    + CREATE_DATABASE
+    + ", then run `smartflow db upgrade`",
+}
+
+
+def _driver_error(exc: BaseException) -> tuple[int | None, str]:
+    """The driver's (error number, message) of a MySQL/MariaDB failure, else (None, '')."""
+    seen: BaseException | None = exc
+    for _ in range(5):  # the store wraps SQLAlchemy's error, which wraps the driver's
+        if seen is None:
+            break
+        orig = getattr(seen, "orig", None) or seen
+        args: tuple[Any, ...] = tuple(getattr(orig, "args", ()))
+        if len(args) >= 2 and isinstance(args[0], int) and isinstance(args[1], str):
+            return args[0], args[1]
+        seen = seen.__cause__
+    return None, ""
+
+
+def _server_of(url: str) -> tuple[str, int, str] | None:
+    """(host, port, database) of a MySQL/MariaDB URL, else None."""
+    if not url.startswith("mysql"):
+        return None
+    try:
+        parts = urlsplit(url)
+        port = parts.port or 3306
+    except ValueError:
+        return None
+    return parts.hostname or "localhost", port, unquote(parts.path.lstrip("/")) or "?"
 
 
 def run_with_store(settings: Settings, work: Callable[[Store], Awaitable[T]], *, create: bool = False) -> T:
@@ -129,4 +187,4 @@ def run_with_store(settings: Settings, work: Callable[[Store], Awaitable[T]], *,
         return asyncio.run(main())
     except (DatabaseError, StoreError, OSError) as exc:
         log.debug("database failure", exc_info=True)
-        fail(db_error_line(exc))
+        fail(db_error_line(exc, settings.database_url))

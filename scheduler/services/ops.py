@@ -11,7 +11,7 @@ from enum import StrEnum
 from scheduler.services.errors import ErrorCode, ServiceError
 from store import UnitOfWork
 from store.enums import JobStatus, NotificationStatus
-from store.models import Job, Notification, Preview
+from store.models import Job, Notification, Preview, Task, User
 
 RETRYABLE = frozenset({NotificationStatus.DEAD, NotificationStatus.FAILED, NotificationStatus.DEFERRED})
 WAITING = (NotificationStatus.FAILED, NotificationStatus.DEFERRED, NotificationStatus.PENDING)
@@ -41,6 +41,21 @@ async def closed_jobs(uow: UnitOfWork, limit: int) -> Sequence[Job]:
 async def notifications(uow: UnitOfWork, *, dead: bool, limit: int) -> Sequence[Notification]:
     """Dead notifications, or those still waiting to go out (pending, failed, deferred); latest first."""
     return await uow.ops.notifications([NotificationStatus.DEAD] if dead else WAITING, limit)
+
+
+@dataclass(frozen=True)
+class Names:
+    """What an operator reads instead of ids: users (open_id, name, time zone) and task titles by row id."""
+
+    users: dict[str, User]
+    tasks: dict[str, Task]
+
+
+async def names_of(uow: UnitOfWork, user_ids: Sequence[str], task_ids: Sequence[str] = ()) -> Names:
+    """The users and tasks with these row ids (two queries, however many rows a listing has)."""
+    users = await uow.users.list_by_ids(sorted(set(user_ids)))
+    tasks = await uow.tasks.list_by_ids(sorted(set(task_ids))) if task_ids else []
+    return Names({u.id: u for u in users}, {t.id: t for t in tasks})
 
 
 async def recent_previews(uow: UnitOfWork, *, open_id: str | None, limit: int) -> Sequence[Preview]:

@@ -38,9 +38,10 @@ from scheduler.services.context import (
 from scheduler.services.dryrun import DryRunReport
 from scheduler.services.errors import ErrorCode, ServiceError
 from scheduler.services.outcomes import retrying
+from scheduler.services.tasks import TaskRef, Unpicked, pick_task
 from scheduler.services.triggers import create_trigger
 from store import Store, UnitOfWork
-from store.enums import ChoiceSource, PreviewStatus, TriggerStatus, TriggerType
+from store.enums import ChoiceSource, PreviewStatus, TaskStatus, TriggerStatus, TriggerType
 from store.models import Block, BusyTime, DayExtension, FixedEvent, OutboxMessage, Preview, Trigger, User
 from store.repositories.batch import new_row, outbox_row, transition
 
@@ -504,7 +505,9 @@ class Pipeline:
 
 
 async def _task_id(uow: UnitOfWork, user: User, task_key: str | None) -> str | None:
-    """The task named by key (or by id); ServiceError TASK_NOT_FOUND when it names nothing of the user's."""
+    """The task named by key, id, or title as chat names it (an exact title or a meaningful part of one,
+    among the user's open tasks); ServiceError TASK_NOT_FOUND when it names nothing of the user's or
+    several tasks (listed, to pick by key)."""
     if task_key is None:
         return None
     task = await uow.tasks.get_by_key(user.id, task_key)
@@ -512,7 +515,14 @@ async def _task_id(uow: UnitOfWork, user: User, task_key: str | None) -> str | N
         by_id = await uow.tasks.get(task_key)
         task = by_id if by_id is not None and by_id.user_id == user.id else None
     if task is None:
-        raise ServiceError(ErrorCode.TASK_NOT_FOUND, f"user {user.open_id} has no task {task_key!r}")
+        picked = pick_task(await uow.tasks.for_user(user.id, statuses=(TaskStatus.OPEN,)), TaskRef(task_key))
+        if isinstance(picked, Unpicked):
+            several = "; ".join(f"{t.title!r} (key {t.key or t.id})" for t in picked.tasks)
+            detail = f": it names several open tasks, give a key: {several}" if several else ""
+            raise ServiceError(
+                ErrorCode.TASK_NOT_FOUND, f"user {user.open_id} has no task {task_key!r}{detail}"
+            )
+        task = picked
     return task.id
 
 
