@@ -172,6 +172,22 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "Sorry, I did not get that. Send /help, or say “unfinished”.",
     ),
     "not_allowed": ("你没有权限使用这个命令。", "You are not allowed to use this command."),
+    "capture.read": (
+        "我读到的任务是这样的；没问题就发送这一行来添加（可以先改）：\n{command}",
+        "Here is the task as I read it; send this line to add it (edit it first if needed):\n{command}",
+    ),
+    "capture.how_long": (
+        "「{title}」大概需要多少分钟？例如回复：/add {title} 60",
+        "About how many minutes will “{title}” take? For example reply: /add {title} 60",
+    ),
+    "capture.estimate_range": (
+        "「{title}」的时长 {minutes} 分钟不在 5–480 分钟之内；请拆成几项，或用 /add 写一个合适的时长。",
+        "{minutes} minutes for “{title}” is outside 5–480; split it up, or /add it with a fitting estimate.",
+    ),
+    "capture.past": (
+        "「{title}」的截止时间 {due} 已经过去了；请用 /add 写一个将来的时间。",
+        "The deadline {due} for “{title}” has already passed; send /add with a time ahead.",
+    ),
     "parse_error": ("没看懂：{problem}", "I could not read that: {problem}"),
     "task.added": ("已添加任务「{title}」（{minutes} 分钟）。", "Added “{title}” ({minutes} min)."),
     "task.added_due": (

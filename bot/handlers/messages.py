@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, time
+from zoneinfo import ZoneInfo
 
 from bot.handlers.admin import admin_router
 from bot.handlers.commands import acknowledge, commands_router, short_help
 from bot.handlers.context import MessageContext
 from bot.handlers.deps import BotConfig, BotDeps
 from bot.handlers.replies import send_reply
+from bot.handlers.tasklines import local_time
 from bot.inbound import MessageIn
 from bot.parse import ParseError, normalize_text, parse_message
+from bot.parse.capture import TaskDraft, read_task
 from bot.parse.language import message_locale
 from bot.router import Router
-from bot.texts import error_message, parse_error_text
+from bot.texts import error_message, parse_error_text, t
 from scheduler.services import inbound
 from scheduler.services.inbound import InboundMessage, NewUser
 
@@ -114,9 +117,38 @@ async def _short_help(ctx: MessageContext) -> None:
 
 
 async def _fallback(ctx: MessageContext) -> None:
-    if not await acknowledge(ctx):
+    handled = await inbound.acknowledge(ctx.deps.store, ctx.inbound)
+    if not ctx.seen(handled):
         return
     if ctx.error is not None:
         ctx.reply(parse_error_text(ctx.error, ctx.locale))
         return
-    ctx.reply(short_help(ctx.locale))
+    assert handled is not None
+    user = handled.user
+    try:
+        day_end = time.fromisoformat("00:00" if user.day_end == "24:00" else user.day_end)
+        draft = read_task(ctx.text, ctx.now, user.timezone, day_end)
+    except (ValueError, LookupError):  # an unknown stored time zone or day end: no reading, just help
+        draft = None
+    if draft is None:
+        ctx.reply(short_help(ctx.locale))
+        return
+    ctx.reply(_draft_reply(draft, user.timezone, ctx.now, ctx.locale))
+
+
+def _draft_reply(draft: TaskDraft, tz: str, now: datetime, locale: str) -> str:
+    """What the bot read, and the exact /add that creates it (nothing is created from plain words alone);
+    a missing estimate or a past deadline is asked about by name."""
+    if draft.deadline is not None and draft.deadline <= now:
+        due = local_time(draft.deadline, tz, now, with_date=True)
+        return t("capture.past", locale, title=draft.title, due=due)
+    if draft.estimate_minutes is None:
+        return t("capture.how_long", locale, title=draft.title)
+    if not 5 <= draft.estimate_minutes <= 480:
+        return t("capture.estimate_range", locale, title=draft.title, minutes=draft.estimate_minutes)
+    command = f"/add {draft.title} {draft.estimate_minutes}"
+    if draft.deadline is not None:
+        command += f" by {draft.deadline.astimezone(ZoneInfo(tz)):%Y-%m-%d %H:%M}"
+    if draft.important:
+        command += " !"
+    return t("capture.read", locale, command=command)

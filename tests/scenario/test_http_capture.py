@@ -1,0 +1,49 @@
+"""A task in plain words, through the real HTTP app: the bot says what it read and the exact /add that
+creates it (nothing is created from plain words alone); a missing estimate or a past deadline is asked about
+by name; a text that is no task still gets the short help."""
+
+from __future__ import annotations
+
+from tests.scenario.http_harness import *  # noqa: F403
+from tests.scenario.http_harness import ALICE, BOB, Harness
+
+
+async def _said(h: Harness, open_id: str, text: str, message_id: str) -> str:
+    await h.message(open_id, text, message_id=message_id)
+    await h.settle()
+    return h.texts_to(open_id)[-1]
+
+
+async def test_a_task_in_plain_words_gets_the_add_line_and_creates_nothing(harness: Harness) -> None:
+    h = harness
+    await h.add_user(ALICE)
+    reply = await _said(h, ALICE, "明天下午3点前交实验报告，大概2小时", "om_c1")
+    assert "/add 交实验报告 120 by 2026-12-01 15:00" in reply
+    assert await h.count("tasks") == 0
+
+    line = reply.splitlines()[-1]
+    await _said(h, ALICE, line, "om_c2")  # the user sends the line as it is
+    assert await h.count("tasks") == 1
+    assert await h.count("tasks", title="交实验报告", estimate_minutes=120) == 1
+
+
+async def test_english_phrasing_and_the_questions_it_may_need(harness: Harness) -> None:
+    h = harness
+    await h.add_user(BOB, locale="en", name="Bob")
+    reply = await _said(h, BOB, "finish the slides by Friday 5pm, about 90 min", "om_e1")
+    assert reply.endswith("/add finish the slides 90 by 2026-12-04 17:00")
+    reply = await _said(h, BOB, "review PR by tonight 9pm", "om_e2")
+    assert "About how many minutes will “review PR” take?" in reply
+    reply = await _said(h, BOB, "call the bank before 8am", "om_e3")  # 08:00 tomorrow: ahead, not past
+    assert "About how many minutes will “call the bank” take?" in reply
+    reply = await _said(h, BOB, "hello there", "om_e4")
+    assert reply.startswith("Sorry, I did not get that.")
+    assert await h.count("tasks") == 0
+
+
+async def test_a_deadline_that_has_passed_is_named(harness: Harness) -> None:
+    h = harness
+    await h.add_user(ALICE)
+    reply = await _said(h, ALICE, "11月29日 18:00前交报告 1小时", "om_p1")
+    assert "已经过去了" in reply
+    assert await h.count("tasks") == 0
