@@ -113,6 +113,25 @@ class Draft:
     capacity_fit: str = "full"
 
 
+# Each minute over the daily cap outweighs any preferred-hours fit: rather a day under it than more packed in.
+OVERCOMMIT_WEIGHT = 1000
+
+
+def overcommitted(d: Draft, f: Frame) -> int:
+    """The planned minutes of the fullest local day the draft adds work to, when that is over the user's
+    daily cap (0 otherwise): the day's open blocks plus the new work."""
+    worst = 0
+    for day in f.days:
+        lo, hi = day.midnight - 1440, day.midnight
+        added = sum(overlap(s, e, ((lo, hi),)) for s, e in d.work)
+        if not added:
+            continue
+        # moved blocks count where they were: a move within the day changes no total
+        kept = sum(overlap(b.start, b.end, ((lo, hi),)) for b in f.blocks if b.task_open)
+        worst = max(worst, kept + added)
+    return worst if worst > f.max_planned else 0
+
+
 def finish(d: Draft, f: Frame, w: Weights, r: Resolved) -> Candidate:
     """Score a draft; each score component carries the reason code that explains it."""
     end = max(e for _, e in d.work)
@@ -135,6 +154,10 @@ def finish(d: Draft, f: Frame, w: Weights, r: Resolved) -> Candidate:
         risks.append(Reason("tight_slack", {"minutes": slack}))
     if quiet:
         risks.append(Reason("quiet_hours", {"minutes": quiet}))
+    planned = overcommitted(d, f)
+    if planned:
+        risks.append(Reason("overcommitted", {"minutes": planned, "cap_minutes": f.max_planned}))
+        pref -= OVERCOMMIT_WEIGHT * (planned - f.max_planned)  # a less loaded day ranks first
     if meets and r.deadline is not None:
         deadline_reason = Reason("meets_deadline", {"slack_minutes": slack})
     elif r.deadline is None:
@@ -173,7 +196,7 @@ def finish(d: Draft, f: Frame, w: Weights, r: Resolved) -> Candidate:
         quiet
         or dis.blocks_moved
         or d.type == CandidateType.EXTEND_DAY
-        or any(x.code == "tight_slack" for x in risks)
+        or any(x.code in ("tight_slack", "overcommitted") for x in risks)
     ):
         level = "medium"
     else:

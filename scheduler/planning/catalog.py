@@ -48,6 +48,10 @@ RISKS: dict[str, dict[str, str]] = {
     "tight_slack": {"zh": "离截止只剩{minutes}余量", "en": "only {minutes} to spare before the deadline"},
     "quiet_hours": {"zh": "有{minutes}在免打扰时段", "en": "{minutes} fall in your quiet hours"},
     "day_extended": {"zh": "今天要多忙{minutes}", "en": "your day runs {minutes} longer"},
+    "overcommitted": {
+        "zh": "那天会排满{minutes}，超过每天{cap_minutes}的上限",
+        "en": "that day would hold {minutes} of planned work, over your {cap_minutes} a day",
+    },
     "blocks_moved": {
         "zh": "{count}项安排共顺延{minutes}",
         "en": "{count} block(s) shift by {minutes} in total",
@@ -136,6 +140,10 @@ TRADEOFFS: dict[str, dict[str, str]] = {
     "split_into": {"zh": "要分成{pieces}段做", "en": "the work is split into {pieces} parts"},
     "more_quiet": {"zh": "多{minutes}落在免打扰时段", "en": "{minutes} more in your quiet hours"},
     "less_preferred": {"zh": "少{minutes}在你偏好的时段", "en": "{minutes} less in your preferred hours"},
+    "overcommits": {
+        "zh": "那天会排满{minutes}，超出每天的上限",
+        "en": "that day holds {minutes}, over your daily cap",
+    },
     "starts_later": {"zh": "晚{minutes}开始", "en": "starts {minutes} later"},
     "no_extra_cost": {"zh": "代价与推荐方案相同", "en": "costs the same as the recommended option"},
 }

@@ -49,6 +49,7 @@ class UserPrefs:
     max_extension_minutes: int = 90  # extend_day never ends a day later than day_end + this
     late_work: bool = False  # extend_day may run past midnight (the user allowed late work)
     max_moves_per_day: int = 2  # the assistant moves at most this many existing blocks a day
+    max_planned_minutes_per_day: int = 480  # planned work beyond this in a day is overcommitment
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,21 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import timedelta
 
+from scheduler.planning.build import OVERCOMMIT_WEIGHT
 from scheduler.planning.model import Candidate, CandidateType, ChangeKind, Reason
 
 
 def _param(reasons: Iterable[Reason], code: str, key: str) -> int:
     return sum(int(str(r.params.get(key, 0))) for r in reasons if r.code == code)
+
+
+def _over(c: Candidate) -> int:
+    """Minutes over the daily planned-minutes cap (from the overcommitted risk), 0 when under it."""
+    return sum(
+        int(str(r.params.get("minutes", 0))) - int(str(r.params.get("cap_minutes", 0)))
+        for r in c.risks
+        if r.code == "overcommitted"
+    )
 
 
 def _minutes(delta: timedelta) -> int:
@@ -52,8 +62,11 @@ def tradeoffs(candidate: Candidate, reference: Candidate, titles: Mapping[str, s
         out.append(Reason("more_quiet", {"minutes": quiet}))
     # preference_fit counts preferred minutes minus quiet and outside-the-day minutes; what the quiet
     # hours and a longer day do not explain is time lost from the preferred hours
+    over = _over(c) - _over(ref)  # minutes over the daily cap, weighed into preference_fit
+    if over > 0:
+        out.append(Reason("overcommits", {"minutes": _param(c.risks, "overcommitted", "minutes")}))
     fit = int(ref.component("preference_fit") - c.component("preference_fit")) - max(quiet, 0)
-    fit -= max(longer, 0)
+    fit -= max(longer, 0) + OVERCOMMIT_WEIGHT * over
     if fit > 0:
         out.append(Reason("less_preferred", {"minutes": fit}))
     if not out:

@@ -83,6 +83,7 @@ class Frame:
     tasks: dict[str, TaskInfo]
     max_extension: int  # the user's bound on extend_day, minutes past the usual day end
     late_work: bool  # extend_day may run past midnight
+    max_planned: int  # planned minutes in a local day beyond which a card warns of overcommitment
     # starts allowed besides the grid: every end of a fixed event or block, every day window start, and
     # `now` rounded up to NOW_STEP, so a gap that opens when a class ends at 09:35 is usable from 09:35
     # (sorted, unique)
@@ -267,6 +268,7 @@ def _frame(ctx: PlanningContext) -> Frame:
         preferred=tuple(merge(p for a, b in prefs.preferred for p in _local_spans(dates, a, b, tz))),
         tasks=tasks,
         max_extension=max(0, prefs.max_extension_minutes),
+        max_planned=max(0, prefs.max_planned_minutes_per_day),
         late_work=prefs.late_work,
         anchors=anchors,
     )
