@@ -50,6 +50,7 @@ class UserPrefs:
     late_work: bool = False  # extend_day may run past midnight (the user allowed late work)
     max_moves_per_day: int = 2  # the assistant moves at most this many existing blocks a day
     max_planned_minutes_per_day: int = 480  # planned work beyond this in a day is overcommitment
+    buffer_minutes: int = 0  # kept free after each fixed event (a meeting, a class) for new work
 
 
 @dataclass(frozen=True)

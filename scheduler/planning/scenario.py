@@ -2,7 +2,8 @@
 
 Format: `now` ("YYYY-MM-DD HH:MM", local), or `due` (when a job fell due: planned when a proactive card may
 go out, scheduler.planning.awake);
-`user` {timezone, locale, day "08:00-22:30", quiet, preferred, grid, max_extension, late_work, max_moves};
+`user` {timezone, locale, day "08:00-22:30", quiet, preferred, grid, max_extension, late_work, max_moves,
+buffer};
 `tasks` [{id, title, q, est, deadline, threshold, status}];
 `fixed` [{id, title, at "YYYY-MM-DD HH:MM-HH:MM"} or {id, title, weekly: 1..7, at "HH:MM-HH:MM",
 from, until}];
@@ -72,6 +73,7 @@ def build_context(sc: dict[str, Any]) -> PlanningContext:
         max_extension_minutes=u.get("max_extension", 90),
         late_work=bool(u.get("late_work", False)),
         max_moves_per_day=u.get("max_moves", 2),
+        buffer_minutes=u.get("buffer", 0),
     )
     tasks = tuple(
         TaskInfo(

@@ -240,10 +240,11 @@ def _frame(ctx: PlanningContext) -> Frame:
             )
         )
     blocks.sort(key=lambda b: (b.start, b.end, b.id))
-    busy = merge([(s, e) for s, e, _ in fixed] + [(b.start, b.end) for b in blocks])
+    buffer = max(0, ctx.user.buffer_minutes)  # new work starts this long after a meeting ends
+    busy = merge([(s, e + buffer) for s, e, _ in fixed] + [(b.start, b.end) for b in blocks])
     days = day_spans(ctx, tz, now, end)
     inside = merge((max(d.start, now), min(d.end, end)) for d in days)
-    ends = {e for _, e, _ in fixed} | {b.end for b in blocks} | {d.start for d in days}
+    ends = {e + buffer for _, e, _ in fixed} | {b.end for b in blocks} | {d.start for d in days}
     ends.add(Grid(NOW_STEP, tz, now, end).ceil(now))
     anchors = tuple(sorted(m for m in ends if now <= m < end))
     free = []
