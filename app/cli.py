@@ -156,6 +156,7 @@ def schedule(ctx: click.Context, open_id: str, now: datetime | None, as_json: bo
 
 
 # Commands living in their own modules (imported last: they import helpers from this package).
+from app.cli_doctor import doctor_command  # noqa: E402
 from app.cli_dryrun import dry_run_command  # noqa: E402
 from app.cli_eval import eval_llm_command  # noqa: E402
 from app.cli_ops import COMMANDS as OPS_COMMANDS  # noqa: E402
@@ -163,6 +164,7 @@ from app.cli_serve import serve_command  # noqa: E402
 from app.demo import demo_command  # noqa: E402
 
 main.add_command(demo_command)
+main.add_command(doctor_command)
 main.add_command(dry_run_command)
 main.add_command(eval_llm_command)
 main.add_command(serve_command)

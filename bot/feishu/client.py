@@ -7,7 +7,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -32,6 +32,8 @@ TOKEN_PATH = "/open-apis/auth/v3/tenant_access_token/internal"  # noqa: S105 (a 
 MESSAGES_PATH = "/open-apis/im/v1/messages"
 CARD_UPDATE_PATH = "/open-apis/interactive/v1/card/update"
 FREEBUSY_PATH = "/open-apis/calendar/v4/freebusy/list"
+BATCH_GET_ID_PATH = "/open-apis/contact/v3/users/batch_get_id"
+BATCH_GET_ID_MAX = 50  # emails, and mobiles, per request
 # Feishu allows about 1000 free/busy requests per minute per app (a budget of its own, not the messages').
 FREEBUSY_PER_MINUTE = 1000
 # Feishu caps the create/PATCH request body of a card at 30 KB and a delayed-update card at 100 KB.
@@ -193,6 +195,52 @@ class FeishuClient:
         if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
             raise FeishuBadResponseError("bad_response", "free/busy answer without data.freebusy_list")
         return items
+
+    async def batch_get_id(
+        self, emails: Sequence[str] = (), mobiles: Sequence[str] = ()
+    ) -> dict[tuple[str, str], str | None]:
+        """The open_ids of users by email and by mobile number: {("email"|"mobile", value): open_id, or None
+        for one Feishu does not know (or the app may not see)}. Scope contact:user.id:readonly."""
+        found: dict[tuple[str, str], str | None] = {("email", e): None for e in emails}
+        found.update({("mobile", m): None for m in mobiles})
+        for start in range(0, max(len(emails), len(mobiles), 1), BATCH_GET_ID_MAX):
+            chunk = {
+                "emails": list(emails[start : start + BATCH_GET_ID_MAX]),
+                "mobiles": list(mobiles[start : start + BATCH_GET_ID_MAX]),
+            }
+            body = await self._within_budget(
+                "contact.user.batch_get_id",
+                "POST",
+                BATCH_GET_ID_PATH,
+                _dumps({k: v for k, v in chunk.items() if v} or {"emails": []}),
+                {"user_id_type": "open_id"},
+            )
+            data = body.get("data")
+            users = data.get("user_list") if isinstance(data, dict) else None
+            if not isinstance(users, list):
+                raise FeishuBadResponseError("bad_response", "batch_get_id answer without data.user_list")
+            for item in users:
+                if not isinstance(item, dict):
+                    continue
+                user_id = item.get("user_id")
+                for kind in ("email", "mobile"):
+                    value = item.get(kind)
+                    if isinstance(value, str) and (kind, value) in found and isinstance(user_id, str):
+                        found[kind, value] = user_id or None
+        return found
+
+    async def check_token(self) -> None:
+        """Fetch (or reuse) the tenant token: FeishuError when the app id or secret is refused."""
+        async with asyncio.timeout(self._timeout):
+            await self._tokens.get()
+
+    async def probe_send_scope(self) -> None:
+        """A message create without a recipient, which sends nothing: Feishu checks the app's scope first
+        (99991672 when it is missing), then refuses the empty request with a field error. Always raises
+        FeishuError; the caller reads its code."""
+        await self._within_budget(
+            "im.message.create(probe)", "POST", MESSAGES_PATH, b"{}", {"receive_id_type": "open_id"}
+        )
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -6,9 +6,10 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from store import migrate
 from store.enums import JobStatus
 from store.models import InboxEntry, Job, Notification, OutboxMessage, Preview, Task, Trigger, User
 
@@ -72,3 +73,32 @@ class OpsRepository:
             .limit(limit)
         )
         return (await self.session.scalars(stmt)).all()
+
+    async def schema_revision(self) -> str | None:
+        """The migration the database is at (None: never migrated)."""
+        conn = await self.session.connection()
+        return await conn.run_sync(migrate.current_revision)
+
+    async def character_sets(self) -> tuple[str, str, list[str]] | None:
+        """MySQL/MariaDB: (the database's default character set, its collation, the tables whose collation
+        is not utf8mb4); None on SQLite, which always stores UTF-8."""
+        if self.session.get_bind().dialect.name != "mysql":
+            return None
+        charset, collation = (
+            await self.session.execute(
+                text(
+                    "SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME "
+                    "FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = DATABASE()"
+                )
+            )
+        ).one()
+        tables = (
+            await self.session.scalars(
+                text(
+                    "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() "
+                    "AND TABLE_TYPE = 'BASE TABLE' AND TABLE_COLLATION NOT LIKE 'utf8mb4%' "
+                    "ORDER BY TABLE_NAME"
+                )
+            )
+        ).all()
+        return str(charset), str(collation), [str(t) for t in tables]

@@ -29,6 +29,14 @@ RECEIVE_ID_TYPES = ("open_id", "user_id", "union_id", "email", "chat_id")
 UUID_WINDOW_SECONDS = 3600.0
 CARD_MAX_BYTES = 30 * 1024
 TOKEN_REUSE_SECONDS = 1800.0
+BATCH_GET_ID_PATH = "/open-apis/contact/v3/users/batch_get_id"
+# The scopes each path accepts (any one of them will do), as Feishu's developer console lists them.
+SCOPES_OF: dict[str, tuple[str, ...]] = {
+    "/open-apis/im/v1/messages": ("im:message", "im:message:send_as_bot"),
+    "/open-apis/contact/v3/users/batch_get_id": ("contact:user.id:readonly",),
+    "/open-apis/calendar/v4/freebusy/list": ("calendar:calendar.free_busy:read",),
+}
+MISSING_SCOPE = 99991672
 
 
 @dataclass(frozen=True)
@@ -179,6 +187,8 @@ class FakeFeishu:
             self._faults: dict[str, collections.deque[Fault]] = {e: collections.deque() for e in ENDPOINTS}
             self._windows: dict[str, collections.deque[float]] = {}
             self._throttled = 0
+            self._denied_scopes: set[str] = set()
+            self._directory: dict[tuple[str, str], str] = {}  # ("email"|"mobile", value) -> open_id
         self.calendars.reset()
 
     def inject(self, endpoint: str, *faults: Fault) -> None:
@@ -187,6 +197,21 @@ class FakeFeishu:
             raise ValueError(f"unknown endpoint {endpoint!r}")
         with self._lock:
             self._faults[endpoint].extend(faults)
+
+    def deny_scopes(self, *scopes: str) -> None:
+        """Act as an app that was not granted these scopes: a call that needs one of them gets 99991672."""
+        with self._lock:
+            self._denied_scopes.update(scopes)
+
+    def add_directory_user(
+        self, open_id: str, *, email: str | None = None, mobile: str | None = None
+    ) -> None:
+        """A user of the tenant that batch_get_id finds by email and/or mobile."""
+        with self._lock:
+            if email:
+                self._directory["email", email] = open_id
+            if mobile:
+                self._directory["mobile", mobile] = open_id
 
     def revoke_tokens(self) -> None:
         """Invalidate every issued token early, as a secret reset or app re-release does."""
@@ -255,6 +280,7 @@ class FakeFeishu:
                 Route(m + "/{message_id}", self._patch, methods=["PATCH"]),
                 Route("/open-apis/interactive/v1/card/update", self._card_update, methods=["POST"]),
                 Route(FREEBUSY_PATH, self.calendars.freebusy, methods=["POST"]),
+                Route(BATCH_GET_ID_PATH, self._batch_get_id, methods=["POST"]),
                 Route("/_admin/state", self._admin_state, methods=["GET"]),
                 Route("/_admin/faults", self._admin_faults, methods=["POST"]),
                 Route("/_admin/reset", self._admin_reset, methods=["POST"]),
@@ -289,7 +315,37 @@ class FakeFeishu:
             expires_at = self._tokens.get(auth[7:])
         if expires_at is None or expires_at <= self._clock():
             return _error(400, 99991663, "Invalid access token for authorization.")
-        return None
+        return self._check_scope(request)
+
+    def _check_scope(self, request: Request) -> Response | None:
+        """Feishu's answer when the app lacks every scope the API accepts (HTTP 400, code 99991672)."""
+        path = request.url.path
+        accepted = SCOPES_OF.get(path) or next(
+            (v for k, v in SCOPES_OF.items() if k.startswith("/open-apis/im/") and path.startswith(k)), ()
+        )
+        with self._lock:
+            missing = bool(accepted) and all(scope in self._denied_scopes for scope in accepted)
+        if not missing:
+            return None
+        listed = ", ".join(accepted)
+        log_id = f"fake{next(self._ids):012d}"
+        body = {
+            "code": MISSING_SCOPE,
+            "msg": (
+                f"Access denied. One of the following scopes is required: [{listed}]."
+                f"应用未开通所需的权限：[{listed}]，点击链接申请并开通任一权限即可："
+                f"https://open.feishu.cn/app/{self.app_id}/auth?q={','.join(accepted)}"
+                "&op_from=openapi&token_type=tenant"
+            ),
+            "error": {
+                "log_id": log_id,
+                "troubleshooter": (
+                    f"排查建议查看(Troubleshooting suggestions): https://open.feishu.cn/search?log_id={log_id}"
+                ),
+                "permission_violations": [{"type": "action_scope_required", "subject": s} for s in accepted],
+            },
+        }
+        return JSONResponse(body, status_code=400)
 
     def _throttle(self, key: str) -> Response | None:
         """Feishu's limits when enforced: 5 QPS per recipient (230020), 50 QPS per app (HTTP 429)."""
@@ -461,6 +517,35 @@ class FakeFeishu:
                 return _error(400, 99992402, "field validation failed")
             self._card_updates.append(FakeCardUpdate(body["token"], body["card"], time.perf_counter()))
         return JSONResponse({"code": 0, "msg": "success"})
+
+    async def _batch_get_id(self, request: Request) -> Response:
+        """contact/v3/users/batch_get_id: one entry per email and mobile asked, user_id for known ones."""
+        if (denied := self._check_auth(request)) is not None:
+            return denied
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            body = None
+        emails = body.get("emails", []) if isinstance(body, dict) else None
+        mobiles = body.get("mobiles", []) if isinstance(body, dict) else None
+        if (
+            not isinstance(emails, list)
+            or not isinstance(mobiles, list)
+            or len(emails) > 50
+            or len(mobiles) > 50
+            or not all(isinstance(v, str) for v in [*emails, *mobiles])
+            or request.query_params.get("user_id_type", "open_id") != "open_id"
+        ):
+            return _error(400, 99992402, "field validation failed")
+        users = []
+        with self._lock:
+            for kind, values in (("email", emails), ("mobile", mobiles)):
+                for value in values:
+                    entry = {kind: value}
+                    if (found := self._directory.get((kind, value))) is not None:
+                        entry["user_id"] = found
+                    users.append(entry)
+        return JSONResponse({"code": 0, "msg": "success", "data": {"user_list": users}})
 
     # ---- admin (for benchmarks and other processes) -----------------------------------------------------
     async def _admin_state(self, request: Request) -> Response:
