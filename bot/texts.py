@@ -154,24 +154,37 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "/today 查看接下来 24 小时\n/tasks 查看任务\n"
         "/add <标题> <分钟> [by <时间>] [!] 添加任务（! 表示重要）\n"
         "/done <任务> 标记完成（同名任务写 /done <任务> #2 选第几个）\n/undone <任务> 恢复为未完成\n"
+        "/drop <任务> 放弃这个任务\n"
         "/unfinished [任务] [分钟] 报告没做完\n"
         "/lock <任务> 锁定它的下一个时间段（助手不再移动），/unlock <任务> 解除\n"
         "/prefs [day 08:00-22:30] [quiet 23:00-07:00] [lang zh|en] 设置\n"
-        "也可以直接说「没做完」或「报告还差30分钟」。",
+        "也可以直接说「没做完」或「报告还差30分钟」，或用一句话写任务：「明天下午3点前交报告，大概2小时」。",
         "I help you plan the next 24 hours.\n"
         "/today the next 24 hours\n/tasks your tasks\n"
         "/add <title> <minutes> [by <time>] [!] add a task (! = important)\n"
         "/done <task> mark a task done (/done <task> #2 picks among tasks with that name)\n"
-        "/undone <task> reopen a task\n/unfinished [task] [minutes] report unfinished work\n"
+        "/undone <task> reopen a task\n/drop <task> give a task up\n"
+        "/unfinished [task] [minutes] report unfinished work\n"
         "/lock <task> never move its next block (/unlock <task> undoes it)\n"
         "/prefs [day 08:00-22:30] [quiet 23:00-07:00] [lang zh|en] settings\n"
-        "Or just say “didn't finish the report, 30 min left”.",
+        "Or just say “didn't finish the report, 30 min left”, or write a task in plain words: "
+        "“finish the slides by Friday 5pm, about 90 min”.",
     ),
     "help.short": (
         "没看懂。发送 /help 查看用法，或直接说「没做完」。",
         "Sorry, I did not get that. Send /help, or say “unfinished”.",
     ),
     "not_allowed": ("你没有权限使用这个命令。", "You are not allowed to use this command."),
+    "task.duplicate": (
+        "你已经有一个未完成的「{title}」（{details}），这次没有重复添加。"
+        "确实要再加一个同名任务，发送：\n{again}",
+        "You already have an open “{title}” ({details}), so nothing was added twice. "
+        "To add another one anyway, send:\n{again}",
+    ),
+    "task.dropped": (
+        "已放弃「{title}」，它的提醒也取消了。发送 /undone {title} 可以恢复。",
+        "Dropped “{title}”; its reminders are canceled too. Send /undone {title} to bring it back.",
+    ),
     "capture.read": (
         "我读到的任务是这样的；没问题就发送这一行来添加（可以先改）：\n{command}",
         "Here is the task as I read it; send this line to add it (edit it first if needed):\n{command}",

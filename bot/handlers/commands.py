@@ -10,7 +10,7 @@ from bot.handlers.context import MessageContext
 from bot.handlers.done import done_router
 from bot.handlers.feedback import feedback_router
 from bot.handlers.lock import lock_router
-from bot.handlers.tasklines import local_time, task_line
+from bot.handlers.tasklines import local_time, task_details, task_line
 from bot.parse import Add, Help, ParseError, Prefs, Tasks, TimeRange, Today, parse_time_text
 from bot.router import Router, is_instance
 from bot.texts import parse_error_text, t
@@ -103,6 +103,7 @@ async def add_task(ctx: MessageContext) -> None:
         minutes=command.minutes,
         important=command.important,
         deadline=deadline,
+        again=command.again,
     )
     if not ctx.seen(handled):
         return
@@ -110,6 +111,12 @@ async def add_task(ctx: MessageContext) -> None:
     if isinstance(result, tasks.DeadlineUnreadable):
         error = result.error
         ctx.reply(parse_error_text(error, ctx.locale) if isinstance(error, ParseError) else str(error))
+    elif isinstance(result, tasks.DuplicateTitle):
+        same = result.task
+        details = " · ".join(task_details(same, handled.user, ctx.now, ctx.locale))
+        ctx.reply(
+            t("task.duplicate", ctx.locale, title=same.title, details=details, again=_again_line(command))
+        )
     elif isinstance(result, tasks.DeadlinePast):
         due = local_time(result.deadline, tz, ctx.now, with_date=True)
         ctx.reply(t("task.deadline_past", ctx.locale, due=due))
@@ -119,6 +126,14 @@ async def add_task(ctx: MessageContext) -> None:
         due = local_time(result.task.deadline, tz, ctx.now, with_date=True)
         task = result.task
         ctx.reply(t("task.added_due", ctx.locale, title=task.title, minutes=task.estimate_minutes, due=due))
+
+
+def _again_line(command: Add) -> str:
+    """The /add that adds another task of the same title (the same command with a trailing "+")."""
+    line = f"/add {command.title} {command.minutes}"
+    if command.deadline_text:
+        line += f" by {command.deadline_text}"
+    return line + (" !" if command.important else "") + " +"
 
 
 def _show_prefs(user: UserView, locale: str) -> str:

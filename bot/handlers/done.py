@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from bot.handlers.context import MessageContext
 from bot.handlers.tasklines import local_time, task_details
-from bot.parse.model import Done, Reopen
+from bot.parse.model import Done, Drop, Reopen
 from bot.router import Router, is_instance
 from bot.texts import t
 from scheduler.services import tasks
@@ -52,7 +52,7 @@ def unpicked_text(
     return _list_reply(ctx, user, name, miss, header)
 
 
-def task_ref(command: Done | Reopen) -> TaskRef:
+def task_ref(command: Done | Reopen | Drop) -> TaskRef:
     return TaskRef(command.task_ref, command.pick, command.whole)
 
 
@@ -70,6 +70,21 @@ async def mark_done(ctx: MessageContext) -> None:
     title = result.task.title
     hint = t("task.undo_hint", ctx.locale, command=f"/undone {title}")
     ctx.reply(t("task.done", ctx.locale, title=title) + hint)
+
+
+@done_router.route(is_instance(Drop))
+async def drop(ctx: MessageContext) -> None:
+    """The user gives a task up: canceled, its job with it; /undone brings it back."""
+    command = ctx.command
+    assert isinstance(command, Drop)
+    handled = await tasks.drop_task(ctx.deps.store, ctx.inbound, task_ref(command))
+    if not ctx.seen(handled):
+        return
+    result = handled.result
+    if isinstance(result, Unpicked):
+        ctx.reply(unpicked_text(ctx, handled.user, result, "drop"))
+        return
+    ctx.reply(t("task.dropped", ctx.locale, title=result.task.title))
 
 
 @done_router.route(is_instance(Reopen))

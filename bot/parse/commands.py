@@ -15,6 +15,7 @@ from bot.parse.model import (
     AdminSub,
     Command,
     Done,
+    Drop,
     Help,
     Lock,
     ParseError,
@@ -41,7 +42,7 @@ _ADMIN_USAGE = {
     AdminSub.RETRY: "/admin retry <notification id>",
     AdminSub.STATS: "/admin stats",
 }
-ADD_USAGE = "/add <title> <minutes> [by <time>] [!]"
+ADD_USAGE = "/add <title> <minutes> [by <time>] [!] [+]"
 # "写周报 #2": the second of the tasks the bot listed for "写周报"
 _PICK = re.compile(r"(?P<ref>.*?)\s*#\s*(?P<n>\d{1,3})")
 # A number that is clearly meant as the minutes even though it cannot be valid ("-30", "1000000").
@@ -95,8 +96,11 @@ def _minutes_token(token: str) -> int | None:
 
 
 def _parse_add(rest: str) -> Add:
-    important = rest.endswith("!")
-    rest = rest.rstrip("!").strip()
+    # trailing flags, in either order: "!" important, "+" another task even if the title is taken
+    flags = re.search(r"[\s!+]*$", rest)
+    tail = flags.group(0) if flags else ""
+    important, again = "!" in tail, "+" in tail
+    rest = rest[: len(rest) - len(tail)].strip() if tail else rest.strip()
     tokens = rest.split()
     deadline: str | None = None
     minutes: int | None = None
@@ -136,7 +140,7 @@ def _parse_add(rest: str) -> Add:
     check_minutes(minutes, "add")
     if deadline is not None:
         _check_time(deadline, "add")
-    return Add(title=title, minutes=minutes, deadline_text=deadline, important=important)
+    return Add(title=title, minutes=minutes, deadline_text=deadline, important=important, again=again)
 
 
 def _check_time(text: str, command: str) -> None:
@@ -163,6 +167,10 @@ def _task_ref(rest: str, command: str) -> tuple[str, int | None, str | None]:
 
 def _parse_done(rest: str) -> Done:
     return Done(*_task_ref(rest, "done"))
+
+
+def _parse_drop(rest: str) -> Drop:
+    return Drop(*_task_ref(rest, "drop"))
 
 
 def _parse_reopen(rest: str) -> Reopen:
@@ -259,6 +267,7 @@ _SLASH: dict[str, Callable[[str], Command]] = {
     "add": _parse_add,
     "done": _parse_done,
     "undone": _parse_reopen,
+    "drop": _parse_drop,
     "reopen": _parse_reopen,
     "unfinished": _parse_unfinished,
     "lock": _parse_lock,

@@ -81,6 +81,16 @@ class Add:
     minutes: int
     deadline_text: str | None = None  # resolve with parse_time_text(text, now, tz)
     important: bool = False
+    again: bool = False  # a trailing "+": add it even though an open task has the same title
+
+
+@dataclass(frozen=True)
+class Drop:
+    """`/drop <task> [#n]`: the user gives the task up (canceled: its job and pending card go too)."""
+
+    task_ref: str
+    pick: int | None = None
+    whole: str | None = None
 
 
 @dataclass(frozen=True)
@@ -166,4 +176,6 @@ class Unknown:
     text: str
 
 
-Command: TypeAlias = Help | Today | Tasks | Add | Done | Reopen | Lock | Unfinished | Prefs | Admin | Unknown
+Command: TypeAlias = (
+    Help | Today | Tasks | Add | Done | Drop | Reopen | Lock | Unfinished | Prefs | Admin | Unknown
+)

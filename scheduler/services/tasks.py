@@ -68,7 +68,14 @@ class TaskChanged:
     task: TaskView
 
 
-AddOutcome = TaskAdded | DeadlinePast | DeadlineUnreadable
+@dataclass(frozen=True)
+class DuplicateTitle:
+    """An open task already has this title: nothing added (the user may edit it, or add another)."""
+
+    task: TaskView
+
+
+AddOutcome = TaskAdded | DeadlinePast | DeadlineUnreadable | DuplicateTitle
 ChangeOutcome = TaskChanged | Unpicked
 
 
@@ -113,11 +120,18 @@ async def add_task(
     minutes: int,
     important: bool = False,
     deadline: TimeReader | None = None,
+    again: bool = False,
 ) -> Handled[AddOutcome] | None:
     """A new open task of the sender; with a deadline it gets an urgency threshold (a day before) and a
-    job. A deadline that has passed is refused. None: the message was already handled."""
+    job. A deadline that has passed is refused; a title an open task already has is not added twice
+    unless `again`. None: the message was already handled."""
 
     async def work(t: Turn) -> AddOutcome:
+        if not again:
+            same = list(await t.uow.tasks.for_user(t.user.id, statuses=(TaskStatus.OPEN,)))
+            twin = next((x for x in open_order(same) if _same_title(x.title, title)), None)
+            if twin is not None:
+                return DuplicateTitle(task_view(twin))
         due: datetime | None = None
         if deadline is not None:
             try:
@@ -145,9 +159,12 @@ async def add_task(
     return await handle(store, message, work)
 
 
-async def _change_status(t: Turn, named: TaskRef, old: TaskStatus, new: TaskStatus) -> ChangeOutcome:
-    tasks = await t.uow.tasks.for_user(t.user.id, statuses=(old,))
-    found = pick_task(tasks, named, open_order if old == TaskStatus.OPEN else done_order)
+async def _change_status(
+    t: Turn, named: TaskRef, old: TaskStatus | tuple[TaskStatus, ...], new: TaskStatus
+) -> ChangeOutcome:
+    olds = old if isinstance(old, tuple) else (old,)
+    tasks = await t.uow.tasks.for_user(t.user.id, statuses=olds)
+    found = pick_task(tasks, named, open_order if olds == (TaskStatus.OPEN,) else done_order)
     if isinstance(found, Unpicked):
         return found
     found.status = new
@@ -155,6 +172,20 @@ async def _change_status(t: Turn, named: TaskRef, old: TaskStatus, new: TaskStat
     found.updated_at = t.now
     await sync_job(t.uow, found, t.now)
     return TaskChanged(task_view(found))
+
+
+def _same_title(a: str, b: str) -> bool:
+    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+
+
+async def drop_task(store: Store, message: InboundMessage, named: TaskRef) -> Handled[ChangeOutcome] | None:
+    """The sender gives up their open task `named`: canceled, its pending job canceled (a card still out
+    for it is refused on Apply as done)."""
+
+    async def work(t: Turn) -> ChangeOutcome:
+        return await _change_status(t, named, TaskStatus.OPEN, TaskStatus.CANCELED)
+
+    return await handle(store, message, work)
 
 
 async def mark_done(store: Store, message: InboundMessage, named: TaskRef) -> Handled[ChangeOutcome] | None:
@@ -167,10 +198,10 @@ async def mark_done(store: Store, message: InboundMessage, named: TaskRef) -> Ha
 
 
 async def reopen_task(store: Store, message: InboundMessage, named: TaskRef) -> Handled[ChangeOutcome] | None:
-    """The sender's done task `named` is open again; its job is re-armed like any task edit."""
+    """The sender's done (or dropped) task `named` is open again; its job is re-armed like any task edit."""
 
     async def work(t: Turn) -> ChangeOutcome:
-        return await _change_status(t, named, TaskStatus.DONE, TaskStatus.OPEN)
+        return await _change_status(t, named, (TaskStatus.DONE, TaskStatus.CANCELED), TaskStatus.OPEN)
 
     return await handle(store, message, work)
 

@@ -47,3 +47,39 @@ async def test_a_deadline_that_has_passed_is_named(harness: Harness) -> None:
     reply = await _said(h, ALICE, "11月29日 18:00前交报告 1小时", "om_p1")
     assert "已经过去了" in reply
     assert await h.count("tasks") == 0
+
+
+async def test_the_same_add_twice_asks_instead_of_duplicating_and_plus_adds_another(harness: Harness) -> None:
+    h = harness
+    await h.add_user(ALICE)
+    await _said(h, ALICE, "/add 写周报 60 by 明天18:00", "om_d1")
+    reply = await _said(h, ALICE, "/add 写周报 60 by 明天18:00", "om_d2")
+    assert "已经有一个未完成的「写周报」" in reply
+    assert reply.splitlines()[-1] == "/add 写周报 60 by 明天18:00 +"
+    assert await h.count("tasks") == 1
+    await _said(h, ALICE, reply.splitlines()[-1], "om_d3")
+    assert await h.count("tasks", title="写周报") == 2
+
+
+async def test_drop_cancels_the_task_and_its_job(harness: Harness) -> None:
+    h = harness
+    await h.add_user(ALICE)
+    await _said(h, ALICE, "/add 写周报 60 by 明天18:00", "om_x1")
+    assert await h.count("jobs", status="pending") == 1
+    reply = await _said(h, ALICE, "/drop 周报", "om_x2")
+    assert "已放弃「写周报」" in reply
+    assert await h.count("tasks", status="canceled") == 1
+    assert await h.count("jobs", status="pending") == 0
+    reply = await _said(h, ALICE, "/drop 周报", "om_x3")
+    assert "周报" in reply  # nothing open by that name any more: said so
+    assert await h.count("tasks", status="canceled") == 1
+
+
+async def test_a_dropped_task_comes_back_with_undone(harness: Harness) -> None:
+    h = harness
+    await h.add_user(ALICE)
+    await _said(h, ALICE, "/add 写周报 60 by 明天18:00", "om_u1")
+    await _said(h, ALICE, "/drop 写周报", "om_u2")
+    await _said(h, ALICE, "/undone 写周报", "om_u3")
+    assert await h.count("tasks", status="open") == 1
+    assert await h.count("jobs", status="pending") == 1

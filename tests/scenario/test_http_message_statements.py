@@ -13,7 +13,8 @@ from tests.statements import StatementLog, count_statements
 #   /today: inbox insert, sender, blocks, their tasks, fixed events, day extensions, inbox settled = 7
 #   a redelivered message: the inbox insert that collides, nothing else = 1
 # /today reads the blocks, tasks, fixed events, day extensions and the copy of the Feishu busy time.
-CEILINGS = {"/add 周报 30 by 明天18:00": 5, "/today": 8}
+# /add also reads the open tasks (a title already taken is asked about, not added twice).
+CEILINGS = {"/add 周报 30 by 明天18:00": 6, "/today": 8}
 
 
 async def _counted(h: Harness, text: str, **kw: object) -> StatementLog:

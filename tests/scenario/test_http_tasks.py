@@ -32,7 +32,7 @@ async def test_two_tasks_with_one_title_are_listed_and_either_can_be_completed(h
     h = harness
     await h.message(ALICE, "/add 写周报 30")
     h.clock.advance(minutes=1)
-    await h.message(ALICE, "/add 写周报 45 by 明天18:00")
+    await h.message(ALICE, "/add 写周报 45 by 明天18:00 +")  # "+": another task of the same title
 
     listing = await _reply(h, ALICE, "/done 写周报")
 
