@@ -161,6 +161,7 @@ from app.cli_dryrun import dry_run_command  # noqa: E402
 from app.cli_eval import eval_llm_command  # noqa: E402
 from app.cli_ops import COMMANDS as OPS_COMMANDS  # noqa: E402
 from app.cli_serve import serve_command  # noqa: E402
+from app.cli_users import users_group  # noqa: E402
 from app.demo import demo_command  # noqa: E402
 
 main.add_command(demo_command)
@@ -168,6 +169,7 @@ main.add_command(doctor_command)
 main.add_command(dry_run_command)
 main.add_command(eval_llm_command)
 main.add_command(serve_command)
+main.add_command(users_group)
 for command in OPS_COMMANDS:
     main.add_command(command)
 

@@ -49,3 +49,24 @@ async def find_or_create(uow: UnitOfWork, open_id: str, new: NewUser, now: datet
     if existing is None:  # pragma: no cover
         raise LookupError(f"user {open_id} collided but is gone")
     return existing
+
+
+async def add_user(uow: UnitOfWork, open_id: str, name: str | None, new: NewUser, now: datetime) -> bool:
+    """An operator adds a user they looked up (`smartflow users add`): created with the configured
+    defaults and `name` (else the open_id, as a first message would), or left as it is when already there
+    (the caller commits). True when created."""
+    if await uow.users.get_by_open_id(open_id) is not None:
+        return False
+    row = User(
+        open_id=open_id,
+        name=name or open_id,
+        timezone=new.timezone,
+        locale=Locale(new.locale),
+        day_start=new.day_start,
+        day_end=new.day_end,
+        daily_card_cap=new.daily_card_cap,
+        role=Role.USER,
+        created_at=now,
+        updated_at=now,
+    )
+    return await uow.users.add_if_absent(row)
