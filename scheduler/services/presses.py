@@ -47,7 +47,10 @@ class PressKind(StrEnum):
     @property
     def task_action(self) -> TaskAction | None:
         """The late-deadline action this press is (move the deadline, snooze, drop), else None."""
-        return TaskAction(self.value) if self.value in TaskAction._value2member_map_ else None
+        try:
+            return TaskAction(self.value)
+        except ValueError:
+            return None
 
 
 class Note(StrEnum):
