@@ -16,7 +16,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from bot.cards import PayloadError, ToastKind, build_working_card, toast, unpack
+from bot.cards import CardError, PayloadError, ToastKind, build_working_card, toast, unpack
 from bot.handlers.cardview import card_for_view
 from bot.handlers.deps import BotDeps
 from bot.handlers.feedback import run_feedback
@@ -134,9 +134,14 @@ async def _process(deps: BotDeps, press: Press, now: datetime, said: dict[str, s
         return answer(toast(ToastKind.NOT_OWNER, rec.operator_locale))
     if rec.status == "in_progress":
         return answer(toast(ToastKind.WORKING, rec.operator_locale))
-    if rec.status == "repeat" and rec.view is not None:
-        return answer(None, card_for_view(rec.view, now, None, rec.chosen))
-    return await _finish(deps, press, now, rec.operator_locale)
+    try:
+        if rec.status == "repeat" and rec.view is not None:
+            return answer(None, card_for_view(rec.view, now, None, rec.chosen))
+        return await _finish(deps, press, now, rec.operator_locale)
+    except CardError:
+        # The press is done (or was before); only its card cannot be drawn: say so, keep the card as it is.
+        log.exception("the card for preview %s cannot be built", press.preview_id)
+        return answer(toast(ToastKind.ERROR, rec.operator_locale))
 
 
 async def _update_later(deps: BotDeps, click: ClickIn, work: asyncio.Task[CallbackAnswer]) -> None:

@@ -133,3 +133,20 @@ async def test_a_click_past_the_budget_gets_a_toast_now_and_a_card_update_later(
     assert [u.token for u in updates] == ["c-late"]
     assert updates[0].card["header"]["template"] == "green"
     assert await h.count("change_sets") == 1
+
+
+async def test_a_press_whose_card_cannot_be_drawn_is_answered_with_a_toast(harness: Harness) -> None:
+    h = harness
+    card, values = await _due_card(h)
+    async with h.store.uow() as uow:  # a stored preview no card can show (a propose with no option)
+        for preview in await uow.previews.list_by_ids([values[0]["p"]]):
+            preview.candidates = []
+        await uow.commit()
+
+    response = await h.click(ALICE, _applies(values)[0], card.message_id)
+
+    assert response.status_code == 200
+    body = json.loads(response.content)
+    assert body["toast"]["type"] == "error"
+    assert "card" not in body
+    assert await h.count("blocks") == 0
