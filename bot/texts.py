@@ -154,7 +154,7 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "/today 查看接下来 24 小时\n/tasks 查看任务\n"
         "/add <标题> <分钟> [by <时间>] [!] 添加任务（! 表示重要）\n"
         "/done <任务> 标记完成（同名任务写 /done <任务> #2 选第几个）\n/undone <任务> 恢复为未完成\n"
-        "/drop <任务> 放弃这个任务\n"
+        "/edit <任务> [分钟] [by <时间>|by none] [!|-] 修改任务，/drop <任务> 放弃这个任务\n"
         "/unfinished [任务] [分钟] 报告没做完\n"
         "/lock <任务> 锁定它的下一个时间段（助手不再移动），/unlock <任务> 解除\n"
         "/prefs [day 08:00-22:30] [quiet 23:00-07:00] [lang zh|en] 设置\n"
@@ -163,7 +163,8 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "/today the next 24 hours\n/tasks your tasks\n"
         "/add <title> <minutes> [by <time>] [!] add a task (! = important)\n"
         "/done <task> mark a task done (/done <task> #2 picks among tasks with that name)\n"
-        "/undone <task> reopen a task\n/drop <task> give a task up\n"
+        "/undone <task> reopen a task\n/edit <task> [minutes] [by <time>|by none] [!|-] change a task, "
+        "/drop <task> give it up\n"
         "/unfinished [task] [minutes] report unfinished work\n"
         "/lock <task> never move its next block (/unlock <task> undoes it)\n"
         "/prefs [day 08:00-22:30] [quiet 23:00-07:00] [lang zh|en] settings\n"
@@ -180,6 +181,12 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "确实要再加一个同名任务，发送：\n{again}",
         "You already have an open “{title}” ({details}), so nothing was added twice. "
         "To add another one anyway, send:\n{again}",
+    ),
+    "task.edited": ("已更新：{details}", "Updated: {details}"),
+    "task.edit_deadline_past": (
+        "截止时间 {due} 已经过去了，任务没有修改。请给一个将来的时间，例如 by 明天18:00。",
+        "The deadline {due} has already passed; the task was not changed. "
+        "Give a time ahead, e.g. by tomorrow 18:00.",
     ),
     "task.dropped": (
         "已放弃「{title}」，它的提醒也取消了。发送 /undone {title} 可以恢复。",
@@ -426,6 +433,10 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "parse.missing_deadline": ("「{word}」后面缺少截止时间，例如 /add 写周报 30 by 明天18:00", "{message}"),
     "parse.minutes_out_of_range": ("分钟数必须在 {min} 到 {max} 之间（现在是 {minutes}）", "{message}"),
     "parse.missing_task": ("请说明是哪个任务，例如 /done 实验报告", "{message}"),
+    "parse.nothing_to_edit": (
+        "请说明要改什么。用法：/edit <任务> [分钟] [by <时间>|by none] [!|-]",
+        "{message}",
+    ),
     "parse.bad_time": ("看不懂时间「{text}」，可以写 18:00、明天18:00、周五 18:00 或 ISO 8601", "{message}"),
     "parse.missing_time_of_day": ("请给「{text}」加上具体时间，例如 18:00", "{message}"),
     "parse.bad_prefs": ("设置项 {key} 缺少取值。用法：{usage}", "{message}"),

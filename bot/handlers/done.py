@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from bot.handlers.context import MessageContext
 from bot.handlers.tasklines import local_time, task_details
-from bot.parse.model import Done, Drop, Reopen
+from bot.parse import ParseError, parse_time_text
+from bot.parse.model import Done, Drop, Edit, Reopen
 from bot.router import Router, is_instance
-from bot.texts import t
+from bot.texts import parse_error_text, t
 from scheduler.services import tasks
 from scheduler.services.tasks import Miss, TaskRef, Unpicked
 from scheduler.services.types import TaskView, UserView
@@ -70,6 +72,43 @@ async def mark_done(ctx: MessageContext) -> None:
     title = result.task.title
     hint = t("task.undo_hint", ctx.locale, command=f"/undone {title}")
     ctx.reply(t("task.done", ctx.locale, title=title) + hint)
+
+
+@done_router.route(is_instance(Edit))
+async def edit(ctx: MessageContext) -> None:
+    """Change a task's minutes, deadline or importance; the reply shows it as it is now."""
+    command = ctx.command
+    assert isinstance(command, Edit)
+    reader = None
+    if command.deadline_text is not None:
+        text = command.deadline_text
+
+        def reader(now: datetime, tz: str) -> datetime:
+            return parse_time_text(text, now, tz)
+
+    handled = await tasks.edit_task(
+        ctx.deps.store,
+        ctx.inbound,
+        TaskRef(command.task_ref),
+        minutes=command.minutes,
+        deadline=reader,
+        clear_deadline=command.clear_deadline,
+        important=command.important,
+    )
+    if not ctx.seen(handled):
+        return
+    result = handled.result
+    if isinstance(result, Unpicked):
+        ctx.reply(unpicked_text(ctx, handled.user, result, "edit"))
+    elif isinstance(result, tasks.DeadlineUnreadable):
+        error = result.error
+        ctx.reply(parse_error_text(error, ctx.locale) if isinstance(error, ParseError) else str(error))
+    elif isinstance(result, tasks.DeadlinePast):
+        due = local_time(result.deadline, handled.user.timezone, ctx.now, with_date=True)
+        ctx.reply(t("task.edit_deadline_past", ctx.locale, due=due))
+    else:
+        details = " · ".join(task_details(result.task, handled.user, ctx.now, ctx.locale))
+        ctx.reply(t("task.edited", ctx.locale, details=details))
 
 
 @done_router.route(is_instance(Drop))

@@ -16,6 +16,7 @@ from bot.parse.model import (
     Command,
     Done,
     Drop,
+    Edit,
     Help,
     Lock,
     ParseError,
@@ -169,6 +170,52 @@ def _parse_done(rest: str) -> Done:
     return Done(*_task_ref(rest, "done"))
 
 
+EDIT_USAGE = "/edit <task> [minutes] [by <time>|by none] [!|-]"
+_NO_DEADLINE = frozenset({"none", "no", "off", "无", "不限", "没有"})
+
+
+def _parse_edit(rest: str) -> Edit:
+    tokens = rest.split()
+    important: bool | None = None
+    if tokens and tokens[-1] in ("!", "-"):
+        important = tokens.pop() == "!"
+    elif tokens and tokens[-1].endswith("!") and len(tokens[-1]) > 1:
+        tokens[-1], important = tokens[-1][:-1], True
+    deadline: str | None = None
+    clear = False
+    by = next((i for i in range(len(tokens) - 1, 0, -1) if tokens[i].casefold() in _BY_WORDS), None)
+    if by is not None:
+        after = " ".join(tokens[by + 1 :])
+        if not after:
+            raise ParseError(
+                ParseErrorCode.MISSING_DEADLINE,
+                f"the time after {tokens[by]!r} is missing: {EDIT_USAGE}",
+                command="edit",
+                params={"word": tokens[by], "usage": EDIT_USAGE},
+            )
+        if after.casefold() in _NO_DEADLINE:
+            clear = True
+        else:
+            _check_time(after, "edit")
+            deadline = after
+        tokens = tokens[:by]
+    minutes = _minutes_token(tokens[-1]) if len(tokens) >= 2 else None
+    if minutes is not None:
+        check_minutes(minutes, "edit")
+        tokens = tokens[:-1]
+    ref = " ".join(tokens)
+    if not ref:
+        raise ParseError(ParseErrorCode.MISSING_TASK, f"say which task: {EDIT_USAGE}", command="edit")
+    if minutes is None and deadline is None and not clear and important is None:
+        raise ParseError(
+            ParseErrorCode.NOTHING_TO_EDIT,
+            f"say what to change: {EDIT_USAGE}",
+            command="edit",
+            params={"usage": EDIT_USAGE},
+        )
+    return Edit(ref, minutes, deadline, clear, important)
+
+
 def _parse_drop(rest: str) -> Drop:
     return Drop(*_task_ref(rest, "drop"))
 
@@ -268,6 +315,7 @@ _SLASH: dict[str, Callable[[str], Command]] = {
     "done": _parse_done,
     "undone": _parse_reopen,
     "drop": _parse_drop,
+    "edit": _parse_edit,
     "reopen": _parse_reopen,
     "unfinished": _parse_unfinished,
     "lock": _parse_lock,

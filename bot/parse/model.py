@@ -32,6 +32,7 @@ class ParseErrorCode(StrEnum):
     UNKNOWN_ADMIN_COMMAND = "unknown_admin_command"
     MISSING_ARGUMENT = "missing_argument"
     UNEXPECTED_ARGUMENT = "unexpected_argument"
+    NOTHING_TO_EDIT = "nothing_to_edit"
 
 
 class ParseError(ValueError):
@@ -82,6 +83,18 @@ class Add:
     deadline_text: str | None = None  # resolve with parse_time_text(text, now, tz)
     important: bool = False
     again: bool = False  # a trailing "+": add it even though an open task has the same title
+
+
+@dataclass(frozen=True)
+class Edit:
+    """`/edit <task> [minutes] [by <time>|by none] [!|-]`: change what is given, keep the rest.
+    `clear_deadline`: "by none"; `important`: True ("!"), False ("-"), None (unchanged)."""
+
+    task_ref: str
+    minutes: int | None = None
+    deadline_text: str | None = None
+    clear_deadline: bool = False
+    important: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -177,5 +190,5 @@ class Unknown:
 
 
 Command: TypeAlias = (
-    Help | Today | Tasks | Add | Done | Drop | Reopen | Lock | Unfinished | Prefs | Admin | Unknown
+    Help | Today | Tasks | Add | Edit | Done | Drop | Reopen | Lock | Unfinished | Prefs | Admin | Unknown
 )

@@ -174,6 +174,53 @@ async def _change_status(
     return TaskChanged(task_view(found))
 
 
+EditOutcome = TaskChanged | Unpicked | DeadlinePast | DeadlineUnreadable
+
+
+async def edit_task(
+    store: Store,
+    message: InboundMessage,
+    named: TaskRef,
+    *,
+    minutes: int | None = None,
+    deadline: TimeReader | None = None,
+    clear_deadline: bool = False,
+    important: bool | None = None,
+) -> Handled[EditOutcome] | None:
+    """Change the given fields of the sender's open task `named` (the rest stay): its urgency threshold
+    follows the deadline, its job is re-armed, and the schedule version moves on (a card planned on the
+    old task is refused on Apply). A deadline that has passed is refused and nothing changes."""
+
+    async def work(t: Turn) -> EditOutcome:
+        tasks = await t.uow.tasks.for_user(t.user.id, statuses=(TaskStatus.OPEN,))
+        found = pick_task(tasks, named)
+        if isinstance(found, Unpicked):
+            return found
+        if deadline is not None:
+            try:
+                due = deadline(t.now, t.user.timezone)
+            except ValueError as exc:
+                return DeadlineUnreadable(exc)
+            if due <= t.now:
+                return DeadlinePast(due)
+            found.deadline, found.urgency_threshold_at = due, due - URGENT_WITHIN
+        elif clear_deadline:
+            found.deadline = found.urgency_threshold_at = None
+        if minutes is not None:
+            found.estimate_minutes = minutes
+        if important is not None:
+            urgent = found.quadrant in (1, 3)
+            found.quadrant = (1 if urgent else 2) if important else (3 if urgent else 4)
+        found.version += 1
+        found.updated_at = t.now
+        t.user.schedule_version += 1
+        t.user.updated_at = t.now
+        await sync_job(t.uow, found, t.now)
+        return TaskChanged(task_view(found))
+
+    return await handle(store, message, work)
+
+
 def _same_title(a: str, b: str) -> bool:
     return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
 

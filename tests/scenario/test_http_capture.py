@@ -83,3 +83,25 @@ async def test_a_dropped_task_comes_back_with_undone(harness: Harness) -> None:
     await _said(h, ALICE, "/undone 写周报", "om_u3")
     assert await h.count("tasks", status="open") == 1
     assert await h.count("jobs", status="pending") == 1
+
+
+async def test_edit_changes_the_given_fields_and_rearms_the_job(harness: Harness) -> None:
+    h = harness
+    await h.add_user(ALICE)
+    await _said(h, ALICE, "/add 写周报 60", "om_ed1")
+    assert await h.count("jobs", status="pending") == 0  # no deadline: no job
+    reply = await _said(h, ALICE, "/edit 周报 90 by 明天18:00 !", "om_ed2")
+    assert reply.startswith("已更新：写周报")
+    assert "90" in reply
+    assert await h.count("tasks", estimate_minutes=90, quadrant=2) == 1
+    assert await h.count("jobs", status="pending") == 1  # a deadline: the job is armed
+    await _said(h, ALICE, "/edit 周报 by none -", "om_ed3")
+    assert await h.count("tasks", quadrant=4) == 1
+    assert await h.count("jobs", status="pending") == 0
+    reply = await _said(h, ALICE, "/edit 周报 by 11-29 18:00", "om_ed4")
+    assert "已经过去了，任务没有修改" in reply
+    assert await h.count("tasks", quadrant=4, estimate_minutes=90) == 1  # unchanged
+    reply = await _said(h, ALICE, "/edit 周报", "om_ed5")
+    assert "请说明要改什么" in reply
+    reply = await _said(h, ALICE, "/edit 不存在的任务 30", "om_ed6")
+    assert "不存在的任务" in reply
