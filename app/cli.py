@@ -20,6 +20,7 @@ from app.cli_support import (
     settings_of,
     wall_clock_now,
 )
+from app.cli_users import feishu_directory
 from store import Store, StoreError, migrate
 from store.engine import sqlite_path
 from store.errors import DatabaseError
@@ -70,7 +71,7 @@ def import_(ctx: click.Context, file: Path) -> None:
     The whole file is checked first; on any error nothing is written and every problem is listed."""
     settings = settings_of(ctx)
     try:
-        doc, lines = importer.read_file(file)
+        doc, lines = importer.read_file(file, feishu_directory(settings))
     except importer.ImportRejectedError as exc:
         _reject(file, exc)
     total = importer.count_records(doc)

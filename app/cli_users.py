@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 import click
 
 from app.cli_support import EXIT_CONFIG, fail, run_with_store, settings_of, wall_clock_now
+from app.importer import Directory
 from app.settings import Settings
 from app.wiring import make_feishu_client
 from bot.feishu.errors import FeishuError
@@ -70,6 +72,19 @@ def users_add(
     for (kind, value), was_created in zip(wanted, created, strict=True):
         verb = "added" if was_created else "already there"
         click.echo(f"{verb:<13} {found[kind, value]}  ({kind} {value})")
+
+
+def feishu_directory(settings: Settings) -> Directory | None:
+    """The lookup an import uses for users given by email or mobile (None without a Feishu app); a Feishu
+    failure exits with one line naming it."""
+    if not settings.feishu_configured:
+        return None
+
+    def look_up(emails: Sequence[str], mobiles: Sequence[str]) -> dict[tuple[str, str], str | None]:
+        wanted = [("email", e) for e in emails] + [("mobile", m) for m in mobiles]
+        return asyncio.run(_resolve(settings, wanted))
+
+    return look_up
 
 
 async def _resolve(settings: Settings, wanted: list[tuple[str, str]]) -> dict[tuple[str, str], str | None]:

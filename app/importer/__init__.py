@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from app.importer.addresses import Directory
 from app.importer.checks import build_plan
 from app.importer.errors import ImportErrorCode, ImportRejectedError, Problem
 from app.importer.parse import LineMap, parse_text, read_file
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "Defaults",
+    "Directory",
     "ImportErrorCode",
     "ImportFile",
     "ImportRejectedError",

@@ -11,6 +11,7 @@ import yaml
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
+from app.importer.addresses import Directory, resolve_addresses
 from app.importer.errors import ImportErrorCode, ImportRejectedError, Problem
 from app.importer.schema import BlockIn, FixedEventIn, ImportFile, Record, TaskIn, UserIn
 
@@ -212,7 +213,7 @@ EMPTY_FILE = "the file is empty: nothing to import"
 NO_RECORDS = "nothing to import: no users, fixed_events, tasks or blocks"
 
 
-def parse_text(text: str, *, is_json: bool) -> tuple[ImportFile, LineMap]:
+def parse_text(text: str, *, is_json: bool, directory: Directory | None = None) -> tuple[ImportFile, LineMap]:
     """Parse and shape-check one document.
 
     A file that cannot be read as a document (malformed, nested too deeply, empty) raises
@@ -221,7 +222,10 @@ def parse_text(text: str, *, is_json: bool) -> tuple[ImportFile, LineMap]:
     and refuses the file.
 
     Empty sections (`users:` with nothing, or `[]`) are the same as absent ones; a file without a single
-    record (zero bytes, only whitespace or comments, `{}`, only empty sections) is refused."""
+    record (zero bytes, only whitespace or comments, `{}`, only empty sections) is refused.
+
+    Users given by `email:` or `mobile:` instead of `open_id:` are looked up with `directory` first
+    (app.importer.addresses)."""
     if not text.lstrip("\ufeff").strip():
         raise _rejected(EMPTY_FILE)
     data, lines = _load_json(text) if is_json else _load_yaml(text)
@@ -231,6 +235,9 @@ def parse_text(text: str, *, is_json: bool) -> tuple[ImportFile, LineMap]:
         problem = Problem("file", "must be a mapping with users, fixed_events, tasks and blocks", 1)
         raise ImportRejectedError(ImportErrorCode.INVALID, [problem])
     problems = list(lines.duplicates)
+    addressed = resolve_addresses(data, lines.line, directory)
+    problems.extend(addressed.problems)
+    lines.left_out_users.update(addressed.left_out)
     records: dict[str, list[Record]] = {name: [] for name in _RECORDS}
     for name, value in data.items():
         section = str(name)
@@ -246,6 +253,8 @@ def parse_text(text: str, *, is_json: bool) -> tuple[ImportFile, LineMap]:
             problems.append(Problem(section, "must be a list of records", lines.line([section])))
             continue
         for i, item in enumerate(value):
+            if section == "users" and i in addressed.skip_users:
+                continue
             try:
                 records[section].append(_RECORDS[section].model_validate(item))
             except ValidationError as exc:
@@ -294,10 +303,10 @@ def _message(err: ErrorDetails) -> str:
     return msg
 
 
-def read_file(path: Path) -> tuple[ImportFile, LineMap]:
+def read_file(path: Path, directory: Directory | None = None) -> tuple[ImportFile, LineMap]:
     """Read FILE; `.json` is JSON, anything else YAML (JSON is accepted there too)."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise _rejected(f"cannot read {path}: {exc}") from exc
-    return parse_text(text, is_json=path.suffix.lower() == ".json")
+    return parse_text(text, is_json=path.suffix.lower() == ".json", directory=directory)
