@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from scheduler.planning import model as pm
 from scheduler.services.calendar import as_fixed_events
 from scheduler.services.feedback import resolve_unfinished, started_blocks
+from scheduler.services.movecap import moved_today
 from store import UnitOfWork
 from store.enums import TriggerType
 from store.models import Block, BusyTime, DayExtension, FixedEvent, Task, Trigger, User
@@ -113,6 +114,7 @@ def build_context(  # noqa: PLR0917 - mirrors PlanningContext
     grid_minutes: int = 15,
     horizon_hours: int = 24,
     busy: Iterable[BusyTime] = (),
+    moved_today: int = 0,
 ) -> pm.PlanningContext:
     """The planning context from rows that may cover more (a whole batch of users): keeps the user's
     blocks in the window (in the order given: by start), their tasks and the target task (by id), the
@@ -143,6 +145,7 @@ def build_context(  # noqa: PLR0917 - mirrors PlanningContext
             if x.user_id == user.id and first <= x.day <= last
         ),
         horizon_hours=horizon_hours,
+        moved_today=moved_today,
     )
 
 
@@ -190,8 +193,11 @@ async def load_context(  # noqa: PLR0917 - mirrors PlanningContext
     events = await uow.events.for_user(user.id)
     extensions = await uow.day_extensions.between(user.id, first, last)
     busy = await uow.calendar.busy([user.id], lo, hi)
+    moved = 0
+    if target.kind == pm.TargetKind.UNFINISHED:  # only a report's strategies move blocks
+        moved = (await moved_today(uow, [user], now)).get(user.id, 0)
     return build_context(
-        user, now, target, blocks, tasks, events, extensions, grid_minutes, horizon_hours, busy
+        user, now, target, blocks, tasks, events, extensions, grid_minutes, horizon_hours, busy, moved
     )
 
 

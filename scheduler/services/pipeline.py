@@ -37,6 +37,7 @@ from scheduler.services.context import (
 )
 from scheduler.services.dryrun import DryRunReport
 from scheduler.services.errors import ErrorCode, ServiceError
+from scheduler.services.movecap import moved_today
 from scheduler.services.outcomes import retrying
 from scheduler.services.tasks import TaskRef, Unpicked, pick_task
 from scheduler.services.triggers import create_trigger
@@ -257,6 +258,14 @@ class Pipeline:
         blocks_of, events_of, extensions_of = _by_user(blocks), _by_user(events), _by_user(extensions)
         busy_of = _by_user(busy)
         task_by_id = {t.id: t for t in tasks}
+        # the per-day move cap matters to the strategies that move blocks (unfinished reports): the blocks
+        # already moved today, one query, only for a batch with a report
+        reports = [(t, u) for t, u, x in prepared if x.kind == pm.TargetKind.UNFINISHED]
+        moved = (
+            await moved_today(uow, [u for _, u in reports], [t.effective_now for t, _ in reports])
+            if reports
+            else {}
+        )
         for trigger, user, target in prepared:
             try:
                 mine = blocks_of.get(user.id, [])
@@ -271,6 +280,7 @@ class Pipeline:
                     extensions_of.get(user.id, []),
                     self._grid,
                     busy=busy_of.get(user.id, []),
+                    moved_today=moved.get(user.id, 0) if target.kind == pm.TargetKind.UNFINISHED else 0,
                 )
             except (ServiceError, ValueError, LookupError) as exc:
                 out[trigger.id] = exc

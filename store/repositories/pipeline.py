@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from sqlalchemy import select
@@ -116,3 +116,13 @@ class ChangeSetRepository(Repository[ChangeSet]):
     async def get_by_preview(self, preview_id: str) -> ChangeSet | None:
         stmt = select(ChangeSet).where(ChangeSet.preview_id == preview_id)
         return (await self.session.scalars(stmt)).one_or_none()
+
+    async def applied_since(self, user_ids: Iterable[str], since: datetime) -> Sequence[ChangeSet]:
+        """The users' change sets applied at or after `since` and not undone (the moves made today)."""
+        wanted = sorted(set(user_ids))
+        if not wanted:
+            return []
+        stmt = select(ChangeSet).where(
+            ChangeSet.user_id.in_(wanted), ChangeSet.applied_at >= since, ChangeSet.undone_at.is_(None)
+        )
+        return (await self.session.scalars(stmt)).all()

@@ -26,7 +26,7 @@ LEASE = 60.0
 DUE_SCAN_STATEMENTS, DUE_SCAN_COMMITS = 8, 1
 # pipeline: lock the triggers, read users, blocks, tasks, fixed events, day extensions, mark processing
 # (commit); re-lock those still processing, insert previews, insert outbox rows, update the triggers
-# (commit) -- 11 statements, 2 commits.
+# (commit) -- 11 statements, 2 commits (a batch with an unfinished report also reads today's change sets).
 PIPELINE_STATEMENTS, PIPELINE_COMMITS = 11, 2
 
 
