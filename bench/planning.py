@@ -337,7 +337,10 @@ def random_push_context(rng: random.Random) -> PlanningContext:
         s = now + timedelta(minutes=rng.randint(30, 600))
         fixed.append(FixedEvent(f"f{i}", "课", start=s, end=s + timedelta(minutes=rng.randint(15, 120))))
     tasks = (TaskInfo("t0", "报告", 1, 120), TaskInfo("t1", "阅读", 2, 60))
-    user = UserPrefs(day_start=time(7, 0), day_end=time(23, 30), grid_minutes=rng.choice([5, 15, 30]))
+    # no per-day move cap here: the exact push model has none, so both search the same pushes
+    user = UserPrefs(
+        day_start=time(7, 0), day_end=time(23, 30), grid_minutes=rng.choice([5, 15, 30]), max_moves_per_day=99
+    )
     target = Target(TargetKind.UNFINISHED, block_id="bu", remaining_minutes=rng.randint(2, 18) * 5)
     return PlanningContext(now, user, target, tasks, tuple(fixed), tuple(blocks))
 
