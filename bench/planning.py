@@ -318,6 +318,7 @@ def random_task_context(rng: random.Random, fragmented: bool) -> PlanningContext
         quiet_end=None if qs is None else time(7, 0),
         preferred=prefs,
         grid_minutes=rng.choice([5, 10, 15, 15, 30]),
+        max_planned_minutes_per_day=24 * 60,  # no daily cap: the CP-SAT model has none
     )
     return PlanningContext(
         now, user, Target(TargetKind.TASK, task_id="t0"), tuple(tasks), tuple(fixed), tuple(blocks)
