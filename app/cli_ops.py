@@ -215,19 +215,23 @@ def notifications_command(ctx: click.Context, dead: bool, limit: int, as_json: b
 
     async def work(store: Store) -> list[dict[str, Any]]:
         async with store.uow(readonly=True) as uow:
+            found = await ops.notifications(uow, dead=dead, limit=limit)
+            names = await ops.names_of(uow, [n.user_id for n in found])
             return [
                 {
                     "id": n.id,
                     "user_id": n.user_id,
+                    **_user_fields(names, n.user_id),
                     "preview_id": n.preview_id,
                     "kind": n.kind,
                     "status": n.status,
                     "attempts": n.attempts,
                     "next_attempt_at": _iso(n.next_attempt_at),
+                    "next_attempt_at_local": _local(n.next_attempt_at, names, n.user_id),
                     "last_error_code": n.last_error_code,
                     "last_error": n.last_error,
                 }
-                for n in await ops.notifications(uow, dead=dead, limit=limit)
+                for n in found
             ]
 
     rows = run_with_store(settings, work)
@@ -236,8 +240,9 @@ def notifications_command(ctx: click.Context, dead: bool, limit: int, as_json: b
         rows,
         as_json,
         lambda r: (
-            f"{r['id']}  {r['status']:<8} attempts={r['attempts']}  code={r['last_error_code'] or '-'}  "
-            f"next={r['next_attempt_at']}  {r['last_error'] or ''}"
+            f"{r['id']}  {r['status']:<8} {_who(r)}  attempts={r['attempts']}  "
+            f"code={r['last_error_code'] or '-'}  "
+            f"next={_when(r['next_attempt_at_local'], r['next_attempt_at'])}  {r['last_error'] or ''}"
         ).rstrip(),
     )
 

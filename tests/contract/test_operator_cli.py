@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 
 from app.cli import main
 from store import Store
-from store.enums import JobStatus
+from store.enums import JobStatus, NotificationKind
 from store.models import Job, Trigger
 from tests.contract import factories as f
 from tests.fakes.feishu_callbacks import CallbackBuilder
@@ -120,13 +120,23 @@ async def _seed(db_url: str, now: datetime) -> dict[str, str]:
                     expires_at=datetime(2026, 12, 3, 0, 30, tzinfo=UTC),
                 )
             )
+            note, _ = await uow.notifications.insert_if_absent(
+                "n-waiting",
+                user_id=user.id,
+                kind=NotificationKind.CARD,
+                payload={},
+                now=now,
+                next_attempt_at=datetime(2026, 12, 3, 1, 0, tzinfo=UTC),
+            )
             await uow.commit()
-            return {"job": job.id, "preview": preview.id}
+            return {"job": job.id, "preview": preview.id, "notification": note.id}
     finally:
         await store.dispose()
 
 
-def test_jobs_and_previews_show_titles_names_and_local_times(db_url: str, now: datetime) -> None:
+def test_jobs_previews_and_notifications_show_titles_names_and_local_times(
+    db_url: str, now: datetime
+) -> None:
     ids = asyncio.run(_seed(db_url, now))
     text = run(db_url, "jobs")
     assert text.exit_code == 0, text.output
@@ -144,6 +154,13 @@ def test_jobs_and_previews_show_titles_names_and_local_times(db_url: str, now: d
     assert shown.exit_code == 0, shown.output
     line = next(x for x in shown.stdout.splitlines() if ids["preview"] in x)
     assert line.startswith("2026-12-03 07:30 +08:00  '物理实验报告'  林小雨 (ou_lin)")
+    waiting = run(db_url, "notifications")
+    assert waiting.exit_code == 0, waiting.output
+    line = next(x for x in waiting.stdout.splitlines() if ids["notification"] in x)
+    assert "林小雨 (ou_lin)" in line
+    assert "next=2026-12-03 09:00 +08:00" in line
+    note = json.loads(run(db_url, "notifications", "--json").stdout)["rows"][0]
+    assert (note["user_name"], note["next_attempt_at_local"]) == ("林小雨", "2026-12-03T09:00:00+08:00")
     prev = json.loads(run(db_url, "previews", "--user", "ou_lin", "--json").stdout)["rows"][0]
     assert prev["task_title"] == "物理实验报告"
     assert prev["created_at_local"] == "2026-12-03T07:30:00+08:00"
