@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -167,7 +168,9 @@ def test_jobs_previews_and_notifications_show_titles_names_and_local_times(
     assert prev["expires_at_local"] == "2026-12-03T08:30:00+08:00"
 
 
-def test_dry_run_takes_a_task_title_as_chat_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_dry_run_takes_a_task_title_and_ids_are_as_documented(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     url = f"sqlite+aiosqlite:///{tmp_path / 'sf.db'}"
     assert run(url, "import", str(ROOT / "examples" / "team.yaml")).exit_code == 0
@@ -179,6 +182,23 @@ def test_dry_run_takes_a_task_title_as_chat_does(tmp_path: Path, monkeypatch: py
         result = run(url, "dry-run", "--user", "ou_alice", "--task", ref, "--now", at, "--json")
         assert result.exit_code == 0, result.output
         assert json.loads(result.stdout)["target"] == by_key["target"]
+    # docs/cli-json.md: row ids 32 hex characters, candidate ids 12; instants in the user's offset except the
+    # changes (UTC)
+    doc = (ROOT / "docs" / "cli-json.md").read_text(encoding="utf-8")
+    assert "32-character" in doc
+    assert "Candidate ids are 12-character hex strings" in doc
+    assert re.fullmatch(r"[0-9a-f]{32}", by_key["target"]["task"]["id"])
+    assert by_key["candidates"]
+    for candidate in by_key["candidates"]:
+        assert re.fullmatch(r"[0-9a-f]{12}", candidate["id"]), candidate["id"]
+        for change in candidate["changes"]:
+            for name in ("start", "end", "old_start", "old_end"):
+                assert change[name] is None or change[name].endswith("+00:00")
+    assert by_key["now"] == "2026-11-30T08:00:00+08:00"
+    jobs = json.loads(run(url, "jobs", "--json").stdout)["rows"]
+    assert all(re.fullmatch(r"[0-9a-f]{32}", j[k]) for j in jobs for k in ("id", "task_id", "user_id"))
+    assert all(j["trigger_at"].endswith("+00:00") for j in jobs)
+
     missing = run(url, "dry-run", "--user", "ou_alice", "--task", "不存在的任务", "--now", at)
     assert missing.exit_code == 1
     assert "has no task '不存在的任务'" in missing.stderr
