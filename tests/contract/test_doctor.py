@@ -167,7 +167,7 @@ def test_a_database_without_utf8mb4_fails_the_database_line(
 ) -> None:
     if not db_url.startswith("mysql"):
         pytest.skip("MariaDB only")
-    name = make_url(db_url).database + "_latin1"
+    name = f"{make_url(db_url).database}_latin1"
     server = sa.create_engine(make_url(db_url).set(drivername="mysql+pymysql", database=""))
     with server.begin() as conn:
         conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
