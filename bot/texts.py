@@ -176,6 +176,19 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "Sorry, I did not get that. Send /help, or say “unfinished”.",
     ),
     "not_allowed": ("你没有权限使用这个命令。", "You are not allowed to use this command."),
+    "welcome": (
+        "你好！我是 SmartFlow：当一个重要任务快到期还没排时间，或你说某段没做完，我会给出 1–3 个调整方案，"
+        "你点「应用」才会改日程。\n"
+        "我先按这些设置帮你安排：时区 {tz}，每天 {day}，每天最多 {cap} 张主动提醒卡片。"
+        "可以随时修改，例如 /prefs tz Asia/Shanghai、/prefs day 08:00-22:30、/prefs quiet 23:00-07:00。\n"
+        "发送 /help 查看全部用法。",
+        "Hi! I am SmartFlow: when an important task is due soon with no time planned, or you tell me a block "
+        "was left unfinished, I suggest 1–3 changes, and nothing changes until you press Apply.\n"
+        "I assumed these settings: time zone {tz}, your day {day}, at most {cap} proactive cards a day. "
+        "Change them any time, e.g. /prefs tz Europe/Berlin, /prefs day 08:00-22:30, "
+        "/prefs quiet 23:00-07:00.\n"
+        "Send /help for everything I understand.",
+    ),
     "task.duplicate": (
         "你已经有一个未完成的「{title}」（{details}），这次没有重复添加。"
         "确实要再加一个同名任务，发送：\n{again}",

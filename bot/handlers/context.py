@@ -34,6 +34,7 @@ class MessageContext:
     replies: list[str] = field(default_factory=list)
     later: list[tuple[str, Later]] = field(default_factory=list)
     user: UserView | None = None  # the sender, once a service answered
+    first: bool = False  # the sender's first message (a welcome goes before the answer)
 
     @property
     def locale(self) -> str:
@@ -49,6 +50,7 @@ class MessageContext:
         if handled is None:
             return False
         self.user = handled.user
+        self.first = self.first or handled.first
         return True
 
     def reply(self, text: str) -> None:

@@ -20,6 +20,7 @@ from bot.router import Router
 from bot.texts import error_message, parse_error_text, t
 from scheduler.services import inbound
 from scheduler.services.inbound import InboundMessage, NewUser
+from scheduler.services.types import UserView
 
 log = logging.getLogger(__name__)
 
@@ -105,10 +106,24 @@ async def handle_message(deps: BotDeps, message: MessageIn) -> None:
         if not ctx.seen(await inbound.record_failed(deps.store, ctx.inbound)):
             return  # pragma: no cover - a concurrent delivery recorded it meanwhile
         ctx.reply(error_message("internal", ctx.locale))
+    if ctx.first and ctx.user is not None and message.chat_type == "p2p":
+        # (in a group the welcome would speak to everyone: it waits for the user's own chat with the bot)
+        ctx.replies.insert(0, welcome_text(ctx.user))
     for i, text in enumerate(ctx.replies):
         deps.background.spawn(send_reply(deps, message, text, i), f"reply:{message.message_id}")
     for name, work in ctx.later:
         deps.background.spawn(work(), f"{name}:{message.message_id}")
+
+
+def welcome_text(user: UserView) -> str:
+    """The first message's welcome: what the bot does, and the defaults it assumed (how to change them)."""
+    return t(
+        "welcome",
+        user.locale,
+        tz=user.timezone,
+        day=f"{user.day_start}–{user.day_end}",
+        cap=user.daily_card_cap,
+    )
 
 
 async def _short_help(ctx: MessageContext) -> None:

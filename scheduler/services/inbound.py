@@ -87,6 +87,7 @@ class Handled(Generic[R]):
 
     user: UserView
     result: R
+    first: bool = False  # the sender's first message: their user row was created by it
 
 
 @dataclass
@@ -98,6 +99,7 @@ class Turn:
     message: InboundMessage
     status: InboxStatus = InboxStatus.PROCESSED
     error: str | None = field(default=None)
+    first: bool = False
 
     @property
     def now(self) -> datetime:
@@ -118,8 +120,8 @@ async def turn(store: Store, message: InboundMessage) -> AsyncIterator[Turn | No
             log.info("message redelivered, ignored", extra={"inbox_key": message.key})
             yield None
             return
-        user = await find_or_create(uow, message.open_id, message.new_user, message.now)
-        current = Turn(uow, user, message)
+        user, first = await find_or_create(uow, message.open_id, message.new_user, message.now)
+        current = Turn(uow, user, message, first=first)
         yield current
         settle(row, current.status, message.now, current.error)
         await uow.commit()
@@ -134,7 +136,7 @@ async def handle(
             return None
         result = await work(current)
         view = current.view
-    return Handled(view, result)
+    return Handled(view, result, current.first)
 
 
 async def _nothing(_: Turn) -> None:

@@ -24,11 +24,12 @@ class NewUser:
     daily_card_cap: int
 
 
-async def find_or_create(uow: UnitOfWork, open_id: str, new: NewUser, now: datetime) -> User:
-    """The sender's user row; a first message creates it (race-safe: a concurrent first message wins)."""
+async def find_or_create(uow: UnitOfWork, open_id: str, new: NewUser, now: datetime) -> tuple[User, bool]:
+    """The sender's user row, and whether this message created it (a first message; race-safe: a
+    concurrent first message wins, and only it counts as the first)."""
     user = await uow.users.get_by_open_id(open_id)
     if user is not None:
-        return user
+        return user, False
     row = User(
         open_id=open_id,
         name=open_id,
@@ -44,11 +45,11 @@ async def find_or_create(uow: UnitOfWork, open_id: str, new: NewUser, now: datet
     )
     if await uow.users.add_if_absent(row):
         log.info("user created on first message", extra={"open_id": open_id})
-        return row
+        return row, True
     existing = await uow.users.get_by_open_id(open_id)
     if existing is None:  # pragma: no cover
         raise LookupError(f"user {open_id} collided but is gone")
-    return existing
+    return existing, False
 
 
 async def add_user(uow: UnitOfWork, open_id: str, name: str | None, new: NewUser, now: datetime) -> bool:

@@ -42,6 +42,7 @@ __all__ = [
     "card_of",
     "fake_server",
     "harness",
+    "is_welcome",
     "open_harness",
     "sqlite_harness",
 ]
@@ -53,6 +54,13 @@ BOB = "ou_bob"
 ADMIN = "ou_admin"
 ENCRYPT_KEY = "test-encrypt-key"
 TOKEN = "test-verification-token"
+
+
+WELCOME_STARTS = ("你好！我是 SmartFlow", "Hi! I am SmartFlow")
+
+
+def is_welcome(text: str) -> bool:
+    return text.startswith(WELCOME_STARTS)
 
 
 def at(hour: int, minute: int = 0, day: int = 30) -> datetime:
@@ -122,6 +130,13 @@ class Harness:
         return [m for m in self.fake.messages_to(open_id) if m.msg_type == "interactive"]
 
     def texts_to(self, open_id: str) -> list[str]:
+        """The text messages sent to `open_id`, without the welcome a first message gets (welcomes_to)."""
+        return [x for x in self.all_texts_to(open_id) if not is_welcome(x)]
+
+    def welcomes_to(self, open_id: str) -> list[str]:
+        return [x for x in self.all_texts_to(open_id) if is_welcome(x)]
+
+    def all_texts_to(self, open_id: str) -> list[str]:
         return [m.text for m in self.fake.messages_to(open_id) if m.msg_type == "text"]
 
     async def count(self, table: str, **where: Any) -> int:
