@@ -19,7 +19,7 @@ from typing import Protocol
 from scheduler.planning import model as pm
 from scheduler.services.errors import ErrorCode, ServiceError
 from scheduler.services.outcomes import retrying
-from store import Store, UnitOfWork
+from store import Store
 from store.models import BusyTime
 from store.repositories.calendar import ReadState
 
@@ -160,21 +160,11 @@ class BusyTimes:
         lo: datetime,
         hi: datetime,
     ) -> None:
+        """The copies read replace the old ones and the failures are noted, in one transaction."""
         async with self._store.uow() as uow:
-            await write_reads(uow, reads, failures, now, lo, hi)
+            await uow.calendar.replace(reads, now, lo, hi)
+            await uow.calendar.record_failures(failures, now)
             await uow.commit()
-
-
-async def write_reads(  # noqa: PLR0917 - one read of a batch of users
-    uow: UnitOfWork,
-    reads: dict[str, list[dict[str, object]]],
-    failures: dict[str, str],
-    now: datetime,
-    lo: datetime,
-    hi: datetime,
-) -> None:
-    await uow.calendar.replace(reads, now, lo, hi)
-    await uow.calendar.record_failures(failures, now)
 
 
 def _row(span: BusySpan, lo: datetime, hi: datetime) -> dict[str, object]:

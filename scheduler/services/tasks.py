@@ -132,14 +132,9 @@ async def add_task(
             twin = next((x for x in open_order(same) if _same_title(x.title, title)), None)
             if twin is not None:
                 return DuplicateTitle(task_view(twin))
-        due: datetime | None = None
-        if deadline is not None:
-            try:
-                due = deadline(t.now, t.user.timezone)
-            except ValueError as exc:
-                return DeadlineUnreadable(exc)
-            if due <= t.now:
-                return DeadlinePast(due)
+        due = _deadline(t, deadline)
+        if isinstance(due, DeadlinePast | DeadlineUnreadable):
+            return due
         task = Task(
             user_id=t.user.id,
             title=title,
@@ -196,13 +191,10 @@ async def edit_task(
         found = pick_task(tasks, named)
         if isinstance(found, Unpicked):
             return found
-        if deadline is not None:
-            try:
-                due = deadline(t.now, t.user.timezone)
-            except ValueError as exc:
-                return DeadlineUnreadable(exc)
-            if due <= t.now:
-                return DeadlinePast(due)
+        due = _deadline(t, deadline)
+        if isinstance(due, DeadlinePast | DeadlineUnreadable):
+            return due
+        if due is not None:
             found.deadline, found.urgency_threshold_at = due, due - URGENT_WITHIN
         elif clear_deadline:
             found.deadline = found.urgency_threshold_at = None
@@ -219,6 +211,17 @@ async def edit_task(
         return TaskChanged(task_view(found))
 
     return await handle(store, message, work)
+
+
+def _deadline(t: Turn, deadline: TimeReader | None) -> datetime | DeadlinePast | DeadlineUnreadable | None:
+    """The deadline read in the sender's time zone: None without one; refused when unreadable or past."""
+    if deadline is None:
+        return None
+    try:
+        due = deadline(t.now, t.user.timezone)
+    except ValueError as exc:
+        return DeadlineUnreadable(exc)
+    return DeadlinePast(due) if due <= t.now else due
 
 
 def _same_title(a: str, b: str) -> bool:

@@ -72,7 +72,9 @@ class CalendarRepository:
         ids = sorted(set(user_ids))
         return await self._states(User.id.in_(ids)) if ids else []
 
-    async def _states(self, where: Any) -> list[ReadState]:
+    async def _states(
+        self, where: Any, *, oldest_first: bool = False, limit: int | None = None
+    ) -> list[ReadState]:
         stmt = (
             select(
                 User.id,
@@ -85,8 +87,13 @@ class CalendarRepository:
             )
             .outerjoin(CalendarRead, CalendarRead.user_id == User.id)
             .where(where)
-            .order_by(User.id)
         )
+        if oldest_first:  # never read first, then the least recently read
+            stmt = stmt.order_by(CalendarRead.read_at.is_not(None), CalendarRead.read_at, User.id)
+        else:
+            stmt = stmt.order_by(User.id)
+        if limit is not None:
+            stmt = stmt.limit(limit)
         return [ReadState(*row) for row in (await self.session.execute(stmt)).all()]
 
     async def replace(
@@ -159,22 +166,7 @@ class CalendarRepository:
             .distinct()
             .scalar_subquery()
         )
-        stmt = (
-            select(
-                User.id,
-                User.open_id,
-                CalendarRead.read_at,
-                CalendarRead.window_start,
-                CalendarRead.window_end,
-                CalendarRead.failed_at,
-                CalendarRead.error,
-            )
-            .outerjoin(CalendarRead, CalendarRead.user_id == User.id)
-            .where(User.id.in_(users))
-            .order_by(CalendarRead.read_at.is_not(None), CalendarRead.read_at, User.id)
-            .limit(limit)
-        )
-        return [ReadState(*row) for row in (await self.session.execute(stmt)).all()]
+        return await self._states(User.id.in_(users), oldest_first=True, limit=limit)
 
     async def conflicts(self, lo: datetime, hi: datetime, limit: int) -> list[Conflict]:
         """Movable blocks starting in (lo, hi) that a busy span of the same user overlaps, earliest first;

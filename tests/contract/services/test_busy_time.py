@@ -17,6 +17,7 @@ from scheduler.services.calendar import BusyTimes
 from scheduler.services.codec import decode_candidate
 from scheduler.services.errors import ErrorCode
 from scheduler.services.jobs import process_due_jobs
+from scheduler.services.outcomes import ApplyOutcome
 from scheduler.services.pipeline import Pipeline
 from scheduler.services.views import preview_view
 from store import Store
@@ -70,6 +71,21 @@ async def run(pipeline: Pipeline, seeded: Seeded, now: datetime) -> Preview:
     (preview,) = [p for p in await rows(store_of(pipeline), Preview) if p.id == out.preview_id]
     assert isinstance(preview, Preview)
     return preview
+
+
+async def apply_chosen(
+    store: Store, seeded: Seeded, preview: Preview, now: datetime, busy: BusyTimes
+) -> ApplyOutcome:
+    """The owner presses Apply on the preview's chosen option (one press: key k1)."""
+    return await apply(
+        store,
+        preview_id=preview.id,
+        candidate_id=preview.chosen_candidate_id or "",
+        operator_open_id=seeded.open_id,
+        idempotency_key="k1",
+        now=now,
+        busy=busy,
+    )
 
 
 async def snapshot_but(store: Store, *models: type[Base]) -> dict[str, object]:
@@ -175,15 +191,7 @@ async def test_apply_re_reads_an_old_copy_and_refuses_a_slot_that_became_busy(
     fake.calendars.add_event(seeded.open_id, start, end, "临时会议")  # booked in Feishu after the card
     before = await snapshot_but(store, BusyTime, CalendarRead, Preview)
 
-    out = await apply(
-        store,
-        preview_id=preview.id,
-        candidate_id=preview.chosen_candidate_id or "",
-        operator_open_id=seeded.open_id,
-        idempotency_key="k1",
-        now=now + timedelta(minutes=2),
-        busy=busy,
-    )
+    out = await apply_chosen(store, seeded, preview, now + timedelta(minutes=2), busy)
 
     assert (out.status, out.code) == ("rejected", ErrorCode.SLOT_CONFLICT)
     assert len(fake.calendars.queries_for(seeded.open_id)) == 2  # the copy was 2 minutes old: read again
@@ -200,15 +208,7 @@ async def test_apply_uses_a_copy_younger_than_a_minute_without_reading(
     busy = busy_times(store, client)
     preview = await run(Pipeline(store, FallbackChooser(), busy=busy), seeded, now)
 
-    out = await apply(
-        store,
-        preview_id=preview.id,
-        candidate_id=preview.chosen_candidate_id or "",
-        operator_open_id=seeded.open_id,
-        idempotency_key="k1",
-        now=now + timedelta(seconds=30),
-        busy=busy,
-    )
+    out = await apply_chosen(store, seeded, preview, now + timedelta(seconds=30), busy)
 
     assert out.status == "applied"
     assert len(fake.calendars.queries_for(seeded.open_id)) == 1
@@ -223,30 +223,14 @@ async def test_apply_when_feishu_cannot_be_reached_is_refused_and_writes_nothing
     preview = await run(Pipeline(store, FallbackChooser(), busy=busy_times(store, client)), seeded, now)
     before = await snapshot_but(store, CalendarRead)
     async with FeishuClient(fake.app_id, fake.app_secret, domain=CLOSED_PORT_URL, timeout_seconds=2) as down:
-        out = await apply(
-            store,
-            preview_id=preview.id,
-            candidate_id=preview.chosen_candidate_id or "",
-            operator_open_id=seeded.open_id,
-            idempotency_key="k1",
-            now=now + timedelta(minutes=3),
-            busy=busy_times(store, down),
-        )
+        out = await apply_chosen(store, seeded, preview, now + timedelta(minutes=3), busy_times(store, down))
 
     assert (out.status, out.code) == ("rejected", ErrorCode.CALENDAR_UNAVAILABLE)
     assert await snapshot_but(store, CalendarRead) == before
     assert await rows(store, Block, source="assistant") == []
 
     # Feishu answers again: the same press applies.
-    again = await apply(
-        store,
-        preview_id=preview.id,
-        candidate_id=preview.chosen_candidate_id or "",
-        operator_open_id=seeded.open_id,
-        idempotency_key="k1",
-        now=now + timedelta(minutes=4),
-        busy=busy_times(store, client),
-    )
+    again = await apply_chosen(store, seeded, preview, now + timedelta(minutes=4), busy_times(store, client))
     assert again.status == "applied"
 
 
