@@ -8,6 +8,7 @@ import json
 from datetime import timedelta
 
 from scheduler.services.codec import decode_candidate
+from scheduler.services.jobs import sync_job
 from tests.fakes.fake_feishu import Fault
 from tests.scenario.http_harness import *  # noqa: F403
 from tests.scenario.http_harness import ALICE, BOB, Harness, at, buttons
@@ -115,3 +116,40 @@ async def test_a_meeting_that_now_overlaps_a_planned_block_gets_one_card_offerin
     h.clock.advance(minutes=6)
     await h.run_worker()
     assert len(h.cards_to(ALICE)) == 1  # moved off the meeting: no conflict left
+
+
+async def test_a_removed_meeting_frees_its_time_once_the_copy_is_older_than_its_age(harness: Harness) -> None:
+    h = harness
+    user_id = await h.add_user(ALICE)
+    await h.add_task(
+        user_id, "实验报告", estimate_minutes=90, deadline=at(20), urgency_threshold_at=at(8, 30)
+    )
+    meeting = h.fake.calendars.add_event(ALICE, at(9), at(12), "评审会")
+    await h.run_worker()
+    (card,) = h.cards_to(ALICE)
+    first = next(v for v in buttons(card.card) if v["k"] == "ignore")
+    await h.click(ALICE, first, card.message_id)  # not now
+
+    h.fake.calendars.remove_event(meeting.event_id)
+    h.clock.advance(minutes=31)  # a new trigger (30-minute dedupe bucket), the copy older than 5 minutes
+    async with h.store.uow() as uow:  # the task's job fires again (as after a snooze)
+        task = await uow.tasks.get(
+            next(t.id for t in await uow.tasks.for_user(user_id) if t.title == "实验报告")
+        )
+        assert task is not None
+        task.urgency_threshold_at = h.clock.now - timedelta(minutes=1)
+        await sync_job(uow, task, h.clock.now)
+        await uow.commit()
+    await h.run_worker()
+
+    latest = h.cards_to(ALICE)[-1]
+    assert latest.message_id != card.message_id
+    async with h.store.uow(readonly=True) as uow:
+        (preview,) = await uow.previews.recent(user_id, limit=1)
+        spans = [
+            (c.start, c.end)
+            for cand in (decode_candidate(x) for x in preview.candidates)
+            for c in cand.changes
+            if c.start and c.end
+        ]
+    assert any(s < at(12) for s, _ in spans)  # 09:31-12:00 is usable again
