@@ -303,6 +303,13 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "Day {day}; quiet hours {quiet}; language {lang}; time zone {tz}; daily card cap {cap}",
     ),
     "prefs.quiet_off": ("关闭", "off"),
+    "prefs.on": ("开启", "on"),
+    "prefs.limits": (
+        "\n会后留空 {buffer} 分钟；每天最多移动 {moves} 个已有安排；每天最多安排 {hours} 小时；"
+        "一天最多延长 {extend} 分钟；过了午夜继续：{late}",
+        "\n{buffer} min free after meetings; at most {moves} existing blocks moved a day; at most {hours} h "
+        "planned a day; a day runs at most {extend} min longer; past midnight: {late}",
+    ),
     # admin replies (bot/handlers/admin.py, admin_text.py): in the admin's language; ids and codes stay
     "admin.dryrun.head": (
         "试运行：{name}（{open_id}）· {tz} · 没有写入任何东西",

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from store import enums as e
@@ -103,6 +104,12 @@ class User(Base):
     # Bumped in the same transaction as any change to this user's blocks, fixed events, busy time or day
     # extensions: a preview's schedule is current while this number is unchanged.
     schedule_version: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Planning limits the user set with /prefs (the planner's defaults until then).
+    buffer_minutes: Mapped[int] = mapped_column(default=0, server_default="0")  # kept free after a meeting
+    max_moves_per_day: Mapped[int] = mapped_column(default=2, server_default="2")  # existing blocks moved
+    max_planned_minutes: Mapped[int] = mapped_column(default=480, server_default="480")  # a day's work
+    max_extension_minutes: Mapped[int] = mapped_column(default=90, server_default="90")  # a longer day
+    late_work: Mapped[bool] = mapped_column(default=False, server_default=sa_false())  # past midnight
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

@@ -150,6 +150,14 @@ def _show_prefs(user: UserView, locale: str) -> str:
         lang=user.locale,
         tz=user.timezone,
         cap=user.daily_card_cap,
+    ) + t(
+        "prefs.limits",
+        locale,
+        buffer=user.buffer_minutes,
+        moves=user.max_moves_per_day,
+        hours=f"{user.max_planned_minutes / 60:g}",
+        extend=user.max_extension_minutes,
+        late=t("prefs.on" if user.late_work else "prefs.quiet_off", locale),
     )
 
 
@@ -168,6 +176,11 @@ def prefs_change(command: Prefs) -> prefs.PrefsChange:
         lang=command.lang,
         timezone=command.timezone,
         daily_cap=command.daily_cap,
+        buffer_minutes=command.buffer_minutes,
+        max_moves=command.max_moves,
+        max_planned_minutes=command.max_planned_minutes,
+        max_extension_minutes=command.max_extension_minutes,
+        late_work=command.late_work,
     )
 
 

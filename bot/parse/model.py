@@ -156,6 +156,11 @@ class Prefs:
     lang: str | None = None  # zh | en
     timezone: str | None = None
     daily_cap: int | None = None
+    buffer_minutes: int | None = None  # kept free after a meeting or class, 0-120
+    max_moves: int | None = None  # existing blocks the assistant may move a day, 0-10
+    max_planned_minutes: int | None = None  # the most planned work in a day (given in hours, 1-16)
+    max_extension_minutes: int | None = None  # how much longer a day may get, 0-240
+    late_work: bool | None = None  # a longer day may run past midnight
 
     @property
     def is_query(self) -> bool:

@@ -15,12 +15,28 @@ _KEYS = {
     "lang": "lang", "language": "lang", "locale": "lang", "语言": "lang",
     "tz": "timezone", "timezone": "timezone", "时区": "timezone",
     "cap": "daily_cap", "daily_cap": "daily_cap", "上限": "daily_cap",
+    "buffer": "buffer_minutes", "缓冲": "buffer_minutes",
+    "moves": "max_moves", "移动": "max_moves",
+    "hours": "max_planned_minutes", "daycap": "max_planned_minutes", "每天时长": "max_planned_minutes",
+    "extend": "max_extension_minutes", "延长": "max_extension_minutes",
+    "late": "late_work", "熬夜": "late_work",
 }  # fmt: skip
+# name -> (lowest, highest, unit shown, minutes per unit)
+_LIMITS = {
+    "buffer_minutes": (0, 120, "minutes", 1),
+    "max_moves": (0, 10, "blocks", 1),
+    "max_planned_minutes": (1, 16, "hours", 60),
+    "max_extension_minutes": (0, 240, "minutes", 1),
+}
+_ON = frozenset({"on", "yes", "true", "开", "开启", "允许"})
 _LANGS = {"zh": "zh", "cn": "zh", "zh_cn": "zh", "zh-cn": "zh", "中文": "zh", "chinese": "zh"}
 _LANGS |= {"en": "en", "en_us": "en", "en-us": "en", "english": "en", "英文": "en", "英语": "en"}
 _OFF = frozenset({"off", "none", "no", "关闭", "关", "无"})
 _RANGE = re.compile(r"(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})")
-PREFS_USAGE = "/prefs [day 08:00-22:30] [quiet 23:00-07:00|off] [lang zh|en] [tz Asia/Shanghai] [cap 8]"
+PREFS_USAGE = (
+    "/prefs [day 08:00-22:30] [quiet 23:00-07:00|off] [lang zh|en] [tz Asia/Shanghai] [cap 8] "
+    "[buffer 10] [moves 2] [hours 8] [extend 90] [late on|off]"
+)
 MAX_CAP = 100
 
 
@@ -87,6 +103,18 @@ def parse_prefs(rest: str) -> Prefs:
             if zone is None:
                 raise _error(ParseErrorCode.BAD_TIMEZONE, f"unknown time zone {value!r}", value=value)
             values["timezone"] = zone
+        elif key in _LIMITS:
+            low, high, unit, per = _LIMITS[key]
+            if not value.isdecimal() or not low <= int(value) <= high:
+                raise _error(
+                    ParseErrorCode.BAD_CAP,
+                    f"{raw_key} must be a number of {unit} from {low} to {high}, got {value!r}",
+                )
+            values[key] = int(value) * per
+        elif key == "late_work":
+            if value.casefold() not in _ON | _OFF:
+                raise _error(ParseErrorCode.BAD_CAP, f"{raw_key} must be on or off, got {value!r}")
+            values["late_work"] = value.casefold() in _ON
         else:
             if not value.isdecimal() or not 1 <= int(value) <= MAX_CAP:
                 raise _error(

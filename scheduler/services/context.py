@@ -48,6 +48,11 @@ def user_prefs(user: User, grid_minutes: int = 15) -> pm.UserPrefs:
         quiet_start=clock(user.quiet_start),
         quiet_end=clock(user.quiet_end),
         grid_minutes=grid_minutes,
+        buffer_minutes=user.buffer_minutes,
+        max_moves_per_day=user.max_moves_per_day,
+        max_planned_minutes_per_day=user.max_planned_minutes,
+        max_extension_minutes=user.max_extension_minutes,
+        late_work=user.late_work,
     )
 
 

@@ -19,6 +19,11 @@ class PrefsChange:
     lang: str | None = None
     timezone: str | None = None
     daily_cap: int | None = None
+    buffer_minutes: int | None = None
+    max_moves: int | None = None
+    max_planned_minutes: int | None = None
+    max_extension_minutes: int | None = None
+    late_work: bool | None = None
 
     @property
     def is_query(self) -> bool:
@@ -45,7 +50,25 @@ async def update_prefs(store: Store, message: InboundMessage, change: PrefsChang
             user.timezone = change.timezone
         if change.daily_cap is not None:
             user.daily_card_cap = change.daily_cap
-        if change.day is not None or change.quiet_off or change.quiet is not None or change.timezone:
+        limits = {
+            "buffer_minutes": change.buffer_minutes,
+            "max_moves_per_day": change.max_moves,
+            "max_planned_minutes": change.max_planned_minutes,
+            "max_extension_minutes": change.max_extension_minutes,
+            "late_work": change.late_work,
+        }
+        planning = False
+        for column, value in limits.items():
+            if value is not None:
+                setattr(user, column, value)
+                planning = True
+        if (
+            planning
+            or change.day is not None
+            or change.quiet_off
+            or change.quiet is not None
+            or change.timezone
+        ):
             # the window the candidates were planned in changed: previews planned before are stale
             await t.uow.users.bump_schedule(user.id)
         user.updated_at = t.now

@@ -51,6 +51,11 @@ class UserView:
     quiet_end: str | None
     daily_card_cap: int
     is_admin: bool  # SMARTFLOW_ADMINS (checked live) or the stored admin role
+    buffer_minutes: int = 0
+    max_moves_per_day: int = 2
+    max_planned_minutes: int = 480
+    max_extension_minutes: int = 90
+    late_work: bool = False
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,11 @@ def user_view(user: User, admins: frozenset[str] = frozenset()) -> UserView:
         quiet_end=user.quiet_end,
         daily_card_cap=user.daily_card_cap,
         is_admin=user.open_id in admins or user.role == Role.ADMIN,
+        buffer_minutes=user.buffer_minutes,
+        max_moves_per_day=user.max_moves_per_day,
+        max_planned_minutes=user.max_planned_minutes,
+        max_extension_minutes=user.max_extension_minutes,
+        late_work=user.late_work,
     )
 
 
