@@ -73,6 +73,8 @@ _TEXTS: dict[str, tuple[str, str]] = {
     ),
     "apply.late": ("按方案 {n} 安排（晚于截止）", "Apply option {n} (late)"),
     "late.other": ("**其他做法**", "**Or instead**"),
+    "pick.label": ("换个时间开始：", "Start at another time:"),
+    "pick.placeholder": ("选择开始时间", "Pick a start time"),
     "deadline.pick": ("选择新的截止时间", "Pick a new deadline"),
     "deadline.label": ("改截止时间：", "Move the deadline:"),
     "snooze.hours": ("{h} 小时后再问我", "Ask me in {h} h"),

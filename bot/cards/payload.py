@@ -22,6 +22,7 @@ class Kind(StrEnum):
     DEADLINE = "deadline"  # the date-time picker: the picked time arrives as the action's option
     SNOOZE = "snooze"  # c = when to ask again (3h, tomorrow)
     DROP = "drop"
+    PICK = "pick"  # "another time": the date-time picker's start arrives as the action's option
 
     @property
     def needs_choice(self) -> bool:

@@ -57,6 +57,18 @@ def _option_elements(view: PreviewCard, option: CardOption, n: int) -> list[m.El
     return [m.markdown(text), m.columns([before], [after]), apply]
 
 
+def pick_another(preview_id: str, locale: str) -> m.Element:
+    """ "Another time": a date-time picker whose start is checked like the planner's options and applied, or
+    refused in words (the card stays as it is)."""
+    picker: m.Element = {
+        "tag": "picker_datetime",
+        "element_id": "pick_time",
+        "placeholder": m.plain(t("pick.placeholder", locale)),
+        "behaviors": [{"type": "callback", "value": pack(Kind.PICK, preview_id)}],
+    }
+    return m.columns([m.markdown(t("pick.label", locale))], [picker])
+
+
 def _late_warning(
     locale: str, timezone: str, title: str, deadline: datetime | None, key: str = "late.warning"
 ) -> m.Element:
@@ -126,6 +138,7 @@ def build_preview_card(view: PreviewCard) -> dict[str, Any]:
         elements.append(m.hr())
     for n, option in enumerate(view.ordered_options(), start=1):
         elements += [*_option_elements(view, option, n), m.hr()]
+    elements += [pick_another(view.preview_id, locale), m.hr()]
     if view.late:
         elements += [*late_actions(view.preview_id, locale, view.title), m.hr()]
     elements += [_expiry(view), _ignore(view)]

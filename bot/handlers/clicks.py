@@ -48,7 +48,18 @@ _TASK_ACTION_TOASTS = {
     PressKind.SNOOZE: ToastKind.SNOOZED,
     PressKind.DROP: ToastKind.DROPPED,
 }
-_PICK_AGAIN = frozenset({ErrorCode.DEADLINE_UNREADABLE.value, ErrorCode.DEADLINE_PAST.value})
+_PICK_AGAIN = frozenset(
+    {
+        ErrorCode.DEADLINE_UNREADABLE.value,
+        ErrorCode.DEADLINE_PAST.value,
+        ErrorCode.PICK_UNREADABLE.value,
+        ErrorCode.PICK_NOTHING_TO_PLAN.value,
+        ErrorCode.PICK_PAST.value,
+        ErrorCode.PICK_BEYOND_WINDOW.value,
+        ErrorCode.PICK_OUTSIDE_DAY.value,
+        ErrorCode.PICK_BUSY.value,
+    }
+)
 
 
 def _render(fin: Finished, now: datetime, locale: str) -> CallbackAnswer:
@@ -75,6 +86,7 @@ def _render(fin: Finished, now: datetime, locale: str) -> CallbackAnswer:
         return answer(toast(code, words), card_for_view(view, now, refusal))
     done = {
         PressKind.APPLY: ("applied", ToastKind.APPLIED),
+        PressKind.PICK: ("applied", ToastKind.APPLIED),
         PressKind.IGNORE: ("ignored", ToastKind.IGNORED),
         PressKind.UNDO: ("undone", ToastKind.UNDONE),
     }[kind]
@@ -83,8 +95,11 @@ def _render(fin: Finished, now: datetime, locale: str) -> CallbackAnswer:
     if fin.note is Note.AFTER_UNDO:  # applied, then undone: say so rather than "already applied"
         said = t("apply.after_undo", words)
         return answer(toast("already_applied", words, message=said), card_for_view(view, now))
-    # Undo refusals and "already applied" leave the card as it is; other refusals may say why on it.
-    refusal = None if kind is PressKind.UNDO or fin.status == "already_applied" else code
+    # Undo refusals, "already applied" and a picked time that does not fit (pick again) leave the card as it
+    # is; other refusals may say why on it.
+    refusal = (
+        None if kind is PressKind.UNDO or fin.status == "already_applied" or code in _PICK_AGAIN else code
+    )
     return answer(toast(code, words), card_for_view(view, now, refusal))
 
 

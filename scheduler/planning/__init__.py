@@ -5,6 +5,7 @@ from __future__ import annotations
 from scheduler.planning import texts
 from scheduler.planning.coverage import Coverage, coverage
 from scheduler.planning.engine import generate, observe, plan, rank
+from scheduler.planning.pick import PickRefusal, pick
 from scheduler.planning.target import effective_quadrant
 from scheduler.planning.texts import grounding_tokens
 from scheduler.planning.tradeoff import tradeoffs
@@ -13,6 +14,7 @@ from scheduler.planning.window import busy_items, day_windows, expand_fixed_even
 
 __all__ = [
     "Coverage",
+    "PickRefusal",
     "base_version",
     "busy_items",
     "coverage",
@@ -23,6 +25,7 @@ __all__ = [
     "generate",
     "grounding_tokens",
     "observe",
+    "pick",
     "plan",
     "rank",
     "texts",

@@ -5,6 +5,7 @@ from __future__ import annotations
 # params ending in "minutes" are rendered as durations; {title} is the user's own text
 REASONS: dict[str, dict[str, str]] = {
     "earliest_slot": {"zh": "这是最早的空闲时段", "en": "it is the earliest free slot"},
+    "picked_by_user": {"zh": "这是你选的时间", "en": "it is the time you picked"},
     "least_fragmentation": {"zh": "不会留下零碎时间", "en": "it leaves no unusable gaps"},
     "preferred_time": {"zh": "有{minutes}在你偏好的时段内", "en": "{minutes} fall in your preferred hours"},
     "in_day_window": {"zh": "在你的日程时段内", "en": "it stays inside your day"},

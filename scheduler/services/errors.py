@@ -25,6 +25,12 @@ class ErrorCode(StrEnum):
     TASK_NOT_FOUND = "task_not_found"
     DEADLINE_UNREADABLE = "deadline_unreadable"
     DEADLINE_PAST = "deadline_past"
+    PICK_UNREADABLE = "pick_unreadable"
+    PICK_NOTHING_TO_PLAN = "pick_nothing_to_plan"
+    PICK_PAST = "pick_past"
+    PICK_BEYOND_WINDOW = "pick_beyond_window"
+    PICK_OUTSIDE_DAY = "pick_outside_day"
+    PICK_BUSY = "pick_busy"
     MOCKED_NOW_NOT_ALLOWED = "mocked_now_not_allowed"
     PIPELINE_FAILED = "pipeline_failed"
     INTERNAL = "internal"
@@ -89,6 +95,30 @@ MESSAGES: dict[ErrorCode, tuple[str, str]] = {
     ErrorCode.DEADLINE_PAST: (
         "新的截止时间已经过去了，请选一个以后的时间。截止时间没有修改。",
         "The new deadline has already passed; pick a later time. The deadline was not changed.",
+    ),
+    ErrorCode.PICK_UNREADABLE: (
+        "没看懂选的时间，日程没有修改。",
+        "The picked time could not be read; your schedule was not changed.",
+    ),
+    ErrorCode.PICK_NOTHING_TO_PLAN: (
+        "这件事已经不需要再安排时间了，日程没有修改。",
+        "There is nothing left to plan for this; your schedule was not changed.",
+    ),
+    ErrorCode.PICK_PAST: (
+        "选的时间已经过去了，请选一个以后的时间。日程没有修改。",
+        "That time has already passed; pick a later one. Your schedule was not changed.",
+    ),
+    ErrorCode.PICK_BEYOND_WINDOW: (
+        "只能选接下来 24 小时内的时间，日程没有修改。",
+        "Pick a time within the next 24 hours; your schedule was not changed.",
+    ),
+    ErrorCode.PICK_OUTSIDE_DAY: (
+        "选的时间不在你的作息时间内（/prefs day），日程没有修改。",
+        "That time is outside your day window (/prefs day); your schedule was not changed.",
+    ),
+    ErrorCode.PICK_BUSY: (
+        "选的时间和已有的日程冲突，日程没有修改。请换一个时间。",
+        "That time overlaps something already on your schedule; nothing was changed. Pick another time.",
     ),
     ErrorCode.MOCKED_NOW_NOT_ALLOWED: (
         "只有试运行和管理员触发可以指定时间。",

@@ -23,6 +23,7 @@ from scheduler.services.calendar import BusyTimes
 from scheduler.services.errors import ErrorCode, ServiceError
 from scheduler.services.late import TaskAction, task_action_in
 from scheduler.services.outcomes import retrying
+from scheduler.services.pick import Picked, keep_picked_in, picked_candidate
 from scheduler.services.triggers import create_trigger
 from scheduler.services.undo import undo_in
 from scheduler.services.views import ChoiceView, PreviewView, preview_view
@@ -43,6 +44,7 @@ class PressKind(StrEnum):
     DEADLINE = "deadline"  # value = the picked date-time
     SNOOZE = "snooze"  # candidate_id = when to ask again (3h, tomorrow)
     DROP = "drop"
+    PICK = "pick"  # value = the start the user picked ("another time"): applied like an option
 
     @property
     def task_action(self) -> TaskAction | None:
@@ -206,7 +208,7 @@ async def finish(
     failure is recorded on the row (status failed) and re-raised. An Apply with `busy` re-reads the
     presser's Feishu busy time first when it is older than a minute."""
     try:
-        if press.kind is PressKind.APPLY:
+        if press.kind in (PressKind.APPLY, PressKind.PICK):
             return await _finish_apply(store, press, now, worker_id, grid_minutes, busy)
         return await retrying(lambda: _finish_once(store, press, now, worker_id), what="press")
     except Exception as exc:
@@ -237,10 +239,29 @@ async def _finish_apply(  # noqa: PLR0917 - the press and its context
         # (once Feishu answers) tries again.
         await _settle_alone(store, press, now, worker_id, InboxStatus.FAILED, refused.code.value)
         return Finished(press, refused.status, refused.code, await _view(store, press.preview_id))
+    picked: Picked | None = None
+    if press.kind is PressKind.PICK:  # the picked start becomes the option to apply, or is refused here
+        picked = await picked_candidate(
+            store, press.preview_id, press.operator_open_id, press.value, now, grid_minutes
+        )
+        if picked.code is not None:
+            await _settle_alone(store, press, now, worker_id, InboxStatus.PROCESSED, picked.code.value)
+            return Finished(press, "rejected", picked.code, await _view(store, press.preview_id))
+        req = ApplyRequest.of(
+            press.preview_id,
+            picked.candidate_id,
+            press.operator_open_id,
+            press.key,
+            now,
+            grid_minutes,
+            busy is not None,
+        )
 
     async def once() -> Any:
         done.clear()
         async with store.uow() as uow:
+            if picked is not None:
+                await keep_picked_in(uow, press.preview_id, picked)
             outcome = await apply_in(uow, req)
             if not await _settle(uow, press, now, worker_id):
                 return outcome  # finished elsewhere meanwhile: this attempt writes nothing

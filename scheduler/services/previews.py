@@ -52,6 +52,16 @@ def move(
         publish_update(uow, preview.id, state, now)
 
 
+def add_candidate(preview: Preview, stored: dict[str, Any]) -> None:
+    """One more option on a ready preview (a time the user picked); the same id is not added twice."""
+    if preview.status != PreviewStatus.READY:
+        return
+    current = preview.candidates if isinstance(preview.candidates, list) else []
+    if any(isinstance(c, dict) and c.get("id") == stored.get("id") for c in current):
+        return
+    preview.candidates = [*current, stored]  # a new list: the JSON column sees the change
+
+
 def record_applied(
     uow: UnitOfWork,
     preview: Preview,

@@ -14,10 +14,10 @@ from tests.scenario.http_harness import *  # noqa: F403
 from tests.scenario.http_harness import ALICE, BOB, TZ, Harness, at, buttons, card_of
 
 
-def _picker(card: dict[str, Any]) -> dict[str, Any]:
+def _picker(card: dict[str, Any], kind: str = "deadline") -> dict[str, Any]:
     def walk(node: Any) -> dict[str, Any] | None:
         if isinstance(node, dict):
-            if node.get("tag") == "picker_datetime":
+            if node.get("tag") == "picker_datetime" and node["behaviors"][0]["value"]["k"] == kind:
                 return node
             return next((f for v in node.values() if (f := walk(v)) is not None), None)
         if isinstance(node, list):
