@@ -223,7 +223,13 @@ async def _serve_http(
     # Without Feishu credentials (console mode) the bot's replies are printed, as the worker prints cards.
     outbound = PrintedOutbound() if components.feishu is None else None
     app: Any = create_app(components, feishu_mode=feishu_mode, outbound=outbound)
-    config = uvicorn.Config(app, log_level="warning", lifespan="on")
+    # An idle keep-alive connection is closed after as long as a body may take to arrive.
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        lifespan="on",
+        timeout_keep_alive=max(1, round(components.settings.body_read_seconds)),
+    )
     server = Server(config)
     stop.server = server
     try:

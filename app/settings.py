@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     promotion_seconds: float = Field(default=60.0, gt=0, le=3600)
     lease_recovery_seconds: float = Field(default=15.0, gt=0, le=3600)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    # A callback's body must arrive within this (408 after it), so a client that dribbles it cannot hold
+    # a connection open; idle keep-alive connections are closed after as long.
+    body_read_seconds: float = Field(default=5.0, gt=0, le=60)
     # A card press is answered with its final card when it is done within this; else with a toast and a
     # "working" card at once, the card updated when it is done (Feishu waits at most 3 s).
     click_answer_seconds: float = Field(default=0.08, ge=0, le=2.5)

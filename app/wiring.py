@@ -75,6 +75,7 @@ def bot_config(settings: Settings) -> BotConfig:
         encrypt_key=settings.feishu_encrypt_key,
         admins=frozenset(settings.admins),
         max_body_bytes=settings.max_body_bytes,
+        body_read_seconds=settings.body_read_seconds,
         timezone=settings.timezone,
         locale=settings.locale,
         day_start=settings.day_start,

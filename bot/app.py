@@ -85,6 +85,19 @@ class HttpMetrics:
         )
 
 
+class BodyTooSlow(Exception):
+    """The request body did not arrive within the read budget."""
+
+
+async def read_bounded(request: Request, cap: int, seconds: float) -> bytes | None:
+    """The body, or None when it is larger than `cap` bytes; BodyTooSlow when it takes over `seconds`."""
+    try:
+        async with asyncio.timeout(seconds):
+            return await read_capped(request, cap)
+    except TimeoutError as exc:
+        raise BodyTooSlow from exc
+
+
 async def read_capped(request: Request, cap: int) -> bytes | None:
     """The body, or None when it is (or announces to be) larger than `cap` bytes."""
     declared = request.headers.get("content-length")
@@ -129,7 +142,14 @@ def create_app(
         endpoint = request.url.path.rsplit("/", 1)[-1]
         started = time.perf_counter()
         arrived = time.monotonic()
-        body = await read_capped(request, config.max_body_bytes)
+        try:
+            body = await read_bounded(request, config.max_body_bytes, config.body_read_seconds)
+        except BodyTooSlow:
+            metrics.requests.labels(endpoint, "", "body_timeout").inc()
+            # The rest of the body may still be on its way: close the connection rather than read it.
+            return JSONResponse(
+                {"msg": "request body timeout"}, status_code=408, headers={"connection": "close"}
+            )
         if body is None:
             metrics.requests.labels(endpoint, "", "too_large").inc()
             return JSONResponse({"msg": "body too large"}, status_code=413)

@@ -53,6 +53,9 @@ def sqlite_path(url: str | URL) -> Path | None:
 def create_engine(url: str | URL, **kwargs: Any) -> AsyncEngine:
     """The application's async engine for `url`, configured per backend; kwargs go to create_async_engine."""
     kind = backend(url)
+    # A failing statement's error (and so every logged traceback) names the statement, never its values:
+    # they are open_ids, titles and message texts.
+    kwargs.setdefault("hide_parameters", True)
     if kind == "sqlite":
         return _sqlite_engine(make_url(url), **kwargs)
     return _mysql_engine(make_url(url), **kwargs)

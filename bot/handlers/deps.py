@@ -24,6 +24,7 @@ class BotConfig:
     encrypt_key: str
     admins: frozenset[str]
     max_body_bytes: int
+    body_read_seconds: float  # SMARTFLOW_BODY_READ_SECONDS
     timezone: str
     locale: str
     day_start: str
