@@ -17,7 +17,7 @@ class Mention:
 
 @dataclass(frozen=True)
 class MessageIn:
-    """An im.message.receive_v1 event."""
+    """An im.message.receive_v1 event (or a bot menu press, which is answered the same way: see menu_key)."""
 
     event_id: str
     message_id: str
@@ -29,6 +29,11 @@ class MessageIn:
     content: str  # the raw JSON string Feishu sends, shaped by message_type
     mentions: tuple[Mention, ...] = ()
     create_time_ms: int | None = None
+    menu_key: str = ""  # an application.bot.menu_v6 press, handled as a message from the presser
+
+    @property
+    def from_menu(self) -> bool:
+        return bool(self.menu_key)
 
     @property
     def text(self) -> str | None:

@@ -173,6 +173,13 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "Or just say “didn't finish the report, 30 min left”, or write a task in plain words: "
         "“finish the slides by Friday 5pm, about 90 min”.",
     ),
+    "menu.add": (
+        "添加任务：直接说，比如「明天下午3点前交实验报告，大概2小时」，我会回你一条可以直接发送的 /add；"
+        "或者发送 /add <标题> <分钟> [by <时间>] [!]，例如 /add 实验报告 120 by 明天 15:00 !（! 表示重要）。",
+        "Add a task: say it in plain words, e.g. “finish the slides by Friday 5pm, about 90 min”, and I "
+        "answer with an /add you can send as it is; or send /add <title> <minutes> [by <time>] [!], e.g. "
+        "/add slides 90 by Fri 17:00 ! (! = important).",
+    ),
     "help.short": (
         "没看懂。发送 /help 查看用法，或直接说「没做完」。",
         "Sorry, I did not get that. Send /help, or say “unfinished”.",

@@ -162,6 +162,42 @@ def _picked(action: Any) -> str:
     return ""
 
 
+# A bot menu press (application.bot.menu_v6) names a menu item by the event_key the developer console gives
+# it; each is answered as the message it stands for, in the presser's chat with the bot.
+MENU_EVENT = "application.bot.menu_v6"
+MENU_TEXTS = {"today": "/today", "tasks": "/tasks", "settings": "/prefs", "prefs": "/prefs", "help": "/help"}
+
+
+def menu_key(raw: str) -> str:
+    """A menu item's event_key, normalised: "Today", "menu_today" and "smartflow.today" are "today"."""
+    key = raw.strip().casefold()
+    for prefix in ("smartflow", "menu"):
+        if key.startswith(prefix) and key[len(prefix) : len(prefix) + 1] in ("_", ".", "-", ":"):
+            key = key[len(prefix) + 1 :]
+    return key
+
+
+def menu_from_sdk(data: Any) -> MessageIn:
+    """P2ApplicationBotMenuV6 -> MessageIn from the presser, in their p2p chat with the bot; the text is the
+    command the item stands for ("" for an item the bot does not know: it then answers with help)."""
+    event = getattr(data, "event", None)
+    operator = getattr(getattr(event, "operator", None), "operator_id", None)
+    key = menu_key(_text(getattr(event, "event_key", None))) or "help"
+    event_id = _event_id(data)
+    return MessageIn(
+        event_id=event_id,
+        message_id=f"menu:{event_id}" if event_id else "",
+        chat_id="",
+        chat_type="p2p",
+        sender_open_id=_text(getattr(operator, "open_id", None)),
+        sender_type="user",
+        message_type="text",
+        content=json.dumps({"text": MENU_TEXTS.get(key, "")}, ensure_ascii=False),
+        create_time_ms=_int(getattr(getattr(data, "header", None), "create_time", None)),  # ms, as messages
+        menu_key=key,
+    )
+
+
 def event_from_sdk(data: Any) -> EventIn:
     header = getattr(data, "header", None)
     return EventIn(_event_id(data), _text(getattr(header, "event_type", None)))
@@ -176,6 +212,10 @@ def _deliver(inbound: Inbound) -> Any:
 
 def _on_message(data: Any) -> None:
     _deliver(message_from_sdk(data))
+
+
+def _on_menu(data: Any) -> None:
+    _deliver(menu_from_sdk(data))
 
 
 def _on_click(data: P2CardActionTrigger) -> P2CardActionTriggerResponse:
@@ -195,6 +235,7 @@ def build_dispatcher(encrypt_key: str, verification_token: str) -> lark.EventDis
         lark.EventDispatcherHandler.builder(encrypt_key, verification_token, lark.LogLevel.CRITICAL)
         .register_p2_im_message_receive_v1(_on_message)
         .register_p2_card_action_trigger(_on_click)
+        .register_p2_application_bot_menu_v6(_on_menu)
     )
     for name in IGNORED_EVENTS:
         builder = getattr(builder, name)(_on_ignored)

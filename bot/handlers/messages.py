@@ -93,6 +93,8 @@ async def handle_message(deps: BotDeps, message: MessageIn) -> None:
     try:
         if raw is None:
             await _short_help(ctx)
+        elif message.from_menu and not raw:
+            await _menu_item(ctx, message.menu_key)
         else:
             _parse(ctx, raw)
             await router.dispatch(ctx, _fallback)
@@ -124,6 +126,13 @@ def welcome_text(user: UserView) -> str:
         day=f"{user.day_start}–{user.day_end}",
         cap=user.daily_card_cap,
     )
+
+
+async def _menu_item(ctx: MessageContext, key: str) -> None:
+    """A menu item that is not a command: Add says how to add a task; an item the bot does not know (a key
+    the operator named otherwise) gets the help."""
+    if await acknowledge(ctx):
+        ctx.reply(t("menu.add" if key == "add" else "help", ctx.locale))
 
 
 async def _short_help(ctx: MessageContext) -> None:

@@ -199,6 +199,39 @@ class CallbackBuilder:
             },
         }
 
+    def bot_menu_event(
+        self,
+        operator_open_id: str,
+        event_key: str,
+        *,
+        name: str = "Alice",
+        event_id: str | None = None,
+        create_ms: int | None = None,
+        token: str | None = None,
+    ) -> dict[str, Any]:
+        """An application.bot.menu_v6 event (schema 2.0): who pressed which menu item (its event_key)."""
+        ms = create_ms if create_ms is not None else int(time.time() * 1000)
+        return {
+            "schema": "2.0",
+            "header": self._header("application.bot.menu_v6", event_id, ms, token or self.verification_token),
+            "event": {
+                "operator": {
+                    "operator_name": name,
+                    "operator_id": {
+                        "union_id": f"on_{operator_open_id[3:]}",
+                        "user_id": f"u_{operator_open_id[3:]}",
+                        "open_id": operator_open_id,
+                    },
+                },
+                "event_key": event_key,
+                "timestamp": ms // 1000,
+            },
+        }
+
+    def bot_menu(self, operator_open_id: str, event_key: str, **event: Any) -> SignedRequest:
+        """bot_menu_event(operator_open_id, event_key, **event), signed."""
+        return self.sign(self.bot_menu_event(operator_open_id, event_key, **event))
+
     def url_verification(
         self, challenge: str = "challenge-code", *, token: str | None = None
     ) -> dict[str, Any]:

@@ -226,3 +226,19 @@ async def test_the_watchdog_reconnects_a_silent_connection(
             await _until(lambda: gateway.connections >= 2, seconds=15)
 
     assert ws.restarts >= 1
+
+
+async def test_a_bot_menu_press_over_the_long_connection_is_answered_in_chat(
+    sqlite_url: str, fake_server: tuple[FakeFeishu, str]
+) -> None:
+    fake, _ = fake_server
+    with fake_gateway() as (gateway, domain):
+        async with ws_app(sqlite_url, fake_server, domain) as app:
+            await _until(lambda: gateway.connections == 1 and gateway.sockets)
+            gateway.push(CallbackBuilder().bot_menu_event(ALICE, "tasks"), "m1")
+            await _until(lambda: "m1" in gateway.acks)
+            await _until(lambda: len(_replies(fake)) == 1)
+            await app.state.deps.background.drain(5)
+
+    assert gateway.acks["m1"]["code"] == 200
+    assert "任务" in _replies(fake)[0].text
