@@ -269,6 +269,10 @@ class PrintedOutbound:
     async def delayed_update(self, token: str, card: Mapping[str, Any]) -> None:
         self._write("--- card updated after a press")
 
+    async def add_reaction(self, message_id: str, emoji_type: str) -> str:
+        self._write(f"--- reacted {emoji_type} to message {message_id}")
+        return f"console-{message_id}"
+
 
 def _url_host(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

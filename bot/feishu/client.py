@@ -172,6 +172,22 @@ class FeishuClient:
         _check_size(payload, DELAYED_CARD_MAX_BYTES)
         await self._call("interactive.card.update", "POST", CARD_UPDATE_PATH, payload, None)
 
+    async def add_reaction(self, message_id: str, emoji_type: str) -> str:
+        """React to a message (scope im:message.reactions:write_only); returns the reaction_id."""
+        body = {"reaction_type": {"emoji_type": emoji_type}}
+        data = await self._call(
+            "im.message.reaction.create",
+            "POST",
+            f"{MESSAGES_PATH}/{message_id}/reactions",
+            _dumps(body),
+            f"msg:{message_id}",
+        )
+        answer = data.get("data")
+        reaction_id = answer.get("reaction_id") if isinstance(answer, dict) else None
+        if not isinstance(reaction_id, str) or not reaction_id:
+            raise FeishuBadResponseError("bad_response", "reaction answer without a reaction_id")
+        return reaction_id
+
     async def freebusy(self, open_id: str, time_min: str, time_max: str) -> list[JsonObject]:
         """A user's busy intervals between two RFC 3339 instants (`data.freebusy_list`: start_time, end_time),
         with the app's token: every calendar of theirs, external ones included, no titles."""

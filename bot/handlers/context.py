@@ -35,6 +35,7 @@ class MessageContext:
     later: list[tuple[str, Later]] = field(default_factory=list)
     user: UserView | None = None  # the sender, once a service answered
     first: bool = False  # the sender's first message (a welcome goes before the answer)
+    react: str | None = None  # an emoji to put on the message at once (a report or task was taken in)
 
     @property
     def locale(self) -> str:

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from bot.handlers.context import MessageContext
 from bot.handlers.deps import BotDeps
-from bot.handlers.replies import send_reply
+from bot.handlers.replies import ACK_EMOJI, send_reply
 from bot.inbound import MessageIn
 from bot.parse import Unfinished
 from bot.router import Router, is_instance
@@ -53,6 +53,7 @@ async def unfinished(ctx: MessageContext) -> None:
     if result.trigger_id is None:
         return
     trigger_id, deps, message, locale = result.trigger_id, ctx.deps, ctx.message, ctx.locale
+    ctx.react = ACK_EMOJI  # the report was taken in: a card follows
     ctx.after_commit("pipeline", lambda: run_feedback(deps, message, trigger_id, locale))
 
 

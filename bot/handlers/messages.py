@@ -10,7 +10,7 @@ from bot.handlers.admin import admin_router
 from bot.handlers.commands import acknowledge, commands_router, short_help
 from bot.handlers.context import MessageContext
 from bot.handlers.deps import BotConfig, BotDeps
-from bot.handlers.replies import send_reply
+from bot.handlers.replies import ACK_EMOJI, react, send_reply
 from bot.handlers.tasklines import local_time
 from bot.inbound import MessageIn
 from bot.parse import ParseError, normalize_text, parse_message
@@ -111,6 +111,8 @@ async def handle_message(deps: BotDeps, message: MessageIn) -> None:
     if ctx.first and ctx.user is not None and message.chat_type == "p2p":
         # (in a group the welcome would speak to everyone: it waits for the user's own chat with the bot)
         ctx.replies.insert(0, welcome_text(ctx.user))
+    if ctx.react and message.message_id and not message.from_menu:  # first: it says "got it" at once
+        deps.background.spawn(react(deps, message, ctx.react), f"react:{message.message_id}")
     for i, text in enumerate(ctx.replies):
         deps.background.spawn(send_reply(deps, message, text, i), f"reply:{message.message_id}")
     for name, work in ctx.later:
@@ -157,6 +159,7 @@ async def _fallback(ctx: MessageContext) -> None:
     if draft is None:
         ctx.reply(short_help(ctx.locale))
         return
+    ctx.react = ACK_EMOJI  # a task was read from the words
     ctx.reply(_draft_reply(draft, user.timezone, ctx.now, ctx.locale))
 
 

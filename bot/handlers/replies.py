@@ -38,3 +38,15 @@ async def send_reply(deps: BotDeps, message: MessageIn, text: str, n: int) -> No
             await deps.outbound.send_text(message.chat_id, text, uuid, "chat_id")
     except FeishuError as exc:
         log.warning("reply to %s failed: %s", message.message_id, exc.code)
+
+
+ACK_EMOJI = "OK"  # Feishu's emoji_type for the reaction that says "got it"
+
+
+async def react(deps: BotDeps, message: MessageIn, emoji_type: str = ACK_EMOJI) -> None:
+    """Acknowledge `message` with a reaction before slower answers arrive; a failure is logged, never
+    raised (the reaction is a courtesy: the answer follows either way)."""
+    try:
+        await deps.outbound.add_reaction(message.message_id, emoji_type)
+    except FeishuError as exc:
+        log.warning("reaction on %s failed: %s", message.message_id, exc.code)

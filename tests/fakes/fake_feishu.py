@@ -24,7 +24,7 @@ from starlette.routing import Route
 
 from tests.fakes.fake_feishu_calendar import FREEBUSY_PATH, FakeCalendars
 
-ENDPOINTS = ("token", "create", "reply", "patch", "card_update", "freebusy")
+ENDPOINTS = ("token", "create", "reply", "patch", "card_update", "freebusy", "reaction")
 RECEIVE_ID_TYPES = ("open_id", "user_id", "union_id", "email", "chat_id")
 UUID_WINDOW_SECONDS = 3600.0
 CARD_MAX_BYTES = 30 * 1024
@@ -36,6 +36,7 @@ SCOPES_OF: dict[str, tuple[str, ...]] = {
     "/open-apis/contact/v3/users/batch_get_id": ("contact:user.id:readonly",),
     "/open-apis/calendar/v4/freebusy/list": ("calendar:calendar.free_busy:read",),
 }
+REACTION_SCOPES = ("im:message.reactions:write_only", "im:message.reactions:write")
 MISSING_SCOPE = 99991672
 
 
@@ -133,6 +134,14 @@ class FakePatch:
 
 
 @dataclass(frozen=True)
+class FakeReaction:
+    message_id: str
+    emoji_type: str
+    reaction_id: str
+    at: float = 0.0  # time.perf_counter() when it arrived
+
+
+@dataclass(frozen=True)
 class FakeCardUpdate:
     token: str
     card: dict[str, Any]
@@ -180,6 +189,7 @@ class FakeFeishu:
             self._uuids: dict[str, tuple[str, float]] = {}
             self._patches: list[FakePatch] = []
             self._card_updates: list[FakeCardUpdate] = []
+            self._reactions: list[FakeReaction] = []
             self._tokens: dict[str, float] = {}
             self._latest_token: str | None = None
             self._token_requests = 0
@@ -233,6 +243,11 @@ class FakeFeishu:
             return list(self._patches)
 
     @property
+    def reactions(self) -> list[FakeReaction]:
+        with self._lock:
+            return list(self._reactions)
+
+    @property
     def card_updates(self) -> list[FakeCardUpdate]:
         with self._lock:
             return list(self._card_updates)
@@ -278,6 +293,7 @@ class FakeFeishu:
                 Route(m, self._create, methods=["POST"]),
                 Route(m + "/{message_id}/reply", self._reply, methods=["POST"]),
                 Route(m + "/{message_id}", self._patch, methods=["PATCH"]),
+                Route(m + "/{message_id}/reactions", self._react, methods=["POST"]),
                 Route("/open-apis/interactive/v1/card/update", self._card_update, methods=["POST"]),
                 Route(FREEBUSY_PATH, self.calendars.freebusy, methods=["POST"]),
                 Route(BATCH_GET_ID_PATH, self._batch_get_id, methods=["POST"]),
@@ -505,6 +521,41 @@ class FakeFeishu:
             self._patches.append(FakePatch(message_id, content))
             self._current[message_id] = content
         return JSONResponse({"code": 0, "msg": "success", "data": {}})
+
+    async def _react(self, request: Request) -> Response:
+        """im/v1/messages/:message_id/reactions: `{"reaction_type": {"emoji_type": ...}}` on a message id."""
+        if (early := await self._prelude("reaction")) is not None:
+            return early
+        if (denied := self._check_auth(request)) is not None:
+            return denied
+        with self._lock:
+            denied_all = all(scope in self._denied_scopes for scope in REACTION_SCOPES)
+        if denied_all:
+            return _error(400, MISSING_SCOPE, f"Access denied. One of the following scopes is required: "
+                          f"[{', '.join(REACTION_SCOPES)}].")  # fmt: skip
+        body = await request.json()
+        message_id = request.path_params["message_id"]
+        reaction_type = body.get("reaction_type") if isinstance(body, dict) else None
+        emoji = reaction_type.get("emoji_type") if isinstance(reaction_type, dict) else None
+        if not isinstance(emoji, str) or not emoji:
+            return _error(400, 99992402, "field validation failed")
+        if not message_id.startswith("om_"):
+            return _error(400, 231003, "The message is not found.")
+        with self._lock:
+            reaction = FakeReaction(message_id, emoji, f"r_fake{next(self._ids)}", time.perf_counter())
+            self._reactions.append(reaction)
+        return JSONResponse(
+            {
+                "code": 0,
+                "msg": "success",
+                "data": {
+                    "reaction_id": reaction.reaction_id,
+                    "operator": {"operator_id": self.app_id, "operator_type": "app"},
+                    "action_time": str(int(time.time() * 1000)),
+                    "reaction_type": {"emoji_type": emoji},
+                },
+            }
+        )
 
     async def _card_update(self, request: Request) -> Response:
         if (early := await self._prelude("card_update")) is not None:
