@@ -319,6 +319,11 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "\n{buffer} min free after meetings; at most {moves} existing blocks moved a day; at most {hours} h "
         "planned a day; a day runs at most {extend} min longer; past midnight: {late}",
     ),
+    "prefs.learn": (
+        "\n按没做完的报告学到的用时倍数：{factor} 倍（新安排的时间 = 预估 × 倍数）：{learn}",
+        "\nHow much longer work runs, learned from your unfinished reports: {factor}x (new time = estimate × "
+        "this): {learn}",
+    ),
     # admin replies (bot/handlers/admin.py, admin_text.py): in the admin's language; ids and codes stay
     "admin.dryrun.head": (
         "试运行：{name}（{open_id}）· {tz} · 没有写入任何东西",

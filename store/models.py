@@ -11,6 +11,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy import false as sa_false
+from sqlalchemy import true as sa_true
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from store import enums as e
@@ -110,6 +112,10 @@ class User(Base):
     max_planned_minutes: Mapped[int] = mapped_column(default=480, server_default="480")  # a day's work
     max_extension_minutes: Mapped[int] = mapped_column(default=90, server_default="90")  # a longer day
     late_work: Mapped[bool] = mapped_column(default=False, server_default=sa_false())  # past midnight
+    # Learned from "unfinished" reports (1.0-2.0); new time for a task is planned as its estimate times this
+    # while learn_overrun is on (/prefs learn on|off).
+    overrun_factor: Mapped[float] = mapped_column(Float, default=1.0, server_default="1")
+    learn_overrun: Mapped[bool] = mapped_column(default=True, server_default=sa_true())
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

@@ -142,22 +142,31 @@ def _show_prefs(user: UserView, locale: str) -> str:
         if user.quiet_start and user.quiet_end
         else t("prefs.quiet_off", locale)
     )
-    return t(
-        "prefs.show",
-        locale,
-        day=f"{user.day_start}-{user.day_end}",
-        quiet=quiet,
-        lang=user.locale,
-        tz=user.timezone,
-        cap=user.daily_card_cap,
-    ) + t(
-        "prefs.limits",
-        locale,
-        buffer=user.buffer_minutes,
-        moves=user.max_moves_per_day,
-        hours=f"{user.max_planned_minutes / 60:g}",
-        extend=user.max_extension_minutes,
-        late=t("prefs.on" if user.late_work else "prefs.quiet_off", locale),
+    return (
+        t(
+            "prefs.show",
+            locale,
+            day=f"{user.day_start}-{user.day_end}",
+            quiet=quiet,
+            lang=user.locale,
+            tz=user.timezone,
+            cap=user.daily_card_cap,
+        )
+        + t(
+            "prefs.limits",
+            locale,
+            buffer=user.buffer_minutes,
+            moves=user.max_moves_per_day,
+            hours=f"{user.max_planned_minutes / 60:g}",
+            extend=user.max_extension_minutes,
+            late=t("prefs.on" if user.late_work else "prefs.quiet_off", locale),
+        )
+        + t(
+            "prefs.learn",
+            locale,
+            factor=f"{user.overrun_factor:.1f}",
+            learn=t("prefs.on" if user.learn_overrun else "prefs.quiet_off", locale),
+        )
     )
 
 
@@ -181,6 +190,7 @@ def prefs_change(command: Prefs) -> prefs.PrefsChange:
         max_planned_minutes=command.max_planned_minutes,
         max_extension_minutes=command.max_extension_minutes,
         late_work=command.late_work,
+        learn_overrun=command.learn_overrun,
     )
 
 

@@ -161,6 +161,7 @@ class Prefs:
     max_planned_minutes: int | None = None  # the most planned work in a day (given in hours, 1-16)
     max_extension_minutes: int | None = None  # how much longer a day may get, 0-240
     late_work: bool | None = None  # a longer day may run past midnight
+    learn_overrun: bool | None = None  # new estimates scaled by what "unfinished" reports taught
 
     @property
     def is_query(self) -> bool:

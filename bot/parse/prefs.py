@@ -20,6 +20,7 @@ _KEYS = {
     "hours": "max_planned_minutes", "daycap": "max_planned_minutes", "每天时长": "max_planned_minutes",
     "extend": "max_extension_minutes", "延长": "max_extension_minutes",
     "late": "late_work", "熬夜": "late_work",
+    "learn": "learn_overrun", "学习": "learn_overrun",
 }  # fmt: skip
 # name -> (lowest, highest, unit shown, minutes per unit)
 _LIMITS = {
@@ -35,7 +36,7 @@ _OFF = frozenset({"off", "none", "no", "关闭", "关", "无"})
 _RANGE = re.compile(r"(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})")
 PREFS_USAGE = (
     "/prefs [day 08:00-22:30] [quiet 23:00-07:00|off] [lang zh|en] [tz Asia/Shanghai] [cap 8] "
-    "[buffer 10] [moves 2] [hours 8] [extend 90] [late on|off]"
+    "[buffer 10] [moves 2] [hours 8] [extend 90] [late on|off] [learn on|off]"
 )
 MAX_CAP = 100
 
@@ -111,10 +112,10 @@ def parse_prefs(rest: str) -> Prefs:
                     f"{raw_key} must be a number of {unit} from {low} to {high}, got {value!r}",
                 )
             values[key] = int(value) * per
-        elif key == "late_work":
+        elif key in ("late_work", "learn_overrun"):
             if value.casefold() not in _ON | _OFF:
                 raise _error(ParseErrorCode.BAD_CAP, f"{raw_key} must be on or off, got {value!r}")
-            values["late_work"] = value.casefold() in _ON
+            values[key] = value.casefold() in _ON
         else:
             if not value.isdecimal() or not 1 <= int(value) <= MAX_CAP:
                 raise _error(

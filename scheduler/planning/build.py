@@ -186,6 +186,8 @@ def finish(d: Draft, f: Frame, w: Weights, r: Resolved) -> Candidate:
         ScoreComponent("earliness", -float(start - f.now), "starts_in"),
     )
     reasons = [*d.reasons, deadline_reason]
+    if r.overrun > 1.0:  # the time is the estimate scaled by what the user's reports taught: say so
+        reasons.append(Reason("overrun_scaled", {"factor": f"{r.overrun:.1f}", "minutes": r.estimated}))
     if preferred and not any(x.code == "preferred_time" for x in reasons):
         reasons.append(Reason("preferred_time", {"minutes": preferred}))
     if dis_reason == "no_disruption":

@@ -6,6 +6,11 @@ from __future__ import annotations
 REASONS: dict[str, dict[str, str]] = {
     "earliest_slot": {"zh": "这是最早的空闲时段", "en": "it is the earliest free slot"},
     "picked_by_user": {"zh": "这是你选的时间", "en": "it is the time you picked"},
+    "overrun_scaled": {
+        "zh": "按你以往的实际用时，预估的{minutes}按 {factor} 倍预留（/prefs learn off 可关闭）",
+        "en": "your reports show work runs over, so the {minutes} estimate gets {factor}x the time "
+        "(/prefs learn off turns this off)",
+    },
     "least_fragmentation": {"zh": "不会留下零碎时间", "en": "it leaves no unusable gaps"},
     "preferred_time": {"zh": "有{minutes}在你偏好的时段内", "en": "{minutes} fall in your preferred hours"},
     "in_day_window": {"zh": "在你的日程时段内", "en": "it stays inside your day"},

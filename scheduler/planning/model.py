@@ -51,6 +51,8 @@ class UserPrefs:
     max_moves_per_day: int = 2  # the assistant moves at most this many existing blocks a day
     max_planned_minutes_per_day: int = 480  # planned work beyond this in a day is overcommitment
     buffer_minutes: int = 0  # kept free after each fixed event (a meeting, a class) for new work
+    # learned from "unfinished" reports (1.0-2.0): new time for a task is its remaining estimate times this
+    overrun_factor: float = 1.0
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -28,6 +29,8 @@ class Resolved:
     planned: int = 0  # minutes of the task already planned before its deadline (needed is the rest)
     conflict: bool = False  # `block` overlaps busy time and is to be moved (not made up)
     clash: str = ""  # conflict: the title of the busy time it overlaps
+    estimated: int = 0  # task targets: the remaining estimate before the overrun factor scaled it to `needed`
+    overrun: float = 1.0  # the factor `needed` was scaled by (1.0: not scaled)
 
     @property
     def unfinished(self) -> bool:
@@ -104,4 +107,24 @@ def resolve(ctx: PlanningContext, f: Frame) -> Resolved:
     cov = coverage(task, ctx.blocks, ctx.now)
     if cov.covered:
         return replace(base, close="target_already_scheduled", needed=task.estimate_minutes, scheduled=True)
-    return replace(base, needed=cov.remaining_minutes, planned=cov.planned_minutes)
+    factor = min(MAX_OVERRUN, max(1.0, ctx.user.overrun_factor))
+    needed = scaled(cov.remaining_minutes, factor)
+    return replace(
+        base,
+        needed=needed,
+        planned=cov.planned_minutes,
+        estimated=cov.remaining_minutes,
+        overrun=factor if needed > cov.remaining_minutes else 1.0,
+    )
+
+
+MAX_OVERRUN = 2.0
+OVERRUN_STEP = 5  # scaled minutes are rounded up to this
+
+
+def scaled(minutes: int, factor: float) -> int:
+    """`minutes` times the user's overrun factor, rounded up to 5 minutes (unchanged at 1.0)."""
+    if factor <= 1.0 or minutes <= 0:
+        return minutes
+    raw = math.ceil(round(minutes * factor, 6))
+    return max(minutes, -(-raw // OVERRUN_STEP) * OVERRUN_STEP)

@@ -53,6 +53,7 @@ def user_prefs(user: User, grid_minutes: int = 15) -> pm.UserPrefs:
         max_planned_minutes_per_day=user.max_planned_minutes,
         max_extension_minutes=user.max_extension_minutes,
         late_work=user.late_work,
+        overrun_factor=user.overrun_factor if user.learn_overrun else 1.0,
     )
 
 

@@ -226,6 +226,7 @@ async def report_unfinished(  # noqa: PLR0917 - the fields of a report
         if resolution.found is not Found.BLOCK or (target.block_id is None and not target.choices):
             return await _nothing(t, resolution)
         task_id = None
+        block = None
         if target.block_id is not None:
             block = await t.uow.blocks.get(target.block_id)
             task_id = block.task_id if block is not None else None
@@ -241,9 +242,27 @@ async def report_unfinished(  # noqa: PLR0917 - the fields of a report
             user_text=text,
             choices=target.choices,
         )
+        if outcome.created and block is not None and minutes is not None:
+            learn_overrun(t.user, block.end - block.start, minutes)
         return Reported(outcome.trigger.id if outcome.created else None)
 
     return await handle(store, message, work)
+
+
+OVERRUN_MIN, OVERRUN_MAX = 1.0, 2.0
+OVERRUN_WEIGHT = 0.25  # each report moves the factor a quarter of the way to what it showed
+
+
+def learn_overrun(user: User, planned: timedelta, remaining_minutes: int) -> None:
+    """A report that `remaining_minutes` were left after a block of `planned` length: the work took
+    (planned + remaining) / planned of the time planned. The user's factor moves a bounded step toward it
+    (kept within 1.0-2.0, two decimals); it is learned even while learning is off, and used only while on."""
+    minutes = planned.total_seconds() / 60
+    if minutes <= 0 or remaining_minutes <= 0:
+        return
+    observed = min(OVERRUN_MAX, (minutes + remaining_minutes) / minutes)
+    factor = (1 - OVERRUN_WEIGHT) * user.overrun_factor + OVERRUN_WEIGHT * observed
+    user.overrun_factor = round(min(OVERRUN_MAX, max(OVERRUN_MIN, factor)), 2)
 
 
 async def _nothing(t: Turn, resolution: Resolution) -> NothingToMakeUp:

@@ -24,6 +24,7 @@ class PrefsChange:
     max_planned_minutes: int | None = None
     max_extension_minutes: int | None = None
     late_work: bool | None = None
+    learn_overrun: bool | None = None
 
     @property
     def is_query(self) -> bool:
@@ -56,6 +57,7 @@ async def update_prefs(store: Store, message: InboundMessage, change: PrefsChang
             "max_planned_minutes": change.max_planned_minutes,
             "max_extension_minutes": change.max_extension_minutes,
             "late_work": change.late_work,
+            "learn_overrun": change.learn_overrun,
         }
         planning = False
         for column, value in limits.items():

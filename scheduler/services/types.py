@@ -56,6 +56,8 @@ class UserView:
     max_planned_minutes: int = 480
     max_extension_minutes: int = 90
     late_work: bool = False
+    overrun_factor: float = 1.0
+    learn_overrun: bool = True
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,8 @@ def user_view(user: User, admins: frozenset[str] = frozenset()) -> UserView:
         max_planned_minutes=user.max_planned_minutes,
         max_extension_minutes=user.max_extension_minutes,
         late_work=user.late_work,
+        overrun_factor=user.overrun_factor,
+        learn_overrun=user.learn_overrun,
     )
 
 
