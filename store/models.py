@@ -116,6 +116,9 @@ class User(Base):
     # while learn_overrun is on (/prefs learn on|off).
     overrun_factor: Mapped[float] = mapped_column(Float, default=1.0, server_default="1")
     learn_overrun: Mapped[bool] = mapped_column(default=True, server_default=sa_true())
+    # Learned from applied options: local hour ("0"-"23") -> how often new or moved time there was accepted
+    # (decayed); the most accepted hours become the planner's preferred hours while learning is on.
+    accepted_hours: Mapped[Any | None] = mapped_column(JSON(none_as_null=True))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

@@ -37,6 +37,7 @@ from scheduler.services.changeset import (
 from scheduler.services.codec import CodecError, encode_change, find_candidate
 from scheduler.services.context import context_for_trigger
 from scheduler.services.errors import ErrorCode, ServiceError
+from scheduler.services.learning import learn_hours
 from scheduler.services.outcomes import UNDO_WINDOW, ApplyOutcome, PreviewState, retrying
 from store import Store, UnitOfWork, short_key
 from store.enums import ApplyStatus, PreviewStatus, TaskStatus
@@ -216,6 +217,7 @@ async def apply_in(uow: UnitOfWork, req: ApplyRequest, hook: Hook | None = None)
         items = await write_changes(uow, user, candidate.changes, req.now)
     except Refused as refused:
         raise _Refusal(refused) from refused
+    learn_hours(user, candidate.changes)  # the hours the user accepts feed the preference fit
     change_set = uow.change_sets.add(
         ChangeSet(
             preview_id=preview.id,

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from scheduler.planning import model as pm
 from scheduler.services.calendar import as_fixed_events
 from scheduler.services.feedback import resolve_unfinished, started_blocks
+from scheduler.services.learning import preferred_hours
 from scheduler.services.movecap import moved_today
 from store import UnitOfWork
 from store.enums import TriggerType
@@ -54,6 +55,7 @@ def user_prefs(user: User, grid_minutes: int = 15) -> pm.UserPrefs:
         max_extension_minutes=user.max_extension_minutes,
         late_work=user.late_work,
         overrun_factor=user.overrun_factor if user.learn_overrun else 1.0,
+        preferred=preferred_hours(user.accepted_hours) if user.learn_overrun else (),
     )
 
 

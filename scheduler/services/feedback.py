@@ -10,6 +10,7 @@ from enum import StrEnum
 
 from scheduler.planning.model import Target, TargetKind
 from scheduler.services.inbound import Handled, InboundMessage, Turn, handle
+from scheduler.services.learning import learn_overrun
 from scheduler.services.taskref import match_task_ref
 from scheduler.services.triggers import create_trigger
 from store import Store, UnitOfWork
@@ -247,22 +248,6 @@ async def report_unfinished(  # noqa: PLR0917 - the fields of a report
         return Reported(outcome.trigger.id if outcome.created else None)
 
     return await handle(store, message, work)
-
-
-OVERRUN_MIN, OVERRUN_MAX = 1.0, 2.0
-OVERRUN_WEIGHT = 0.25  # each report moves the factor a quarter of the way to what it showed
-
-
-def learn_overrun(user: User, planned: timedelta, remaining_minutes: int) -> None:
-    """A report that `remaining_minutes` were left after a block of `planned` length: the work took
-    (planned + remaining) / planned of the time planned. The user's factor moves a bounded step toward it
-    (kept within 1.0-2.0, two decimals); it is learned even while learning is off, and used only while on."""
-    minutes = planned.total_seconds() / 60
-    if minutes <= 0 or remaining_minutes <= 0:
-        return
-    observed = min(OVERRUN_MAX, (minutes + remaining_minutes) / minutes)
-    factor = (1 - OVERRUN_WEIGHT) * user.overrun_factor + OVERRUN_WEIGHT * observed
-    user.overrun_factor = round(min(OVERRUN_MAX, max(OVERRUN_MIN, factor)), 2)
 
 
 async def _nothing(t: Turn, resolution: Resolution) -> NothingToMakeUp:

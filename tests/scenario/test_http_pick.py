@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from store.models import Block, FixedEvent
+from store.models import Block, FixedEvent, User
 from tests.contract.services.builders import rows
 from tests.scenario.http_harness import *  # noqa: F403
 from tests.scenario.http_harness import ALICE, BOB, TZ, Harness, at, card_of
@@ -92,6 +92,8 @@ async def test_a_picked_time_is_applied_once_and_can_be_undone(harness: Harness)
         at(17, 10),
     )
     assert await h.count("previews", status="applied") == 1
+    (user,) = await rows(h.store, User, id=user_id)
+    assert user.accepted_hours == {"16": 1.0}  # the hour the user accepted feeds the preference fit
 
     # the same press delivered again, and a second pick on the applied card: nothing more is written
     rows_before = await h.snapshot()
