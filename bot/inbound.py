@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeAlias
 
 
@@ -101,6 +101,7 @@ class ClickIn:
     callback_token: str  # for a delayed card update (valid 30 minutes)
     received_at: float | None = None  # time.monotonic() when the request arrived (the answer's deadline)
     option: str = ""  # what a picker or select sent (action.option, or the form's value), untrusted
+    form: Mapping[str, Any] = field(default_factory=dict)  # a form's submit: action.form_value, untrusted
 
     @property
     def dedupe_key(self) -> str:

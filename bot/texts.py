@@ -173,6 +173,46 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "Or just say “didn't finish the report, 30 min left”, or write a task in plain words: "
         "“finish the slides by Friday 5pm, about 90 min”.",
     ),
+    "capture.form.header": ("添加任务", "Add a task"),
+    "capture.form.intro": (
+        "我读到的是下面这个任务，改好后点「添加」（不点就什么都不会添加）。",
+        "This is the task I read; adjust it and press Add (nothing is added until you do).",
+    ),
+    "capture.form.title": ("标题", "Title"),
+    "capture.form.estimate": ("预估时长", "Estimate"),
+    "capture.form.estimate_pick": ("选择预估时长", "Pick an estimate"),
+    "capture.form.deadline": ("截止时间（可不填）", "Deadline (optional)"),
+    "capture.form.deadline_pick": ("选择截止时间", "Pick a deadline"),
+    "capture.form.important": ("重要", "Important"),
+    "capture.form.submit": ("添加", "Add"),
+    "capture.form.bad_title": (
+        "标题不能为空，也不能超过 {max} 个字；没有添加。",
+        "The title must be 1 to {max} characters; nothing was added.",
+    ),
+    "capture.form.bad_estimate": (
+        "预估时长要在 5 到 480 分钟之间；没有添加。",
+        "The estimate must be 5 to 480 minutes; nothing was added.",
+    ),
+    "capture.form.bad_deadline": (
+        "没看懂截止时间；没有添加。",
+        "The deadline could not be read; nothing was added.",
+    ),
+    "capture.form.past_deadline": (
+        "截止时间 {due} 已经过去了；没有添加。",
+        "The deadline {due} has passed; nothing was added.",
+    ),
+    "capture.form.again": (
+        "这张表单已经提交过了，没有重复添加。",
+        "This form was already submitted; nothing was added twice.",
+    ),
+    "capture.form.card_follows": (
+        "它重要且有截止时间：到 {at} 还没排时间的话，我会发卡片给你安排。",
+        "It is important and has a deadline: if no time is planned by {at}, a card will come to plan it.",
+    ),
+    "capture.form.no_card": (
+        "不会自动发卡片（只有重要且有截止时间的任务会）；需要时可以用 /today 查看。",
+        "No card will come for it (only important tasks with a deadline get one); /today shows your day.",
+    ),
     "menu.add": (
         "添加任务：直接说，比如「明天下午3点前交实验报告，大概2小时」，我会回你一条可以直接发送的 /add；"
         "或者发送 /add <标题> <分钟> [by <时间>] [!]，例如 /add 实验报告 120 by 明天 15:00 !（! 表示重要）。",

@@ -23,6 +23,7 @@ class Kind(StrEnum):
     SNOOZE = "snooze"  # c = when to ask again (3h, tomorrow)
     DROP = "drop"
     PICK = "pick"  # "another time": the date-time picker's start arrives as the action's option
+    CAPTURE = "capture"  # p = the capture form's id (its source message): Submit sends action.form_value
 
     @property
     def needs_choice(self) -> bool:

@@ -148,7 +148,14 @@ def click_from_sdk(data: P2CardActionTrigger) -> ClickIn:
         open_chat_id=_text(getattr(context, "open_chat_id", None)),
         callback_token=_text(getattr(event, "token", None)),
         option=_picked(action),
+        form=_form(action),
     )
+
+
+def _form(action: Any) -> dict[str, Any]:
+    """A form's submitted fields by name (`action.form_value`), else empty."""
+    form = getattr(action, "form_value", None)
+    return {str(k): v for k, v in form.items()} if isinstance(form, Mapping) else {}
 
 
 def _picked(action: Any) -> str:

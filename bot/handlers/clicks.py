@@ -16,7 +16,8 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from bot.cards import CardError, PayloadError, ToastKind, build_working_card, toast, unpack
+from bot.cards import CardError, Kind, PayloadError, ToastKind, build_working_card, toast, unpack
+from bot.handlers.capture import submit_capture
 from bot.handlers.cardview import card_for_view
 from bot.handlers.deps import BotDeps
 from bot.handlers.feedback import run_feedback
@@ -178,6 +179,8 @@ async def handle_click(deps: BotDeps, click: ClickIn) -> CallbackAnswer:
         log.info("click with a foreign button value ignored: %s", exc.code)
         words = norm_locale(await _operator_locale(deps, click.operator_open_id))
         return answer(toast(ToastKind.ERROR, words, message=t("click.unknown", words)))
+    if payload.k is Kind.CAPTURE:  # a form's Submit, not a press on a preview
+        return await submit_capture(deps, click, payload.p)
     press = Press(
         key=click.dedupe_key,
         kind=PressKind(payload.k.value),

@@ -36,6 +36,8 @@ class MessageContext:
     user: UserView | None = None  # the sender, once a service answered
     first: bool = False  # the sender's first message (a welcome goes before the answer)
     react: str | None = None  # an emoji to put on the message at once (a report or task was taken in)
+    cards: list[dict[str, Any]] = field(default_factory=list)  # cards to send after the replies
+    replies_instead: list[str] = field(default_factory=list)  # each card's text, sent if the card cannot be
 
     @property
     def locale(self) -> str:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
+from bot.cards.capture import build_capture_card
 from bot.handlers.admin import admin_router
 from bot.handlers.commands import acknowledge, commands_router, short_help
 from bot.handlers.context import MessageContext
 from bot.handlers.deps import BotConfig, BotDeps
-from bot.handlers.replies import ACK_EMOJI, react, send_reply
+from bot.handlers.replies import ACK_EMOJI, react, send_card, send_reply
 from bot.handlers.tasklines import local_time
 from bot.inbound import MessageIn
 from bot.parse import ParseError, normalize_text, parse_message
@@ -105,6 +107,7 @@ async def handle_message(deps: BotDeps, message: MessageIn) -> None:
         log.exception("message %s failed", message.message_id, extra={"message_id": message.message_id})
         ctx.replies.clear()
         ctx.later.clear()
+        ctx.cards.clear()
         if not ctx.seen(await inbound.record_failed(deps.store, ctx.inbound)):
             return  # pragma: no cover - a concurrent delivery recorded it meanwhile
         ctx.reply(error_message("internal", ctx.locale))
@@ -115,6 +118,9 @@ async def handle_message(deps: BotDeps, message: MessageIn) -> None:
         deps.background.spawn(react(deps, message, ctx.react), f"react:{message.message_id}")
     for i, text in enumerate(ctx.replies):
         deps.background.spawn(send_reply(deps, message, text, i), f"reply:{message.message_id}")
+    for i, card in enumerate(ctx.cards):
+        fallback = ctx.replies_instead[i] if i < len(ctx.replies_instead) else ""
+        deps.background.spawn(send_card(deps, message, card, i, fallback), f"card:{message.message_id}")
     for name, work in ctx.later:
         deps.background.spawn(work(), f"{name}:{message.message_id}")
 
@@ -160,7 +166,35 @@ async def _fallback(ctx: MessageContext) -> None:
         ctx.reply(short_help(ctx.locale))
         return
     ctx.react = ACK_EMOJI  # a task was read from the words
-    ctx.reply(_draft_reply(draft, user.timezone, ctx.now, ctx.locale))
+    text = _draft_reply(draft, user.timezone, ctx.now, ctx.locale)
+    if ctx.message.chat_type == "p2p" and _complete(draft, ctx.now):
+        # the form card, prefilled; Submit adds the task once (the /add line stays an alternative)
+        card = build_capture_card(
+            form_id(ctx.inbound.key),
+            draft.title,
+            draft.estimate_minutes,
+            draft.deadline,
+            draft.important,
+            user.timezone,
+            ctx.locale,
+            alternative=text,
+        )
+        ctx.cards.append(card)
+        ctx.replies_instead.append(text)
+        return
+    ctx.reply(text)
+
+
+def _complete(draft: TaskDraft, now: datetime) -> bool:
+    """A draft the form can be prefilled with: an estimate in range and no deadline in the past."""
+    if draft.deadline is not None and draft.deadline <= now:
+        return False
+    return draft.estimate_minutes is not None and 5 <= draft.estimate_minutes <= 480
+
+
+def form_id(message_key: str) -> str:
+    """The capture form's id: one per source message (a short hash: any message id fits a button value)."""
+    return "f" + hashlib.sha256(message_key.encode()).hexdigest()[:24]
 
 
 def _draft_reply(draft: TaskDraft, tz: str, now: datetime, locale: str) -> str:

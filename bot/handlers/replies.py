@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 from bot.feishu.errors import FeishuError
 from bot.handlers.deps import BotDeps
@@ -38,6 +40,20 @@ async def send_reply(deps: BotDeps, message: MessageIn, text: str, n: int) -> No
             await deps.outbound.send_text(message.chat_id, text, uuid, "chat_id")
     except FeishuError as exc:
         log.warning("reply to %s failed: %s", message.message_id, exc.code)
+
+
+async def send_card(
+    deps: BotDeps, message: MessageIn, card: Mapping[str, Any], n: int, fallback: str
+) -> None:
+    """Card number `n` answering `message`, to its sender; when Feishu refuses the card for good, its text
+    `fallback` instead (a failure is logged, never raised)."""
+    uuid = reply_uuid(message.message_id, 100 + n)
+    try:
+        await deps.outbound.send_card(message.sender_open_id, card, uuid)
+    except FeishuError as exc:
+        log.warning("card answering %s failed: %s", message.message_id, exc.code)
+        if fallback and not exc.retryable:
+            await send_reply(deps, message, fallback, 100 + n)
 
 
 ACK_EMOJI = "OK"  # Feishu's emoji_type for the reaction that says "got it"

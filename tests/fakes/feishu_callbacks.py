@@ -164,6 +164,8 @@ class CallbackBuilder:
         open_chat_id: str | None = None,
         tag: str = "button",
         option: str | None = None,
+        form_value: Mapping[str, Any] | None = None,
+        name: str | None = None,
         callback_token: str | None = None,
         event_id: str | None = None,
         create_ms: int | None = None,
@@ -175,6 +177,10 @@ class CallbackBuilder:
         action: dict[str, Any] = {"value": dict(value), "tag": tag, "timezone": "Asia/Shanghai"}
         if option is not None:
             action["option"] = option
+        if form_value is not None:  # a form container's submit button: every field by its name
+            action["form_value"] = dict(form_value)
+        if name is not None:
+            action["name"] = name
         return {
             "schema": "2.0",
             "header": self._header("card.action.trigger", event_id, ms, token or self.verification_token),

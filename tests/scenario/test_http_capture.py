@@ -1,11 +1,18 @@
-"""A task in plain words, through the real HTTP app: the bot says what it read and the exact /add that
-creates it (nothing is created from plain words alone); a missing estimate or a past deadline is asked about
-by name; a text that is no task still gets the short help."""
+"""A task in plain words, through the real HTTP app: the bot answers with a form card prefilled with what it
+read (and the exact /add as an alternative); nothing is created until Submit, which adds the task once, or
+refuses a bad field by name; a missing estimate or a past deadline is asked about by name; a text that is no
+task still gets the short help."""
 
 from __future__ import annotations
 
+import json
+from datetime import timedelta
+from typing import Any
+
+from store.models import Task
+from tests.contract.services.builders import rows
 from tests.scenario.http_harness import *  # noqa: F403
-from tests.scenario.http_harness import ALICE, BOB, Harness
+from tests.scenario.http_harness import ALICE, BOB, TZ, Harness, at
 
 
 async def _said(h: Harness, open_id: str, text: str, message_id: str) -> str:
@@ -14,24 +21,103 @@ async def _said(h: Harness, open_id: str, text: str, message_id: str) -> str:
     return h.texts_to(open_id)[-1]
 
 
-async def test_a_task_in_plain_words_gets_the_add_line_and_creates_nothing(harness: Harness) -> None:
+def _form_of(card: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The form container and its submit button's callback value."""
+    form = next(e for e in card["body"]["elements"] if e.get("tag") == "form")
+    submit = next(e for e in form["elements"] if e.get("form_action_type") == "submit")
+    return form, submit["behaviors"][0]["value"]
+
+
+def _field(form: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(e for e in form["elements"] if e.get("name") == name)
+
+
+async def test_a_task_in_plain_words_gets_a_prefilled_form_and_creates_nothing(harness: Harness) -> None:
     h = harness
     await h.add_user(ALICE)
-    reply = await _said(h, ALICE, "明天下午3点前交实验报告，大概2小时", "om_c1")
-    assert "/add 交实验报告 120 by 2026-12-01 15:00" in reply
+    await h.message(ALICE, "明天下午3点前交实验报告，大概2小时", message_id="om_c1")
+    await h.settle()
+    (card,) = h.cards_to(ALICE)
+    form, _ = _form_of(card.card)
+    assert _field(form, "title")["default_value"] == "交实验报告"
+    assert _field(form, "estimate")["initial_option"] == "120"
+    assert _field(form, "deadline")["initial_datetime"] == "2026-12-01 15:00"
+    assert _field(form, "important")["checked"] is False
+    # the /add line stays on the card as the alternative, and sending it adds the task
+    assert "/add 交实验报告 120 by 2026-12-01 15:00" in json.dumps(card.card, ensure_ascii=False)
+    assert h.texts_to(ALICE) == []
     assert await h.count("tasks") == 0
-
-    line = reply.splitlines()[-1]
-    await _said(h, ALICE, line, "om_c2")  # the user sends the line as it is
-    assert await h.count("tasks") == 1
+    await _said(h, ALICE, "/add 交实验报告 120 by 2026-12-01 15:00", "om_c2")
     assert await h.count("tasks", title="交实验报告", estimate_minutes=120) == 1
+
+
+async def _submit(h: Harness, card: Any, **fields: Any) -> dict[str, Any]:
+    form, value = _form_of(card.card)
+    values = {
+        "title": _field(form, "title")["default_value"],
+        "estimate": _field(form, "estimate").get("initial_option", ""),
+        "deadline": _field(form, "deadline").get("initial_datetime", "") + " +0800",
+        "important": _field(form, "important")["checked"],
+    }
+    values.update(fields)
+    response = await h.click(ALICE, value, card.message_id, form_value=values, name="submit")
+    body: dict[str, Any] = json.loads(response.content)
+    return body
+
+
+async def test_submitting_the_form_creates_the_task_once_and_says_what_follows(harness: Harness) -> None:
+    h = harness
+    user_id = await h.add_user(ALICE)
+    await h.message(ALICE, "明天下午3点前交实验报告，大概2小时", message_id="om_f1")
+    await h.settle()
+    (card,) = h.cards_to(ALICE)
+
+    body = await _submit(h, card, estimate="90", important=True)
+    assert body["toast"]["type"] == "success"
+    said = json.dumps(body["card"]["data"], ensure_ascii=False)
+    assert "已添加任务「交实验报告」（90 分钟），截止" in said
+    assert "会发卡片" in said  # important with a deadline: a card will follow
+    (task,) = await rows(h.store, Task, user_id=user_id)
+    assert (task.title, task.estimate_minutes, task.quadrant) == ("交实验报告", 90, 2)
+    assert task.deadline is not None
+    assert task.deadline.astimezone(TZ) == at(15) + timedelta(days=1)
+    assert await h.count("jobs") == 1
+
+    again = await _submit(h, card, estimate="90", important=True)  # pressed twice: one task
+    assert again["toast"]["type"] == "warning"
+    assert await h.count("tasks") == 1
+
+
+async def test_a_form_with_a_bad_field_is_refused_by_name_and_adds_nothing(harness: Harness) -> None:
+    h = harness
+    await h.add_user(ALICE)
+    await h.message(ALICE, "明天下午3点前交实验报告，大概2小时", message_id="om_f2")
+    await h.settle()
+    (card,) = h.cards_to(ALICE)
+    cases = {
+        "预估时长": {"estimate": "0"},
+        "标题": {"title": "  "},
+        "已经过去": {"deadline": "2026-11-29 18:00 +0800"},
+        "截止时间": {"deadline": "someday"},
+    }
+    for said, fields in cases.items():
+        body = await _submit(h, card, **fields)
+        assert body["toast"]["type"] == "error", fields
+        assert said in body["toast"]["content"], (fields, body["toast"])
+        assert "card" not in body  # the form stays, to fix the field
+    assert await h.count("tasks") == 0
+    ok = await _submit(h, card)  # the refusals did not use the form up
+    assert ok["toast"]["type"] == "success"
+    assert await h.count("tasks") == 1
 
 
 async def test_english_phrasing_and_the_questions_it_may_need(harness: Harness) -> None:
     h = harness
     await h.add_user(BOB, locale="en", name="Bob")
-    reply = await _said(h, BOB, "finish the slides by Friday 5pm, about 90 min", "om_e1")
-    assert reply.endswith("/add finish the slides 90 by 2026-12-04 17:00")
+    await h.message(BOB, "finish the slides by Friday 5pm, about 90 min", message_id="om_e1")
+    await h.settle()
+    (card,) = h.cards_to(BOB)
+    assert "/add finish the slides 90 by 2026-12-04 17:00" in json.dumps(card.card, ensure_ascii=False)
     reply = await _said(h, BOB, "review PR by tonight 9pm", "om_e2")
     assert "About how many minutes will “review PR” take?" in reply
     reply = await _said(h, BOB, "call the bank before 8am", "om_e3")  # 08:00 tomorrow: ahead, not past

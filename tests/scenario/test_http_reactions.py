@@ -4,6 +4,8 @@ messages, redeliveries and menu presses get none, and a failed reaction changes 
 
 from __future__ import annotations
 
+import json
+
 from tests.fakes.fake_feishu import Fault
 from tests.scenario.http_harness import *  # noqa: F403
 from tests.scenario.http_harness import ALICE, Harness, at
@@ -41,7 +43,8 @@ async def test_a_task_in_plain_words_gets_a_reaction_and_other_messages_none(har
     await h.post(h.cb.bot_menu(ALICE, "tasks"))
     await h.settle()
     assert [(r.message_id, r.emoji_type) for r in h.fake.reactions] == [("om_capture1", "OK")]
-    assert any("/add 交实验报告 120" in text for text in h.texts_to(ALICE)), h.texts_to(ALICE)
+    (card,) = h.cards_to(ALICE)  # the capture form
+    assert "/add 交实验报告 120" in json.dumps(card.card, ensure_ascii=False)
 
 
 async def test_a_failed_reaction_still_lets_the_card_come(harness: Harness) -> None:
