@@ -17,9 +17,11 @@ from bot.feishu.client import FeishuClient
 from bot.handlers import BotConfig
 from bot.sender import ConsoleSender, FeishuSender
 from llm.api import Chooser
+from llm.capture import make_task_reader
 from llm.client import make_chooser as make_llm_chooser
 from llm.metrics import MeteredChooser, process_metrics
 from scheduler.services.calendar import BusyReader, BusyTimes
+from scheduler.services.capture import TaskReader
 from scheduler.services.pipeline import Pipeline
 from scheduler.worker import metrics as worker_metrics
 from scheduler.worker.sender import Sender
@@ -42,6 +44,7 @@ class Components:
     sender: Sender
     pipeline: Pipeline
     bot_config: BotConfig
+    task_reader: TaskReader | None = None  # the model that reads tasks in plain words (None: no LLM)
 
     async def worker_metrics(self, now: datetime) -> bytes:
         """The worker's metrics (row counts by status refreshed first, when the database answers in time),
@@ -54,9 +57,10 @@ class Components:
         return generate_latest(worker_metrics.REGISTRY)
 
     async def aclose(self) -> None:
-        close = getattr(self.chooser, "aclose", None)
-        if close is not None:
-            await close()
+        for part in (self.chooser, self.task_reader):
+            close = getattr(part, "aclose", None)
+            if close is not None:
+                await close()
         if self.feishu is not None:
             await self.feishu.aclose()
         await self.store.dispose()
@@ -128,7 +132,8 @@ def build_components(
         grid_minutes=settings.grid_minutes,
         busy=busy,
     )
-    return Components(settings, store, chooser, feishu, sender, pipeline, bot_config(settings))
+    task_reader = make_task_reader(settings)
+    return Components(settings, store, chooser, feishu, sender, pipeline, bot_config(settings), task_reader)
 
 
 def make_worker(components: Components, clock: Callable[[], datetime] | None = None) -> Worker:

@@ -19,6 +19,7 @@ from starlette.routing import Route
 
 from bot.handlers import BotConfig, BotDeps, BotReceiver
 from bot.handlers.deps import Outbound, utc_now
+from scheduler.services.capture import TaskReader
 from scheduler.services.pipeline import Pipeline
 from scheduler.services.types import Store
 
@@ -41,6 +42,8 @@ class Components(Protocol):
     def feishu(self) -> Any: ...
     @property
     def bot_config(self) -> BotConfig: ...
+    @property
+    def task_reader(self) -> TaskReader | None: ...
 
     async def worker_metrics(self, now: datetime) -> bytes:
         """The worker's metrics (row counts by status refreshed first), in Prometheus text."""
@@ -136,6 +139,7 @@ def create_app(
         outbound=outbound or components.feishu or LoggedOutbound(),
         config=config,
         clock=clock,
+        task_reader=components.task_reader,
     )
     receiver = BotReceiver(deps)
     gateway = Gateway(config.encrypt_key, config.verification_token, max_body_bytes=config.max_body_bytes)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from scheduler.services.capture import TaskReader
 from scheduler.services.pipeline import Pipeline
 from scheduler.services.types import Store
 
@@ -100,3 +101,4 @@ class BotDeps:
     config: BotConfig
     clock: Callable[[], datetime] = utc_now
     background: Background = field(default_factory=Background)
+    task_reader: TaskReader | None = None  # a model reading tasks in plain words (None: the parser alone)

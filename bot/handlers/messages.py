@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import dataclass
 from datetime import datetime, time
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.cards.capture import build_capture_card
@@ -20,7 +22,8 @@ from bot.parse.capture import TaskDraft, read_task
 from bot.parse.language import message_locale
 from bot.router import Router
 from bot.texts import error_message, parse_error_text, t
-from scheduler.services import inbound
+from scheduler.services import capture, inbound
+from scheduler.services.capture import TaskReader
 from scheduler.services.inbound import InboundMessage, NewUser
 from scheduler.services.types import UserView
 
@@ -157,32 +160,97 @@ async def _fallback(ctx: MessageContext) -> None:
         return
     assert handled is not None
     user = handled.user
+    reader = ctx.deps.task_reader
+    if reader is not None and ctx.text:
+        # with a model the words are read in the background (it may take seconds); the parser is its fallback
+        deps, message, text, now, key, locale = (
+            ctx.deps,
+            ctx.message,
+            ctx.text,
+            ctx.now,
+            ctx.inbound.key,
+            ctx.locale,
+        )
+
+        async def read_with_model() -> None:
+            draft = await _model_draft(reader, text, now, user)
+            await _send_answer(deps, message, _answer_for(draft, user, now, key, locale, message.chat_type))
+
+        ctx.after_commit("capture", read_with_model)
+        return
+    answer = _answer_for(
+        _parsed(ctx.text, ctx.now, user), user, ctx.now, ctx.inbound.key, ctx.locale, ctx.message.chat_type
+    )
+    ctx.react = answer.react
+    if answer.card is not None:
+        ctx.cards.append(answer.card)
+        ctx.replies_instead.append(answer.text)
+    else:
+        ctx.reply(answer.text)
+
+
+def _parsed(text: str, now: datetime, user: UserView) -> TaskDraft | None:
+    """The deterministic reading of the words (None: no task in them)."""
     try:
         day_end = time.fromisoformat("00:00" if user.day_end == "24:00" else user.day_end)
-        draft = read_task(ctx.text, ctx.now, user.timezone, day_end)
+        return read_task(text, now, user.timezone, day_end)
     except (ValueError, LookupError):  # an unknown stored time zone or day end: no reading, just help
-        draft = None
+        return None
+
+
+async def _model_draft(reader: TaskReader, text: str, now: datetime, user: UserView) -> TaskDraft | None:
+    """The model's reading, every field checked; the parser's when the model gives no usable answer."""
+    now_local, weekday = capture.now_words(now, user.timezone)
+    answer = await reader.read_task(text, now_local, weekday, user.timezone)
+    found = capture.checked(answer, now, user.timezone)
+    if found is None:
+        log.info("model reading unusable; the parser reads the words")
+        return _parsed(text, now, user)
+    if found == capture.NOT_A_TASK:
+        return None
+    assert isinstance(found, capture.WordsDraft)
+    return TaskDraft(found.title, found.estimate_minutes, found.deadline, found.important)
+
+
+@dataclass(frozen=True)
+class _Answer:
+    text: str
+    card: dict[str, Any] | None = None  # the capture form (then `text` is sent only if the card cannot be)
+    react: str | None = None
+
+
+def _answer_for(  # noqa: PLR0917 - the message's parts
+    draft: TaskDraft | None, user: UserView, now: datetime, key: str, locale: str, chat_type: str
+) -> _Answer:
     if draft is None:
-        ctx.reply(short_help(ctx.locale))
-        return
-    ctx.react = ACK_EMOJI  # a task was read from the words
-    text = _draft_reply(draft, user.timezone, ctx.now, ctx.locale)
-    if ctx.message.chat_type == "p2p" and _complete(draft, ctx.now):
+        return _Answer(short_help(locale))
+    text = _draft_reply(draft, user.timezone, now, locale)
+    if chat_type == "p2p" and _complete(draft, now):
         # the form card, prefilled; Submit adds the task once (the /add line stays an alternative)
         card = build_capture_card(
-            form_id(ctx.inbound.key),
+            form_id(key),
             draft.title,
             draft.estimate_minutes,
             draft.deadline,
             draft.important,
             user.timezone,
-            ctx.locale,
+            locale,
             alternative=text,
         )
-        ctx.cards.append(card)
-        ctx.replies_instead.append(text)
-        return
-    ctx.reply(text)
+        return _Answer(text, card, ACK_EMOJI)
+    return _Answer(text, None, ACK_EMOJI)
+
+
+MODEL_REPLY = 20  # the number (uuid) of an answer sent after the model read the words
+
+
+async def _send_answer(deps: BotDeps, message: MessageIn, answer: _Answer) -> None:
+    if answer.react and not message.from_menu:
+        await react(deps, message, answer.react)
+    if answer.card is not None:
+        await send_card(deps, message, answer.card, MODEL_REPLY, answer.text)
+    else:
+        await send_reply(deps, message, answer.text, MODEL_REPLY)
 
 
 def _complete(draft: TaskDraft, now: datetime) -> bool:

@@ -215,7 +215,9 @@ def fake_server() -> Iterator[tuple[FakeFeishu, str]]:
 
 
 @contextlib.asynccontextmanager
-async def open_harness(db_url: str, fake_server: tuple[FakeFeishu, str]) -> AsyncIterator[Harness]:
+async def open_harness(
+    db_url: str, fake_server: tuple[FakeFeishu, str], **overrides: Any
+) -> AsyncIterator[Harness]:
     fake, url = fake_server
     fake.reset()
     settings = load_settings(
@@ -229,6 +231,7 @@ async def open_harness(db_url: str, fake_server: tuple[FakeFeishu, str]) -> Asyn
         timezone="Asia/Shanghai",
         feishu_timeout_seconds=5,
         click_answer_seconds=2.5,  # presses answered with their final card: tests assert on it
+        **overrides,
     )
     components = build_components(settings)
     clock = Clock(NOW)
