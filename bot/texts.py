@@ -225,6 +225,10 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "Sorry, I did not get that. Send /help, or say “unfinished”.",
     ),
     "not_allowed": ("你没有权限使用这个命令。", "You are not allowed to use this command."),
+    "welcome.title": ("欢迎使用 SmartFlow", "Welcome to SmartFlow"),
+    "welcome.tz": ("时区：", "Time zone:"),
+    "welcome.day": ("每天的时间：", "Your day:"),
+    "welcome.changed": ("已改好：{setting}", "Changed: {setting}"),
     "welcome": (
         "你好！我是 SmartFlow：当一个重要任务快到期还没排时间，或你说某段没做完，我会给出 1–3 个调整方案，"
         "你点「应用」才会改日程。\n"

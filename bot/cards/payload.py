@@ -24,6 +24,7 @@ class Kind(StrEnum):
     DROP = "drop"
     PICK = "pick"  # "another time": the date-time picker's start arrives as the action's option
     CAPTURE = "capture"  # p = the capture form's id (its source message): Submit sends action.form_value
+    PREFS = "prefs"  # p = the setting (tz, day) a welcome card's select changes; the option is the value
 
     @property
     def needs_choice(self) -> bool:

@@ -21,6 +21,7 @@ from bot.handlers.capture import submit_capture
 from bot.handlers.cardview import card_for_view
 from bot.handlers.deps import BotDeps
 from bot.handlers.feedback import run_feedback
+from bot.handlers.welcome import change_setting
 from bot.inbound import CallbackAnswer, ClickIn
 from bot.texts import norm_locale, t
 from scheduler.services import presses
@@ -181,6 +182,8 @@ async def handle_click(deps: BotDeps, click: ClickIn) -> CallbackAnswer:
         return answer(toast(ToastKind.ERROR, words, message=t("click.unknown", words)))
     if payload.k is Kind.CAPTURE:  # a form's Submit, not a press on a preview
         return await submit_capture(deps, click, payload.p)
+    if payload.k is Kind.PREFS:  # a welcome card's select
+        return await change_setting(deps, click, payload.p)
     press = Press(
         key=click.dedupe_key,
         kind=PressKind(payload.k.value),

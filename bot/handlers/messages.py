@@ -16,6 +16,7 @@ from bot.handlers.context import MessageContext
 from bot.handlers.deps import BotConfig, BotDeps
 from bot.handlers.replies import ACK_EMOJI, react, send_card, send_reply
 from bot.handlers.tasklines import local_time
+from bot.handlers.welcome import welcome_card, welcome_text
 from bot.inbound import MessageIn
 from bot.parse import ParseError, normalize_text, parse_message
 from bot.parse.capture import TaskDraft, read_task
@@ -114,29 +115,39 @@ async def handle_message(deps: BotDeps, message: MessageIn) -> None:
         if not ctx.seen(await inbound.record_failed(deps.store, ctx.inbound)):
             return  # pragma: no cover - a concurrent delivery recorded it meanwhile
         ctx.reply(error_message("internal", ctx.locale))
+    welcome: tuple[dict[str, Any], str] | None = None
     if ctx.first and ctx.user is not None and message.chat_type == "p2p":
         # (in a group the welcome would speak to everyone: it waits for the user's own chat with the bot)
-        ctx.replies.insert(0, welcome_text(ctx.user))
+        welcome = (welcome_card(ctx.user), welcome_text(ctx.user))
     if ctx.react and message.message_id and not message.from_menu:  # first: it says "got it" at once
         deps.background.spawn(react(deps, message, ctx.react), f"react:{message.message_id}")
-    for i, text in enumerate(ctx.replies):
-        deps.background.spawn(send_reply(deps, message, text, i), f"reply:{message.message_id}")
-    for i, card in enumerate(ctx.cards):
-        fallback = ctx.replies_instead[i] if i < len(ctx.replies_instead) else ""
-        deps.background.spawn(send_card(deps, message, card, i, fallback), f"card:{message.message_id}")
+    if welcome is not None or ctx.replies or ctx.cards:
+        answer = _answer_in_order(
+            deps, message, welcome, list(ctx.replies), list(ctx.cards), ctx.replies_instead
+        )
+        deps.background.spawn(answer, f"reply:{message.message_id}")
     for name, work in ctx.later:
         deps.background.spawn(work(), f"{name}:{message.message_id}")
 
 
-def welcome_text(user: UserView) -> str:
-    """The first message's welcome: what the bot does, and the defaults it assumed (how to change them)."""
-    return t(
-        "welcome",
-        user.locale,
-        tz=user.timezone,
-        day=f"{user.day_start}–{user.day_end}",
-        cap=user.daily_card_cap,
-    )
+async def _answer_in_order(  # noqa: PLR0917 - the parts of one answer
+    deps: BotDeps,
+    message: MessageIn,
+    welcome: tuple[dict[str, Any], str] | None,
+    replies: list[str],
+    cards: list[dict[str, Any]],
+    cards_text: list[str],
+) -> None:
+    """The welcome (a card; its text when the card cannot be sent), then the replies, then the cards."""
+    if welcome is not None:
+        await send_card(deps, message, welcome[0], WELCOME_CARD, welcome[1])
+    for i, text in enumerate(replies):
+        await send_reply(deps, message, text, i)
+    for i, card in enumerate(cards):
+        await send_card(deps, message, card, i, cards_text[i] if i < len(cards_text) else "")
+
+
+WELCOME_CARD = 9  # the welcome card's number (its uuid stays apart from the answers')
 
 
 async def _menu_item(ctx: MessageContext, key: str) -> None:

@@ -43,6 +43,7 @@ __all__ = [
     "fake_server",
     "harness",
     "is_welcome",
+    "is_welcome_message",
     "open_harness",
     "sqlite_harness",
 ]
@@ -59,8 +60,27 @@ TOKEN = "test-verification-token"
 WELCOME_STARTS = ("你好！我是 SmartFlow", "Hi! I am SmartFlow")
 
 
+WELCOME_TITLES = ("欢迎使用 SmartFlow", "Welcome to SmartFlow")
+
+
 def is_welcome(text: str) -> bool:
     return text.startswith(WELCOME_STARTS)
+
+
+def is_welcome_card(message: FakeMessage) -> bool:
+    if message.msg_type != "interactive":
+        return False
+    return message.card.get("header", {}).get("title", {}).get("content") in WELCOME_TITLES
+
+
+def welcome_card_text(message: FakeMessage) -> str:
+    """The welcome a welcome card says (its first markdown element)."""
+    return str(message.card["body"]["elements"][0]["content"])
+
+
+def is_welcome_message(message: FakeMessage) -> bool:
+    """The welcome a first message gets: the card, or its text when the card could not be sent."""
+    return is_welcome_card(message) or (message.msg_type == "text" and is_welcome(message.text))
 
 
 def at(hour: int, minute: int = 0, day: int = 30) -> datetime:
@@ -127,7 +147,15 @@ class Harness:
         await self.worker.run_once(self.clock.now)
 
     def cards_to(self, open_id: str) -> list[FakeMessage]:
-        return [m for m in self.fake.messages_to(open_id) if m.msg_type == "interactive"]
+        """The cards sent to `open_id`, without the welcome card a first message gets (welcome_cards_to)."""
+        return [
+            m
+            for m in self.fake.messages_to(open_id)
+            if m.msg_type == "interactive" and not is_welcome_card(m)
+        ]
+
+    def welcome_cards_to(self, open_id: str) -> list[FakeMessage]:
+        return [m for m in self.fake.messages_to(open_id) if is_welcome_card(m)]
 
     def texts_to(self, open_id: str) -> list[str]:
         """The text messages sent to `open_id`, without the welcome a first message gets (welcomes_to)."""
@@ -137,7 +165,14 @@ class Harness:
         return [x for x in self.all_texts_to(open_id) if is_welcome(x)]
 
     def all_texts_to(self, open_id: str) -> list[str]:
-        return [m.text for m in self.fake.messages_to(open_id) if m.msg_type == "text"]
+        """Every text sent to `open_id` in order, a welcome card counted as the welcome it says."""
+        out = []
+        for m in self.fake.messages_to(open_id):
+            if m.msg_type == "text":
+                out.append(m.text)
+            elif is_welcome_card(m):
+                out.append(welcome_card_text(m))
+        return out
 
     async def count(self, table: str, **where: Any) -> int:
         clause = " AND ".join(f"{k} = :{k}" for k in where)

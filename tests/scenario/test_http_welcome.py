@@ -4,9 +4,14 @@ messages do not."""
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
+from store.models import User
+from tests.contract.services.builders import rows
 from tests.fakes.feishu_callbacks import Mention
 from tests.scenario.http_harness import *  # noqa: F403
-from tests.scenario.http_harness import ALICE, BOB, Harness
+from tests.scenario.http_harness import ALICE, BOB, Harness, card_of
 
 
 async def test_the_first_message_is_welcomed_once_then_answered(harness: Harness) -> None:
@@ -45,3 +50,49 @@ async def test_a_known_user_and_a_group_message_get_no_welcome(harness: Harness)
     await h.settle()
     assert h.welcomes_to(ALICE) == []
     assert [m for m in h.fake.messages_to("oc_team") if m.text.startswith("你好！我是")] == []
+
+
+def _select(card: dict[str, Any], field: str) -> dict[str, Any]:
+    found: list[dict[str, Any]] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("tag") == "select_static" and node.get("element_id") == f"welcome_{field}":
+                found.append(node)
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(card)
+    (select,) = found
+    return select
+
+
+async def test_the_welcome_is_a_card_whose_selects_change_the_settings_once(harness: Harness) -> None:
+    h = harness
+    await h.message(ALICE, "/tasks", message_id="om_w6")
+    await h.settle()
+    (card,) = h.welcome_cards_to(ALICE)
+    tz = _select(card.card, "tz")
+    assert tz["initial_option"] == "Asia/Shanghai"
+    assert _select(card.card, "day")["initial_option"] == "08:00-22:30"
+
+    value = tz["behaviors"][0]["value"]
+    response = await h.click(ALICE, value, card.message_id, option="Europe/Berlin", tag="select_static")
+    body = json.loads(response.content)
+    assert body["toast"]["type"] == "success"
+    assert _select(card_of(response), "tz")["initial_option"] == "Europe/Berlin"
+    (user,) = await rows(h.store, User, open_id=ALICE)
+    assert user.timezone == "Europe/Berlin"
+
+    day = _select(card.card, "day")["behaviors"][0]["value"]
+    await h.click(ALICE, day, card.message_id, option="09:00-23:00", tag="select_static")
+    (user,) = await rows(h.store, User, open_id=ALICE)
+    assert (user.day_start, user.day_end) == ("09:00", "23:00")
+
+    bad = await h.click(ALICE, value, card.message_id, option="Mars/Olympus", tag="select_static")
+    assert json.loads(bad.content)["toast"]["type"] == "error"
+    (user,) = await rows(h.store, User, open_id=ALICE)
+    assert user.timezone == "Europe/Berlin"  # unchanged

@@ -25,7 +25,7 @@ from bot.feishu.client import FeishuClient
 from tests.fakes.fake_feishu import FakeFeishu, FakeMessage
 from tests.fakes.feishu_callbacks import CallbackBuilder
 from tests.scenario.http_harness import *  # noqa: F403
-from tests.scenario.http_harness import ALICE, NOW, Clock, is_welcome
+from tests.scenario.http_harness import ALICE, NOW, Clock, is_welcome_message
 
 
 @dataclass
@@ -114,7 +114,7 @@ def fake_gateway() -> Iterator[tuple[FakeGateway, str]]:
 
 def _replies(fake: FakeFeishu) -> list[FakeMessage]:
     """What the bot sent Alice, without the welcome her first message gets."""
-    return [m for m in fake.messages_to(ALICE) if not is_welcome(m.text)]
+    return [m for m in fake.messages_to(ALICE) if not is_welcome_message(m)]
 
 
 async def _until(predicate: Any, seconds: float = 10.0) -> None:
