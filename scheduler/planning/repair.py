@@ -115,7 +115,8 @@ def extend_day(f: Frame, day: DaySpan, unfinished: BlockM | None, length: int) -
 
 def rush_merge(f: Frame, day: DaySpan, unfinished: BlockM | None, length: int) -> Rush | None:
     """Halve the next movable block of the day and give its second half to the unfinished work."""
-    lo = max(f.now, unfinished.end if unfinished else f.now)
+    # the halved block stays where it is: it must lie inside this day's window (not in the early morning)
+    lo = max(f.now, day.start, unfinished.end if unfinished else f.now)
     hi = min(day.end, f.end)
     nxt = next((b for b in f.blocks if b.movable and b.start >= lo and b.end <= hi), None)
     if nxt is None:
