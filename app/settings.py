@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import binascii
 import difflib
 import os
 from collections.abc import Mapping
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from cryptography.fernet import Fernet
 from dotenv import dotenv_values
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
@@ -31,6 +33,20 @@ ASYNC_DRIVERS = ("sqlite+aiosqlite", "mysql+aiomysql")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # SMARTFLOW_ names that are not settings but are read by the test suite (not worth a warning).
 NON_SETTING_VARIABLES = frozenset({"SMARTFLOW_TEST_MYSQL_URL", "SMARTFLOW_UPDATE_SNAPSHOTS"})
+
+
+FERNET_KEY_HOWTO = (
+    'make one with python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
+)
+
+
+def is_fernet_key(value: str) -> bool:
+    """`value` is a key cryptography's Fernet accepts (44 url-safe base64 characters, 32 bytes)."""
+    try:
+        Fernet(value.encode("ascii"))
+    except (ValueError, UnicodeEncodeError, binascii.Error):
+        return False
+    return True
 
 
 class ConfigError(Exception):
@@ -59,6 +75,9 @@ class Settings(BaseSettings):
     # Feishu Calendar. Busy time is read with the app's token (no login) unless turned off; a copy older than
     # busy_max_age_seconds is re-read before planning, and Apply re-reads one older than a minute.
     calendar_busy: bool = True
+    # Send limits (50/s per app, 5/s per user, 1000 free/busy reads a minute) counted in the database, so
+    # every process on it stays inside them together; false: each process counts its own.
+    shared_send_limits: bool = True
     busy_max_age_seconds: float = Field(default=300.0, ge=0, le=24 * 3600)
     conflict_scan_seconds: float = Field(default=60.0, gt=0, le=3600)
     # Connecting a user's own calendar (OAuth): where Feishu's authorization page lives, the public URL the
@@ -119,6 +138,15 @@ class Settings(BaseSettings):
         if v and not v.startswith(("http://", "https://")):
             raise ValueError(f"must start with http:// or https://, got {v!r}")
         return v.rstrip("/")
+
+    @field_validator("secret_key")
+    @classmethod
+    def _check_secret_key(cls, v: str) -> str:
+        v = v.strip()
+        if v and not is_fernet_key(v):
+            # The value itself is never echoed: it is a secret (and a near miss is still most of one).
+            raise ValueError(f"must be a Fernet key (32 bytes, url-safe base64); {FERNET_KEY_HOWTO}")
+        return v
 
     @field_validator("grid_minutes")
     @classmethod

@@ -13,7 +13,8 @@ from prometheus_client import generate_latest
 
 from app.settings import Settings
 from bot.feishu.calendar import FeishuBusyReader
-from bot.feishu.client import FeishuClient
+from bot.feishu.client import FREEBUSY_PER_MINUTE, FeishuClient
+from bot.feishu.ratelimit import Limiter, SlidingWindowLimiter
 from bot.handlers import BotConfig
 from bot.sender import ConsoleSender, FeishuSender
 from llm.api import Chooser
@@ -27,6 +28,7 @@ from scheduler.worker import metrics as worker_metrics
 from scheduler.worker.sender import Sender
 from scheduler.worker.worker import Worker
 from store import Store
+from store.throttle import SharedLimiter
 
 log = logging.getLogger(__name__)
 
@@ -91,14 +93,46 @@ def bot_config(settings: Settings) -> BotConfig:
     )
 
 
-def make_feishu_client(settings: Settings) -> FeishuClient | None:
+APP_PER_SECOND = 50  # Feishu: messages per second for the whole app
+USER_PER_SECOND = 5  # Feishu: messages per second to one user (and updates per second of one message)
+
+
+def send_limiters(settings: Settings, store: Store) -> dict[str, Limiter]:
+    """The client's send limits counted in the database, so every process on it shares them; each falls
+    back to this process's own count while the database cannot be reached."""
+    lease = settings.feishu_timeout_seconds + 5  # a call in flight holds its slot at most this long
+    limits = {
+        "user": (USER_PER_SECOND, 1.0),
+        "app": (APP_PER_SECOND, 1.0),
+        "freebusy": (FREEBUSY_PER_MINUTE, 60.0),
+    }
+    return {
+        name: SharedLimiter(
+            store,
+            name,
+            limit,
+            window,
+            lease_seconds=lease,
+            fallback=SlidingWindowLimiter(limit, window=window),
+        )
+        for name, (limit, window) in limits.items()
+    }
+
+
+def make_feishu_client(settings: Settings, store: Store | None = None) -> FeishuClient | None:
+    """The Open API client, or None without credentials. With `store` (and shared send limits on) its
+    limits hold for every process on that database together."""
     if not settings.feishu_configured:
         return None
+    limiters = send_limiters(settings, store) if store is not None and settings.shared_send_limits else None
     return FeishuClient(
         settings.feishu_app_id,
         settings.feishu_app_secret,
         domain=settings.feishu_domain,
         timeout_seconds=settings.feishu_timeout_seconds,
+        max_per_user_per_second=USER_PER_SECOND,
+        max_per_app_per_second=APP_PER_SECOND,
+        limiters=limiters,
     )
 
 
@@ -113,7 +147,7 @@ def build_components(
     from `busy_reader` when given (the demo's simulated calendar), else from Feishu when configured."""
     store = Store(settings.database_url)
     chooser = make_chooser(settings)
-    feishu = make_feishu_client(settings)
+    feishu = make_feishu_client(settings, store)
     if sender is None:
         if feishu is not None:
             sender = FeishuSender(feishu)

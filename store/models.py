@@ -507,3 +507,22 @@ class OAuthState(Base):
     used_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     user: Mapped[User] = relationship(lazy="raise")
+
+
+SEND_BUCKET = 200
+
+
+class SendSlot(Base):
+    """One of a send limit's slots (`limit` rows per bucket), shared by every process on the database.
+
+    A slot is free once `free_at` has passed. Taking it writes a `holder` and a lease as `free_at`
+    (a crashed sender frees it when the lease ends); releasing it clears the holder and sets `free_at` to
+    the end of the call plus the window, so no window at Feishu ever sees more than `limit` calls."""
+
+    __tablename__ = "send_slots"
+    __table_args__ = (Index(None, "bucket", "free_at"), MYSQL_TABLE)
+
+    bucket: Mapped[str] = mapped_column(String(SEND_BUCKET), primary_key=True)
+    slot: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    free_at: Mapped[datetime]
+    holder: Mapped[str | None] = mapped_column(String(ID_LENGTH))

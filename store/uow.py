@@ -36,9 +36,11 @@ from store.repositories import (
 )
 from store.repositories.batch import BatchRepository
 from store.repositories.calendar import CalendarRepository
+from store.repositories.connections import ConnectionRepository
 from store.repositories.delivery import DeliveryRepository
 from store.repositories.ops import OpsRepository
 from store.repositories.relay import RelayRepository
+from store.repositories.throttle import ThrottleRepository
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +73,8 @@ class UnitOfWork:
         self.relay = RelayRepository(session)
         self.ops = OpsRepository(session)
         self.calendar = CalendarRepository(session)
+        self.connections = ConnectionRepository(session)
+        self.throttle = ThrottleRepository(session)
 
     def hold(self, *rows: object) -> None:
         """Keep `rows` referenced for the life of this unit: the session's identity map holds clean rows

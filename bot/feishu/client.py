@@ -22,7 +22,7 @@ from bot.feishu.errors import (
     FeishuTokenError,
     classify,
 )
-from bot.feishu.ratelimit import SlidingWindowLimiter
+from bot.feishu.ratelimit import Limiter, SlidingWindowLimiter
 from bot.feishu.token import DEFAULT_REFRESH_MARGIN_SECONDS, TenantTokenCache
 
 logger = logging.getLogger(__name__)
@@ -106,6 +106,7 @@ class FeishuClient:
         token_refresh_margin_seconds: float = DEFAULT_REFRESH_MARGIN_SECONDS,
         max_connections: int = 50,
         freebusy_per_minute: int = FREEBUSY_PER_MINUTE,
+        limiters: Mapping[str, Limiter] | None = None,
     ) -> None:
         if timeout_seconds <= 0:
             raise ValueError("timeout_seconds must be > 0")
@@ -122,9 +123,20 @@ class FeishuClient:
         self._tokens = TenantTokenCache(
             self._fetch_token, clock=clock, refresh_margin_seconds=token_refresh_margin_seconds
         )
-        self._per_user = SlidingWindowLimiter(max_per_user_per_second, clock=clock, sleep=sleep)
-        self._per_app = SlidingWindowLimiter(max_per_app_per_second, clock=clock, sleep=sleep)
-        self._freebusy = SlidingWindowLimiter(freebusy_per_minute, window=60.0, clock=clock, sleep=sleep)
+        # `limiters` ("user", "app", "freebusy") replace this process's own, e.g. with ones every process
+        # on the database shares.
+        shared: dict[str, Limiter | None] = dict(limiters or {})
+        self._per_user: Limiter = shared.pop("user", None) or SlidingWindowLimiter(
+            max_per_user_per_second, clock=clock, sleep=sleep
+        )
+        self._per_app: Limiter = shared.pop("app", None) or SlidingWindowLimiter(
+            max_per_app_per_second, clock=clock, sleep=sleep
+        )
+        self._freebusy: Limiter = shared.pop("freebusy", None) or SlidingWindowLimiter(
+            freebusy_per_minute, window=60.0, clock=clock, sleep=sleep
+        )
+        if shared:
+            raise ValueError(f"unknown limiters: {', '.join(sorted(shared))}")
 
     @property
     def timeout_seconds(self) -> float:

@@ -5,10 +5,19 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Protocol
 
 _PRUNE_EVERY = 1024
+
+
+class Limiter(Protocol):
+    """What the client asks of a send limit: hold one of a key's slots for the duration of a call (the
+    context yields the seconds waited). SlidingWindowLimiter limits one process; a limiter shared through
+    the database (store.throttle.SharedLimiter) limits every process together."""
+
+    def slot(self, key: str) -> AbstractAsyncContextManager[float]: ...
 
 
 @dataclass

@@ -1,0 +1,90 @@
+"""Send-limit slots shared by every process on the database (see store.models.SendSlot)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects import mysql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from store.models import SendSlot
+
+EPOCH_FREE = datetime(2000, 1, 1, tzinfo=UTC)  # a slot just created is free
+
+
+class ThrottleRepository:
+    """Take and release one slot of a bucket; each call is meant for its own short unit of work."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @property
+    def _mysql(self) -> bool:
+        return self.session.get_bind().dialect.name == "mysql"
+
+    async def take(
+        self, bucket: str, size: int, now: datetime, hold_until: datetime, holder: str
+    ) -> tuple[int | None, datetime | None]:
+        """Take a free slot of `bucket` (slots 0..size-1) for `holder` until `hold_until`: (slot, None);
+        or (None, when the earliest finished slot frees up, None when every slot is held by a call in
+        flight). The bucket's rows are created on first use. On MySQL a slot another process is taking is
+        skipped, not waited for; on SQLite the writer lock already serializes takers."""
+        for _ in range(2):
+            stmt = (
+                select(SendSlot.slot)
+                .where(SendSlot.bucket == bucket, SendSlot.free_at <= now, SendSlot.slot < size)
+                .order_by(SendSlot.free_at)
+                .limit(1)
+            )
+            if self._mysql:
+                stmt = stmt.with_for_update(skip_locked=True)
+            slot = await self.session.scalar(stmt)
+            if slot is not None:
+                await self.session.execute(
+                    update(SendSlot)
+                    .where(SendSlot.bucket == bucket, SendSlot.slot == slot)
+                    .values(free_at=hold_until, holder=holder)
+                )
+                return int(slot), None
+            have = await self.session.scalar(
+                select(func.count()).where(SendSlot.bucket == bucket, SendSlot.slot < size)
+            )
+            if int(have or 0) >= size:
+                break
+            await self._create(bucket, size)
+        earliest = await self.session.scalar(
+            select(func.min(SendSlot.free_at)).where(
+                SendSlot.bucket == bucket, SendSlot.slot < size, SendSlot.holder.is_(None)
+            )
+        )
+        return None, earliest
+
+    async def _create(self, bucket: str, size: int) -> None:
+        rows = [{"bucket": bucket, "slot": n, "free_at": EPOCH_FREE, "holder": None} for n in range(size)]
+        if self._mysql:
+            await self.session.execute(mysql.insert(SendSlot).prefix_with("IGNORE"), rows)
+        else:
+            await self.session.execute(sqlite.insert(SendSlot).on_conflict_do_nothing(), rows)
+
+    async def release(self, bucket: str, slot: int, holder: str, free_at: datetime) -> None:
+        """Free a slot this holder still holds at `free_at` (a lapsed lease another holder took is left)."""
+        await self.session.execute(
+            update(SendSlot)
+            .where(SendSlot.bucket == bucket, SendSlot.slot == slot, SendSlot.holder == holder)
+            .values(free_at=free_at, holder=None)
+        )
+
+    async def prune(self, before: datetime, keep: str) -> int:
+        """Forget the slots of idle buckets (every slot free since `before`), except bucket `keep`."""
+        idle = (
+            select(SendSlot.bucket)
+            .group_by(SendSlot.bucket)
+            .having(func.max(SendSlot.free_at) < before, func.count(SendSlot.holder) == 0)
+        )
+        if self._mysql:
+            idle = select(idle.subquery().c.bucket)  # MySQL cannot delete from a table it selects directly
+        result = await self.session.execute(
+            delete(SendSlot).where(SendSlot.bucket.in_(idle), SendSlot.bucket != keep)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)

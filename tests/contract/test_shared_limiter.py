@@ -1,0 +1,115 @@
+"""Store contract: send limits counted in the database hold for several processes together (two Store
+objects on one database stand for two processes), free a crashed holder's slot after its lease, and fall
+back to the process's own count when the database cannot be reached."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.feishu.ratelimit import Limiter, SlidingWindowLimiter
+from store import Store
+from store.models import SendSlot
+from store.throttle import SharedLimiter
+
+LIMIT = 4
+WINDOW = 0.3
+CALL = 0.01  # how long one "call" is in flight
+CLOSED_PORT_MYSQL_URL = "mysql+aiomysql://root@127.0.0.1:9/none"  # nothing listens on loopback port 9
+
+
+async def burst(limiters: Sequence[Limiter], calls: int, key: str = "ou_a") -> list[float]:
+    """`calls` calls spread over the limiters at once; the wall-clock times at which each 'arrived'."""
+    arrivals: list[float] = []
+
+    async def call(limiter: Limiter) -> None:
+        async with limiter.slot(key):
+            await asyncio.sleep(CALL / 2)
+            arrivals.append(time.time())
+            await asyncio.sleep(CALL / 2)
+
+    await asyncio.gather(*(call(limiters[n % len(limiters)]) for n in range(calls)))
+    return sorted(arrivals)
+
+
+def busiest_window(arrivals: Sequence[float], window: float) -> int:
+    """The most arrivals in any half-open interval of `window` seconds."""
+    best, lo = 0, 0
+    for hi, at in enumerate(arrivals):
+        while at - arrivals[lo] >= window:
+            lo += 1
+        best = max(best, hi - lo + 1)
+    return best
+
+
+async def test_two_processes_together_stay_within_the_limit(db_url: str) -> None:
+    stores = [Store(db_url), Store(db_url)]
+    try:
+        limiters = [SharedLimiter(s, "user", LIMIT, WINDOW) for s in stores]
+        arrivals = await burst(limiters, 4 * LIMIT)
+    finally:
+        for s in stores:
+            await s.dispose()
+    assert len(arrivals) == 4 * LIMIT
+    assert busiest_window(arrivals, WINDOW) <= LIMIT
+    # Nothing was held up longer than the limit needs: four windows' worth in well under ten windows.
+    assert arrivals[-1] - arrivals[0] < 10 * WINDOW
+
+
+async def test_counting_per_process_lets_two_processes_exceed_the_limit() -> None:
+    """What the shared count fixes: two processes that each count their own send twice the limit at once."""
+    arrivals = await burst([SlidingWindowLimiter(LIMIT, WINDOW), SlidingWindowLimiter(LIMIT, WINDOW)], 2 * LIMIT)
+    assert busiest_window(arrivals, WINDOW) == 2 * LIMIT
+
+
+async def test_keys_are_limited_apart(store: Store) -> None:
+    limiter = SharedLimiter(store, "user", LIMIT, 60.0)
+    for key in ("ou_a", "ou_b"):
+        arrivals = await asyncio.wait_for(burst([limiter], LIMIT, key), timeout=5)
+        assert len(arrivals) == LIMIT  # a full window of one key does not hold up another
+
+
+async def test_a_holder_that_died_frees_its_slot_after_the_lease(store: Store) -> None:
+    now = datetime.now(UTC)
+    async with store.uow() as uow:
+        for n in range(LIMIT):  # every slot taken by a process that was then killed mid-call
+            slot, _ = await uow.throttle.take("user:ou_a", LIMIT, now, now + timedelta(seconds=0.5), f"dead{n}")
+            assert slot is not None
+        await uow.commit()
+    limiter = SharedLimiter(store, "user", LIMIT, WINDOW)
+    started = time.time()
+    arrivals = await asyncio.wait_for(burst([limiter], 1), timeout=10)
+    assert arrivals[0] - started >= 0.4  # it waited for a lease to lapse
+    async with store.uow(readonly=True) as uow:
+        rows = (await uow.session.scalars(SendSlot.__table__.select())).all()
+    assert len(rows) == LIMIT  # the bucket was not grown to make room
+
+
+async def test_a_release_after_the_lease_lapsed_leaves_the_new_holder_alone(store: Store) -> None:
+    now = datetime.now(UTC)
+    async with store.uow() as uow:
+        slot, _ = await uow.throttle.take("app:app", 1, now, now - timedelta(seconds=1), "late")
+        assert slot == 0
+        taken, _ = await uow.throttle.take("app:app", 1, now, now + timedelta(minutes=5), "new")
+        assert taken == 0
+        await uow.throttle.release("app:app", 0, "late", now)  # the killed-and-revived holder lets go
+        again, free_at = await uow.throttle.take("app:app", 1, now, now + timedelta(minutes=5), "third")
+        await uow.commit()
+    assert again is None
+    assert free_at is None  # still held by "new", in flight
+
+
+async def test_an_unreachable_database_falls_back_to_the_process_count(caplog: pytest.LogCaptureFixture) -> None:
+    down = Store(CLOSED_PORT_MYSQL_URL)
+    try:
+        limiter = SharedLimiter(down, "user", LIMIT, WINDOW, fallback=SlidingWindowLimiter(LIMIT, WINDOW))
+        arrivals = await asyncio.wait_for(burst([limiter], 2 * LIMIT), timeout=20)
+    finally:
+        await down.dispose()
+    assert len(arrivals) == 2 * LIMIT
+    assert busiest_window(arrivals, WINDOW) <= LIMIT
+    assert "database unavailable" in caplog.text
