@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import ipaddress
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -17,7 +15,7 @@ import httpx
 
 from app.cli_serve import receiving_problem
 from app.cli_support import db_error_line, warn_unknown_variables
-from app.settings import ConfigError, Settings, load_settings
+from app.settings import FERNET_KEY_HOWTO, ConfigError, Settings, is_fernet_key, load_settings
 from app.wiring import make_feishu_client
 from bot.feishu.client import FeishuClient
 from bot.feishu.errors import FeishuError, FeishuTokenError, FeishuTransientError
@@ -301,7 +299,7 @@ def _calendar_connection(settings: Settings) -> Check:
         return _fail(name, "SMARTFLOW_PUBLIC_URL must be a base URL without query or fragment")
     if not settings.secret_key:
         return _fail(name, "SMARTFLOW_SECRET_KEY is not set: user tokens cannot be encrypted; " + _KEY_HOWTO)
-    if not _fernet_key(settings.secret_key):
+    if not is_fernet_key(settings.secret_key):
         return _fail(
             name, "SMARTFLOW_SECRET_KEY is not a Fernet key (32 bytes, url-safe base64); " + _KEY_HOWTO
         )
@@ -312,16 +310,7 @@ def _calendar_connection(settings: Settings) -> Check:
     )
 
 
-_KEY_HOWTO = (
-    'make one with python -c "import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())"'
-)
-
-
-def _fernet_key(value: str) -> bool:
-    try:
-        return len(base64.urlsafe_b64decode(value.encode("ascii"))) == 32 and len(value) == 44
-    except (binascii.Error, ValueError, UnicodeEncodeError):
-        return False
+_KEY_HOWTO = FERNET_KEY_HOWTO
 
 
 def _loopback(host: str) -> bool:
