@@ -14,8 +14,10 @@ from prometheus_client import generate_latest
 from app.settings import Settings
 from bot.feishu.calendar import FeishuBusyReader
 from bot.feishu.client import FREEBUSY_PER_MINUTE, FeishuClient
+from bot.feishu.oauth import FeishuOAuthClient
 from bot.feishu.ratelimit import Limiter, SlidingWindowLimiter
 from bot.handlers import BotConfig
+from bot.handlers.connect import ChatBrokenNotice
 from bot.sender import ConsoleSender, FeishuSender
 from llm.api import Chooser
 from llm.capture import make_task_reader
@@ -23,7 +25,10 @@ from llm.client import make_chooser as make_llm_chooser
 from llm.metrics import MeteredChooser, process_metrics
 from scheduler.services.calendar import BusyReader, BusyTimes
 from scheduler.services.capture import TaskReader
+from scheduler.services.connect import CalendarLogin, ConnectConfig
+from scheduler.services.oauth import TokenCipher
 from scheduler.services.pipeline import Pipeline
+from scheduler.services.usertokens import UserTokens
 from scheduler.worker import metrics as worker_metrics
 from scheduler.worker.sender import Sender
 from scheduler.worker.worker import Worker
@@ -47,6 +52,11 @@ class Components:
     pipeline: Pipeline
     bot_config: BotConfig
     task_reader: TaskReader | None = None  # the model that reads tasks in plain words (None: no LLM)
+    # Users' own calendars (None unless SMARTFLOW_PUBLIC_URL, SMARTFLOW_SECRET_KEY and Feishu are set):
+    # /connect's OAuth flow, and each connected user's access token, refreshed when due.
+    calendar_login: CalendarLogin | None = None
+    user_tokens: UserTokens | None = None
+    oauth_client: FeishuOAuthClient | None = None
 
     async def worker_metrics(self, now: datetime) -> bytes:
         """The worker's metrics (row counts by status refreshed first, when the database answers in time),
@@ -65,6 +75,8 @@ class Components:
                 await close()
         if self.feishu is not None:
             await self.feishu.aclose()
+        if self.oauth_client is not None:
+            await self.oauth_client.aclose()
         await self.store.dispose()
 
 
@@ -167,7 +179,23 @@ def build_components(
         busy=busy,
     )
     task_reader = make_task_reader(settings)
-    return Components(settings, store, chooser, feishu, sender, pipeline, bot_config(settings), task_reader)
+    components = Components(
+        settings, store, chooser, feishu, sender, pipeline, bot_config(settings), task_reader
+    )
+    if feishu is not None and settings.public_url and settings.secret_key:
+        oauth = FeishuOAuthClient(
+            settings.feishu_app_id,
+            settings.feishu_app_secret,
+            settings.feishu_domain,
+            settings.feishu_timeout_seconds,
+        )
+        config = ConnectConfig(settings.feishu_app_id, settings.feishu_accounts_domain, settings.public_url)
+        components.oauth_client = oauth
+        components.calendar_login = CalendarLogin(store, oauth, config, settings.secret_key)
+        components.user_tokens = UserTokens(
+            store, oauth, TokenCipher(settings.secret_key), ChatBrokenNotice(feishu)
+        )
+    return components
 
 
 def make_worker(components: Components, clock: Callable[[], datetime] | None = None) -> Worker:

@@ -1,4 +1,5 @@
-"""The HTTP app: Feishu callbacks (events and card clicks), health, readiness and Prometheus metrics."""
+"""The HTTP app: Feishu callbacks (events and card clicks), the OAuth redirect back from Feishu, health,
+readiness and Prometheus metrics."""
 
 from __future__ import annotations
 
@@ -14,12 +15,15 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, g
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from bot.handlers import BotConfig, BotDeps, BotReceiver
 from bot.handlers.deps import Outbound, utc_now
+from bot.oauth_page import PAGE_HEADERS, oauth_page
 from scheduler.services.capture import TaskReader
+from scheduler.services.connect import CalendarLogin, CallbackOutcome, CallbackResult
+from scheduler.services.oauth import CALLBACK_PATH
 from scheduler.services.pipeline import Pipeline
 from scheduler.services.types import Store
 
@@ -44,6 +48,8 @@ class Components(Protocol):
     def bot_config(self) -> BotConfig: ...
     @property
     def task_reader(self) -> TaskReader | None: ...
+    @property
+    def calendar_login(self) -> CalendarLogin | None: ...
 
     async def worker_metrics(self, now: datetime) -> bytes:
         """The worker's metrics (row counts by status refreshed first), in Prometheus text."""
@@ -140,6 +146,7 @@ def create_app(
         config=config,
         clock=clock,
         task_reader=components.task_reader,
+        calendar_login=components.calendar_login,
     )
     receiver = BotReceiver(deps)
     gateway = Gateway(config.encrypt_key, config.verification_token, max_body_bytes=config.max_body_bytes)
@@ -165,6 +172,17 @@ def create_app(
         metrics.requests.labels(endpoint, result.kind, result.outcome.value).inc()
         metrics.latency.labels(endpoint, result.kind).observe(time.perf_counter() - started)
         return Response(result.body, status_code=result.status, media_type="application/json")
+
+    async def oauth_callback(request: Request) -> Response:
+        """Feishu sends the browser back here after the user authorized (or declined) on its page."""
+        query = request.query_params
+        login = deps.calendar_login
+        if login is None:  # connecting is off: every state is one this deployment cannot have issued
+            outcome = CallbackOutcome(CallbackResult.INVALID)
+        else:
+            outcome = await login.complete(query.get("code"), query.get("state"), query.get("error"), clock())
+        status, page = oauth_page(outcome, config.locale)
+        return HTMLResponse(page, status_code=status, headers=PAGE_HEADERS)
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -213,6 +231,7 @@ def create_app(
         routes=[
             Route("/feishu/events", callback, methods=["POST"]),
             Route("/feishu/card", callback, methods=["POST"]),
+            Route(CALLBACK_PATH, oauth_callback, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics_endpoint, methods=["GET"]),

@@ -160,6 +160,7 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "/unfinished [任务] [分钟] 报告没做完\n"
         "/lock <任务> 锁定它的下一个时间段（助手不再移动），/unlock <任务> 解除\n"
         "/prefs [day 08:00-22:30] [quiet 23:00-07:00] [lang zh|en] 设置\n"
+        "/connect 连接你的飞书日历（可选），/disconnect 断开\n"
         "也可以直接说「没做完」或「报告还差30分钟」，或用一句话写任务：「明天下午3点前交报告，大概2小时」。",
         "I help you plan the next 24 hours.\n"
         "/today the next 24 hours\n/tasks your tasks\n"
@@ -170,6 +171,7 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "/unfinished [task] [minutes] report unfinished work\n"
         "/lock <task> never move its next block (/unlock <task> undoes it)\n"
         "/prefs [day 08:00-22:30] [quiet 23:00-07:00] [lang zh|en] settings\n"
+        "/connect link your own Feishu calendar (optional), /disconnect undo it\n"
         "Or just say “didn't finish the report, 30 min left”, or write a task in plain words: "
         "“finish the slides by Friday 5pm, about 90 min”.",
     ),
@@ -223,6 +225,84 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "help.short": (
         "没看懂。发送 /help 查看用法，或直接说「没做完」。",
         "Sorry, I did not get that. Send /help, or say “unfinished”.",
+    ),
+    # connecting the user's own calendar (/connect, /disconnect, the authorization pages)
+    "connect.title": ("连接飞书日历", "Connect your Feishu calendar"),
+    "connect.body": (
+        "授权后，我可以读取你飞书日历里的日程（含标题），并把你应用的时间段写成日程。"
+        "不连接也能用：我会照常读取你的忙闲时间。\n"
+        "这个链接 10 分钟内有效，只能用一次，只属于你本人。随时可以发送 /disconnect 断开。",
+        "Once you authorize, I can read your Feishu calendar's events (with titles) and write the blocks you "
+        "apply as events. Everything works without it too: I still read your busy time.\n"
+        "This link is valid for 10 minutes, works once, and is for you alone. Send /disconnect any time to "
+        "undo it.",
+    ),
+    "connect.button": ("在飞书授权", "Authorize in Feishu"),
+    "connect.text": (
+        "打开这个链接授权我使用你的飞书日历（10 分钟内有效，只能用一次）：\n{url}",
+        "Open this link to let me use your Feishu calendar (valid for 10 minutes, works once):\n{url}",
+    ),
+    "connect.disabled": (
+        "管理员还没有开启日历连接（需要设置 SMARTFLOW_PUBLIC_URL 和 SMARTFLOW_SECRET_KEY），"
+        "所以现在无法连接。"
+        "其他功能不受影响：我会照常读取你的忙闲时间。",
+        "The operator has not enabled calendar connection (it needs SMARTFLOW_PUBLIC_URL and "
+        "SMARTFLOW_SECRET_KEY), so it cannot be connected now. Everything else works: I still read your "
+        "busy time.",
+    ),
+    "connect.group": (
+        "请在和我的单聊里发送 /connect：授权链接只能给你本人。",
+        "Send /connect in a private chat with me: the authorization link is for you alone.",
+    ),
+    "connect.broken": (
+        "你的飞书日历连接已失效（授权被撤销或已过期），我暂时不能读写你的日历。发送 /connect 重新连接。",
+        "Your Feishu calendar connection stopped working (the authorization was revoked or expired), so I "
+        "cannot use your calendar for now. Send /connect to connect it again.",
+    ),
+    "disconnect.done": (
+        "已断开飞书日历，保存的授权已删除。",
+        "Your Feishu calendar is disconnected; the stored authorization is deleted.",
+    ),
+    "disconnect.none": ("你还没有连接飞书日历。", "Your Feishu calendar is not connected."),
+    "oauth.title": ("SmartFlow · 飞书日历", "SmartFlow · Feishu calendar"),
+    "oauth.close": ("可以关闭这个页面，回到飞书。", "You can close this page and go back to Feishu."),
+    "oauth.connected": (
+        "已连接你的飞书日历。",
+        "Your Feishu calendar is connected.",
+    ),
+    "oauth.missing": (
+        "这个链接不完整（缺少授权码或 state）。请在和机器人的单聊里重新发送 /connect。",
+        "This link is incomplete (no code or state). Send /connect again in your chat with the bot.",
+    ),
+    "oauth.invalid": (
+        "这个授权链接无效（不是机器人发出的，或被改动过），什么都没有改变。请重新发送 /connect。",
+        "This authorization link is not valid (not issued by the bot, or altered); nothing was changed. "
+        "Send /connect again.",
+    ),
+    "oauth.expired": (
+        "这个授权链接已过期（有效期 10 分钟），什么都没有改变。请重新发送 /connect。",
+        "This authorization link has expired (it is valid for 10 minutes); nothing was changed. "
+        "Send /connect again.",
+    ),
+    "oauth.used": (
+        "这个授权链接已经用过了（每个链接只能用一次），什么都没有改变。需要的话请重新发送 /connect。",
+        "This authorization link was already used (each works once); nothing was changed. "
+        "Send /connect again if you need to.",
+    ),
+    "oauth.denied": (
+        "你没有同意授权，日历没有连接。",
+        "You did not authorize, so your calendar is not connected.",
+    ),
+    "oauth.wrong_account": (
+        "授权的飞书账号不是发送 /connect 的账号，授权已丢弃，日历没有连接。"
+        "请用发送 /connect 的账号重新授权。",
+        "The Feishu account that authorized is not the one that sent /connect; the authorization was "
+        "discarded and nothing is connected. Authorize with the account that sent /connect.",
+    ),
+    "oauth.failed": (
+        "飞书没有接受这次授权（或暂时无法访问），日历没有连接。请稍后重新发送 /connect。",
+        "Feishu did not accept this authorization (or could not be reached); nothing is connected. "
+        "Send /connect again later.",
     ),
     "not_allowed": ("你没有权限使用这个命令。", "You are not allowed to use this command."),
     "welcome.title": ("欢迎使用 SmartFlow", "Welcome to SmartFlow"),

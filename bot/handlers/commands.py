@@ -1,4 +1,5 @@
-"""User commands: /help, /today, /tasks, /add, /prefs (/done and /undone: done.py; feedback: feedback.py)."""
+"""User commands: /help, /today, /tasks, /add, /prefs (/done and /undone: done.py; feedback: feedback.py;
+/connect and /disconnect: connect.py)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import logging
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
+from bot.handlers.connect import connect_router
 from bot.handlers.context import MessageContext
 from bot.handlers.done import done_router
 from bot.handlers.feedback import feedback_router
@@ -211,3 +213,4 @@ async def show_or_set_prefs(ctx: MessageContext) -> None:
 commands_router.include(done_router)
 commands_router.include(feedback_router)
 commands_router.include(lock_router)
+commands_router.include(connect_router)

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from scheduler.services.capture import TaskReader
+from scheduler.services.connect import CalendarLogin
 from scheduler.services.pipeline import Pipeline
 from scheduler.services.types import Store
 
@@ -102,3 +103,5 @@ class BotDeps:
     clock: Callable[[], datetime] = utc_now
     background: Background = field(default_factory=Background)
     task_reader: TaskReader | None = None  # a model reading tasks in plain words (None: the parser alone)
+    # /connect's OAuth flow (None: SMARTFLOW_PUBLIC_URL or SMARTFLOW_SECRET_KEY unset, /connect is off)
+    calendar_login: CalendarLogin | None = None

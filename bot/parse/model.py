@@ -191,10 +191,34 @@ class Admin:
 
 
 @dataclass(frozen=True)
+class Connect:
+    """/connect: link the sender's own Feishu calendar (OAuth)."""
+
+
+@dataclass(frozen=True)
+class Disconnect:
+    """/disconnect: forget the sender's calendar tokens."""
+
+
+@dataclass(frozen=True)
 class Unknown:
     text: str
 
 
 Command: TypeAlias = (
-    Help | Today | Tasks | Add | Edit | Done | Drop | Reopen | Lock | Unfinished | Prefs | Admin | Unknown
+    Help
+    | Today
+    | Tasks
+    | Add
+    | Edit
+    | Done
+    | Drop
+    | Reopen
+    | Lock
+    | Unfinished
+    | Prefs
+    | Admin
+    | Connect
+    | Disconnect
+    | Unknown
 )
