@@ -1,4 +1,5 @@
-"""A stateful fake Feishu Open API on loopback: tokens, messages, replies, PATCH, card updates, faults."""
+"""A stateful fake Feishu Open API on loopback: tokens, messages, replies, PATCH, card updates, user
+authorization (fake_feishu_oauth), faults."""
 
 from __future__ import annotations
 
@@ -23,8 +24,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tests.fakes.fake_feishu_calendar import FREEBUSY_PATH, FakeCalendars
+from tests.fakes.fake_feishu_oauth import TOKEN_PATH as OAUTH_TOKEN_PATH
+from tests.fakes.fake_feishu_oauth import USER_INFO_PATH, FakeOAuth
 
-ENDPOINTS = ("token", "create", "reply", "patch", "card_update", "freebusy", "reaction")
+ENDPOINTS = (
+    "token", "create", "reply", "patch", "card_update", "freebusy", "reaction", "oauth_token", "user_info",
+)  # fmt: skip
 RECEIVE_ID_TYPES = ("open_id", "user_id", "union_id", "email", "chat_id")
 UUID_WINDOW_SECONDS = 3600.0
 CARD_MAX_BYTES = 30 * 1024
@@ -176,6 +181,7 @@ class FakeFeishu:
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self.calendars = FakeCalendars(self)
+        self.oauth = FakeOAuth(self)
         self.reset()
         self.app = self._build_app()
 
@@ -200,6 +206,7 @@ class FakeFeishu:
             self._denied_scopes: set[str] = set()
             self._directory: dict[tuple[str, str], str] = {}  # ("email"|"mobile", value) -> open_id
         self.calendars.reset()
+        self.oauth.reset()
 
     def inject(self, endpoint: str, *faults: Fault) -> None:
         """Queue faults for the next requests to `endpoint` (one of ENDPOINTS), in order."""
@@ -297,6 +304,8 @@ class FakeFeishu:
                 Route("/open-apis/interactive/v1/card/update", self._card_update, methods=["POST"]),
                 Route(FREEBUSY_PATH, self.calendars.freebusy, methods=["POST"]),
                 Route(BATCH_GET_ID_PATH, self._batch_get_id, methods=["POST"]),
+                Route(OAUTH_TOKEN_PATH, self.oauth.token, methods=["POST"]),
+                Route(USER_INFO_PATH, self.oauth.user_info, methods=["GET"]),
                 Route("/_admin/state", self._admin_state, methods=["GET"]),
                 Route("/_admin/faults", self._admin_faults, methods=["POST"]),
                 Route("/_admin/reset", self._admin_reset, methods=["POST"]),
