@@ -10,6 +10,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
@@ -30,6 +31,20 @@ POLL_SECONDS = 0.01  # every slot held by a call in flight: look again this ofte
 MAX_WAIT_STEP = 0.25  # never sleep longer than this before looking again (a slot can free up early)
 PRUNE_EVERY = 2000  # takes between two sweeps of idle buckets
 IDLE_BUCKET = timedelta(hours=1)
+
+
+TAKE_AT_ONCE = 8  # slots one read may take for the waiters queued in this process
+RELEASE_EVERY = 0.01  # releases within this are written together
+
+
+@dataclass
+class _Queue:
+    """The waiters of one bucket in this process: they queue on `lock`; slots taken for them wait in
+    `spare` as (slot, holder, lease end)."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    waiting: int = 0
+    spare: list[tuple[int, str, datetime]] = field(default_factory=list)
 
 
 class Limiter(Protocol):
@@ -67,7 +82,9 @@ class SharedLimiter:
         self._fallback = fallback
         self._clock = clock
         self._sleep = sleep
-        self._queues: dict[str, tuple[asyncio.Lock, int]] = {}  # a key's queue and how many are in it
+        self._queues: dict[str, _Queue] = {}
+        self._freed: list[tuple[str, int, str, datetime]] = []
+        self._flusher: asyncio.Task[None] | None = None
         self._takes = 0
         self._degraded = False
 
@@ -101,44 +118,74 @@ class SharedLimiter:
         try:
             yield time.monotonic() - started
         finally:
-            await self._release(bucket, *taken)
+            self._release(bucket, *taken)
 
     async def _take(self, bucket: str) -> tuple[int, str]:
-        queue, waiting = self._queues.get(bucket, (asyncio.Lock(), 0))
-        self._queues[bucket] = (queue, waiting + 1)
-        holder = secrets.token_hex(16)
+        queue = self._queues.get(bucket)
+        if queue is None:
+            queue = self._queues[bucket] = _Queue()
+        queue.waiting += 1
         try:
-            async with queue:
+            async with queue.lock:
                 while True:
                     now = self._clock()
+                    while queue.spare:  # taken by an earlier waiter's read, for those queued behind it
+                        slot, holder, until = queue.spare.pop()
+                        if until - now > self._lease / 2:
+                            return slot, holder
+                        self._release(bucket, slot, holder)  # too close to its lease's end to use
+                    holder = secrets.token_hex(16)
                     async with self._store.uow() as uow:
-                        slot, free_at = await uow.throttle.take(
-                            bucket, self._limit, now, now + self._lease, holder
+                        slots, free_at = await uow.throttle.take(
+                            bucket,
+                            self._limit,
+                            now,
+                            now + self._lease,
+                            holder,
+                            count=min(queue.waiting, TAKE_AT_ONCE),
                         )
                         await uow.commit()
-                    if slot is not None:
+                    if slots:
+                        queue.spare.extend((n, holder, now + self._lease) for n in slots[1:])
                         await self._maybe_prune(now)
-                        return slot, holder
+                        return slots[0], holder
                     wait = POLL_SECONDS if free_at is None else (free_at - now).total_seconds()
                     await self._sleep(min(max(wait, 0.001), MAX_WAIT_STEP))
         finally:
-            queue, waiting = self._queues[bucket]
-            if waiting <= 1:
+            queue.waiting -= 1
+            if queue.waiting == 0:
+                for slot, holder, _ in queue.spare:
+                    self._release(bucket, slot, holder)
                 del self._queues[bucket]
-            else:
-                self._queues[bucket] = (queue, waiting - 1)
 
-    async def _release(self, bucket: str, slot: int, holder: str) -> None:
-        free_at = self._clock() + self._window
-        try:
-            async with self._store.uow() as uow:
-                await uow.throttle.release(bucket, slot, holder, free_at)
-                await uow.commit()
-        except UNAVAILABLE as exc:
-            # The lease frees the slot later: the limit holds, only this slot waits longer.
-            log.warning(
-                "send limit %s: could not release slot %d (%s); its lease frees it", bucket, slot, exc
-            )
+    def _release(self, bucket: str, slot: int, holder: str) -> None:
+        """Queue the slot's release; one write frees every slot released within RELEASE_EVERY (freeing a
+        slot later than it could be never breaks the limit)."""
+        self._freed.append((bucket, slot, holder, self._clock() + self._window))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.get_running_loop().create_task(self._flush())
+
+    async def _flush(self) -> None:
+        while self._freed:
+            await asyncio.sleep(RELEASE_EVERY)
+            freed, self._freed = self._freed, []
+            try:
+                async with self._store.uow() as uow:
+                    await uow.throttle.release(freed)
+                    await uow.commit()
+            except UNAVAILABLE as exc:
+                # Their leases free the slots later: the limit holds, only these slots wait longer.
+                log.warning(
+                    "send limit %s: could not release %d slot(s) (%s); their leases free them",
+                    self._name,
+                    len(freed),
+                    exc,
+                )
+
+    async def aclose(self) -> None:
+        """Write the releases still queued (at shutdown), so the slots do not wait for their leases."""
+        while self._flusher is not None and not self._flusher.done():
+            await asyncio.shield(self._flusher)
 
     async def _maybe_prune(self, now: datetime) -> None:
         self._takes += 1

@@ -271,6 +271,10 @@ class FeishuClient:
         )
 
     async def aclose(self) -> None:
+        for limiter in (self._per_user, self._per_app, self._freebusy):
+            close = getattr(limiter, "aclose", None)
+            if close is not None:
+                await close()  # a shared limiter writes the releases it still holds
         await self._http.aclose()
 
     async def __aenter__(self) -> FeishuClient:

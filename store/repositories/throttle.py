@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import cast
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Table, bindparam, delete, func, select, update
 from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,29 +26,29 @@ class ThrottleRepository:
         return self.session.get_bind().dialect.name == "mysql"
 
     async def take(
-        self, bucket: str, size: int, now: datetime, hold_until: datetime, holder: str
-    ) -> tuple[int | None, datetime | None]:
-        """Take a free slot of `bucket` (slots 0..size-1) for `holder` until `hold_until`: (slot, None);
-        or (None, when the earliest finished slot frees up, None when every slot is held by a call in
-        flight). The bucket's rows are created on first use. On MySQL a slot another process is taking is
-        skipped, not waited for; on SQLite the writer lock already serializes takers."""
+        self, bucket: str, size: int, now: datetime, hold_until: datetime, holder: str, *, count: int = 1
+    ) -> tuple[list[int], datetime | None]:
+        """Take up to `count` free slots of `bucket` (slots 0..size-1) for `holder` until `hold_until`:
+        (slots, None); or ([], when the earliest finished slot frees up, None when every slot is held by a
+        call in flight). The bucket's rows are created on first use. On MySQL a slot another process is
+        taking is skipped, not waited for; on SQLite the writer lock already serializes takers."""
         for _ in range(2):
             stmt = (
                 select(SendSlot.slot)
                 .where(SendSlot.bucket == bucket, SendSlot.free_at <= now, SendSlot.slot < size)
                 .order_by(SendSlot.free_at)
-                .limit(1)
+                .limit(count)
             )
             if self._mysql:
                 stmt = stmt.with_for_update(skip_locked=True)
-            slot = await self.session.scalar(stmt)
-            if slot is not None:
+            slots = [int(n) for n in (await self.session.scalars(stmt)).all()]
+            if slots:
                 await self.session.execute(
                     update(SendSlot)
-                    .where(SendSlot.bucket == bucket, SendSlot.slot == slot)
+                    .where(SendSlot.bucket == bucket, SendSlot.slot.in_(slots))
                     .values(free_at=hold_until, holder=holder)
                 )
-                return int(slot), None
+                return slots, None
             have = await self.session.scalar(
                 select(func.count()).where(SendSlot.bucket == bucket, SendSlot.slot < size)
             )
@@ -58,7 +60,7 @@ class ThrottleRepository:
                 SendSlot.bucket == bucket, SendSlot.slot < size, SendSlot.holder.is_(None)
             )
         )
-        return None, earliest
+        return [], earliest
 
     async def _create(self, bucket: str, size: int) -> None:
         rows = [{"bucket": bucket, "slot": n, "free_at": EPOCH_FREE, "holder": None} for n in range(size)]
@@ -67,13 +69,23 @@ class ThrottleRepository:
         else:
             await self.session.execute(sqlite.insert(SendSlot).on_conflict_do_nothing(), rows)
 
-    async def release(self, bucket: str, slot: int, holder: str, free_at: datetime) -> None:
-        """Free a slot this holder still holds at `free_at` (a lapsed lease another holder took is left)."""
-        await self.session.execute(
-            update(SendSlot)
-            .where(SendSlot.bucket == bucket, SendSlot.slot == slot, SendSlot.holder == holder)
-            .values(free_at=free_at, holder=None)
+    async def release(self, freed: Sequence[tuple[str, int, str, datetime]]) -> None:
+        """Free slots, each (bucket, slot, holder, free_at), that their holder still holds (a lapsed lease
+        another holder took since is left alone); one statement for all of them."""
+        if not freed:
+            return
+        table = cast(Table, SendSlot.__table__)
+        stmt = (
+            table.update()
+            .where(
+                table.c.bucket == bindparam("b_bucket"),
+                table.c.slot == bindparam("b_slot"),
+                table.c.holder == bindparam("b_holder"),
+            )
+            .values(free_at=bindparam("b_free_at"), holder=None)
         )
+        rows = [{"b_bucket": b, "b_slot": n, "b_holder": h, "b_free_at": f} for b, n, h, f in freed]
+        await self.session.execute(stmt, rows)
 
     async def prune(self, before: datetime, keep: str) -> int:
         """Forget the slots of idle buckets (every slot free since `before`), except bucket `keep`."""

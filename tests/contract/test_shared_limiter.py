@@ -62,8 +62,20 @@ async def test_two_processes_together_stay_within_the_limit(db_url: str) -> None
 
 async def test_counting_per_process_lets_two_processes_exceed_the_limit() -> None:
     """What the shared count fixes: two processes that each count their own send twice the limit at once."""
-    arrivals = await burst([SlidingWindowLimiter(LIMIT, WINDOW), SlidingWindowLimiter(LIMIT, WINDOW)], 2 * LIMIT)
+    arrivals = await burst(
+        [SlidingWindowLimiter(LIMIT, WINDOW), SlidingWindowLimiter(LIMIT, WINDOW)], 2 * LIMIT
+    )
     assert busiest_window(arrivals, WINDOW) == 2 * LIMIT
+
+
+async def test_one_read_takes_slots_for_the_waiters_queued_behind_it(store: Store) -> None:
+    now = datetime.now(UTC)
+    async with store.uow() as uow:
+        slots, _ = await uow.throttle.take("app:app", LIMIT, now, now + timedelta(seconds=5), "h", count=3)
+        rest, _ = await uow.throttle.take("app:app", LIMIT, now, now + timedelta(seconds=5), "h2", count=3)
+        await uow.commit()
+    assert sorted(slots + rest) == list(range(LIMIT))  # three, then the one left
+    assert len(slots) == 3
 
 
 async def test_keys_are_limited_apart(store: Store) -> None:
@@ -77,8 +89,10 @@ async def test_a_holder_that_died_frees_its_slot_after_the_lease(store: Store) -
     now = datetime.now(UTC)
     async with store.uow() as uow:
         for n in range(LIMIT):  # every slot taken by a process that was then killed mid-call
-            slot, _ = await uow.throttle.take("user:ou_a", LIMIT, now, now + timedelta(seconds=0.5), f"dead{n}")
-            assert slot is not None
+            slots, _ = await uow.throttle.take(
+                "user:ou_a", LIMIT, now, now + timedelta(seconds=0.5), f"dead{n}"
+            )
+            assert len(slots) == 1
         await uow.commit()
     limiter = SharedLimiter(store, "user", LIMIT, WINDOW)
     started = time.time()
@@ -92,18 +106,20 @@ async def test_a_holder_that_died_frees_its_slot_after_the_lease(store: Store) -
 async def test_a_release_after_the_lease_lapsed_leaves_the_new_holder_alone(store: Store) -> None:
     now = datetime.now(UTC)
     async with store.uow() as uow:
-        slot, _ = await uow.throttle.take("app:app", 1, now, now - timedelta(seconds=1), "late")
-        assert slot == 0
+        slots, _ = await uow.throttle.take("app:app", 1, now, now - timedelta(seconds=1), "late")
+        assert slots == [0]
         taken, _ = await uow.throttle.take("app:app", 1, now, now + timedelta(minutes=5), "new")
-        assert taken == 0
-        await uow.throttle.release("app:app", 0, "late", now)  # the killed-and-revived holder lets go
+        assert taken == [0]
+        await uow.throttle.release([("app:app", 0, "late", now)])  # the killed-and-revived holder lets go
         again, free_at = await uow.throttle.take("app:app", 1, now, now + timedelta(minutes=5), "third")
         await uow.commit()
-    assert again is None
+    assert again == []
     assert free_at is None  # still held by "new", in flight
 
 
-async def test_an_unreachable_database_falls_back_to_the_process_count(caplog: pytest.LogCaptureFixture) -> None:
+async def test_an_unreachable_database_falls_back_to_the_process_count(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     down = Store(CLOSED_PORT_MYSQL_URL)
     try:
         limiter = SharedLimiter(down, "user", LIMIT, WINDOW, fallback=SlidingWindowLimiter(LIMIT, WINDOW))

@@ -310,3 +310,85 @@ def test_sigterm_lets_the_send_in_flight_finish_and_exits_cleanly(
     state = asyncio.run(counts(mysql_url))
     assert state["notifications"] == {"sent": 1}
     assert len(fake.messages) == 1
+
+
+CARD_USERS = 200
+CARDS_PER_USER = 3
+
+
+async def _seed_ready_cards(url: str, now: datetime) -> None:
+    """CARD_USERS x CARDS_PER_USER ready previews, each announced on the outbox like the pipeline does."""
+    from tests.contract import factories as f
+    from tests.contract.worker.conftest import candidate
+
+    store = Store(url)
+    try:
+        async with store.uow() as uow:
+            for u in range(CARD_USERS):
+                user = uow.users.add(
+                    f.user(now, f"ou_rate{u:05d}", day_start="00:00", day_end="24:00", daily_card_cap=100)
+                )
+                for k in range(CARDS_PER_USER):
+                    task = uow.tasks.add(f.task(now, user.id, key=f"t{k}"))
+                    trigger = uow.triggers.add(
+                        f.trigger(now, user.id, task_id=task.id, status="preview_generated")
+                    )
+                    preview = uow.previews.add(
+                        f.preview(
+                            now,
+                            user.id,
+                            trigger.id,
+                            task_id=task.id,
+                            decision="propose",
+                            candidates=[candidate()],
+                            chosen_candidate_id="c1",
+                            expires_at=now + timedelta(hours=1),
+                        )
+                    )
+                    uow.outbox.put("preview.ready", {"preview_id": preview.id}, now)
+            await uow.commit()
+    finally:
+        await store.dispose()
+
+
+def _busiest_second(times: list[float]) -> int:
+    """The most of `times` in any one-second window."""
+    times = sorted(times)
+    best, lo = 0, 0
+    for hi, at in enumerate(times):
+        while at - times[lo] >= 1.0:
+            lo += 1
+        best = max(best, hi - lo + 1)
+    return best
+
+
+def test_three_workers_together_stay_within_feishus_send_limits(
+    mysql_url: str, fake_feishu: tuple[FakeFeishu, str], tmp_path: Path
+) -> None:
+    fake, feishu_url = fake_feishu
+    asyncio.run(_seed_ready_cards(mysql_url, datetime.now(UTC)))
+    total = CARD_USERS * CARDS_PER_USER
+    fake.enforce_limits = True  # the fake answers 99991400 / 230020 to a send over Feishu's limits
+    env = worker_env(mysql_url, feishu_url, fake)
+    procs = [start_worker(env, tmp_path / f"worker{i}.log") for i in range(3)]
+    try:
+        try:
+            wait_until(lambda: len(fake.messages) >= total, timeout=180, procs=procs)
+        except AssertionError as exc:
+            raise AssertionError(diagnosis(mysql_url, fake, tmp_path, total)) from exc
+        time.sleep(1.0)
+    finally:
+        codes = [stop_worker(p) for p in procs]
+    assert codes == [0, 0, 0]
+    messages = fake.messages
+    assert len(messages) == total
+    assert len({m.uuid for m in messages}) == total
+    # Each worker alone would stay inside the limits; together they did too, so Feishu refused nothing.
+    assert fake.throttled == 0
+    assert _busiest_second([m.created_at for m in messages]) <= 50
+    by_user: dict[str, list[float]] = {}
+    for m in messages:
+        by_user.setdefault(m.receive_id, []).append(m.created_at)
+    assert len(by_user) == CARD_USERS
+    assert max(_busiest_second(times) for times in by_user.values()) <= 5
+    assert asyncio.run(counts(mysql_url))["notifications"] == {"sent": total}
