@@ -75,13 +75,10 @@ class UserTokens:
     async def access_token(self, user_id: str, now: datetime) -> str:
         """A user access token valid for at least five more minutes. Raises NotConnected, ConnectionBroken
         (the user is told once) or TokenUnavailable."""
-        async with self.store.uow(readonly=True) as uow:
-            row = await uow.connections.get(user_id)
-            token = self._usable(row, now)
-        if token is not None:
-            return token
         try:
-            return await self._refresh(user_id, now)
+            async with self.store.uow(readonly=True) as uow:
+                token = self._usable(await uow.connections.get(user_id), now)
+            return token if token is not None else await self._refresh(user_id, now)
         except ConnectionBroken as exc:
             if not exc.told:
                 await self.tell_broken(user_id, now)
@@ -138,24 +135,28 @@ class UserTokens:
 
     async def tell_broken(self, user_id: str, now: datetime) -> bool:
         """Tell the user their connection broke, unless they were told already; True when this call told
-        them. The notice is recorded in the same transaction as the send, so a failed send is tried again
-        by the next caller and a second caller waits for the first and then finds it done."""
+        them. The notice is claimed (committed) before it is sent, so two callers never both send it, and
+        released when the send fails, so a later caller tries again. No transaction is open during the
+        send: sending may itself need the database (shared send limits)."""
         if self.notice is None:
             return False
         async with self.store.uow() as uow:
             if not await uow.connections.claim_broken_notice(user_id, now):
                 return False
             found = await uow.connections.with_user(user_id)
-            if found is None:  # pragma: no cover - deleted between the two statements
-                return False
-            row, user = found
-            try:
-                await self.notice.connection_broken(
-                    user.open_id, user.locale, notice_uuid(user_id, row.broken_at)
-                )
-            except Exception:
-                log.warning("could not tell the user their calendar connection broke", exc_info=True,
-                            extra={"user_id": user_id})  # fmt: skip
-                return False
             await uow.commit()
+        if found is None:  # pragma: no cover - deleted between the two statements
+            return False
+        row, user = found
+        try:
+            await self.notice.connection_broken(
+                user.open_id, user.locale, notice_uuid(user_id, row.broken_at)
+            )
+        except Exception:
+            log.warning("could not tell the user their calendar connection broke", exc_info=True,
+                        extra={"user_id": user_id})  # fmt: skip
+            async with self.store.uow() as uow:
+                await uow.connections.release_broken_notice(user_id)
+                await uow.commit()
+            return False
         return True

@@ -90,3 +90,16 @@ class ConnectionRepository:
         result = await self.session.execute(stmt)
         assert isinstance(result, CursorResult)
         return int(result.rowcount) == 1
+
+    async def release_broken_notice(self, user_id: str) -> None:
+        """Undo claim_broken_notice after the notice could not be sent, so a later caller sends it."""
+        stmt = (
+            update(CalendarConnection)
+            .where(
+                CalendarConnection.user_id == user_id,
+                CalendarConnection.status == ConnectionStatus.BROKEN,
+            )
+            .values(broken_notified_at=None)
+            .execution_options(synchronize_session=False)
+        )
+        await self.session.execute(stmt)
