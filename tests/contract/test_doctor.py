@@ -27,7 +27,7 @@ NAMES = (
     "llm",
     "calendar connection",
 )
-GOOD_KEY = "x" * 43 + "="  # 44 url-safe base64 characters: 32 bytes
+GOOD_KEY = "x" * 43 + "="  # 44 url-safe base64 characters: 32 bytes (a Fernet key)
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +97,6 @@ def test_a_correct_setup_passes_every_line(
     [
         ({"SMARTFLOW_FEISHU_APP_SECRET": "wrong"}, "feishu token", "SMARTFLOW_FEISHU_APP_SECRET"),
         ({"SMARTFLOW_LLM_BASE_URL": "http://127.0.0.1:{port}/v1"}, "llm", "SMARTFLOW_LLM_BASE_URL"),
-        ({"SMARTFLOW_SECRET_KEY": "not-a-key"}, "calendar connection", "Fernet key"),
         ({"SMARTFLOW_PUBLIC_URL": "http://smartflow.example.com"}, "calendar connection", "https://"),
     ],
 )
@@ -190,3 +189,17 @@ def test_a_database_without_utf8mb4_fails_the_database_line(
         with server.begin() as conn:
             conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
         server.dispose()
+
+
+def test_a_secret_key_that_is_not_a_fernet_key_fails_the_settings_line(
+    sqlite_url: str, fakes: tuple[FakeFeishu, str, FakeLLM], feishu: FakeFeishu
+) -> None:
+    env = good_env(sqlite_url, fakes)
+    env["SMARTFLOW_SECRET_KEY"] = "not-a-key"
+    clean = {k: None for k in os.environ if k.startswith("SMARTFLOW_")}
+    result = CliRunner().invoke(main, ["doctor"], env={**clean, **env})
+    assert result.exit_code == 1, result.output
+    first, *rest = result.stdout.splitlines()
+    assert first.split() == ["FAIL", "settings", "invalid", "configuration:"]
+    assert any("SMARTFLOW_SECRET_KEY" in line and "Fernet key" in line for line in rest), result.output
+    assert "not-a-key" not in result.output

@@ -283,3 +283,21 @@ def test_builtin_settings_ignore_the_environment_and_dotenv(
     assert settings.database_url == "sqlite+aiosqlite:///demo.db"
     assert (settings.timezone, settings.grid_minutes, settings.locale) == ("Asia/Shanghai", 15, "zh")
     assert not settings.feishu_configured
+
+
+@pytest.mark.parametrize("key", ["not-a-key", "x" * 40, "é" * 44, "A" * 43])
+def test_a_secret_key_that_is_not_a_fernet_key_is_refused_by_name_without_echoing_it(key: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(secret_key=key)
+    message = str(info.value)
+    assert "SMARTFLOW_SECRET_KEY" in message
+    assert "Fernet" in message
+    assert "Fernet.generate_key()" in message  # how to make one
+    assert key not in message
+
+
+def test_a_fernet_key_is_accepted() -> None:
+    from cryptography.fernet import Fernet
+
+    key = Fernet.generate_key().decode()
+    assert load_settings(secret_key=key).secret_key == key
