@@ -165,6 +165,9 @@ class _NoSender:
     async def update_preview(self, *, message_id: str, view: Any) -> None:
         raise RuntimeError("the pipeline bench sends nothing")
 
+    async def send_answer(self, *, notification_id: str, answer: Any) -> str:
+        raise RuntimeError("the pipeline bench sends nothing")
+
 
 async def one_worker(url: str, name: str) -> dict[str, Any]:
     """What one worker process's due-scan ticks do (Worker.scan_due), until no due job is left."""

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Mapping
 from typing import Any, TextIO
 
+from bot.answers import deliver
 from bot.cards import CardError, render_card_text
 from bot.cards.fallback import needs_text, preview_text
 from bot.cards.from_view import build_card_for_view
@@ -65,6 +67,12 @@ class FeishuSender:
         except FeishuError as exc:
             raise _delivery_error(exc) from exc
 
+    async def send_answer(self, *, notification_id: str, answer: Mapping[str, Any]) -> str:
+        try:
+            return await deliver(self._client, answer)
+        except FeishuError as exc:
+            raise _delivery_error(exc) from exc
+
 
 class ConsoleSender:
     """Prints each card as text (the demo's local stand-in for Feishu); message ids are made up."""
@@ -93,3 +101,14 @@ class ConsoleSender:
             return
         card = _card(view)
         self._write(f"--- card {message_id} updated\n{render_card_text(card)}")
+
+    async def send_answer(self, *, notification_id: str, answer: Mapping[str, Any]) -> str:
+        uuid = str(answer.get("uuid"))
+        if uuid in self.sent:
+            return self.sent[uuid]
+        card = answer.get("card")
+        shown = render_card_text(card) if isinstance(card, dict) else str(answer.get("text") or "")
+        message_id = f"console-{uuid}"
+        self._write(f"--- reply to {answer.get('open_id')} (sent late)\n{shown}")
+        self.sent[uuid] = message_id
+        return message_id

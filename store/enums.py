@@ -94,6 +94,7 @@ class NotificationKind(StrEnum):
     CARD = "card"
     CARD_UPDATE = "card_update"
     TEXT = "text"
+    ANSWER = "answer"  # the bot's answer to a chat message: text, or a card with its text as the fallback
 
 
 class NotificationStatus(StrEnum):

@@ -14,7 +14,15 @@ from bot.handlers.admin import admin_router
 from bot.handlers.commands import acknowledge, commands_router, short_help
 from bot.handlers.context import MessageContext
 from bot.handlers.deps import BotConfig, BotDeps
-from bot.handlers.replies import ACK_EMOJI, react, send_card, send_reply
+from bot.handlers.replies import (
+    ACK_EMOJI,
+    Part,
+    queue_answers,
+    react,
+    send_card,
+    send_queued,
+    send_reply,
+)
 from bot.handlers.tasklines import local_time
 from bot.handlers.welcome import welcome_card, welcome_text
 from bot.inbound import MessageIn
@@ -122,29 +130,39 @@ async def handle_message(deps: BotDeps, message: MessageIn) -> None:
     if ctx.react and message.message_id and not message.from_menu:  # first: it says "got it" at once
         deps.background.spawn(react(deps, message, ctx.react), f"react:{message.message_id}")
     if welcome is not None or ctx.replies or ctx.cards:
-        answer = _answer_in_order(
-            deps, message, welcome, list(ctx.replies), list(ctx.cards), ctx.replies_instead
-        )
-        deps.background.spawn(answer, f"reply:{message.message_id}")
+        # Stored before the answer to Feishu, so a crash after it loses no reply; sent in the background.
+        parts = _answer_parts(welcome, list(ctx.replies), list(ctx.cards), ctx.replies_instead)
+        queued = await queue_answers(deps, message, parts)
+        later = list(ctx.later)
+
+        async def answer_then_later() -> None:
+            # Work that answers later starts once these answers are out, so the user reads them in order.
+            await send_queued(deps, queued)
+            for name, work in later:
+                deps.background.spawn(work(), f"{name}:{message.message_id}")
+
+        deps.background.spawn(answer_then_later(), f"reply:{message.message_id}")
+        return
     for name, work in ctx.later:
         deps.background.spawn(work(), f"{name}:{message.message_id}")
 
 
-async def _answer_in_order(  # noqa: PLR0917 - the parts of one answer
-    deps: BotDeps,
-    message: MessageIn,
+def _answer_parts(
     welcome: tuple[dict[str, Any], str] | None,
     replies: list[str],
     cards: list[dict[str, Any]],
     cards_text: list[str],
-) -> None:
-    """The welcome (a card; its text when the card cannot be sent), then the replies, then the cards."""
+) -> list[Part]:
+    """The welcome (a card; its text when the card cannot be sent), then the replies, then the cards (each
+    with its text for when Feishu refuses it), numbered for their Feishu uuids."""
+    parts: list[Part] = []
     if welcome is not None:
-        await send_card(deps, message, welcome[0], WELCOME_CARD, welcome[1])
-    for i, text in enumerate(replies):
-        await send_reply(deps, message, text, i)
-    for i, card in enumerate(cards):
-        await send_card(deps, message, card, i, cards_text[i] if i < len(cards_text) else "")
+        parts.append((100 + WELCOME_CARD, welcome[1], welcome[0]))
+    parts.extend((i, text, None) for i, text in enumerate(replies))
+    parts.extend(
+        (100 + i, cards_text[i] if i < len(cards_text) else "", card) for i, card in enumerate(cards)
+    )
+    return parts
 
 
 WELCOME_CARD = 9  # the welcome card's number (its uuid stays apart from the answers')

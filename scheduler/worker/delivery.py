@@ -60,8 +60,9 @@ class Limits:
 class Plan:
     """What to do with one claimed notification."""
 
-    action: Literal["send", "update", "defer", "skip", "lost"]
+    action: Literal["send", "update", "answer", "defer", "skip", "lost"]
     view: PreviewView | None = None
+    answer: dict[str, Any] | None = None  # an answer to a chat message (action "answer")
     open_id: str = ""
     message_id: str = ""
     attempts: int = 0
@@ -180,17 +181,23 @@ class Delivery:
             return await self._record(
                 notification_id, now, "deferred", until=marked.until, error=(marked.reason, "")
             )
-        assert plan.view is not None
-        kind = "card" if plan.action == "send" else "card_update"
+        kind = {"send": "card", "answer": "answer"}.get(plan.action, "card_update")
         started = time.perf_counter()
         message_id = plan.message_id
         try:
             async with asyncio.timeout(self._config.delivery_timeout_seconds):
-                if plan.action == "send":
+                if plan.action == "answer":
+                    assert plan.answer is not None
+                    message_id = await self._sender.send_answer(
+                        notification_id=notification_id, answer=plan.answer
+                    )
+                elif plan.action == "send":
+                    assert plan.view is not None
                     message_id = await self._sender.send_preview(
                         notification_id=notification_id, open_id=plan.open_id, view=plan.view
                     )
                 else:
+                    assert plan.view is not None
                     await self._sender.update_preview(message_id=plan.message_id, view=plan.view)
         except DeliveryError as exc:
             failure: DeliveryError = exc
@@ -207,7 +214,7 @@ class Delivery:
                 clock(),
                 "sent",
                 message_id=message_id,
-                preview_id=plan.view.preview_id,
+                preview_id=plan.view.preview_id if plan.view is not None else None,
                 kind=kind,
             )
         metrics.SEND_LATENCY.labels(kind).observe(time.perf_counter() - started)
@@ -232,6 +239,12 @@ class Delivery:
             row = await uow.notifications.get(notification_id)
             if row is None or row.claimed_by != self._worker_id or row.status not in NOTIFICATION_DUE:
                 return Plan("lost")
+            if row.kind == NotificationKind.ANSWER:
+                # The process that queued it did not send it (a Feishu error, or it stopped): no quiet
+                # hours, no daily cap, as when it went out at once.
+                if not isinstance(row.payload, dict) or not row.payload.get("uuid"):
+                    raise PoisonError("answer without its payload")
+                return Plan("answer", answer=row.payload, attempts=row.attempts)
             preview_id = row.preview_id or (row.payload or {}).get("preview_id")
             if not isinstance(preview_id, str) or not preview_id:
                 raise PoisonError("notification has no preview")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from scheduler.services.views import PreviewView
@@ -25,7 +26,9 @@ class DeliveryError(Exception):
 
 
 class Sender(Protocol):
-    """Delivers preview cards. Implementations bound every call by their own timeout and raise only
+    """Delivers preview cards and the answers to chat messages that were not sent at once.
+
+    Implementations bound every call by their own timeout and raise only
     DeliveryError for delivery failures."""
 
     async def send_preview(self, *, notification_id: str, open_id: str, view: PreviewView) -> str:
@@ -37,4 +40,9 @@ class Sender(Protocol):
 
     async def update_preview(self, *, message_id: str, view: PreviewView) -> None:
         """Replace the content of an already sent card with the card for the preview's current state."""
+        ...
+
+    async def send_answer(self, *, notification_id: str, answer: Mapping[str, Any]) -> str:
+        """Send an answer to a chat message (bot.answers: text, or a card with its text) that the process
+        which queued it did not send; its own `uuid` (not `notification_id`) keeps a resend a no-op."""
         ...

@@ -100,3 +100,17 @@ class DeliveryRepository:
         await self.session.execute(
             update(Preview).where(Preview.id == preview_id).values(card_message_id=message_id)
         )
+
+    async def settle_unclaimed(self, notification_id: str, values: Mapping[str, Any]) -> bool:
+        """Write an outcome to a due row no worker has claimed (the process that queued it sent it at
+        once); False when a worker took it meanwhile (that worker records its own outcome)."""
+        result: Any = await self.session.execute(
+            update(Notification)
+            .where(
+                Notification.id == notification_id,
+                Notification.claimed_by.is_(None),
+                Notification.status.in_(NOTIFICATION_DUE),
+            )
+            .values(**values)
+        )
+        return bool(result.rowcount)

@@ -1,0 +1,33 @@
+"""Chat answers go through the notifications table like cards (retried, never lost, sent once): the
+`answer` notification kind.
+
+Revision ID: 0008
+Revises: 0007
+
+"""
+from typing import Sequence, Union
+
+from alembic import op
+import sqlalchemy as sa
+
+
+revision: str = '0008'
+down_revision: Union[str, Sequence[str], None] = '0007'
+branch_labels: Union[str, Sequence[str], None] = None
+depends_on: Union[str, Sequence[str], None] = None
+
+OLD_KINDS = "kind IN ('card', 'card_update', 'text')"
+NEW_KINDS = "kind IN ('card', 'card_update', 'text', 'answer')"
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('notifications') as batch:
+        batch.drop_constraint(op.f('ck_notifications_kind'), type_='check')
+        batch.create_check_constraint(op.f('ck_notifications_kind'), sa.text(NEW_KINDS))
+
+
+def downgrade() -> None:
+    op.execute("DELETE FROM notifications WHERE kind = 'answer'")
+    with op.batch_alter_table('notifications') as batch:
+        batch.drop_constraint(op.f('ck_notifications_kind'), type_='check')
+        batch.create_check_constraint(op.f('ck_notifications_kind'), sa.text(OLD_KINDS))
