@@ -76,8 +76,10 @@ class Settings(BaseSettings):
     # busy_max_age_seconds is re-read before planning, and Apply re-reads one older than a minute.
     calendar_busy: bool = True
     # Send limits (50/s per app, 5/s per user, 1000 free/busy reads a minute) counted in the database, so
-    # every process on it stays inside them together; false: each process counts its own.
-    shared_send_limits: bool = True
+    # every process on it stays inside them together; false: each process counts its own. Unset: shared on
+    # MySQL/MariaDB (where several processes run), per process on SQLite (one process; a shared count there
+    # would take the single write lock for every send).
+    shared_send_limits: bool | None = None
     busy_max_age_seconds: float = Field(default=300.0, ge=0, le=24 * 3600)
     conflict_scan_seconds: float = Field(default=60.0, gt=0, le=3600)
     # Connecting a user's own calendar (OAuth): where Feishu's authorization page lives, the public URL the

@@ -136,7 +136,10 @@ def make_feishu_client(settings: Settings, store: Store | None = None) -> Feishu
     limits hold for every process on that database together."""
     if not settings.feishu_configured:
         return None
-    limiters = send_limiters(settings, store) if store is not None and settings.shared_send_limits else None
+    shared = settings.shared_send_limits
+    if shared is None:
+        shared = store is not None and store.backend == "mysql"
+    limiters = send_limiters(settings, store) if store is not None and shared else None
     return FeishuClient(
         settings.feishu_app_id,
         settings.feishu_app_secret,

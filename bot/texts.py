@@ -309,6 +309,10 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "welcome.tz": ("时区：", "Time zone:"),
     "welcome.day": ("每天的时间：", "Your day:"),
     "welcome.changed": ("已改好：{setting}", "Changed: {setting}"),
+    "welcome.connect": (
+        "也可以发送 /connect 授权我使用你自己的飞书日历，随时可以 /disconnect 取消。",
+        "You can also send /connect to let me use your own Feishu calendar; /disconnect undoes it any time.",
+    ),
     "welcome": (
         "你好！我是 SmartFlow：当一个重要任务快到期还没排时间，或你说某段没做完，我会给出 1–3 个调整方案，"
         "你点「应用」才会改日程。\n"

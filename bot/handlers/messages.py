@@ -126,7 +126,8 @@ async def handle_message(deps: BotDeps, message: MessageIn) -> None:
     welcome: tuple[dict[str, Any], str] | None = None
     if ctx.first and ctx.user is not None and message.chat_type == "p2p":
         # (in a group the welcome would speak to everyone: it waits for the user's own chat with the bot)
-        welcome = (welcome_card(ctx.user), welcome_text(ctx.user))
+        connect = deps.calendar_login is not None  # the operator turned /connect on
+        welcome = (welcome_card(ctx.user, connect=connect), welcome_text(ctx.user, connect=connect))
     if ctx.react and message.message_id and not message.from_menu:  # first: it says "got it" at once
         deps.background.spawn(react(deps, message, ctx.react), f"react:{message.message_id}")
     if welcome is not None or ctx.replies or ctx.cards:

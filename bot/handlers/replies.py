@@ -69,31 +69,35 @@ async def queue_answers(deps: BotDeps, message: MessageIn, parts: Sequence[Part]
 
 
 async def send_queued(deps: BotDeps, queued: Queued) -> None:
-    """Send stored answers in order and record each; at the first failure worth retrying the rest wait for
-    the worker (in order). Never raises for a send or a record."""
-    for payload, notification_id in queued.parts:
-        try:
-            message_id = await deliver(deps.outbound, payload)
-        except FeishuError as exc:
-            final = not exc.retryable
-            log.warning(
-                "answer to %s failed (%s)%s",
-                payload["message_id"],
-                exc.code,
-                "" if final or not notification_id else ": the worker sends it",
-            )
-            await _record(deps, notification_id, exc, final=final)
-            if final:
-                continue
-            return
-        if notification_id:
+    """Send stored answers in order, then record the sent ones in one write; at the first failure worth
+    retrying the rest wait for the worker (in order). Never raises for a send or a record."""
+    done: list[tuple[str, str]] = []
+    try:
+        for payload, notification_id in queued.parts:
             try:
-                await answers.sent(deps.store, notification_id, message_id, deps.clock())
-            except Exception as exc:
-                if not inbound.is_database_error(exc):
-                    raise
-                # The worker sends it again with the same uuid, which Feishu ignores within the hour.
-                log.warning("answer %s sent but not recorded (%s)", notification_id, exc)
+                message_id = await deliver(deps.outbound, payload)
+            except FeishuError as exc:
+                final = not exc.retryable
+                log.warning(
+                    "answer to %s failed (%s)%s",
+                    payload["message_id"],
+                    exc.code,
+                    "" if final or not notification_id else ": the worker sends it",
+                )
+                await _record(deps, notification_id, exc, final=final)
+                if final:
+                    continue
+                return
+            if notification_id:
+                done.append((notification_id, message_id))
+    finally:
+        try:
+            await answers.sent(deps.store, done, deps.clock())
+        except Exception as exc:
+            if not inbound.is_database_error(exc):
+                raise
+            # The worker sends them again with the same uuids, which Feishu ignores within the hour.
+            log.warning("%d answer(s) sent but not recorded (%s)", len(done), exc)
 
 
 async def _record(deps: BotDeps, notification_id: str, exc: FeishuError, *, final: bool) -> None:

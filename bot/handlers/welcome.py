@@ -25,20 +25,25 @@ log = logging.getLogger(__name__)
 EVENT_TYPE = "card.welcome_prefs"
 
 
-def welcome_text(user: UserView) -> str:
-    """The first message's welcome: what the bot does, and the defaults it assumed (how to change them)."""
-    return t(
+def welcome_text(user: UserView, *, connect: bool = False) -> str:
+    """The first message's welcome: what the bot does, and the defaults it assumed (how to change them);
+    with `connect` (the operator enabled /connect) how to connect a calendar."""
+    text = t(
         "welcome",
         user.locale,
         tz=user.timezone,
         day=f"{user.day_start}–{user.day_end}",
         cap=user.daily_card_cap,
     )
+    return text + "\n" + t("welcome.connect", user.locale) if connect else text
 
 
-def welcome_card(user: UserView) -> dict[str, Any]:
+def welcome_card(user: UserView, *, connect: bool = False) -> dict[str, Any]:
     return build_welcome_card(
-        welcome_text(user), user.timezone, f"{user.day_start}-{user.day_end}", norm_locale(user.locale)
+        welcome_text(user, connect=connect),
+        user.timezone,
+        f"{user.day_start}-{user.day_end}",
+        norm_locale(user.locale),
     )
 
 
@@ -91,4 +96,6 @@ async def _change(deps: BotDeps, click: ClickIn, field: str, locale: str) -> Cal
     said = t("welcome.changed", locale, setting=f"{field} {value}")
     if handled is None:  # the same pick delivered again: already done
         return _answer(ToastKind.APPLIED, locale, said)
-    return _answer(ToastKind.APPLIED, locale, said, welcome_card(handled.user))
+    return _answer(
+        ToastKind.APPLIED, locale, said, welcome_card(handled.user, connect=deps.calendar_login is not None)
+    )

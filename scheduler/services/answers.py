@@ -44,19 +44,23 @@ async def queue(
     return ids
 
 
-async def sent(store: Store, notification_id: str, message_id: str, now: datetime) -> None:
-    """The answer went out at once: recorded as sent, unless a worker took it meanwhile."""
+async def sent(store: Store, messages: Sequence[tuple[str, str]], now: datetime) -> None:
+    """Answers that went out at once, each (notification id, Feishu message id): recorded as sent in one
+    write, unless a worker took one meanwhile (it records its own)."""
+    if not messages:
+        return
     async with store.uow() as uow:
-        await uow.delivery.settle_unclaimed(
-            notification_id,
-            {
-                "status": NotificationStatus.SENT,
-                "message_id": message_id,
-                "sent_at": now,
-                "attempts": 1,
-                "updated_at": now,
-            },
-        )
+        for notification_id, message_id in messages:
+            await uow.delivery.settle_unclaimed(
+                notification_id,
+                {
+                    "status": NotificationStatus.SENT,
+                    "message_id": message_id,
+                    "sent_at": now,
+                    "attempts": 1,
+                    "updated_at": now,
+                },
+            )
         await uow.commit()
 
 

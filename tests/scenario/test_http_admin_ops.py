@@ -47,9 +47,9 @@ async def test_a_dead_card_is_found_retried_and_delivered(harness: Harness) -> N
 
     await h.run_worker()
     assert len(h.cards_to(ALICE)) == 1
-    assert await h.count("notifications", status="sent") == 1
+    assert await h.count("notifications", status="sent", kind="card") == 1
     again = await _ask(h, f"/admin retry {dead_id}")  # sent: nothing to retry
-    assert await h.count("notifications", status="sent") == 1
+    assert await h.count("notifications", status="sent", kind="card") == 1
     assert again != done
     for action in ("admin.notifications", "admin.stats", "admin.retry"):
         assert await h.count("audit_log", actor=ADMIN, action=action) >= 1

@@ -7,11 +7,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from cryptography.fernet import Fernet
+
 from store.models import User
 from tests.contract.services.builders import rows
+from tests.fakes.fake_feishu import FakeFeishu
 from tests.fakes.feishu_callbacks import Mention
 from tests.scenario.http_harness import *  # noqa: F403
-from tests.scenario.http_harness import ALICE, BOB, Harness, card_of
+from tests.scenario.http_harness import ALICE, BOB, Harness, card_of, open_harness
 
 
 async def test_the_first_message_is_welcomed_once_then_answered(harness: Harness) -> None:
@@ -37,6 +40,27 @@ async def test_an_english_first_message_is_welcomed_in_english(harness: Harness)
     (welcome,) = h.welcomes_to(BOB)
     assert welcome.startswith("Hi! I am SmartFlow")
     assert "press Apply" in welcome
+
+
+async def test_the_welcome_offers_connect_only_when_the_operator_turned_it_on(
+    harness: Harness, db_url: str, fake_server: tuple[FakeFeishu, str]
+) -> None:
+    await harness.message(ALICE, "/tasks", message_id="om_wc1")
+    await harness.settle()
+    (welcome,) = harness.welcomes_to(ALICE)
+    assert "/connect" not in welcome  # no public URL and secret key: /connect would only say it is off
+
+    async with open_harness(
+        db_url,
+        fake_server,
+        public_url="https://smartflow.example.com",
+        secret_key=Fernet.generate_key().decode(),
+    ) as h:
+        await h.message(BOB, "/tasks", message_id="om_wc2")
+        await h.settle()
+        (welcome,) = h.welcomes_to(BOB)
+        assert "/connect" in welcome
+        assert "/disconnect" in welcome
 
 
 async def test_a_known_user_and_a_group_message_get_no_welcome(harness: Harness) -> None:
