@@ -27,8 +27,7 @@ log = logging.getLogger(__name__)
 # What a database that cannot be reached raises (a driver error, a pool or connect timeout).
 UNAVAILABLE = (SQLAlchemyError, StoreError, OSError, TimeoutError)
 
-POLL_SECONDS = 0.01  # every slot held by a call in flight: look again this often
-MAX_WAIT_STEP = 0.25  # never sleep longer than this before looking again (a slot can free up early)
+POLL_SECONDS = 0.02  # every slot held (in flight or reserved): look again this often
 PRUNE_EVERY = 2000  # takes between two sweeps of idle buckets
 IDLE_BUCKET = timedelta(hours=1)
 
@@ -40,11 +39,11 @@ RELEASE_EVERY = 0.01  # releases within this are written together
 @dataclass
 class _Queue:
     """The waiters of one bucket in this process: they queue on `lock`; slots taken for them wait in
-    `spare` as (slot, holder, lease end)."""
+    `spare` as (slot, holder, when it frees up)."""
 
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     waiting: int = 0
-    spare: list[tuple[int, str, datetime]] = field(default_factory=list)
+    spare: list[tuple[int, str, datetime]] = field(default_factory=list)  # (slot, holder, when it frees up)
 
 
 class Limiter(Protocol):
@@ -55,8 +54,10 @@ class SharedLimiter:
     """At most `limit` calls per `window` seconds for each key, across every process on the database.
 
     Like the in-process limiter, a slot counts from when its call finished and an in-flight call holds its
-    slot (under a lease of `lease_seconds`, so a process killed mid-call frees it later, not never). Within
-    one process the waiters of a key queue behind one another, so only the first of them asks the database.
+    slot (under a lease of `lease_seconds`, so a process killed mid-call frees it later, not never). A waiter
+    reserves the slot that frees up soonest and sleeps until then, so no process polls for a slot while one
+    is merely cooling down. Within one process the waiters of a key queue behind one another, so only the
+    first of them asks the database, and one read reserves slots for several of them.
     When the database cannot be reached the process falls back to `fallback` (its own limits) and says so
     in the log: sends go on, only the sharing is lost until the database answers again."""
 
@@ -127,41 +128,49 @@ class SharedLimiter:
         queue.waiting += 1
         try:
             async with queue.lock:
-                while True:
-                    now = self._clock()
-                    while queue.spare:  # taken by an earlier waiter's read, for those queued behind it
-                        slot, holder, until = queue.spare.pop()
-                        if until - now > self._lease / 2:
-                            return slot, holder
-                        self._release(bucket, slot, holder)  # too close to its lease's end to use
-                    holder = secrets.token_hex(16)
-                    async with self._store.uow() as uow:
-                        slots, free_at = await uow.throttle.take(
-                            bucket,
-                            self._limit,
-                            now,
-                            now + self._lease,
-                            holder,
-                            count=min(queue.waiting, TAKE_AT_ONCE),
-                        )
-                        await uow.commit()
-                    if slots:
-                        queue.spare.extend((n, holder, now + self._lease) for n in slots[1:])
-                        await self._maybe_prune(now)
-                        return slots[0], holder
-                    wait = POLL_SECONDS if free_at is None else (free_at - now).total_seconds()
-                    await self._sleep(min(max(wait, 0.001), MAX_WAIT_STEP))
+                slot, holder, start = await self._reserve(bucket, queue)
         finally:
             queue.waiting -= 1
             if queue.waiting == 0:
-                for slot, holder, _ in queue.spare:
-                    self._release(bucket, slot, holder)
+                for spare, spare_holder, spare_start in queue.spare:
+                    self._release(bucket, spare, spare_holder, spare_start)  # unused: free when it was
                 del self._queues[bucket]
+        # The wait for a reserved slot is outside the queue, so the waiters behind reserve theirs meanwhile.
+        wait = (start - self._clock()).total_seconds()
+        if wait > 0:
+            try:
+                await self._sleep(wait)
+            except BaseException:
+                self._release(bucket, slot, holder, start)  # cancelled: nothing was sent
+                raise
+        return slot, holder
 
-    def _release(self, bucket: str, slot: int, holder: str) -> None:
-        """Queue the slot's release; one write frees every slot released within RELEASE_EVERY (freeing a
-        slot later than it could be never breaks the limit)."""
-        self._freed.append((bucket, slot, holder, self._clock() + self._window))
+    async def _reserve(self, bucket: str, queue: _Queue) -> tuple[int, str, datetime]:
+        """The next slot for the waiter at the head of `queue`: a spare one an earlier read reserved, or
+        the soonest free ones (for as many waiters as are queued, up to TAKE_AT_ONCE)."""
+        while True:
+            now = self._clock()
+            while queue.spare:
+                slot, holder, start = queue.spare.pop(0)
+                if (start + self._lease - now) > self._lease / 2:
+                    return slot, holder, start
+                self._release(bucket, slot, holder, start)  # too close to its lease's end to use
+            holder = secrets.token_hex(16)
+            async with self._store.uow() as uow:
+                taken = await uow.throttle.take(
+                    bucket, self._limit, now, self._lease, holder, count=min(queue.waiting, TAKE_AT_ONCE)
+                )
+                await uow.commit()
+            if taken:
+                queue.spare.extend((n, holder, start) for n, start in taken[1:])
+                await self._maybe_prune(now)
+                return taken[0][0], holder, taken[0][1]
+            await self._sleep(POLL_SECONDS)  # every slot is held: look again shortly
+
+    def _release(self, bucket: str, slot: int, holder: str, free_at: datetime | None = None) -> None:
+        """Queue the slot's release (by default: free a window from now); one write frees every slot
+        released within RELEASE_EVERY (freeing a slot later than it could be never breaks the limit)."""
+        self._freed.append((bucket, slot, holder, free_at or self._clock() + self._window))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.get_running_loop().create_task(self._flush())
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Table, bindparam, delete, func, select, update
+from sqlalchemy import Table, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,41 +26,45 @@ class ThrottleRepository:
         return self.session.get_bind().dialect.name == "mysql"
 
     async def take(
-        self, bucket: str, size: int, now: datetime, hold_until: datetime, holder: str, *, count: int = 1
-    ) -> tuple[list[int], datetime | None]:
-        """Take up to `count` free slots of `bucket` (slots 0..size-1) for `holder` until `hold_until`:
-        (slots, None); or ([], when the earliest finished slot frees up, None when every slot is held by a
-        call in flight). The bucket's rows are created on first use. On MySQL a slot another process is
-        taking is skipped, not waited for; on SQLite the writer lock already serializes takers."""
+        self, bucket: str, size: int, now: datetime, lease: timedelta, holder: str, *, count: int = 1
+    ) -> list[tuple[int, datetime]]:
+        """Reserve up to `count` of `bucket`'s slots (0..size-1) for `holder`: those no call holds (or whose
+        holder's lease lapsed) that free up soonest, each with the time it frees up (`now` if it is free).
+        A reserved slot is held from then for `lease`. [] when every slot is held. The bucket's rows are
+        created on first use. On MySQL a slot another process is reserving is skipped, not waited for; on
+        SQLite the writer lock already serializes takers."""
         for _ in range(2):
             stmt = (
-                select(SendSlot.slot)
-                .where(SendSlot.bucket == bucket, SendSlot.free_at <= now, SendSlot.slot < size)
+                select(SendSlot.slot, SendSlot.free_at, SendSlot.holder)
+                .where(
+                    SendSlot.bucket == bucket,
+                    SendSlot.slot < size,
+                    or_(SendSlot.holder.is_(None), SendSlot.free_at <= now),
+                )
                 .order_by(SendSlot.free_at)
                 .limit(count)
             )
             if self._mysql:
                 stmt = stmt.with_for_update(skip_locked=True)
-            slots = [int(n) for n in (await self.session.scalars(stmt)).all()]
-            if slots:
-                await self.session.execute(
-                    update(SendSlot)
-                    .where(SendSlot.bucket == bucket, SendSlot.slot.in_(slots))
-                    .values(free_at=hold_until, holder=holder)
-                )
-                return slots, None
+            rows = (await self.session.execute(stmt)).all()
+            if rows:
+                taken = []
+                for slot, free_at, held_by in rows:
+                    start = now if held_by is not None else max(free_at, now)
+                    await self.session.execute(
+                        update(SendSlot)
+                        .where(SendSlot.bucket == bucket, SendSlot.slot == slot)
+                        .values(free_at=start + lease, holder=holder)
+                    )
+                    taken.append((int(slot), start))
+                return taken
             have = await self.session.scalar(
                 select(func.count()).where(SendSlot.bucket == bucket, SendSlot.slot < size)
             )
             if int(have or 0) >= size:
-                break
+                return []
             await self._create(bucket, size)
-        earliest = await self.session.scalar(
-            select(func.min(SendSlot.free_at)).where(
-                SendSlot.bucket == bucket, SendSlot.slot < size, SendSlot.holder.is_(None)
-            )
-        )
-        return [], earliest
+        return []
 
     async def _create(self, bucket: str, size: int) -> None:
         rows = [{"bucket": bucket, "slot": n, "free_at": EPOCH_FREE, "holder": None} for n in range(size)]

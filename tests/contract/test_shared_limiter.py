@@ -71,11 +71,11 @@ async def test_counting_per_process_lets_two_processes_exceed_the_limit() -> Non
 async def test_one_read_takes_slots_for_the_waiters_queued_behind_it(store: Store) -> None:
     now = datetime.now(UTC)
     async with store.uow() as uow:
-        slots, _ = await uow.throttle.take("app:app", LIMIT, now, now + timedelta(seconds=5), "h", count=3)
-        rest, _ = await uow.throttle.take("app:app", LIMIT, now, now + timedelta(seconds=5), "h2", count=3)
+        slots = await uow.throttle.take("app:app", LIMIT, now, timedelta(seconds=5), "h", count=3)
+        rest = await uow.throttle.take("app:app", LIMIT, now, timedelta(seconds=5), "h2", count=3)
         await uow.commit()
-    assert sorted(slots + rest) == list(range(LIMIT))  # three, then the one left
     assert len(slots) == 3
+    assert sorted(n for n, _ in slots + rest) == list(range(LIMIT))  # three, then the one left
 
 
 async def test_keys_are_limited_apart(store: Store) -> None:
@@ -89,9 +89,7 @@ async def test_a_holder_that_died_frees_its_slot_after_the_lease(store: Store) -
     now = datetime.now(UTC)
     async with store.uow() as uow:
         for n in range(LIMIT):  # every slot taken by a process that was then killed mid-call
-            slots, _ = await uow.throttle.take(
-                "user:ou_a", LIMIT, now, now + timedelta(seconds=0.5), f"dead{n}"
-            )
+            slots = await uow.throttle.take("user:ou_a", LIMIT, now, timedelta(seconds=0.5), f"dead{n}")
             assert len(slots) == 1
         await uow.commit()
     limiter = SharedLimiter(store, "user", LIMIT, WINDOW)
@@ -106,15 +104,25 @@ async def test_a_holder_that_died_frees_its_slot_after_the_lease(store: Store) -
 async def test_a_release_after_the_lease_lapsed_leaves_the_new_holder_alone(store: Store) -> None:
     now = datetime.now(UTC)
     async with store.uow() as uow:
-        slots, _ = await uow.throttle.take("app:app", 1, now, now - timedelta(seconds=1), "late")
-        assert slots == [0]
-        taken, _ = await uow.throttle.take("app:app", 1, now, now + timedelta(minutes=5), "new")
-        assert taken == [0]
+        first = await uow.throttle.take("app:app", 1, now, timedelta(seconds=-1), "late")  # lapsed at once
+        assert first == [(0, now)]
+        taken = await uow.throttle.take("app:app", 1, now, timedelta(minutes=5), "new")
+        assert taken == [(0, now)]
         await uow.throttle.release([("app:app", 0, "late", now)])  # the killed-and-revived holder lets go
-        again, free_at = await uow.throttle.take("app:app", 1, now, now + timedelta(minutes=5), "third")
+        again = await uow.throttle.take("app:app", 1, now, timedelta(minutes=5), "third")
         await uow.commit()
-    assert again == []
-    assert free_at is None  # still held by "new", in flight
+    assert again == []  # still held by "new"
+
+
+async def test_a_slot_cooling_down_is_reserved_for_when_it_frees_up(store: Store) -> None:
+    now = datetime.now(UTC)
+    later = now + timedelta(seconds=0.7)
+    async with store.uow() as uow:
+        assert await uow.throttle.take("app:app", 1, now, timedelta(seconds=5), "a") == [(0, now)]
+        await uow.throttle.release([("app:app", 0, "a", later)])  # its call ended: free in 0.7 s
+        assert await uow.throttle.take("app:app", 1, now, timedelta(seconds=5), "b") == [(0, later)]
+        assert await uow.throttle.take("app:app", 1, now, timedelta(seconds=5), "c") == []  # b holds it
+        await uow.commit()
 
 
 async def test_an_unreachable_database_falls_back_to_the_process_count(
