@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -94,6 +95,31 @@ class Background:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
 
+class KeyedLocks:
+    """One asyncio lock per key, dropped when no one holds or waits for it: the answers to one user's
+    messages go out one message after another, in the order the messages were handled."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+
 @dataclass
 class BotDeps:
     store: Store
@@ -102,6 +128,7 @@ class BotDeps:
     config: BotConfig
     clock: Callable[[], datetime] = utc_now
     background: Background = field(default_factory=Background)
+    answer_order: KeyedLocks = field(default_factory=KeyedLocks)  # per sender open_id
     task_reader: TaskReader | None = None  # a model reading tasks in plain words (None: the parser alone)
     # /connect's OAuth flow (None: SMARTFLOW_PUBLIC_URL or SMARTFLOW_SECRET_KEY unset, /connect is off)
     calendar_login: CalendarLogin | None = None

@@ -34,6 +34,7 @@ class Queued:
     """Answers stored for sending: each payload with its notification id ("" when nothing was stored)."""
 
     parts: tuple[tuple[dict[str, Any], str], ...]
+    open_id: str  # the sender: one sender's answers go out in the order their messages were handled
 
 
 Part = tuple[int, str, Mapping[str, Any] | None]  # (number, text, card or None)
@@ -63,14 +64,22 @@ async def queue_answers(deps: BotDeps, message: MessageIn, parts: Sequence[Part]
         log.warning("answers to %s not stored (%s): sent without a retry", message.message_id, exc)
         stored = None
     if stored is None:
-        return Queued(tuple((p, "") for p in payloads))
+        return Queued(tuple((p, "") for p in payloads), message.sender_open_id)
     # An answer already sent (a second queueing of the same message) is left out.
-    return Queued(tuple((p, stored[p["uuid"]]) for p in payloads if p["uuid"] in stored))
+    return Queued(
+        tuple((p, stored[p["uuid"]]) for p in payloads if p["uuid"] in stored), message.sender_open_id
+    )
 
 
 async def send_queued(deps: BotDeps, queued: Queued) -> None:
-    """Send stored answers in order, then record the sent ones in one write; at the first failure worth
-    retrying the rest wait for the worker (in order). Never raises for a send or a record."""
+    """Send stored answers in order, after the answers to the sender's earlier messages, then record the
+    sent ones in one write; at the first failure worth retrying the rest wait for the worker (in order).
+    Never raises for a send or a record."""
+    async with deps.answer_order.hold(queued.open_id):
+        await _send_in_order(deps, queued)
+
+
+async def _send_in_order(deps: BotDeps, queued: Queued) -> None:
     done: list[tuple[str, str]] = []
     try:
         for payload, notification_id in queued.parts:

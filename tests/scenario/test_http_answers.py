@@ -119,3 +119,16 @@ async def test_an_answer_feishu_refuses_for_good_is_not_retried(harness: Harness
     h.clock.advance(minutes=5)
     await h.run_worker()
     assert h.fake.requests("create") == 1
+
+
+async def test_answers_to_two_quick_messages_arrive_in_the_order_they_were_sent(harness: Harness) -> None:
+    h = harness
+    await h.add_user(ALICE)
+    h.fake.inject("create", Fault.slow(0.3))  # the first answer is slow to go out
+    await h.message(ALICE, "/add 实验报告 60", message_id="om_quick1")
+    await h.message(ALICE, "/done 实验报告", message_id="om_quick2")  # answered while the first is in flight
+    await h.settle()
+
+    first, second = h.texts_to(ALICE)
+    assert first.startswith("已添加任务「实验报告」")
+    assert second.startswith("已完成「实验报告」")
