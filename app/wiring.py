@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TextIO
 
@@ -30,6 +30,7 @@ from scheduler.services.oauth import TokenCipher
 from scheduler.services.pipeline import Pipeline
 from scheduler.services.usertokens import UserTokens
 from scheduler.worker import metrics as worker_metrics
+from scheduler.worker.effects import Effects
 from scheduler.worker.sender import Sender
 from scheduler.worker.worker import Worker
 from store import Store
@@ -57,6 +58,8 @@ class Components:
     calendar_login: CalendarLogin | None = None
     user_tokens: UserTokens | None = None
     oauth_client: FeishuOAuthClient | None = None
+    # The handlers of the Feishu calls committed changes queue (scheduler.services.effects), by name.
+    effects: Effects = field(default_factory=Effects)
 
     async def worker_metrics(self, now: datetime) -> bytes:
         """The worker's metrics (row counts by status refreshed first, when the database answers in time),
@@ -209,4 +212,5 @@ def make_worker(components: Components, clock: Callable[[], datetime] | None = N
         components.pipeline,
         components.sender,
         clock or (lambda: datetime.now(UTC)),
+        effects=components.effects,
     )

@@ -95,6 +95,7 @@ class NotificationKind(StrEnum):
     CARD_UPDATE = "card_update"
     TEXT = "text"
     ANSWER = "answer"  # the bot's answer to a chat message: text, or a card with its text as the fallback
+    EFFECT = "effect"  # a call to Feishu a committed change asks for (a calendar event, a task completed)
 
 
 class NotificationStatus(StrEnum):

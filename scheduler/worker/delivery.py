@@ -16,6 +16,7 @@ from scheduler.services.outcomes import retrying
 from scheduler.services.views import PreviewView, preview_view
 from scheduler.worker import metrics
 from scheduler.worker.config import WorkerConfig
+from scheduler.worker.effects import EffectCall, Effects, PoisonEffect
 from scheduler.worker.policy import (
     HOLD_REASONS,
     MAX_ATTEMPTS,
@@ -60,9 +61,10 @@ class Limits:
 class Plan:
     """What to do with one claimed notification."""
 
-    action: Literal["send", "update", "answer", "defer", "skip", "lost"]
+    action: Literal["send", "update", "answer", "effect", "defer", "skip", "lost"]
     view: PreviewView | None = None
     answer: dict[str, Any] | None = None  # an answer to a chat message (action "answer")
+    effect: tuple[str, EffectCall] | None = None  # (name, call) of an effect (action "effect")
     open_id: str = ""
     message_id: str = ""
     attempts: int = 0
@@ -97,9 +99,17 @@ class Delivery:
     attempt and a fresh lease, so a crash mid-send leaves a `sending` row that lease recovery retries with
     the same idempotency key (the notification id)."""
 
-    def __init__(self, store: Store, sender: Sender, config: WorkerConfig, worker_id: str) -> None:
+    def __init__(
+        self,
+        store: Store,
+        sender: Sender,
+        config: WorkerConfig,
+        worker_id: str,
+        effects: Effects | None = None,
+    ) -> None:
         self._store = store
         self._sender = sender
+        self._effects = effects or Effects()
         self._config = config
         self._worker_id = worker_id
 
@@ -181,12 +191,16 @@ class Delivery:
             return await self._record(
                 notification_id, now, "deferred", until=marked.until, error=(marked.reason, "")
             )
-        kind = {"send": "card", "answer": "answer"}.get(plan.action, "card_update")
+        kind = {"send": "card", "answer": "answer", "effect": "effect"}.get(plan.action, "card_update")
         started = time.perf_counter()
-        message_id = plan.message_id
+        message_id: str | None = plan.message_id
         try:
             async with asyncio.timeout(self._config.delivery_timeout_seconds):
-                if plan.action == "answer":
+                if plan.action == "effect":
+                    assert plan.effect is not None
+                    name, call = plan.effect
+                    message_id = await self._effects.run(name, call, now) or None
+                elif plan.action == "answer":
                     assert plan.answer is not None
                     message_id = await self._sender.send_answer(
                         notification_id=notification_id, answer=plan.answer
@@ -245,6 +259,14 @@ class Delivery:
                 if not isinstance(row.payload, dict) or not row.payload.get("uuid"):
                     raise PoisonError("answer without its payload")
                 return Plan("answer", answer=row.payload, attempts=row.attempts)
+            if row.kind == NotificationKind.EFFECT:
+                try:
+                    effect = Effects.call_of(row.id, row.user_id, row.payload, row.attempts)
+                except PoisonEffect as exc:
+                    raise PoisonError(str(exc)) from exc
+                if effect[0] not in self._effects:
+                    raise PoisonError(f"no handler for effect {effect[0]!r}")
+                return Plan("effect", effect=effect, attempts=row.attempts)
             preview_id = row.preview_id or (row.payload or {}).get("preview_id")
             if not isinstance(preview_id, str) or not preview_id:
                 raise PoisonError("notification has no preview")

@@ -18,6 +18,7 @@ from scheduler.services.pipeline import STALE_PROCESSING
 from scheduler.worker import metrics
 from scheduler.worker.config import WorkerConfig
 from scheduler.worker.delivery import Delivery
+from scheduler.worker.effects import Effects
 from scheduler.worker.relay import Relay
 from scheduler.worker.sender import Sender
 from store import Store, new_id
@@ -86,6 +87,7 @@ class Worker:
         clock: Clock = utc_now,
         *,
         worker_id: str | None = None,
+        effects: Effects | None = None,
     ) -> None:
         self.config = config
         self.config.check()
@@ -94,7 +96,7 @@ class Worker:
         self._pipeline = pipeline
         self._clock = clock
         self._relay = Relay(store, self.config, self.worker_id)
-        self._delivery = Delivery(store, sender, self.config, self.worker_id)
+        self._delivery = Delivery(store, sender, self.config, self.worker_id, effects)
         self._scheduler: Any = None
         self._stopping = False
         self._inflight: set[asyncio.Task[Any]] = set()
