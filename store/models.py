@@ -38,6 +38,7 @@ NAMING_CONVENTION = {
 # Binary collation: Feishu ids and dedupe keys are case-sensitive, so "ou_A" and "ou_a" must not collide.
 MYSQL_TABLE = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
 HHMM = 5  # "HH:MM"
+FEISHU_GUID = 64  # a Feishu task guid (a UUID, 36 characters)
 REF = 64  # external references: candidate ids, trace ids, codes
 MSG = 128  # Feishu message / open ids
 CALENDAR_ID = 255  # Feishu calendar and event ids ("feishu.cn_xxx@group.calendar.feishu.cn", "<uuid>_0")
@@ -143,6 +144,7 @@ class Task(Base):
         UniqueConstraint("user_id", "key"),
         CheckConstraint("quadrant BETWEEN 1 AND 4", name="quadrant"),
         one_of("status", e.TaskStatus),
+        Index(None, "user_id", "feishu_task_guid", unique=True),  # one task per Feishu task of a user
         MYSQL_TABLE,
     )
 
@@ -158,6 +160,12 @@ class Task(Base):
     version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # Synced from Feishu Tasks (scheduler.services.tasksync): the Feishu task's guid, when it was last read,
+    # and the title and deadline it had then (a field that differs from these was edited here since).
+    feishu_task_guid: Mapped[str | None] = mapped_column(String(FEISHU_GUID))
+    feishu_synced_at: Mapped[datetime | None]
+    feishu_title: Mapped[str | None] = mapped_column(String(255))
+    feishu_deadline: Mapped[datetime | None]
     user: Mapped[User] = relationship(lazy="raise")
 
 

@@ -40,6 +40,7 @@ from store.repositories.connections import ConnectionRepository
 from store.repositories.delivery import DeliveryRepository
 from store.repositories.ops import OpsRepository
 from store.repositories.relay import RelayRepository
+from store.repositories.tasksync import TaskSyncRepository
 from store.repositories.throttle import ThrottleRepository
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,7 @@ class UnitOfWork:
         self.calendar = CalendarRepository(session)
         self.connections = ConnectionRepository(session)
         self.throttle = ThrottleRepository(session)
+        self.tasksync = TaskSyncRepository(session)
 
     def hold(self, *rows: object) -> None:
         """Keep `rows` referenced for the life of this unit: the session's identity map holds clean rows

@@ -1,0 +1,80 @@
+"""Tasks synced from Feishu Tasks: the connected users to read, their synced tasks by Feishu guid, and the
+ready previews of a task that completed in Feishu."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from store.enums import ConnectionStatus, PreviewStatus
+from store.models import CalendarConnection, Preview, Task, User
+
+
+@dataclass(frozen=True)
+class SyncUser:
+    """A connected user whose Feishu tasks are read."""
+
+    user_id: str
+    open_id: str
+    locale: str
+    timezone: str
+
+
+class TaskSyncRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def connected_users(self, scope: str, after: str | None, limit: int) -> list[SyncUser]:
+        """Up to `limit` users with a working connection whose grant holds `scope`, in user id order after
+        `after` (a page of them; the next page starts after the last id). One statement."""
+        stmt = (
+            select(User.id, User.open_id, User.locale, User.timezone)
+            .join(CalendarConnection, CalendarConnection.user_id == User.id)
+            .where(
+                CalendarConnection.status == ConnectionStatus.CONNECTED,
+                CalendarConnection.scope.contains(scope),
+            )
+            .order_by(User.id)
+            .limit(limit)
+        )
+        if after is not None:
+            stmt = stmt.where(User.id > after)
+        rows = (await self.session.execute(stmt)).all()
+        return [SyncUser(r[0], r[1], r[2], r[3]) for r in rows]
+
+    async def by_guids(self, user_id: str, guids: Iterable[str]) -> dict[str, Task]:
+        """The user's tasks synced from these Feishu guids, locked, by guid. One statement."""
+        wanted = sorted(set(guids))
+        if not wanted:
+            return {}
+        stmt = (
+            select(Task)
+            .where(Task.user_id == user_id, Task.feishu_task_guid.in_(wanted))
+            .order_by(Task.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        return {t.feishu_task_guid: t for t in (await self.session.scalars(stmt)).all() if t.feishu_task_guid}
+
+    async def task(self, task_id: str) -> Task | None:
+        return await self.session.get(Task, task_id, populate_existing=True)
+
+    def add(self, task: Task) -> None:
+        self.session.add(task)
+
+    async def ready_previews(self, task_ids: Iterable[str]) -> Sequence[Preview]:
+        """The ready previews of these tasks, locked. One statement."""
+        wanted = sorted(set(task_ids))
+        if not wanted:
+            return []
+        stmt = (
+            select(Preview)
+            .where(Preview.task_id.in_(wanted), Preview.status == PreviewStatus.READY)
+            .order_by(Preview.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        return (await self.session.scalars(stmt)).all()
