@@ -23,12 +23,20 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.fakes.fake_feishu_calendar import FREEBUSY_PATH, FakeCalendars
+from tests.fakes.fake_feishu_calendar import (
+    EVENT_PATH,
+    EVENTS_PATH,
+    FREEBUSY_PATH,
+    INSTANCE_VIEW_PATH,
+    PRIMARY_PATH,
+    FakeCalendars,
+)
 from tests.fakes.fake_feishu_oauth import TOKEN_PATH as OAUTH_TOKEN_PATH
 from tests.fakes.fake_feishu_oauth import USER_INFO_PATH, FakeOAuth
 
 ENDPOINTS = (
     "token", "create", "reply", "patch", "card_update", "freebusy", "reaction", "oauth_token", "user_info",
+    "calendar_primary", "event_create", "event_patch", "event_delete", "instance_view",
 )  # fmt: skip
 RECEIVE_ID_TYPES = ("open_id", "user_id", "union_id", "email", "chat_id")
 UUID_WINDOW_SECONDS = 3600.0
@@ -303,6 +311,11 @@ class FakeFeishu:
                 Route(m + "/{message_id}/reactions", self._react, methods=["POST"]),
                 Route("/open-apis/interactive/v1/card/update", self._card_update, methods=["POST"]),
                 Route(FREEBUSY_PATH, self.calendars.freebusy, methods=["POST"]),
+                Route(PRIMARY_PATH, self.calendars.primary, methods=["POST"]),
+                Route(INSTANCE_VIEW_PATH, self.calendars.instance_view, methods=["GET"]),
+                Route(EVENTS_PATH, self.calendars.create_event, methods=["POST"]),
+                Route(EVENT_PATH, self.calendars.patch_event, methods=["PATCH"]),
+                Route(EVENT_PATH, self.calendars.delete_event, methods=["DELETE"]),
                 Route(BATCH_GET_ID_PATH, self._batch_get_id, methods=["POST"]),
                 Route(OAUTH_TOKEN_PATH, self.oauth.token, methods=["POST"]),
                 Route(USER_INFO_PATH, self.oauth.user_info, methods=["GET"]),

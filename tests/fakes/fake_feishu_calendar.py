@@ -5,6 +5,18 @@
 whose free_busy_status is busy and that overlap the range, as `data.freebusy_list[{start_time, end_time}]` in
 +08:00 (Feishu answers in the tenant's zone), no titles. A malformed body gets code 99992402 like other
 endpoints' validation failures.
+
+With a user access token (`Authorization: Bearer u-...`, one the fake OAuth issued and that is still valid,
+else 99991668), as Feishu's calendar v4 documents it:
+- `POST /open-apis/calendar/v4/calendars/primary` -> `data.calendars[{calendar: {calendar_id, type: "primary",
+  role: "owner"}, user_id}]` (one primary calendar per user, `primary_calendar_id(open_id)`).
+- `POST .../calendars/{calendar_id}/events?idempotency_key=K` with `summary`, `description`, `start_time`
+  and `end_time` as `{timestamp: "UNIX_S", timezone}`, `free_busy_status`, `visibility`, `reminders` ->
+  `data.event`; the same key again returns the event it created first and creates nothing.
+- `PATCH .../events/{event_id}` (the fields given replace the event's) and `DELETE .../events/{event_id}`:
+  an event that is not there (never was, or deleted) gets code 193002 (HTTP 400, as Feishu answers).
+- `GET .../events/instance_view?start_time=UNIX_S&end_time=UNIX_S` -> `data.items` (at most 40 days: 193103).
+Another user's calendar gets 190003 (no access). The events feed free/busy like any other.
 """
 
 from __future__ import annotations
@@ -24,6 +36,13 @@ if TYPE_CHECKING:
     from tests.fakes.fake_feishu import FakeFeishu
 
 FREEBUSY_PATH = "/open-apis/calendar/v4/freebusy/list"
+PRIMARY_PATH = "/open-apis/calendar/v4/calendars/primary"
+EVENTS_PATH = "/open-apis/calendar/v4/calendars/{calendar_id}/events"
+EVENT_PATH = EVENTS_PATH + "/{event_id}"
+INSTANCE_VIEW_PATH = EVENTS_PATH + "/instance_view"
+EVENT_NOT_FOUND = 193002
+NO_CALENDAR_ACCESS = 190003
+INSTANCE_VIEW_MAX = timedelta(days=40)
 TENANT_ZONE = timezone(timedelta(hours=8))
 
 
@@ -35,6 +54,28 @@ class FakeEvent:
     end: datetime
     summary: str = ""
     free_busy_status: str = "busy"  # or "free"
+    description: str = ""
+    visibility: str = "default"
+    reminders: tuple[int, ...] = ()
+    idempotency_key: str | None = None
+    created_by_api: bool = False  # written with the user's token (by the app), not added by a test
+
+
+@dataclass(frozen=True)
+class EventCall:
+    """One request to the user-token event endpoints, as it arrived."""
+
+    method: str  # POST / PATCH / DELETE
+    open_id: str
+    calendar_id: str
+    event_id: str | None
+    query: dict[str, str]
+    body: dict[str, Any]
+    code: int  # what it was answered with
+
+
+def primary_calendar_id(open_id: str) -> str:
+    return f"feishu.cn_{open_id}@group.calendar.feishu.cn"
 
 
 @dataclass(frozen=True)
@@ -73,6 +114,9 @@ class FakeCalendars:
         with self._lock:
             self._events: list[FakeEvent] = []
             self._queries: list[FreeBusyQuery] = []
+            self._deleted: list[FakeEvent] = []
+            self._by_key: dict[tuple[str, str], FakeEvent] = {}  # (calendar_id, idempotency_key) -> event
+            self._calls: list[EventCall] = []
 
     def add_event(
         self,
@@ -94,6 +138,27 @@ class FakeCalendars:
     def remove_event(self, event_id: str) -> None:
         with self._lock:
             self._events = [e for e in self._events if e.event_id != event_id]
+
+    def events_of(self, open_id: str) -> list[FakeEvent]:
+        """The user's events as they are now, by start."""
+        with self._lock:
+            return sorted(
+                (e for e in self._events if e.open_id == open_id), key=lambda e: (e.start, e.event_id)
+            )
+
+    def written_events(self, open_id: str) -> list[FakeEvent]:
+        """The user's events the app wrote with their token (and did not delete)."""
+        return [e for e in self.events_of(open_id) if e.created_by_api]
+
+    @property
+    def deleted(self) -> list[FakeEvent]:
+        with self._lock:
+            return list(self._deleted)
+
+    @property
+    def event_calls(self) -> list[EventCall]:
+        with self._lock:
+            return list(self._calls)
 
     @property
     def queries(self) -> list[FreeBusyQuery]:
@@ -132,6 +197,188 @@ class FakeCalendars:
             )
         items = [{"start_time": _rfc3339(s), "end_time": _rfc3339(e)} for s, e in busy]
         return JSONResponse({"code": 0, "msg": "success", "data": {"freebusy_list": items}})
+
+    # ---- user-token endpoints ---------------------------------------------------------------------------
+    async def _user(self, request: Request, endpoint: str) -> tuple[str | None, Response | None]:
+        """(open_id, None) for a request with a valid user token, else (None, the answer to give)."""
+        if (early := await self._fake._prelude(endpoint)) is not None:
+            return None, early
+        open_id = self._fake.oauth.user_of(request.headers.get("authorization", ""))
+        if open_id is None:
+            answer = {"code": 99991668, "msg": "Invalid access token for authorization."}
+            return None, JSONResponse(answer, status_code=400)
+        return open_id, None
+
+    async def primary(self, request: Request) -> Response:
+        open_id, refused = await self._user(request, "calendar_primary")
+        if refused is not None or open_id is None:
+            return refused or _invalid("no user")
+        calendar = {
+            "calendar_id": primary_calendar_id(open_id),
+            "summary": open_id,
+            "type": "primary",
+            "role": "owner",
+            "permissions": "private",
+        }
+        data = {"calendars": [{"calendar": calendar, "user_id": open_id}]}
+        return JSONResponse({"code": 0, "msg": "success", "data": data})
+
+    async def _event_request(
+        self, request: Request, endpoint: str
+    ) -> tuple[str, str, dict[str, Any], Response | None]:
+        open_id, refused = await self._user(request, endpoint)
+        calendar_id = request.path_params["calendar_id"]
+        if refused is not None or open_id is None:
+            return "", calendar_id, {}, refused or _invalid("no user")
+        body: Any = {}
+        if request.method in ("POST", "PATCH"):
+            try:
+                body = json.loads(await request.body())
+            except ValueError:
+                body = None
+            if not isinstance(body, dict):
+                return open_id, calendar_id, {}, _invalid("request body is not a JSON object")
+        if calendar_id != primary_calendar_id(open_id):
+            return open_id, calendar_id, body, _code(403, NO_CALENDAR_ACCESS, "no access to this calendar")
+        return open_id, calendar_id, body, None
+
+    def _record(
+        self, request: Request, open_id: str, calendar_id: str, body: dict[str, Any], code: int
+    ) -> None:
+        with self._lock:
+            self._calls.append(
+                EventCall(
+                    request.method,
+                    open_id,
+                    calendar_id,
+                    request.path_params.get("event_id"),
+                    dict(request.query_params),
+                    dict(body),
+                    code,
+                )
+            )
+
+    async def create_event(self, request: Request) -> Response:
+        open_id, calendar_id, body, refused = await self._event_request(request, "event_create")
+        if refused is not None:
+            return refused
+        start, end = _timestamp(body.get("start_time")), _timestamp(body.get("end_time"))
+        if start is None or end is None or end <= start:
+            self._record(request, open_id, calendar_id, body, 99992402)
+            return _invalid("start_time and end_time need a timestamp, start first")
+        key = request.query_params.get("idempotency_key")
+        with self._lock:
+            event = self._by_key.get((calendar_id, key)) if key else None
+            if event is None:
+                event = FakeEvent(
+                    f"evt_{next(self._ids)}_0",
+                    open_id,
+                    start,
+                    end,
+                    str(body.get("summary", "")),
+                    str(body.get("free_busy_status", "busy")),
+                    str(body.get("description", "")),
+                    str(body.get("visibility", "default")),
+                    tuple(
+                        int(r.get("minutes", 0)) for r in body.get("reminders") or () if isinstance(r, dict)
+                    ),
+                    key,
+                    created_by_api=True,
+                )
+                self._events.append(event)
+                if key:
+                    self._by_key[calendar_id, key] = event
+        self._record(request, open_id, calendar_id, body, 0)
+        return JSONResponse({"code": 0, "msg": "success", "data": {"event": _event_json(event, calendar_id)}})
+
+    async def patch_event(self, request: Request) -> Response:
+        open_id, calendar_id, body, refused = await self._event_request(request, "event_patch")
+        if refused is not None:
+            return refused
+        event_id = request.path_params["event_id"]
+        if any(name in body and _timestamp(body[name]) is None for name in ("start_time", "end_time")):
+            self._record(request, open_id, calendar_id, body, 99992402)
+            return _invalid("start_time and end_time need a timestamp")
+        with self._lock:
+            event = next((e for e in self._events if e.event_id == event_id and e.open_id == open_id), None)
+            if event is not None:
+                start = _timestamp(body.get("start_time")) or event.start
+                end = _timestamp(body.get("end_time")) or event.end
+                if end <= start:
+                    event = None
+                else:
+                    event.start, event.end = start, end
+                    for name in ("summary", "description", "visibility", "free_busy_status"):
+                        if name in body:
+                            setattr(event, name, str(body[name]))
+        code = 0 if event is not None else EVENT_NOT_FOUND
+        self._record(request, open_id, calendar_id, body, code)
+        if event is None:
+            return _code(400, EVENT_NOT_FOUND, "event not found")
+        return JSONResponse({"code": 0, "msg": "success", "data": {"event": _event_json(event, calendar_id)}})
+
+    async def delete_event(self, request: Request) -> Response:
+        open_id, calendar_id, body, refused = await self._event_request(request, "event_delete")
+        if refused is not None:
+            return refused
+        event_id = request.path_params["event_id"]
+        with self._lock:
+            found = [e for e in self._events if e.event_id == event_id and e.open_id == open_id]
+            self._events = [e for e in self._events if e not in found]
+            self._deleted.extend(found)
+        code = 0 if found else EVENT_NOT_FOUND
+        self._record(request, open_id, calendar_id, body, code)
+        if not found:
+            return _code(400, EVENT_NOT_FOUND, "event not found")
+        return JSONResponse({"code": 0, "msg": "success", "data": {}})
+
+    async def instance_view(self, request: Request) -> Response:
+        open_id, calendar_id, _, refused = await self._event_request(request, "instance_view")
+        if refused is not None:
+            return refused
+        lo = _timestamp({"timestamp": request.query_params.get("start_time")})
+        hi = _timestamp({"timestamp": request.query_params.get("end_time")})
+        if lo is None or hi is None or hi <= lo:
+            return _invalid("start_time and end_time must be Unix seconds, start first")
+        if hi - lo > INSTANCE_VIEW_MAX:
+            return _code(400, 193103, "the time range is longer than 40 days")
+        with self._lock:
+            items = [
+                _event_json(e, calendar_id)
+                for e in sorted(self._events, key=lambda e: (e.start, e.event_id))
+                if e.open_id == open_id and e.start < hi and e.end > lo
+            ]
+        return JSONResponse({"code": 0, "msg": "success", "data": {"items": items}})
+
+
+def _timestamp(value: object) -> datetime | None:
+    """`{timestamp: "UNIX_S", ...}` as an aware instant (None when malformed)."""
+    raw = value.get("timestamp") if isinstance(value, dict) else None
+    if not isinstance(raw, str) or not raw.isdigit():
+        return None
+    return datetime.fromtimestamp(int(raw), TENANT_ZONE)
+
+
+def _event_json(event: FakeEvent, calendar_id: str) -> dict[str, Any]:
+    def at(instant: datetime) -> dict[str, str]:
+        return {"timestamp": str(int(instant.timestamp())), "timezone": "Asia/Shanghai"}
+
+    return {
+        "event_id": event.event_id,
+        "organizer_calendar_id": calendar_id,
+        "summary": event.summary,
+        "description": event.description,
+        "start_time": at(event.start),
+        "end_time": at(event.end),
+        "free_busy_status": event.free_busy_status,
+        "visibility": event.visibility,
+        "reminders": [{"minutes": m} for m in event.reminders],
+        "status": "confirmed",
+    }
+
+
+def _code(status: int, code: int, msg: str) -> Response:
+    return JSONResponse({"code": code, "msg": msg}, status_code=status)
 
 
 def _invalid(why: str) -> Response:

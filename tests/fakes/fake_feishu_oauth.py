@@ -120,6 +120,15 @@ class FakeOAuth:
     def calls_of(self, grant_type: str) -> list[TokenCall]:
         return [c for c in self.calls if c.grant_type == grant_type]
 
+    def user_of(self, authorization: str) -> str | None:
+        """The open_id a `Bearer <user access token>` header stands for (None: unknown, expired, revoked)."""
+        token = authorization[7:] if authorization.startswith("Bearer ") else ""
+        with self._lock:
+            found = self._access.get(token)
+        if found is None or found[1] <= time.time() or found[0].revoked:
+            return None
+        return found[0].open_id
+
     def issued_tokens(self) -> list[str]:
         """Every access and refresh token issued so far (a test looks for them where they must not be)."""
         with self._lock:
