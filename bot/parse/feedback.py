@@ -266,6 +266,12 @@ def _amounts(text: str) -> list[tuple[int, int, int]]:
     return sorted(found)
 
 
+# A deadline ("by Friday", "周三前"): with only "need"/"还要" words, the text is a new task, not a report.
+_DEADLINE = re.compile(
+    r"\b(?:by|before|due|until)\b|之前|以前|截止|(?<=[\d点号日天一二三四五六日末晚])前", re.I
+)
+
+
 def parse_feedback(text: str) -> Unfinished | None:
     """An Unfinished command if `text` reports unfinished work, else None. Raises ParseError for
     an out-of-range remaining time ("还差1000分钟")."""
@@ -273,6 +279,8 @@ def parse_feedback(text: str) -> Unfinished | None:
     has_amount = find_duration(text) is not None or _BARE_NUMBER.search(text) is not None
     if said is None and not (has_amount and _REMAINING.search(text)):
         return None
+    if said is None and _DEADLINE.search(text):
+        return None  # "I need to submit the form by Wednesday, 1 hour": a task to capture
     if said is not None and _NOT_WORK_VERBS.search(said.group()):
         return None
     if not has_amount and _TOO_MUCH.search(text):

@@ -9,10 +9,14 @@ import json
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
+from bot.parse.capture import TaskDraft
 from store.models import Task
 from tests.contract.services.builders import rows
 from tests.scenario.http_harness import *  # noqa: F403
 from tests.scenario.http_harness import ALICE, BOB, TZ, Harness, at
+from tests.unit.bot.test_capture import CASES as PARSER_CASES
 
 
 async def _said(h: Harness, open_id: str, text: str, message_id: str) -> str:
@@ -191,3 +195,31 @@ async def test_edit_changes_the_given_fields_and_rearms_the_job(harness: Harness
     assert "请说明要改什么" in reply
     reply = await _said(h, ALICE, "/edit 不存在的任务 30", "om_ed6")
     assert "不存在的任务" in reply
+
+
+@pytest.mark.parametrize(("text", "draft"), PARSER_CASES, ids=[c[0][:24] for c in PARSER_CASES])
+async def test_a_phrasing_read_without_a_model(harness: Harness, text: str, draft: TaskDraft) -> None:
+    """The parser's table (tests/unit/bot/test_capture.py) through the real app: a draft with an estimate
+    gets the form prefilled with it, one without gets the question naming its title; nothing is created."""
+    h = harness
+    english = text.isascii()
+    open_id = BOB if english else ALICE
+    await h.add_user(open_id, locale="en" if english else "zh", name="Bob" if english else "Alice")
+    await h.message(open_id, text, message_id="om_table")
+    await h.settle()
+
+    assert await h.count("tasks") == 0
+    if draft.estimate_minutes is None:
+        assert h.cards_to(open_id) == []
+        (reply,) = h.texts_to(open_id)
+        ask = "About how many minutes will “{}” take?" if english else "「{}」大概需要多少分钟？"
+        assert ask.format(draft.title) in reply
+        return
+    cards = h.cards_to(open_id)
+    assert len(cards) == 1, h.texts_to(open_id)
+    form, _ = _form_of(cards[0].card)
+    assert _field(form, "title")["default_value"] == draft.title
+    assert _field(form, "estimate")["initial_option"] == str(draft.estimate_minutes)
+    due = draft.deadline.strftime("%Y-%m-%d %H:%M") if draft.deadline is not None else None
+    assert _field(form, "deadline").get("initial_datetime") == due
+    assert _field(form, "important")["checked"] is draft.important

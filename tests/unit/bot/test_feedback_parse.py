@@ -27,6 +27,8 @@ from bot.parse.durations import find_durations
         ("2 more hours on the essay", "essay", 120),
         ("还要一个小时", None, 60),
         ("报告还要半个小时", "报告", 30),
+        # an unfinished report keeps its deadline words
+        ("didn't finish the essay due Friday, 30 min left", "essay due Friday", 30),
         # a corrected amount: the last one counts, the correction words are no name
         ("报告还差30分钟, 不对, 40分钟", "报告", 40),
         ("报告还差30，不对，是40", "报告", 40),
@@ -57,6 +59,10 @@ def test_unfinished_phrasings(text: str, task_ref: str | None, minutes: int | No
         "今天事情太多了做不完",
         "things are too much, can't get it done",
         "didn't finish my lunch",
+        # "need" with a deadline is a new task to capture, not time left on a block
+        "I need to submit the visa form by Wednesday, takes 1 hour",
+        "need 2 hours for the essay before Friday",
+        "周三前还要写完周报 2小时",
     ],
 )
 def test_not_reports(text: str) -> None:
