@@ -33,10 +33,12 @@ from tests.fakes.fake_feishu_calendar import (
 )
 from tests.fakes.fake_feishu_oauth import TOKEN_PATH as OAUTH_TOKEN_PATH
 from tests.fakes.fake_feishu_oauth import USER_INFO_PATH, FakeOAuth
+from tests.fakes.fake_feishu_tasks import TASK_PATH, TASKS_PATH, FakeTasks
 
 ENDPOINTS = (
     "token", "create", "reply", "patch", "card_update", "freebusy", "reaction", "oauth_token", "user_info",
     "calendar_primary", "event_create", "event_patch", "event_delete", "instance_view",
+    "task_list", "task_patch",
 )  # fmt: skip
 RECEIVE_ID_TYPES = ("open_id", "user_id", "union_id", "email", "chat_id")
 UUID_WINDOW_SECONDS = 3600.0
@@ -190,6 +192,7 @@ class FakeFeishu:
         self._ids = itertools.count(1)
         self.calendars = FakeCalendars(self)
         self.oauth = FakeOAuth(self)
+        self.tasks = FakeTasks(self)
         self.reset()
         self.app = self._build_app()
 
@@ -215,6 +218,7 @@ class FakeFeishu:
             self._directory: dict[tuple[str, str], str] = {}  # ("email"|"mobile", value) -> open_id
         self.calendars.reset()
         self.oauth.reset()
+        self.tasks.reset()
 
     def inject(self, endpoint: str, *faults: Fault) -> None:
         """Queue faults for the next requests to `endpoint` (one of ENDPOINTS), in order."""
@@ -319,6 +323,8 @@ class FakeFeishu:
                 Route(BATCH_GET_ID_PATH, self._batch_get_id, methods=["POST"]),
                 Route(OAUTH_TOKEN_PATH, self.oauth.token, methods=["POST"]),
                 Route(USER_INFO_PATH, self.oauth.user_info, methods=["GET"]),
+                Route(TASKS_PATH, self.tasks.list_tasks, methods=["GET"]),
+                Route(TASK_PATH, self.tasks.patch_task, methods=["PATCH"]),
                 Route("/_admin/state", self._admin_state, methods=["GET"]),
                 Route("/_admin/faults", self._admin_faults, methods=["POST"]),
                 Route("/_admin/reset", self._admin_reset, methods=["POST"]),

@@ -1,0 +1,235 @@
+"""The fake Feishu's Tasks v2: each user's tasks by guid, read and completed with that user's access token.
+
+With a user access token (`Authorization: Bearer u-...`, one the fake OAuth issued and that is still valid,
+else 99991668), as Feishu's task v2 documents it:
+- `GET /open-apis/task/v2/tasks?type=my_tasks&page_size=N&page_token=T[&completed=true|false]` -> `data.items`
+  (the user's tasks in creation order: `guid`, `summary`, `due: {timestamp: "UNIX_MS", is_all_day}` when it
+  has one, `completed_at` ("0" while open, else "UNIX_MS"), `created_at`, `updated_at`), `data.has_more` and
+  `data.page_token` (the next page's token, "" on the last page). page_size is 1..100 (default 50); another
+  type, a bad size or an unknown page token gets 1470400 (HTTP 400).
+- `PATCH /open-apis/task/v2/tasks/{guid}` with `{task: {...}, update_fields: [...]}`: the listed fields among
+  `summary`, `due`, `completed_at` replace the task's -> `data.task`. A task that is not there gets 1470404,
+  another user's 1470403, an empty or unknown update_fields 1470400.
+Tests add, complete and edit tasks as the user would in Feishu (`add`, `complete`, `edit`), and read what the
+bot did (`task`, `patches`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+if TYPE_CHECKING:
+    from tests.fakes.fake_feishu import FakeFeishu
+
+TASKS_PATH = "/open-apis/task/v2/tasks"
+TASK_PATH = TASKS_PATH + "/{guid}"
+BAD_REQUEST = 1470400
+NO_PERMISSION = 1470403
+NOT_FOUND = 1470404
+INVALID_USER_TOKEN = 99991668
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 100
+PATCHABLE = frozenset({"summary", "due", "completed_at"})
+
+
+def _ms(at: datetime) -> str:
+    return str(int(at.timestamp() * 1000))
+
+
+@dataclass
+class FakeTask:
+    guid: str
+    open_id: str
+    summary: str
+    due_ms: str | None = None
+    is_all_day: bool = False
+    completed_at: str = "0"
+    created_at: str = field(default_factory=lambda: str(int(time.time() * 1000)))
+    updated_at: str = field(default_factory=lambda: str(int(time.time() * 1000)))
+
+    @property
+    def completed(self) -> bool:
+        return self.completed_at != "0"
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "guid": self.guid,
+            "summary": self.summary,
+            "completed_at": self.completed_at,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "url": f"https://applink.feishu.cn/client/todo/detail?guid={self.guid}",
+        }
+        if self.due_ms is not None:
+            out["due"] = {"timestamp": self.due_ms, "is_all_day": self.is_all_day}
+        return out
+
+
+@dataclass(frozen=True)
+class TaskPatch:
+    """One PATCH that reached a task (faults excluded), as it arrived."""
+
+    guid: str
+    open_id: str
+    body: dict[str, Any]
+
+
+class FakeTasks:
+    """Every user's Feishu tasks (thread-safe: the server runs on its own thread)."""
+
+    def __init__(self, fake: FakeFeishu) -> None:
+        self._fake = fake
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self.reset()
+
+    def reset(self) -> None:
+        with self._lock:
+            self._tasks: dict[str, FakeTask] = {}
+            self._patches: list[TaskPatch] = []
+            self._lists: list[tuple[str, str]] = []  # (open_id, page_token) of every list request answered
+
+    # ---- test-facing API -------------------------------------------------------------------------------
+    def add(
+        self,
+        open_id: str,
+        summary: str,
+        *,
+        due: datetime | None = None,
+        all_day: bool = False,
+        completed_at: datetime | None = None,
+    ) -> str:
+        """A task `open_id` created in Feishu; returns its guid."""
+        guid = str(uuid.UUID(int=next(self._ids)))
+        task = FakeTask(guid, open_id, summary, _ms(due) if due else None, all_day)
+        if completed_at is not None:
+            task.completed_at = _ms(completed_at)
+        with self._lock:
+            self._tasks[guid] = task
+        return guid
+
+    def complete(self, guid: str, at: datetime) -> None:
+        """The user ticks the task off in Feishu."""
+        self._change(guid, completed_at=_ms(at))
+
+    def edit(self, guid: str, *, summary: str | None = None, due: datetime | None = None) -> None:
+        """The user edits the task in Feishu."""
+        changes: dict[str, Any] = {}
+        if summary is not None:
+            changes["summary"] = summary
+        if due is not None:
+            changes["due_ms"] = _ms(due)
+        self._change(guid, **changes)
+
+    def task(self, guid: str) -> FakeTask:
+        with self._lock:
+            return replace(self._tasks[guid])
+
+    def tasks_of(self, open_id: str) -> list[FakeTask]:
+        with self._lock:
+            return [replace(t) for t in self._tasks.values() if t.open_id == open_id]
+
+    @property
+    def patches(self) -> list[TaskPatch]:
+        with self._lock:
+            return list(self._patches)
+
+    @property
+    def lists(self) -> list[tuple[str, str]]:
+        """(open_id, page_token) of every list request answered."""
+        with self._lock:
+            return list(self._lists)
+
+    def _change(self, guid: str, **changes: Any) -> None:
+        with self._lock:
+            task = self._tasks[guid]
+            for name, value in changes.items():
+                setattr(task, name, value)
+            task.updated_at = str(int(time.time() * 1000))
+
+    # ---- HTTP -----------------------------------------------------------------------------------------
+    def _user(self, request: Request) -> str | Response:
+        open_id = self._fake.oauth.user_of(request.headers.get("authorization", ""))
+        if open_id is None:
+            return _error(400, INVALID_USER_TOKEN, "Invalid access token for authorization.")
+        return open_id
+
+    async def list_tasks(self, request: Request) -> Response:
+        if (early := await self._fake._prelude("task_list")) is not None:
+            return early
+        user = self._user(request)
+        if isinstance(user, Response):
+            return user
+        q = request.query_params
+        if q.get("type", "my_tasks") != "my_tasks":
+            return _error(400, BAD_REQUEST, "type must be my_tasks")
+        try:
+            size = int(q.get("page_size", DEFAULT_PAGE_SIZE))
+            start = int(q["page_token"].removeprefix("pt-")) if q.get("page_token") else 0
+        except ValueError:
+            return _error(400, BAD_REQUEST, "invalid page_size or page_token")
+        if not 1 <= size <= MAX_PAGE_SIZE or start < 0:
+            return _error(400, BAD_REQUEST, "invalid page_size or page_token")
+        completed = q.get("completed")
+        with self._lock:
+            mine = [t for t in self._tasks.values() if t.open_id == user]
+            if completed in ("true", "false"):
+                mine = [t for t in mine if t.completed == (completed == "true")]
+            page = [t.as_json() for t in mine[start : start + size]]
+            more = start + size < len(mine)
+            self._lists.append((user, q.get("page_token", "")))
+        data = {"items": page, "has_more": more, "page_token": f"pt-{start + size}" if more else ""}
+        return JSONResponse({"code": 0, "msg": "success", "data": data})
+
+    async def patch_task(self, request: Request) -> Response:
+        if (early := await self._fake._prelude("task_patch")) is not None:
+            return early
+        user = self._user(request)
+        if isinstance(user, Response):
+            return user
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            body = None
+        fields = body.get("update_fields") if isinstance(body, dict) else None
+        task_in = body.get("task") if isinstance(body, dict) else None
+        if not isinstance(fields, list) or not fields or not isinstance(task_in, dict):
+            return _error(400, BAD_REQUEST, "task and update_fields are required")
+        if any(f not in PATCHABLE for f in fields):
+            return _error(400, BAD_REQUEST, f"update_fields must be among {sorted(PATCHABLE)}")
+        guid = request.path_params["guid"]
+        assert isinstance(body, dict)
+        with self._lock:
+            task = self._tasks.get(guid)
+            if task is None:
+                return _error(400, NOT_FOUND, "task not found")
+            if task.open_id != user:
+                return _error(400, NO_PERMISSION, "no permission to edit this task")
+            for name in fields:
+                value = task_in.get(name)
+                if name == "summary" and isinstance(value, str):
+                    task.summary = value
+                elif name == "completed_at" and isinstance(value, str) and value.isdigit():
+                    task.completed_at = value
+                elif name == "due":
+                    due = value if isinstance(value, dict) else {}
+                    task.due_ms = str(due["timestamp"]) if "timestamp" in due else None
+                    task.is_all_day = bool(due.get("is_all_day", False))
+            task.updated_at = str(int(time.time() * 1000))
+            self._patches.append(TaskPatch(guid, user, body))
+            answer = task.as_json()
+        return JSONResponse({"code": 0, "msg": "success", "data": {"task": answer}})
+
+
+def _error(status: int, code: int, msg: str) -> JSONResponse:
+    return JSONResponse({"code": code, "msg": msg}, status_code=status)
