@@ -1,0 +1,117 @@
+"""Feishu Tasks v2 with a user access token, behind the TasksApi port (scheduler.services.tasksync):
+`GET /open-apis/task/v2/tasks?type=my_tasks` (paged) and `PATCH /open-apis/task/v2/tasks/{guid}` for
+completed_at. One pooled httpx client with a timeout; a timeout, a network error, HTTP 5xx or 429 and
+Feishu's frequency limits are retryable, the rest final. Tokens never reach a log line."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from bot.feishu.errors import RATE_LIMIT_CODES
+from scheduler.services.tasksync import RemoteTask, TaskApiError, TaskPage
+
+log = logging.getLogger(__name__)
+
+TASKS_PATH = "/open-apis/task/v2/tasks"
+
+
+class FeishuTasksClient:
+    def __init__(
+        self, domain: str, timeout_seconds: float = 10.0, *, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
+        self._http = httpx.AsyncClient(
+            base_url=domain.rstrip("/"),
+            timeout=httpx.Timeout(timeout_seconds),
+            transport=transport,
+            headers={"User-Agent": "smartflow-bot"},
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def list_tasks(self, access_token: str, *, page_token: str | None, page_size: int) -> TaskPage:
+        params: dict[str, str | int] = {"type": "my_tasks", "page_size": page_size, "user_id_type": "open_id"}
+        if page_token:
+            params["page_token"] = page_token
+        data = await self._call("task.v2.tasks.list", "GET", TASKS_PATH, access_token, params=params)
+        body = data.get("data")
+        if not isinstance(body, dict):
+            raise TaskApiError("bad_response", "list without data", retryable=False)
+        raw = body.get("items") or []
+        if not isinstance(raw, list):
+            raise TaskApiError("bad_response", "items is not a list", retryable=False)
+        items = tuple(task for task in (_task(x) for x in raw) if task is not None)
+        token = body.get("page_token")
+        more = bool(body.get("has_more")) and isinstance(token, str) and bool(token)
+        return TaskPage(items, token if more and isinstance(token, str) else None)
+
+    async def complete(self, access_token: str, guid: str, completed_at: datetime) -> None:
+        body = {
+            "task": {"completed_at": str(int(completed_at.timestamp() * 1000))},
+            "update_fields": ["completed_at"],
+        }
+        await self._call("task.v2.tasks.patch", "PATCH", f"{TASKS_PATH}/{guid}", access_token, json=body)
+
+    async def _call(
+        self,
+        name: str,
+        method: str,
+        path: str,
+        access_token: str,
+        *,
+        params: dict[str, str | int] | None = None,
+        json: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {access_token}"}
+        started = time.perf_counter()
+        try:
+            response = await self._http.request(method, path, params=params, json=json, headers=headers)
+        except httpx.TimeoutException as exc:
+            log.warning("feishu %s timed out after %.3fs", name, time.perf_counter() - started)
+            raise TaskApiError("timeout", retryable=True) from exc
+        except httpx.HTTPError as exc:
+            log.warning("feishu %s failed: %s", name, type(exc).__name__)
+            raise TaskApiError("network", type(exc).__name__, retryable=True) from exc
+        status = response.status_code
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        code = data.get("code") if isinstance(data, dict) else None
+        log.info("feishu %s -> HTTP %s code %s in %.3fs", name, status, code, time.perf_counter() - started)
+        if isinstance(data, dict) and status == 200 and code == 0:
+            return data
+        retryable = status >= 500 or status == 429 or (isinstance(code, int) and code in RATE_LIMIT_CODES)
+        msg = str(data.get("msg", "")) if isinstance(data, dict) else "not JSON"
+        raise TaskApiError(str(code) if code is not None else f"http_{status}", msg, retryable=retryable)
+
+
+def _task(raw: Any) -> RemoteTask | None:
+    """One item of the list; None for one without a guid (skipped)."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("guid"), str) or not raw["guid"]:
+        return None
+    due = raw.get("due")
+    due_at = _instant(due.get("timestamp")) if isinstance(due, dict) else None
+    return RemoteTask(
+        guid=raw["guid"],
+        summary=str(raw.get("summary") or ""),
+        due=due_at,
+        all_day=bool(due.get("is_all_day")) if isinstance(due, dict) else False,
+        completed_at=_instant(raw.get("completed_at")),
+    )
+
+
+def _instant(ms: Any) -> datetime | None:
+    """A Feishu millisecond timestamp (a string; "0" or empty: none) as a UTC instant in whole seconds."""
+    try:
+        value = int(str(ms))
+    except ValueError:
+        return None
+    if value <= 0:
+        return None
+    return datetime.fromtimestamp(value // 1000, tz=UTC)
