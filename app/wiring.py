@@ -12,7 +12,7 @@ from typing import TextIO
 from prometheus_client import generate_latest
 
 from app.settings import Settings
-from bot.feishu.calendar import FeishuBusyReader
+from bot.feishu.calendar import FeishuBusyReader, FeishuUserCalendar
 from bot.feishu.client import FREEBUSY_PER_MINUTE, FeishuClient
 from bot.feishu.oauth import FeishuOAuthClient
 from bot.feishu.ratelimit import Limiter, SlidingWindowLimiter
@@ -24,12 +24,15 @@ from llm.capture import make_task_reader
 from llm.client import make_chooser as make_llm_chooser
 from llm.metrics import MeteredChooser, process_metrics
 from scheduler.services.calendar import BusyReader, BusyTimes
+from scheduler.services.calendar_events import EFFECT as CALENDAR_BLOCK_EFFECT
+from scheduler.services.calendar_events import BlockEvents
 from scheduler.services.capture import TaskReader
 from scheduler.services.connect import CalendarLogin, ConnectConfig
 from scheduler.services.oauth import TokenCipher
 from scheduler.services.pipeline import Pipeline
 from scheduler.services.usertokens import UserTokens
 from scheduler.worker import metrics as worker_metrics
+from scheduler.worker.calendar_effect import CalendarBlockEffect
 from scheduler.worker.effects import Effects
 from scheduler.worker.sender import Sender
 from scheduler.worker.worker import Worker
@@ -58,6 +61,7 @@ class Components:
     calendar_login: CalendarLogin | None = None
     user_tokens: UserTokens | None = None
     oauth_client: FeishuOAuthClient | None = None
+    user_calendar: FeishuUserCalendar | None = None  # connected users' calendars, with their own tokens
     # The handlers of the Feishu calls committed changes queue (scheduler.services.effects), by name.
     effects: Effects = field(default_factory=Effects)
 
@@ -80,6 +84,8 @@ class Components:
             await self.feishu.aclose()
         if self.oauth_client is not None:
             await self.oauth_client.aclose()
+        if self.user_calendar is not None:
+            await self.user_calendar.aclose()
         await self.store.dispose()
 
 
@@ -201,6 +207,10 @@ def build_components(
         components.user_tokens = UserTokens(
             store, oauth, TokenCipher(settings.secret_key), ChatBrokenNotice(feishu)
         )
+        # Applied blocks written to the user's own calendar (queued by Apply / Undo, run by the worker).
+        components.user_calendar = FeishuUserCalendar(settings.feishu_domain, settings.feishu_timeout_seconds)
+        blocks = BlockEvents(store, components.user_tokens, components.user_calendar)
+        components.effects.register(CALENDAR_BLOCK_EFFECT, CalendarBlockEffect(blocks))
     return components
 
 

@@ -1,13 +1,22 @@
-"""Feishu Calendar behind the scheduler's BusyReader port: free/busy with the app's token."""
+"""Feishu Calendar behind the scheduler's ports: free/busy with the app's token (BusyReader), and the
+user's own primary calendar with their access token (CalendarWriter: our blocks written as events)."""
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
+from urllib.parse import quote
 
-from bot.feishu.errors import FeishuError, FeishuPermanentError
+import httpx
+
+from bot.feishu.errors import FeishuError, FeishuPermanentError, classify
 from scheduler.services.calendar import BusySpan, CalendarUnavailable
+from scheduler.services.calendar_events import CalendarWriteError, EventDraft
+
+log = logging.getLogger(__name__)
 
 
 class FreeBusyClient(Protocol):
@@ -53,3 +62,155 @@ class FeishuBusyReader:
             for i in items
         ]
         return sorted((s for s in spans if s.end > s.start), key=lambda s: (s.start, s.end))
+
+
+# ---- the user's own calendar, with their access token ------------------------------------------------------
+
+PRIMARY_PATH = "/open-apis/calendar/v4/calendars/primary"
+EVENT_NOT_FOUND = 193002  # the event is not there (deleted, or never was)
+EVENT_GONE_CODES = frozenset({EVENT_NOT_FOUND, 193003})  # 193003: deleted
+
+
+def _events_path(calendar_id: str, event_id: str | None = None) -> str:
+    path = f"/open-apis/calendar/v4/calendars/{quote(calendar_id, safe='')}/events"
+    return path if event_id is None else f"{path}/{quote(event_id, safe='')}"
+
+
+def _event_body(draft: EventDraft) -> dict[str, Any]:
+    def at(instant: datetime) -> dict[str, str]:
+        return {"timestamp": str(int(instant.timestamp())), "timezone": draft.timezone}
+
+    return {
+        "summary": draft.summary,
+        "description": draft.description,
+        "start_time": at(draft.start),
+        "end_time": at(draft.end),
+        "free_busy_status": "busy",
+        "visibility": "private",
+        "reminders": [{"minutes": draft.reminder_minutes}],
+        "need_notification": False,
+    }
+
+
+class FeishuUserCalendar:
+    """CalendarWriter over Feishu's calendar v4 with the user's access token (never logged). Failures are
+    CalendarWriteError: timeouts, network errors, 5xx and rate limits retryable, other refusals final."""
+
+    def __init__(
+        self,
+        domain: str,
+        timeout_seconds: float = 10.0,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._http = httpx.AsyncClient(
+            base_url=domain.rstrip("/"),
+            timeout=httpx.Timeout(timeout_seconds),
+            transport=transport,
+            headers={"User-Agent": "smartflow-bot"},
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def primary_calendar(self, access_token: str) -> str:
+        data = await self._ok("calendar.primary", "POST", PRIMARY_PATH, access_token, json={})
+        calendars = data.get("calendars")
+        first = calendars[0] if isinstance(calendars, list) and calendars else None
+        calendar = first.get("calendar") if isinstance(first, dict) else None
+        calendar_id = calendar.get("calendar_id") if isinstance(calendar, dict) else None
+        if not isinstance(calendar_id, str) or not calendar_id:
+            raise CalendarWriteError("bad_response", "no primary calendar in the answer", retryable=True)
+        return calendar_id
+
+    async def create_event(
+        self, access_token: str, calendar_id: str, draft: EventDraft, idempotency_key: str
+    ) -> str:
+        params = {"idempotency_key": idempotency_key, "user_id_type": "open_id"}
+        data = await self._ok(
+            "calendar.event.create",
+            "POST",
+            _events_path(calendar_id),
+            access_token,
+            json=_event_body(draft),
+            params=params,
+        )
+        event = data.get("event")
+        event_id = event.get("event_id") if isinstance(event, dict) else None
+        if not isinstance(event_id, str) or not event_id:
+            # created or not, the same key again finds out: retry
+            raise CalendarWriteError("bad_response", "no event_id in the answer", retryable=True)
+        return event_id
+
+    async def update_event(
+        self, access_token: str, calendar_id: str, event_id: str, draft: EventDraft
+    ) -> bool:
+        try:
+            await self._ok(
+                "calendar.event.patch",
+                "PATCH",
+                _events_path(calendar_id, event_id),
+                access_token,
+                json=_event_body(draft),
+                params={"user_id_type": "open_id"},
+            )
+        except _Gone:
+            return False
+        return True
+
+    async def delete_event(self, access_token: str, calendar_id: str, event_id: str) -> None:
+        try:
+            await self._ok(
+                "calendar.event.delete",
+                "DELETE",
+                _events_path(calendar_id, event_id),
+                access_token,
+                params={"need_notification": "false"},
+            )
+        except _Gone:
+            return
+
+    async def _ok(
+        self,
+        name: str,
+        method: str,
+        path: str,
+        access_token: str,
+        *,
+        json: dict[str, Any] | None = None,
+        params: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """The answer's `data` on success; _Gone for an event that is not there; else CalendarWriteError."""
+        headers = {"Authorization": f"Bearer {access_token}"}
+        started = time.perf_counter()
+        try:
+            response = await self._http.request(method, path, json=json, params=params, headers=headers)
+        except httpx.TimeoutException as exc:
+            log.warning("feishu %s timed out after %.3fs", name, time.perf_counter() - started)
+            raise CalendarWriteError("timeout", name, retryable=True) from exc
+        except httpx.HTTPError as exc:
+            log.warning("feishu %s failed: %s", name, type(exc).__name__)
+            raise CalendarWriteError("network", type(exc).__name__, retryable=True) from exc
+        status = response.status_code
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        code = body.get("code") if isinstance(body, dict) else None
+        log.info("feishu %s -> HTTP %s code %s in %.3fs", name, status, code, time.perf_counter() - started)
+        if isinstance(body, dict) and 200 <= status < 300 and code == 0:
+            data = body.get("data")
+            return data if isinstance(data, dict) else {}
+        if (isinstance(code, int) and code in EVENT_GONE_CODES) or (status == 404 and "/events/" in path):
+            raise _Gone
+        msg = str(body.get("msg", "")) if isinstance(body, dict) else "not JSON"
+        error = classify(status, code if isinstance(code, int) else None, msg, response.headers)
+        if error is None:  # pragma: no cover - a success is returned above
+            raise CalendarWriteError("bad_response", msg, retryable=True)
+        raise CalendarWriteError(
+            str(error.code), msg, retryable=error.retryable, retry_after=error.retry_after
+        )
+
+
+class _Gone(Exception):
+    """The event is not there (Feishu 193002, or HTTP 404)."""

@@ -25,7 +25,7 @@ from typing import Any
 
 from scheduler.planning import base_version, expand_fixed_events
 from scheduler.planning import model as pm
-from scheduler.services import previews
+from scheduler.services import calendar_events, previews
 from scheduler.services.calendar import BusyTimes
 from scheduler.services.changeset import (
     Refused,
@@ -42,7 +42,7 @@ from scheduler.services.outcomes import UNDO_WINDOW, ApplyOutcome, PreviewState,
 from store import Store, UnitOfWork, short_key
 from store.enums import ApplyStatus, PreviewStatus, TaskStatus
 from store.errors import DatabaseError, is_duplicate_of
-from store.models import ChangeSet, Preview, User
+from store.models import Block, ChangeSet, Preview, User
 
 log = logging.getLogger(__name__)
 
@@ -214,9 +214,12 @@ async def apply_in(uow: UnitOfWork, req: ApplyRequest, hook: Hook | None = None)
         if refused is not None:
             log.info("apply of preview %s refused: %s", req.preview_id, refused.detail)
             return _recorded(preview, req, _rejected(req, refused.code))
-        items = await write_changes(uow, user, candidate.changes, req.now)
+        written: list[Block] = []
+        items = await write_changes(uow, user, candidate.changes, req.now, written)
     except Refused as refused:
         raise _Refusal(refused) from refused
+    # The blocks added or moved go to the user's connected Feishu calendar once this commits (the worker).
+    await calendar_events.queue_for(uow, user.id, req.now, kept=written)
     learn_hours(user, candidate.changes)  # the hours the user accepts feed the preference fit
     change_set = uow.change_sets.add(
         ChangeSet(

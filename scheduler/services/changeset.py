@@ -103,10 +103,15 @@ def rewritten_ids(changes: Sequence[pm.Change]) -> set[str]:
 
 
 async def write_changes(
-    uow: UnitOfWork, user: User, changes: Sequence[pm.Change], now: datetime
+    uow: UnitOfWork,
+    user: User,
+    changes: Sequence[pm.Change],
+    now: datetime,
+    blocks: list[Block] | None = None,
 ) -> list[dict[str, Any]]:
     """Write `changes` for `user` (blocks flushed before returning) and return the change-set items:
-    {"kind", "block_id" | "day", "before", "after"} with row snapshots after the write."""
+    {"kind", "block_id" | "day", "before", "after"} with row snapshots after the write. The blocks added or
+    moved are appended to `blocks` when it is given."""
     items: list[dict[str, Any]] = []
     for c in changes:
         if c.kind == pm.ChangeKind.ADD_BLOCK:
@@ -149,6 +154,8 @@ async def write_changes(
     await uow.flush()
     for item in items:
         row = item.pop("row")
+        if isinstance(row, Block) and blocks is not None:
+            blocks.append(row)
         item["after"] = block_snapshot(row) if isinstance(row, Block) else extension_snapshot(row)
     return items
 
@@ -186,9 +193,12 @@ def _block_unchanged(b: Block | None, after: dict[str, Any]) -> bool:
     )
 
 
-async def revert(uow: UnitOfWork, user: User, items: Sequence[dict[str, Any]], now: datetime) -> None:
+async def revert(
+    uow: UnitOfWork, user: User, items: Sequence[dict[str, Any]], now: datetime
+) -> dict[str, Block]:
     """Undo a change set's items, or raise Refused(UNDO_CONFLICT) before writing anything when a row it
-    touched changed since (or the restored places are no longer free)."""
+    touched changed since (or the restored places are no longer free). Returns the blocks it touched by id
+    (the inserted ones deleted, their attributes still readable)."""
     blocks: dict[str, Block] = {}
     extensions: dict[str, DayExtension] = {}
     for item in items:
@@ -238,3 +248,4 @@ async def revert(uow: UnitOfWork, user: User, items: Sequence[dict[str, Any]], n
             b.version += 1  # versions only grow, so an older snapshot can never match again
             b.updated_at = now
     await uow.flush()
+    return blocks

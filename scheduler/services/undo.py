@@ -6,7 +6,8 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from scheduler.services import previews
+from scheduler.planning import model as pm
+from scheduler.services import calendar_events, previews
 from scheduler.services.changeset import Refused, revert
 from scheduler.services.errors import ErrorCode
 from scheduler.services.outcomes import UNDO_WINDOW, ActionOutcome, retrying
@@ -55,11 +56,21 @@ async def undo_in(uow: UnitOfWork, preview_id: str, operator_open_id: str, now: 
         return rejected(ErrorCode.UNDO_EXPIRED)
     items: list[dict[str, Any]] = list(change_set.changes.get("items", []))
     try:
-        await revert(uow, user, items, now)
+        touched = await revert(uow, user, items, now)
     except Refused as refused:
         # revert may have written part of it: the caller must not commit a rejection
         log.info("undo of preview %s refused: %s", preview_id, refused.detail)
         return rejected(refused.code)
+    # Their Feishu events follow once this commits (the worker): deleted with the inserted blocks, moved back
+    # with the restored ones.
+    inserted = {i["block_id"] for i in items if i["kind"] == pm.ChangeKind.ADD_BLOCK}
+    await calendar_events.queue_for(
+        uow,
+        user.id,
+        now,
+        kept=[b for i, b in touched.items() if i not in inserted],
+        removed=[b for i, b in touched.items() if i in inserted],
+    )
     change_set.undone_at = now
     previews.record_undone(uow, preview, now)
     user.schedule_version += 1

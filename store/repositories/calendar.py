@@ -204,14 +204,28 @@ class CalendarRepository:
         return [Conflict(*row) for row in (await self.session.execute(stmt)).all()]
 
     async def busy(self, user_ids: Iterable[str], lo: datetime, hi: datetime) -> Sequence[BusyTime]:
-        """The busy spans of these users that overlap [lo, hi), by user and start. One statement (the copy
+        """The busy spans of these users that overlap [lo, hi), by user and start, leaving out the user's own
+        blocks as we wrote them to their calendar (the span carries the block's event id, or has exactly its
+        times once it was written): a block is never busy time for its own planning. One statement (the copy
         holds only the read window, so the user filter bounds the rows read)."""
         ids = sorted(set(user_ids))
         if not ids:
             return []
+        own = (
+            select(Block.id)
+            .where(
+                Block.user_id == BusyTime.user_id,
+                Block.calendar_event_id.is_not(None),
+                or_(
+                    BusyTime.event_id == Block.calendar_event_id,
+                    and_(BusyTime.start == Block.start, BusyTime.end == Block.end),
+                ),
+            )
+            .exists()
+        )
         stmt = (
             select(BusyTime)
-            .where(BusyTime.user_id.in_(ids), BusyTime.start < hi, BusyTime.end > lo)
+            .where(BusyTime.user_id.in_(ids), BusyTime.start < hi, BusyTime.end > lo, not_(own))
             .order_by(BusyTime.user_id, BusyTime.start, BusyTime.id)
         )
         return (await self.session.scalars(stmt)).all()
