@@ -82,6 +82,10 @@ class Settings(BaseSettings):
     shared_send_limits: bool | None = None
     busy_max_age_seconds: float = Field(default=300.0, ge=0, le=24 * 3600)
     conflict_scan_seconds: float = Field(default=60.0, gt=0, le=3600)
+    # Feishu Tasks of connected users read into theirs every task_sync_seconds (0: never); a Feishu task
+    # holds no estimate, so a new one gets task_sync_default_minutes.
+    task_sync_seconds: float = Field(default=300.0, ge=0, le=24 * 3600)
+    task_sync_default_minutes: int = Field(default=30, ge=5, le=480)
     # Connecting a user's own calendar (OAuth): where Feishu's authorization page lives, the public URL the
     # redirect comes back to (/oauth/feishu/callback), and the Fernet key the user tokens are encrypted with.
     feishu_accounts_domain: str = DEFAULT_FEISHU_ACCOUNTS_DOMAIN

@@ -16,6 +16,7 @@ from bot.feishu.calendar import FeishuBusyReader, FeishuUserCalendar
 from bot.feishu.client import FREEBUSY_PER_MINUTE, FeishuClient
 from bot.feishu.oauth import FeishuOAuthClient
 from bot.feishu.ratelimit import Limiter, SlidingWindowLimiter
+from bot.feishu.tasks import FeishuTasksClient
 from bot.handlers import BotConfig
 from bot.handlers.connect import ChatBrokenNotice
 from bot.sender import ConsoleSender, FeishuSender
@@ -30,11 +31,13 @@ from scheduler.services.capture import TaskReader
 from scheduler.services.connect import CalendarLogin, ConnectConfig
 from scheduler.services.oauth import TokenCipher
 from scheduler.services.pipeline import Pipeline
+from scheduler.services.tasksync import COMPLETE_EFFECT, SyncConfig, TaskSync
 from scheduler.services.usertokens import UserTokens
 from scheduler.worker import metrics as worker_metrics
 from scheduler.worker.calendar_effect import CalendarBlockEffect
 from scheduler.worker.effects import Effects
 from scheduler.worker.sender import Sender
+from scheduler.worker.tasksync import TaskCompleteEffect
 from scheduler.worker.worker import Worker
 from store import Store
 from store.throttle import SharedLimiter
@@ -61,6 +64,9 @@ class Components:
     calendar_login: CalendarLogin | None = None
     user_tokens: UserTokens | None = None
     oauth_client: FeishuOAuthClient | None = None
+    # Connected users' Feishu Tasks read into theirs; /done on one completes it there (their own tokens).
+    tasks_client: FeishuTasksClient | None = None
+    task_sync: TaskSync | None = None
     user_calendar: FeishuUserCalendar | None = None  # connected users' calendars, with their own tokens
     # The handlers of the Feishu calls committed changes queue (scheduler.services.effects), by name.
     effects: Effects = field(default_factory=Effects)
@@ -84,6 +90,8 @@ class Components:
             await self.feishu.aclose()
         if self.oauth_client is not None:
             await self.oauth_client.aclose()
+        if self.tasks_client is not None:
+            await self.tasks_client.aclose()
         if self.user_calendar is not None:
             await self.user_calendar.aclose()
         await self.store.dispose()
@@ -207,6 +215,13 @@ def build_components(
         components.user_tokens = UserTokens(
             store, oauth, TokenCipher(settings.secret_key), ChatBrokenNotice(feishu)
         )
+        components.tasks_client = FeishuTasksClient(settings.feishu_domain, settings.feishu_timeout_seconds)
+        sync_config = SyncConfig(
+            interval_seconds=settings.task_sync_seconds,
+            default_estimate_minutes=settings.task_sync_default_minutes,
+        )
+        components.task_sync = TaskSync(store, components.tasks_client, components.user_tokens, sync_config)
+        components.effects.register(COMPLETE_EFFECT, TaskCompleteEffect(components.task_sync))
         # Applied blocks written to the user's own calendar (queued by Apply / Undo, run by the worker).
         components.user_calendar = FeishuUserCalendar(settings.feishu_domain, settings.feishu_timeout_seconds)
         blocks = BlockEvents(store, components.user_tokens, components.user_calendar)
@@ -223,4 +238,5 @@ def make_worker(components: Components, clock: Callable[[], datetime] | None = N
         components.sender,
         clock or (lambda: datetime.now(UTC)),
         effects=components.effects,
+        task_sync=components.task_sync,
     )

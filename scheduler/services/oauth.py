@@ -22,6 +22,8 @@ SCOPES = (
     "calendar:calendar.event:create",
     "calendar:calendar.event:update",
     "calendar:calendar.event:delete",
+    "task:task:read",  # Feishu Tasks read into the user's tasks (scheduler.services.tasksync)
+    "task:task:write",  # a task done here is completed in Feishu too
 )
 CALLBACK_PATH = "/oauth/feishu/callback"
 AUTHORIZE_PATH = "/open-apis/authen/v1/authorize"

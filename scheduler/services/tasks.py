@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
+from scheduler.services import tasksync
 from scheduler.services.inbound import Handled, InboundMessage, Turn, handle
 from scheduler.services.jobs import sync_job
 from scheduler.services.taskref import MatchKind, match_task_ref
@@ -166,6 +167,7 @@ async def _change_status(
     found.version += 1
     found.updated_at = t.now
     await sync_job(t.uow, found, t.now)
+    await tasksync.queue_complete(t.uow, found, t.now)  # a synced task done here is completed in Feishu
     return TaskChanged(task_view(found))
 
 

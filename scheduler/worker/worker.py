@@ -43,6 +43,15 @@ def default_worker_id() -> str:
     return f"{socket.gethostname()[:32]}:{os.getpid()}:{new_id()[:8]}"
 
 
+class TaskSyncStep(Protocol):
+    """scheduler.services.tasksync.TaskSync as the worker runs it."""
+
+    @property
+    def interval_seconds(self) -> float: ...
+
+    async def run(self, now: datetime) -> Any: ...
+
+
 class PipelineRunner(Protocol):
     """services.pipeline.Pipeline as the worker uses it."""
 
@@ -72,6 +81,7 @@ class RunReport:
     recovered: int = 0
     conflicts: list[str] = field(default_factory=list)  # calendar_conflict triggers created and run
     deliveries: dict[str, int] = field(default_factory=dict)
+    tasks_synced: bool = False  # Feishu Tasks were read this pass (due by the sync interval)
 
 
 class Worker:
@@ -88,6 +98,7 @@ class Worker:
         *,
         worker_id: str | None = None,
         effects: Effects | None = None,
+        task_sync: TaskSyncStep | None = None,
     ) -> None:
         self.config = config
         self.config.check()
@@ -100,6 +111,8 @@ class Worker:
         self._scheduler: Any = None
         self._stopping = False
         self._inflight: set[asyncio.Task[Any]] = set()
+        self._task_sync = task_sync
+        self._tasks_synced_at: datetime | None = None
 
     # ---- the steps --------------------------------------------------------------------------------------
     async def promote(self, now: datetime) -> int:
@@ -162,6 +175,19 @@ class Worker:
         await self._run_pipeline(ids, now)
         return ids
 
+    async def sync_tasks(self, now: datetime, *, when_due: bool = True) -> bool:
+        """Read connected users' Feishu Tasks into theirs (scheduler.services.tasksync), when the sync is on
+        and (`when_due`) its interval has passed since this worker's last sync; True when it ran."""
+        sync = self._task_sync
+        if sync is None or sync.interval_seconds <= 0:
+            return False
+        last = self._tasks_synced_at
+        if when_due and last is not None and (now - last).total_seconds() < sync.interval_seconds:
+            return False
+        self._tasks_synced_at = now
+        await sync.run(now)
+        return True
+
     async def expire(self, now: datetime) -> list[str]:
         return await actions.expire_due(self._store, now=now)
 
@@ -214,6 +240,7 @@ class Worker:
         """Every step once, in pipeline order, at the simulated instant `now`."""
         clock: Clock = lambda: now  # noqa: E731 - a fixed clock for the whole pass
         report = RunReport()
+        report.tasks_synced = await self.sync_tasks(now)
         report.promoted = await self.promote(now)
         report.triggers = await self.scan_due(clock)
         report.conflicts = await self.scan_conflicts(now)
@@ -231,7 +258,7 @@ class Worker:
     # ---- scheduling -------------------------------------------------------------------------------------
     def _loops(self) -> dict[str, tuple[float, Callable[[], Awaitable[object]]]]:
         c, clock = self.config, self._clock
-        return {
+        loops: dict[str, tuple[float, Callable[[], Awaitable[object]]]] = {
             "due_scan": (c.due_scan_seconds, lambda: self.scan_due(clock)),
             "outbox_relay": (c.outbox_relay_seconds, lambda: self.relay(clock())),
             "delivery": (c.delivery_seconds, lambda: self.deliver(clock)),
@@ -240,6 +267,12 @@ class Worker:
             "lease_recovery": (c.lease_recovery_seconds, lambda: self.recover(clock())),
             "calendar_conflicts": (c.conflict_scan_seconds, lambda: self.scan_conflicts(clock())),
         }
+        if self._task_sync is not None and self._task_sync.interval_seconds > 0:
+            loops["task_sync"] = (
+                self._task_sync.interval_seconds,
+                lambda: self.sync_tasks(clock(), when_due=False),
+            )
+        return loops
 
     async def _tick(self, name: str, step: Callable[[], Awaitable[object]]) -> None:
         if self._stopping:
