@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from scheduler.services import effects, previews
@@ -117,6 +117,10 @@ class TaskSync:
         self.tokens = tokens
         self.config = config
 
+    @property
+    def interval_seconds(self) -> float:
+        return self.config.interval_seconds
+
     async def run(self, now: datetime) -> SyncReport:
         """One sync of every connected user whose grant holds the task scope, a batch of users at a time.
         One user's failure (token, Feishu) is logged and counted; the others are synced."""
@@ -146,6 +150,31 @@ class TaskSync:
         async with self.store.uow() as uow:
             await apply_remote(uow, user, remote, now, self.config, report)
             await uow.commit()
+
+    async def complete(self, user_id: str, args: Mapping[str, Any], now: datetime) -> str:
+        """The `task_complete` effect: PATCH completed_at of the task's Feishu task, if our task is still
+        done (an undone task is left open there); returns the guid ("" when there was nothing to do).
+        Raises TaskApiError: retryable for a passing failure, final for no connection or a refusal."""
+        task_id = args.get("task_id")
+        if not isinstance(task_id, str):
+            raise TaskApiError("bad_effect", "task_complete without a task_id", retryable=False)
+        async with self.store.uow(readonly=True) as uow:
+            task = await uow.tasksync.task(task_id)
+        if task is None or task.user_id != user_id or task.status != TaskStatus.DONE:
+            return ""
+        guid = task.feishu_task_guid
+        if guid is None:
+            return ""
+        try:
+            token = await self.tokens.access_token(user_id, now)
+        except NotConnected as exc:
+            raise TaskApiError("not_connected", retryable=False) from exc
+        except ConnectionBroken as exc:
+            raise TaskApiError("connection_broken", retryable=False) from exc
+        except TokenUnavailable as exc:
+            raise TaskApiError(exc.code, "user token unavailable", retryable=exc.retryable) from exc
+        await self.api.complete(token, guid, task.updated_at)
+        return guid
 
     async def _read_all(self, token: str) -> list[RemoteTask]:
         items: list[RemoteTask] = []
