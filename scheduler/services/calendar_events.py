@@ -128,8 +128,21 @@ async def queue_for(
 
 
 @dataclass(frozen=True)
+class _BlockView:
+    """What the sync needs of a block, read in one unit of work."""
+
+    id: str
+    user_id: str
+    version: int
+    start: datetime
+    end: datetime
+    calendar_id: str | None
+    calendar_event_id: str | None
+
+
+@dataclass(frozen=True)
 class _State:
-    block: Block | None
+    block: _BlockView | None
     title: str
     timezone: str
     locale: str
@@ -175,17 +188,18 @@ class BlockEvents:
 
     async def _read(self, block_id: str) -> _State:
         async with self.store.uow(readonly=True) as uow:
-            block = await uow.blocks.get(block_id)
-            if block is None:
+            b = await uow.blocks.get(block_id)
+            if b is None:
                 return _State(None, "", "", "")
-            task = await uow.tasks.get(block.task_id)
-            user = await uow.users.get(block.user_id)
-        return _State(
-            block,
-            task.title if task is not None else "",
-            user.timezone if user is not None else "Asia/Shanghai",
-            user.locale if user is not None else "zh",
-        )
+            task = await uow.tasks.get(b.task_id)
+            user = await uow.users.get(b.user_id)
+            view = _BlockView(b.id, b.user_id, b.version, b.start, b.end, b.calendar_id, b.calendar_event_id)
+            return _State(
+                view,
+                task.title if task is not None else "",
+                user.timezone if user is not None else "Asia/Shanghai",
+                user.locale if user is not None else "zh",
+            )
 
     async def _remove(self, token: str, args: Mapping[str, Any]) -> str:
         event_id, calendar_id = args.get("event_id"), args.get("calendar_id")
@@ -218,7 +232,7 @@ class BlockEvents:
             return f"deleted {event_id}" if stored == "gone" else None
         return None  # moved meanwhile: the next round moves the event
 
-    async def _store(self, seen: Block, calendar_id: str, event_id: str) -> str:
+    async def _store(self, seen: _BlockView, calendar_id: str, event_id: str) -> str:
         """Keep the event id with the block: "stored"; "moved" (stored, but the block moved since `seen`:
         the caller syncs again), "gone" (deleted) or "other" (another worker stored its event first: this
         one is a duplicate)."""
@@ -234,7 +248,7 @@ class BlockEvents:
         return "moved" if moved else "stored"
 
 
-def _draft(block: Block, state: _State) -> EventDraft:
+def _draft(block: _BlockView, state: _State) -> EventDraft:
     locale = "en" if state.locale == "en" else "zh"
     title = state.title or ("Focus" if locale == "en" else "专注")
     return EventDraft(

@@ -1,0 +1,207 @@
+"""Applied blocks written to a connected user's own Feishu calendar, through the real HTTP app and worker with
+the fake Feishu on loopback: Apply -> one event at the applied times (running the worker again, or the same
+effect delivered again, creates nothing more); Undo -> the event is deleted; Feishu failing the create is
+retried until it lands, still one event; a user without a connection gets no effect and no calendar call;
+our own event is never busy time for the next plan."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from cryptography.fernet import Fernet
+
+from tests.fakes.fake_feishu import FakeFeishu, Fault
+from tests.fakes.fake_feishu_calendar import primary_calendar_id
+from tests.scenario.http_harness import *  # noqa: F403
+from tests.scenario.http_harness import ALICE, BOB, Harness, at, buttons, card_of, open_harness
+from tests.scenario.test_http_connect import PUBLIC_URL, connect_link, follow
+
+KEY = Fernet.generate_key().decode()
+
+
+@pytest.fixture
+async def h(db_url: str, fake_server: tuple[FakeFeishu, str]) -> AsyncIterator[Harness]:
+    async with open_harness(db_url, fake_server, public_url=PUBLIC_URL, secret_key=KEY) as harness:
+        yield harness
+
+
+async def connect(h: Harness, open_id: str) -> str:
+    """Connect the user's calendar through /connect and the callback; their user id."""
+    url = await connect_link(h, open_id)
+    page = await follow(h, h.fake.oauth.authorize(url, open_id))
+    assert page.status_code == 200
+    return await user_id_of(h, open_id)
+
+
+async def user_id_of(h: Harness, open_id: str) -> str:
+    async with h.store.uow(readonly=True) as uow:
+        user = await uow.users.get_by_open_id(open_id)
+        assert user is not None
+        return user.id
+
+
+async def plan_card(h: Harness, open_id: str, user_id: str) -> tuple[str, list[dict[str, Any]]]:
+    await h.add_task(
+        user_id, "实验报告", estimate_minutes=90, deadline=at(20), urgency_threshold_at=at(8, 30)
+    )
+    await h.run_worker()
+    cards = [c for c in h.cards_to(open_id) if any(v.get("k") == "apply" for v in buttons(c.card))]
+    card = cards[-1]
+    return card.message_id, [v for v in buttons(card.card) if v["k"] == "apply"]
+
+
+async def blocks_of(h: Harness, user_id: str) -> list[Any]:
+    async with h.store.uow(readonly=True) as uow:
+        return [
+            SimpleNamespace(
+                id=b.id,
+                start=b.start,
+                end=b.end,
+                calendar_id=b.calendar_id,
+                calendar_event_id=b.calendar_event_id,
+            )
+            for b in await uow.blocks.for_user(user_id)
+        ]
+
+
+async def effect_rows(h: Harness) -> list[dict[str, Any]]:
+    async with h.store.uow(readonly=True) as uow:
+        result = await uow.session.execute(
+            sa.text("SELECT status, attempts, payload FROM notifications WHERE kind = 'effect'")
+        )
+        return [dict(r._mapping) for r in result]
+
+
+async def run_effects(h: Harness, rounds: int = 1) -> None:
+    for _ in range(rounds):
+        await h.run_worker()
+
+
+async def test_apply_writes_one_event_at_the_applied_times_and_undo_deletes_it(h: Harness) -> None:
+    user_id = await connect(h, ALICE)
+    message_id, applies = await plan_card(h, ALICE, user_id)
+    applied = await h.click(ALICE, applies[0], message_id)
+    assert json.loads(applied.content)["toast"]["type"] == "success"
+
+    await run_effects(h)
+
+    (block,) = await blocks_of(h, user_id)
+    (event,) = h.fake.calendars.written_events(ALICE)
+    assert (event.start, event.end) == (block.start, block.end)
+    assert event.summary == "实验报告"
+    assert "SmartFlow" in event.description
+    assert (event.visibility, event.free_busy_status, event.reminders) == ("private", "busy", (5,))
+    assert (block.calendar_id, block.calendar_event_id) == (primary_calendar_id(ALICE), event.event_id)
+    (create,) = [c for c in h.fake.calendars.event_calls if c.method == "POST"]
+    assert create.query["idempotency_key"]
+    assert [r["status"] for r in await effect_rows(h)] == ["sent"]
+
+    await run_effects(h, 2)  # the worker again: nothing more
+    assert len(h.fake.calendars.written_events(ALICE)) == 1
+    assert len([c for c in h.fake.calendars.event_calls if c.method == "POST"]) == 1
+
+    undo = next(v for v in buttons(card_of(applied)) if v["k"] == "undo")
+    undone = await h.click(ALICE, undo, message_id)
+    assert json.loads(undone.content)["toast"]["type"] == "success"
+    await run_effects(h)
+
+    assert h.fake.calendars.written_events(ALICE) == []
+    assert [e.event_id for e in h.fake.calendars.deleted] == [event.event_id]
+    (delete,) = [c for c in h.fake.calendars.event_calls if c.method == "DELETE"]
+    assert delete.query["need_notification"] == "false"
+    assert await blocks_of(h, user_id) == []
+
+
+async def test_the_same_effect_delivered_again_creates_nothing_more(h: Harness) -> None:
+    user_id = await connect(h, ALICE)
+    message_id, applies = await plan_card(h, ALICE, user_id)
+    await h.click(ALICE, applies[0], message_id)
+    await run_effects(h)
+    (event,) = h.fake.calendars.written_events(ALICE)
+
+    # the delivery is replayed as if its first run had been lost (the worker died before marking it sent),
+    # and the event id was never stored
+    async with h.store.uow() as uow:
+        await uow.session.execute(
+            sa.text("UPDATE notifications SET status = 'pending', attempts = 0 WHERE kind = 'effect'")
+        )
+        await uow.session.execute(sa.text("UPDATE blocks SET calendar_id = NULL, calendar_event_id = NULL"))
+        await uow.commit()
+    await run_effects(h)
+
+    (again,) = h.fake.calendars.written_events(ALICE)
+    assert again.event_id == event.event_id
+    creates = [c for c in h.fake.calendars.event_calls if c.method == "POST"]
+    assert len(creates) == 2
+    assert creates[0].query["idempotency_key"] == creates[1].query["idempotency_key"]
+    (block,) = await blocks_of(h, user_id)
+    assert block.calendar_event_id == event.event_id
+
+
+async def test_feishu_failing_the_create_is_retried_until_it_lands(h: Harness) -> None:
+    user_id = await connect(h, ALICE)
+    message_id, applies = await plan_card(h, ALICE, user_id)
+    h.fake.inject("event_create", Fault.server_error(503), Fault.rate_limited(1))
+    await h.click(ALICE, applies[0], message_id)
+
+    await run_effects(h)
+    assert h.fake.calendars.written_events(ALICE) == []
+    (row,) = await effect_rows(h)
+    assert row["status"] != "sent"
+    for _ in range(6):
+        h.clock.advance(minutes=5)
+        await run_effects(h)
+    (event,) = h.fake.calendars.written_events(ALICE)
+    (block,) = await blocks_of(h, user_id)
+    assert (event.start, event.end) == (block.start, block.end)
+    assert h.fake.requests("event_create") == 3
+    assert [r["status"] for r in await effect_rows(h)] == ["sent"]
+
+
+async def test_a_user_without_a_connection_gets_no_effect_and_no_calendar_call(h: Harness) -> None:
+    user_id = await h.add_user(BOB)
+    message_id, applies = await plan_card(h, BOB, user_id)
+    applied = await h.click(BOB, applies[0], message_id)
+    assert json.loads(applied.content)["toast"]["type"] == "success"
+    await run_effects(h)
+    undo = next(v for v in buttons(card_of(applied)) if v["k"] == "undo")
+    await h.click(BOB, undo, message_id)
+    await run_effects(h)
+
+    assert await effect_rows(h) == []
+    assert h.fake.calendars.event_calls == []
+    assert h.fake.requests("calendar_primary") == 0
+
+
+async def test_our_own_event_is_not_busy_time_in_the_next_plan(h: Harness) -> None:
+    user_id = await connect(h, ALICE)
+    message_id, applies = await plan_card(h, ALICE, user_id)
+    await h.click(ALICE, applies[0], message_id)
+    await run_effects(h)
+    (block,) = await blocks_of(h, user_id)
+    (event,) = h.fake.calendars.written_events(ALICE)
+
+    h.clock.advance(minutes=10)  # the busy copy is re-read for the next plan: it now holds our event
+    await h.add_task(user_id, "周报", estimate_minutes=60, deadline=at(21), urgency_threshold_at=at(9, 5))
+    reads = len(h.fake.calendars.queries_for(ALICE))
+    await h.run_worker()
+
+    assert len(h.fake.calendars.queries_for(ALICE)) == reads + 1
+    assert await h.count("busy_times") == 1  # our event, as free/busy reports it
+    async with h.store.uow(readonly=True) as uow:
+        busy = list(await uow.calendar.busy([user_id], block.start - timedelta(hours=1), block.end))
+    assert busy == []  # never busy time for planning: it is the block itself
+    assert (event.start, event.end) == (block.start, block.end)
+    h.fake.calendars.add_event(ALICE, at(19), at(20), "周会")  # a real meeting still is
+    h.clock.advance(minutes=10)
+    await h.add_task(user_id, "读书", estimate_minutes=30, deadline=at(22), urgency_threshold_at=at(9, 15))
+    await h.run_worker()
+    async with h.store.uow(readonly=True) as uow:
+        spans = [(b.start, b.end) for b in await uow.calendar.busy([user_id], at(0), at(23, 59))]
+    assert spans == [(at(19), at(20))]
