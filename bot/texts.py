@@ -187,21 +187,27 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "capture.form.deadline_pick": ("选择截止时间", "Pick a deadline"),
     "capture.form.important": ("重要", "Important"),
     "capture.form.submit": ("添加", "Add"),
+    # a wrong field (then ".not_added", or "taskform.not_changed" in the Edit form)
     "capture.form.bad_title": (
-        "标题不能为空，也不能超过 {max} 个字；没有添加。",
-        "The title must be 1 to {max} characters; nothing was added.",
+        "标题不能为空，也不能超过 {max} 个字",
+        "The title must be 1 to {max} characters",
     ),
-    "capture.form.bad_estimate": (
-        "预估时长要在 5 到 480 分钟之间；没有添加。",
-        "The estimate must be 5 to 480 minutes; nothing was added.",
+    "capture.form.bad_estimate": ("预估时长要在 5 到 480 分钟之间", "The estimate must be 5 to 480 minutes"),
+    "capture.form.bad_deadline": ("没看懂截止时间", "The deadline could not be read"),
+    "capture.form.past_deadline": ("截止时间 {due} 已经过去了", "The deadline {due} has passed"),
+    "capture.form.not_added": ("；没有添加。", "; nothing was added."),
+    "taskform.not_changed": ("；任务没有改动。", "; the task was not changed."),
+    "taskform.edit": ("编辑", "Edit"),
+    "taskform.header": ("编辑任务", "Edit a task"),
+    "taskform.intro": (
+        "这是任务现在的样子，改好后点「保存」（不点就什么都不会改）。",
+        "This is the task as it is now; change it and press Save (nothing changes until you do).",
     ),
-    "capture.form.bad_deadline": (
-        "没看懂截止时间；没有添加。",
-        "The deadline could not be read; nothing was added.",
-    ),
-    "capture.form.past_deadline": (
-        "截止时间 {due} 已经过去了；没有添加。",
-        "The deadline {due} has passed; nothing was added.",
+    "taskform.save": ("保存", "Save"),
+    "taskform.saved": ("已更新任务「{title}」：{details}。", "Updated “{title}”: {details}."),
+    "taskform.gone": (
+        "这个任务已经不在了（完成了、放弃了，或者不是你的），没有改动。",
+        "That task is no longer open (done, dropped, or not yours); nothing was changed.",
     ),
     "capture.form.again": (
         "这张表单已经提交过了，没有重复添加。",

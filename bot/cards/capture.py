@@ -34,8 +34,10 @@ def build_capture_card(  # noqa: PLR0917 - the draft's fields
     locale: str,
     *,
     alternative: str = "",
+    edit: bool = False,
 ) -> dict[str, Any]:
-    """The form prefilled with the draft; `form_id` keys the submit (a second submit adds nothing)."""
+    """The form prefilled with the draft; `form_id` keys the submit (a second submit adds nothing).
+    `edit`: the Edit form of the open task `form_id` (its Save writes the fields to that task)."""
     minutes = sorted({*ESTIMATES, estimate_minutes} if estimate_minutes else set(ESTIMATES))
     estimate: m.Element = {
         "tag": "select_static",
@@ -52,7 +54,11 @@ def build_capture_card(  # noqa: PLR0917 - the draft's fields
     }
     if deadline is not None:
         picker["initial_datetime"] = f"{deadline.astimezone(ZoneInfo(timezone)):%Y-%m-%d %H:%M}"
-    submit = m.button(t("capture.form.submit", locale), pack(Kind.CAPTURE, form_id), kind="primary_filled")
+    submit = m.button(
+        t("taskform.save" if edit else "capture.form.submit", locale),
+        pack(Kind.TASK_SAVE if edit else Kind.CAPTURE, form_id),
+        kind="primary_filled",
+    )
     submit["name"] = "submit"
     submit["form_action_type"] = "submit"
     form: m.Element = {
@@ -80,14 +86,23 @@ def build_capture_card(  # noqa: PLR0917 - the draft's fields
             submit,
         ],
     }
-    elements: list[m.Element] = [m.markdown(t("capture.form.intro", locale)), form]
+    intro = t("taskform.intro" if edit else "capture.form.intro", locale)
+    elements: list[m.Element] = [m.markdown(intro), form]
     if alternative:  # the same task as an /add line, for clients without forms
         elements.append(m.markdown(m.escape_md(alternative), size="notation"))
-    card = m.card(t("capture.form.header", locale), "blue", elements, summary=title)
+    header = t("taskform.header" if edit else "capture.form.header", locale)
+    card = m.card(header, "blue", elements, summary=title)
     return dict(m.check_card_size(card))
 
 
-def build_captured_card(text: str, locale: str, title: str) -> dict[str, Any]:
-    """The form after Submit: what was created (or why not), without the form."""
-    card = m.card(t("capture.form.header", locale), "green", [m.markdown(m.escape_md(text))], summary=title)
+def build_captured_card(
+    text: str, locale: str, title: str, *, task_id: str | None = None, edited: bool = False
+) -> dict[str, Any]:
+    """The form after Submit: what was created or changed (or why not), without the form; with an Edit
+    button that opens the form again on the task `task_id` when there is one."""
+    elements: list[m.Element] = [m.markdown(m.escape_md(text))]
+    if task_id is not None:
+        elements.append(m.button(t("taskform.edit", locale), pack(Kind.TASK_EDIT, task_id)))
+    header = t("taskform.header" if edited else "capture.form.header", locale)
+    card = m.card(header, "green", elements, summary=title)
     return dict(m.check_card_size(card))

@@ -25,6 +25,8 @@ class Kind(StrEnum):
     PICK = "pick"  # "another time": the date-time picker's start arrives as the action's option
     CAPTURE = "capture"  # p = the capture form's id (its source message): Submit sends action.form_value
     PREFS = "prefs"  # p = the setting (tz, day) a welcome card's select changes; the option is the value
+    TASK_EDIT = "task_edit"  # p = a task id: open its Edit form
+    TASK_SAVE = "task_save"  # p = a task id: the Edit form's Save sends action.form_value
 
     @property
     def needs_choice(self) -> bool:

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.cards import CardError, Kind, PayloadError, ToastKind, build_working_card, toast, unpack
-from bot.handlers.capture import submit_capture
+from bot.handlers.capture import open_task_form, submit_capture, submit_task_form
 from bot.handlers.cardview import card_for_view
 from bot.handlers.deps import BotDeps
 from bot.handlers.feedback import run_feedback
@@ -182,6 +182,10 @@ async def handle_click(deps: BotDeps, click: ClickIn) -> CallbackAnswer:
         return answer(toast(ToastKind.ERROR, words, message=t("click.unknown", words)))
     if payload.k is Kind.CAPTURE:  # a form's Submit, not a press on a preview
         return await submit_capture(deps, click, payload.p)
+    if payload.k is Kind.TASK_EDIT:  # a task card's Edit: the form on the task as it is now
+        return await open_task_form(deps, click, payload.p)
+    if payload.k is Kind.TASK_SAVE:  # the Edit form's Save
+        return await submit_task_form(deps, click, payload.p)
     if payload.k is Kind.PREFS:  # a welcome card's select
         return await change_setting(deps, click, payload.p)
     press = Press(

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from bot.parse.capture import TaskDraft
-from store.models import Task
+from store.models import Job, Task
 from tests.contract.services.builders import rows
 from tests.scenario.http_harness import *  # noqa: F403
 from tests.scenario.http_harness import ALICE, BOB, TZ, Harness, at
@@ -195,6 +195,84 @@ async def test_edit_changes_the_given_fields_and_rearms_the_job(harness: Harness
     assert "请说明要改什么" in reply
     reply = await _said(h, ALICE, "/edit 不存在的任务 30", "om_ed6")
     assert "不存在的任务" in reply
+
+
+def _button(card: dict[str, Any], text: str) -> dict[str, Any]:
+    """The callback value of the card's button labelled `text`."""
+    button = next(
+        e for e in card["body"]["elements"] if e.get("tag") == "button" and e["text"]["content"] == text
+    )
+    value: dict[str, Any] = button["behaviors"][0]["value"]
+    return value
+
+
+async def test_edit_on_the_added_tasks_card_opens_the_form_and_save_changes_the_task(
+    harness: Harness,
+) -> None:
+    h = harness
+    user_id = await h.add_user(ALICE)
+    await h.message(ALICE, "明天下午3点前交实验报告，大概2小时", message_id="om_te1")
+    await h.settle()
+    (card,) = h.cards_to(ALICE)
+    added = (await _submit(h, card))["card"]["data"]
+    (task,) = await rows(h.store, Task, user_id=user_id)
+
+    opened = json.loads((await h.click(ALICE, _button(added, "编辑"), card.message_id)).content)
+    form_card = opened["card"]["data"]
+    form, save = _form_of(form_card)
+    assert _field(form, "title")["default_value"] == "交实验报告"  # the task as it is now
+    assert _field(form, "estimate")["initial_option"] == "120"
+    assert _field(form, "deadline")["initial_datetime"] == "2026-12-01 15:00"
+    assert save == {"v": 1, "k": "task_save", "p": task.id}
+
+    def press(**fields: Any) -> Any:
+        values = {"title": "交实验报告（终稿）", "estimate": "90", "deadline": "2026-12-02 10:00 +0800"}
+        values["important"] = True
+        values.update(fields)
+        return h.click(ALICE, save, card.message_id, form_value=values, name="submit")
+
+    body = json.loads((await press(estimate="0")).content)  # a wrong field: named, nothing changed
+    assert body["toast"]["type"] == "error"
+    assert "预估时长" in body["toast"]["content"]
+    assert "任务没有改动" in body["toast"]["content"]
+    body = json.loads((await press(deadline="2026-11-29 18:00 +0800")).content)
+    assert "已经过去" in body["toast"]["content"]
+    assert await h.count("tasks", title="交实验报告", estimate_minutes=120) == 1
+
+    body = json.loads((await press()).content)
+    assert body["toast"]["type"] == "success"
+    assert "已更新任务「交实验报告（终稿）」" in body["toast"]["content"]
+    (task,) = await rows(h.store, Task, user_id=user_id)
+    assert (task.title, task.estimate_minutes, task.quadrant) == ("交实验报告（终稿）", 90, 2)
+    assert task.deadline is not None
+    assert task.deadline.astimezone(TZ) == at(10) + timedelta(days=2)
+    (job,) = await rows(h.store, Job, status="pending")  # re-armed for the new deadline
+    assert job.trigger_at == task.deadline - timedelta(hours=24)
+    await press()  # the same Save delivered again: written once
+    assert (await rows(h.store, Task, user_id=user_id))[0].version == task.version
+
+
+async def test_another_users_task_cannot_be_opened_or_saved(harness: Harness) -> None:
+    h = harness
+    alice = await h.add_user(ALICE)
+    await h.add_user(BOB, locale="en", name="Bob")
+    await h.add_task(alice, "Alice's report", estimate_minutes=60)
+    (task,) = await rows(h.store, Task, user_id=alice)
+    before = await h.snapshot()
+
+    opened = json.loads((await h.click(BOB, {"v": 1, "k": "task_edit", "p": task.id}, "om_x")).content)
+    assert "no longer open" in opened["toast"]["content"]
+    assert "card" not in opened
+    values = {"title": "mine now", "estimate": "30", "deadline": "", "important": False}
+    saved = await h.click(
+        BOB, {"v": 1, "k": "task_save", "p": task.id}, "om_x", form_value=values, name="submit"
+    )
+    assert "no longer open" in json.loads(saved.content)["toast"]["content"]
+    assert (await rows(h.store, Task, user_id=alice))[0].title == "Alice's report"
+    after = await h.snapshot()
+    assert {k: v for k, v in after.items() if k not in ("inbox", "users")} == {
+        k: v for k, v in before.items() if k not in ("inbox", "users")
+    }
 
 
 @pytest.mark.parametrize(("text", "draft"), PARSER_CASES, ids=[c[0][:24] for c in PARSER_CASES])
