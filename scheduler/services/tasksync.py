@@ -160,9 +160,9 @@ class TaskSync:
             raise TaskApiError("bad_effect", "task_complete without a task_id", retryable=False)
         async with self.store.uow(readonly=True) as uow:
             task = await uow.tasksync.task(task_id)
-        if task is None or task.user_id != user_id or task.status != TaskStatus.DONE:
-            return ""
-        guid = task.feishu_task_guid
+            if task is None or task.user_id != user_id or task.status != TaskStatus.DONE:
+                return ""
+            guid, done_at = task.feishu_task_guid, task.updated_at
         if guid is None:
             return ""
         try:
@@ -173,7 +173,7 @@ class TaskSync:
             raise TaskApiError("connection_broken", retryable=False) from exc
         except TokenUnavailable as exc:
             raise TaskApiError(exc.code, "user token unavailable", retryable=exc.retryable) from exc
-        await self.api.complete(token, guid, task.updated_at)
+        await self.api.complete(token, guid, done_at)
         return guid
 
     async def _read_all(self, token: str) -> list[RemoteTask]:
