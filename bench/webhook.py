@@ -221,6 +221,11 @@ async def run(db_url: str, users: int, message_rounds: int, wipe: bool) -> dict[
             for o in open_ids
         ]
         messages = [[cb.message(o, "/tasks") for o in open_ids] for _ in range(message_rounds)]
+        # a task in plain words: read by the parser, answered with the prefilled form (issue 12's capture)
+        captures = [
+            [cb.message(o, f"明天下午3点前交实验报告{n}，大概2小时") for o in open_ids]
+            for n in range(message_rounds)
+        ]
         app = create_app(components, clock=lambda: NOW)
         with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as client:
             async with serving(app) as base:
@@ -245,6 +250,11 @@ async def run(db_url: str, users: int, message_rounds: int, wipe: bool) -> dict[
                     latencies += await fire(client, base, "/feishu/events", batch)
                     await app.state.deps.background.drain(60)  # the replies, sent after answering
                 results["ours: message event (/tasks)"] = summary(latencies)
+                latencies = []
+                for batch in captures:
+                    latencies += await fire(client, base, "/feishu/events", batch)
+                    await app.state.deps.background.drain(60)  # the form cards, sent after answering
+                results["ours: message event (capture in plain words)"] = summary(latencies)
                 await app.state.deps.background.drain(60)
             async with serving(floor_app()) as base:
                 await fire(client, base, "/feishu/events", [cb.message(open_ids[0], "/help")])
