@@ -147,9 +147,15 @@ class TaskSync:
             log.warning("feishu tasks not read: %s", exc, extra={"user_id": user.user_id})
             report.failed += 1
             return
-        async with self.store.uow() as uow:
-            await apply_remote(uow, user, remote, now, self.config, report)
-            await uow.commit()
+        try:
+            async with self.store.uow() as uow:
+                await apply_remote(uow, user, remote, now, self.config, report)
+                await uow.commit()
+        except Exception:
+            # e.g. another worker synced the same new task at the same moment (the guid is unique per user):
+            # this user's tasks are read again next time; the other users are synced now.
+            log.exception("feishu tasks not applied", extra={"user_id": user.user_id})
+            report.failed += 1
 
     async def complete(self, user_id: str, args: Mapping[str, Any], now: datetime) -> str:
         """The `task_complete` effect: PATCH completed_at of the task's Feishu task, if our task is still
