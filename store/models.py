@@ -498,6 +498,7 @@ class CalendarConnection(Base):
     subscribed_at: Mapped[datetime | None]
     broken_at: Mapped[datetime | None]
     broken_notified_at: Mapped[datetime | None]
+    tasks_synced_at: Mapped[datetime | None]  # the last Feishu Tasks sync claimed for the user (any worker)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     user: Mapped[User] = relationship(lazy="raise")

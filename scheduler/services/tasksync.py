@@ -122,15 +122,24 @@ class TaskSync:
         return self.config.interval_seconds
 
     async def run(self, now: datetime) -> SyncReport:
-        """One sync of every connected user whose grant holds the task scope, a batch of users at a time.
-        One user's failure (token, Feishu) is logged and counted; the others are synced."""
+        """One sync of every connected user whose grant holds the task scope and who is due (not synced by
+        any worker within the interval), a batch of users at a time. One user's failure (token, Feishu) is
+        logged and counted; the others are synced."""
         report = SyncReport()
         after: str | None = None
+        # A user is due once their last sync is an interval old (a little less: a worker's ticks drift).
+        before = now - timedelta(seconds=self.config.interval_seconds * 0.9)
         while True:
             async with self.store.uow(readonly=True) as uow:
-                users = await uow.tasksync.connected_users(TASK_READ_SCOPE, after, self.config.user_batch)
+                users = await uow.tasksync.connected_users(
+                    TASK_READ_SCOPE, after, self.config.user_batch, before
+                )
             for user in users:
-                await self.sync_user(user, now, report)
+                async with self.store.uow() as uow:  # another worker may have taken them meanwhile
+                    claimed = await uow.tasksync.claim_sync(user.user_id, now, before)
+                    await uow.commit()
+                if claimed:
+                    await self.sync_user(user, now, report)
             if len(users) < self.config.user_batch:
                 return report
             after = users[-1].user_id

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.enums import ConnectionStatus, PreviewStatus
@@ -27,15 +30,19 @@ class TaskSyncRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def connected_users(self, scope: str, after: str | None, limit: int) -> list[SyncUser]:
-        """Up to `limit` users with a working connection whose grant holds `scope`, in user id order after
-        `after` (a page of them; the next page starts after the last id). One statement."""
+    async def connected_users(
+        self, scope: str, after: str | None, limit: int, synced_before: datetime
+    ) -> list[SyncUser]:
+        """Up to `limit` users with a working connection whose grant holds `scope` and whose last sync was
+        claimed at or before `synced_before` (or never), in user id order after `after` (a page of them; the
+        next page starts after the last id). One statement."""
         stmt = (
             select(User.id, User.open_id, User.locale, User.timezone)
             .join(CalendarConnection, CalendarConnection.user_id == User.id)
             .where(
                 CalendarConnection.status == ConnectionStatus.CONNECTED,
                 CalendarConnection.scope.contains(scope),
+                _due(synced_before),
             )
             .order_by(User.id)
             .limit(limit)
@@ -44,6 +51,19 @@ class TaskSyncRepository:
             stmt = stmt.where(User.id > after)
         rows = (await self.session.execute(stmt)).all()
         return [SyncUser(r[0], r[1], r[2], r[3]) for r in rows]
+
+    async def claim_sync(self, user_id: str, now: datetime, synced_before: datetime) -> bool:
+        """Claim this interval's sync of the user (their last one was claimed at or before `synced_before`):
+        True for exactly one of several workers asking at once. One statement."""
+        stmt = (
+            update(CalendarConnection)
+            .where(CalendarConnection.user_id == user_id, _due(synced_before))
+            .values(tasks_synced_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        result = await self.session.execute(stmt)
+        assert isinstance(result, CursorResult)
+        return int(result.rowcount) == 1
 
     async def by_guids(self, user_id: str, guids: Iterable[str]) -> dict[str, Task]:
         """The user's tasks synced from these Feishu guids, locked, by guid. One statement."""
@@ -78,3 +98,9 @@ class TaskSyncRepository:
             .execution_options(populate_existing=True)
         )
         return (await self.session.scalars(stmt)).all()
+
+
+def _due(synced_before: datetime) -> Any:
+    return or_(
+        CalendarConnection.tasks_synced_at.is_(None), CalendarConnection.tasks_synced_at <= synced_before
+    )

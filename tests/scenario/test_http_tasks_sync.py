@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from app.wiring import make_worker
 from store.enums import TaskStatus
 from tests.fakes.fake_feishu import FakeFeishu, Fault
 from tests.scenario.http_harness import *  # noqa: F403
@@ -205,3 +206,17 @@ async def test_a_user_without_a_connection_costs_no_feishu_tasks_call(h: Harness
     assert h.fake.requests("task_patch") == 0
     assert await h.count("tasks", user_id=bob) == 1
     assert await h.count("notifications", kind="effect") == 0
+
+
+async def test_several_workers_sync_each_user_once_per_interval(h: Harness) -> None:
+    await connected(h, ALICE)
+    h.fake.tasks.add(ALICE, "写周报")
+    other = make_worker(h.components, h.clock)
+
+    await h.run_worker()
+    await other.run_once(h.clock.now)
+    assert len(h.fake.tasks.lists) == 1
+
+    await next_sync(h)  # an interval later: read again, by whichever worker comes first
+    await other.run_once(h.clock.now)
+    assert len(h.fake.tasks.lists) == 2

@@ -1,5 +1,6 @@
 """Tasks synced from Feishu Tasks: the Feishu task's guid (one task per guid and user), when it was last read,
-and the title and deadline it had then (so a field edited here since the last sync is not overwritten).
+and the title and deadline it had then (so a field edited here since the last sync is not overwritten); on
+each connection, when its last sync was claimed (so several workers sync each user once per interval).
 
 Revision ID: 0010
 Revises: 0009
@@ -32,6 +33,8 @@ def upgrade() -> None:
     op.create_index(
         op.f('ix_tasks_user_id_feishu_task_guid'), 'tasks', ['user_id', 'feishu_task_guid'], unique=True
     )
+    with op.batch_alter_table('calendar_connections') as batch:
+        batch.add_column(sa.Column('tasks_synced_at', store.types.UTCDateTime(), nullable=True))
 
 
 def downgrade() -> None:
@@ -39,9 +42,12 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == 'sqlite':
         # SQLite (3.35+) drops a column in place; a batch rebuild would drop the table, and with foreign keys
         # on that deletes the jobs, blocks and previews that reference it.
+        op.execute('ALTER TABLE calendar_connections DROP COLUMN tasks_synced_at')
         for name in COLUMNS:
             op.execute(f'ALTER TABLE tasks DROP COLUMN {name}')
         return
+    with op.batch_alter_table('calendar_connections') as batch:
+        batch.drop_column('tasks_synced_at')
     with op.batch_alter_table('tasks') as batch:
         for name in reversed(COLUMNS):
             batch.drop_column(name)
