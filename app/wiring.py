@@ -26,7 +26,7 @@ from llm.client import make_chooser as make_llm_chooser
 from llm.metrics import MeteredChooser, process_metrics
 from scheduler.services.calendar import BusyReader, BusyTimes
 from scheduler.services.calendar_events import EFFECT as CALENDAR_BLOCK_EFFECT
-from scheduler.services.calendar_events import BlockEvents
+from scheduler.services.calendar_events import BlockEvents, OwnCalendar
 from scheduler.services.capture import TaskReader
 from scheduler.services.connect import CalendarLogin, ConnectConfig
 from scheduler.services.oauth import TokenCipher
@@ -226,6 +226,8 @@ def build_components(
         components.user_calendar = FeishuUserCalendar(settings.feishu_domain, settings.feishu_timeout_seconds)
         blocks = BlockEvents(store, components.user_tokens, components.user_calendar)
         components.effects.register(CALENDAR_BLOCK_EFFECT, CalendarBlockEffect(blocks))
+        if busy is not None:  # a connected user's busy time read from their own calendar, titles included
+            busy.own = OwnCalendar(components.user_tokens, components.user_calendar)
     return components
 
 

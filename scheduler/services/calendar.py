@@ -64,6 +64,16 @@ class BusyReader(Protocol):
     async def busy(self, open_id: str, start: datetime, end: datetime) -> Sequence[BusySpan]: ...
 
 
+class OwnCalendarReader(Protocol):
+    """Reads a connected user's events from their own primary calendar, titles and event ids included
+    (scheduler.services.calendar_events.OwnCalendar); None when the user has no working connection or it
+    cannot be read now (the caller falls back to free/busy)."""
+
+    async def busy(
+        self, user_id: str, start: datetime, end: datetime, now: datetime
+    ) -> Sequence[BusySpan] | None: ...
+
+
 def is_fresh(state: ReadState, now: datetime, max_age: timedelta) -> bool:
     """The copy was read at most `max_age` ago and covers the planning window from `now`."""
     return (
@@ -101,6 +111,8 @@ class BusyTimes:
         self._reader = reader
         self.max_age = max_age
         self._gate = asyncio.Semaphore(concurrency)
+        # Connected users' own calendars, read with their token instead of free/busy (set by the wiring).
+        self.own: OwnCalendarReader | None = None
 
     async def refresh_for_triggers(self, trigger_ids: Sequence[str], now: datetime) -> None:
         """Before a pipeline batch: re-read the copies of these triggers' users that are older than max_age.
@@ -131,9 +143,16 @@ class BusyTimes:
         """Read these users' busy time and replace their copies; the users whose read failed, with why."""
         lo, hi = now - READ_BEHIND, now + READ_AHEAD
 
+        from_own: set[str] = set()
+
         async def read(state: ReadState) -> tuple[str, Sequence[BusySpan] | str]:
             try:
                 async with self._gate:
+                    if self.own is not None:
+                        own = await self.own.busy(state.user_id, lo, hi, now)
+                        if own is not None:
+                            from_own.add(state.user_id)
+                            return state.user_id, own
                     return state.user_id, await self._reader.busy(state.open_id, lo, hi)
             except CalendarUnavailable as exc:
                 log.warning("busy time of %s could not be read: %s", state.user_id, exc)
@@ -149,20 +168,21 @@ class BusyTimes:
             if not isinstance(r, str)
         }
         failures = {u: r for u, r in results if isinstance(r, str)}
-        await retrying(partial(self._write, reads, failures, now, lo, hi), what="writing busy time")
+        await retrying(partial(self._write, reads, failures, now, lo, hi, from_own), what="writing busy time")
         return failures
 
-    async def _write(
+    async def _write(  # noqa: PLR0917 - one read's results
         self,
         reads: dict[str, list[dict[str, object]]],
         failures: dict[str, str],
         now: datetime,
         lo: datetime,
         hi: datetime,
+        own: set[str],
     ) -> None:
         """The copies read replace the old ones and the failures are noted, in one transaction."""
         async with self._store.uow() as uow:
-            await uow.calendar.replace(reads, now, lo, hi)
+            await uow.calendar.replace(reads, now, lo, hi, own)
             await uow.calendar.record_failures(failures, now)
             await uow.commit()
 

@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from scheduler.services import effects
+from scheduler.services.calendar import BusySpan, CalendarUnavailable
 from scheduler.services.usertokens import ConnectionBroken, NotConnected, TokenUnavailable
 from store import Store, UnitOfWork
 from store.enums import ConnectionStatus
@@ -87,6 +88,18 @@ class CalendarWriter(Protocol):
 
     async def delete_event(self, access_token: str, calendar_id: str, event_id: str) -> None:
         """Delete it; an event already gone counts as deleted."""
+        ...
+
+
+class EventLister(Protocol):
+    """The events of the user's own calendar between two instants, with their token."""
+
+    async def primary_calendar(self, access_token: str) -> str: ...
+
+    async def events_between(
+        self, access_token: str, calendar_id: str, start: datetime, end: datetime
+    ) -> Sequence[BusySpan]:
+        """The busy events (titles, event ids), recurring ones expanded; raises CalendarUnavailable."""
         ...
 
 
@@ -258,3 +271,32 @@ def _draft(block: _BlockView, state: _State) -> EventDraft:
         end=block.end,
         timezone=state.timezone,
     )
+
+
+class OwnCalendar:
+    """OwnCalendarReader: a connected user's busy time read from their primary calendar (instance view)
+    instead of free/busy, so the planner (and the cards) know each meeting's title, and our own events are
+    known by their ids. Any failure (not connected, broken, Feishu down) answers None: free/busy then."""
+
+    def __init__(self, tokens: TokenSource, lister: EventLister) -> None:
+        self.tokens = tokens
+        self.lister = lister
+        self._primary: dict[str, str] = {}  # user id -> primary calendar id (it never changes)
+
+    async def busy(
+        self, user_id: str, start: datetime, end: datetime, now: datetime
+    ) -> Sequence[BusySpan] | None:
+        try:
+            token = await self.tokens.access_token(user_id, now)
+        except (NotConnected, ConnectionBroken, TokenUnavailable):
+            return None
+        try:
+            calendar_id = self._primary.get(user_id)
+            if calendar_id is None:
+                calendar_id = self._primary[user_id] = await self.lister.primary_calendar(token)
+            return await self.lister.events_between(token, calendar_id, start, end)
+        except (CalendarWriteError, CalendarUnavailable) as exc:
+            log.warning(
+                "own calendar could not be read (%s): free/busy instead", exc, extra={"user_id": user_id}
+            )
+            return None

@@ -97,13 +97,20 @@ class CalendarRepository:
         return [ReadState(*row) for row in (await self.session.execute(stmt)).all()]
 
     async def replace(
-        self, reads: Mapping[str, Sequence[Mapping[str, Any]]], read_at: datetime, lo: datetime, hi: datetime
+        self,
+        reads: Mapping[str, Sequence[Mapping[str, Any]]],
+        read_at: datetime,
+        lo: datetime,
+        hi: datetime,
+        own: Iterable[str] = (),
     ) -> None:
         """Replace the busy copy of each user in `reads` (user_id -> spans with start, end, title, event_id)
-        by the spans read over [lo, hi) at `read_at`, and record the read. Three statements per batch."""
+        by the spans read over [lo, hi) at `read_at`, and record the read (source "calendar" for the users in
+        `own`, read from their own calendar, else "freebusy"). Three statements per batch."""
         if not reads:
             return
         user_ids = sorted(reads)
+        from_own = set(own)
         await self.session.execute(delete(BusyTime).where(BusyTime.user_id.in_(user_ids)))
         rows = [
             {
@@ -126,7 +133,7 @@ class CalendarRepository:
                     "read_at": read_at,
                     "window_start": lo,
                     "window_end": hi,
-                    "source": "freebusy",
+                    "source": "calendar" if user_id in from_own else "freebusy",
                     "failed_at": None,
                     "error": None,
                 }

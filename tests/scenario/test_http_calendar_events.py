@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -16,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
+from scheduler.services.codec import decode_candidate
 from tests.fakes.fake_feishu import FakeFeishu, Fault
 from tests.fakes.fake_feishu_calendar import primary_calendar_id
 from tests.scenario.http_harness import *  # noqa: F403
@@ -179,6 +179,17 @@ async def test_a_user_without_a_connection_gets_no_effect_and_no_calendar_call(h
     assert h.fake.requests("calendar_primary") == 0
 
 
+async def busy_rows(h: Harness) -> list[tuple[Any, ...]]:
+    async with h.store.uow(readonly=True) as uow:
+        result = await uow.session.execute(sa.text("SELECT title, event_id FROM busy_times ORDER BY start"))
+        return [tuple(r) for r in result]
+
+
+async def read_sources(h: Harness) -> list[str]:
+    async with h.store.uow(readonly=True) as uow:
+        return [r[0] for r in await uow.session.execute(sa.text("SELECT source FROM calendar_reads"))]
+
+
 async def test_our_own_event_is_not_busy_time_in_the_next_plan(h: Harness) -> None:
     user_id = await connect(h, ALICE)
     message_id, applies = await plan_card(h, ALICE, user_id)
@@ -186,22 +197,46 @@ async def test_our_own_event_is_not_busy_time_in_the_next_plan(h: Harness) -> No
     await run_effects(h)
     (block,) = await blocks_of(h, user_id)
     (event,) = h.fake.calendars.written_events(ALICE)
+    h.fake.calendars.add_event(ALICE, at(19), at(20), "周会")  # a real meeting still is busy time
 
     h.clock.advance(minutes=10)  # the busy copy is re-read for the next plan: it now holds our event
     await h.add_task(user_id, "周报", estimate_minutes=60, deadline=at(21), urgency_threshold_at=at(9, 5))
-    reads = len(h.fake.calendars.queries_for(ALICE))
     await h.run_worker()
 
-    assert len(h.fake.calendars.queries_for(ALICE)) == reads + 1
-    assert await h.count("busy_times") == 1  # our event, as free/busy reports it
+    rows = await busy_rows(h)
+    assert [title for title, _ in rows] == ["实验报告", "周会"]  # the copy, as the calendar has it
+    assert rows[0][1] == event.event_id
     async with h.store.uow(readonly=True) as uow:
-        busy = list(await uow.calendar.busy([user_id], block.start - timedelta(hours=1), block.end))
-    assert busy == []  # never busy time for planning: it is the block itself
+        spans = [(b.start, b.end, b.title) for b in await uow.calendar.busy([user_id], at(0), at(23, 59))]
+    assert spans == [(at(19), at(20), "周会")]  # our block's event is not busy time: it is the block itself
     assert (event.start, event.end) == (block.start, block.end)
-    h.fake.calendars.add_event(ALICE, at(19), at(20), "周会")  # a real meeting still is
-    h.clock.advance(minutes=10)
-    await h.add_task(user_id, "读书", estimate_minutes=30, deadline=at(22), urgency_threshold_at=at(9, 15))
-    await h.run_worker()
+
+
+async def test_a_connected_users_busy_time_comes_from_their_calendar_with_titles(h: Harness) -> None:
+    user_id = await connect(h, ALICE)
+    h.fake.calendars.add_event(ALICE, at(9, 30), at(12), "评审会")
+    h.fake.calendars.add_event(ALICE, at(13), at(14), "午休", free_busy_status="free")
+    await plan_card(h, ALICE, user_id)
+
+    assert h.fake.requests("instance_view") == 1
+    assert h.fake.calendars.queries_for(ALICE) == []  # no free/busy read for a connected user
+    assert [title for title, _ in await busy_rows(h)] == ["评审会"]
+    assert await read_sources(h) == ["calendar"]
     async with h.store.uow(readonly=True) as uow:
-        spans = [(b.start, b.end) for b in await uow.calendar.busy([user_id], at(0), at(23, 59))]
-    assert spans == [(at(19), at(20))]
+        (preview,) = await uow.previews.recent(None, limit=1)
+        candidates = [decode_candidate(c) for c in preview.candidates]
+    spans = [(c.start, c.end) for cand in candidates for c in cand.changes if c.start and c.end]
+    assert spans
+    for start, end in spans:  # planned around the meeting
+        assert not (start < at(12) and end > at(9, 30)), (start, end)
+
+
+async def test_free_busy_is_read_when_the_users_calendar_cannot_be(h: Harness) -> None:
+    user_id = await connect(h, ALICE)
+    h.fake.calendars.add_event(ALICE, at(9, 30), at(12), "评审会")
+    h.fake.inject("instance_view", Fault.server_error(503))
+    await plan_card(h, ALICE, user_id)
+
+    assert len(h.fake.calendars.queries_for(ALICE)) == 1
+    assert await busy_rows(h) == [(None, None)]  # untitled, from free/busy
+    assert await read_sources(h) == ["freebusy"]
