@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from bot.feishu.calendar import FeishuUserCalendar
 from scheduler.services.calendar_events import (
@@ -18,11 +19,15 @@ from scheduler.services.calendar_events import (
     CalendarWriteError,
     EventDraft,
     idempotency_key,
+    queue_for,
 )
 from store import Store
+from store.enums import ConnectionStatus
+from store.models import CalendarConnection
 from tests.contract.services.builders import Seeded, at, seed
 from tests.fakes.fake_feishu import FakeFeishu, Fault, serve_fake_feishu
 from tests.fakes.fake_feishu_calendar import primary_calendar_id
+from tests.statements import count_statements
 
 NOW = at(9)
 
@@ -248,3 +253,42 @@ def test_the_idempotency_key_follows_the_block_and_its_version() -> None:
     assert idempotency_key("b1", 1) == idempotency_key("b1", 1)
     assert len({idempotency_key("b1", 1), idempotency_key("b1", 2), idempotency_key("b2", 1)}) == 3
     assert len(idempotency_key("b1", 1)) <= 64
+
+
+async def test_a_sync_is_queued_only_for_a_working_connection(store: Store) -> None:
+    seeded = await seed(
+        store,
+        NOW,
+        tasks={"report": {"quadrant": 1, "estimate_minutes": 90, "deadline": at(20)}},
+        blocks={"b": ("report", at(14), at(15, 30))},
+        open_id="ou_queue",
+    )
+
+    async def queued() -> int:
+        async with store.uow() as uow:
+            b = await uow.blocks.get(seeded.blocks["b"])
+            assert b is not None
+            with count_statements(store) as log:
+                n = await queue_for(uow, seeded.user_id, NOW, kept=[b])
+            await uow.commit()
+        if n == 0:
+            assert log.count == 1, str(log)  # the connection lookup, nothing else
+        return n
+
+    assert await queued() == 0  # never connected
+    async with store.uow() as uow:
+        uow.connections.add(CalendarConnection(user_id=seeded.user_id, created_at=NOW, updated_at=NOW))
+        await uow.commit()
+    assert await queued() == 1
+    assert await queued() == 1  # the same block and version again: the one effect row, found
+    async with store.uow(readonly=True) as uow:
+        count = "SELECT COUNT(*) FROM notifications WHERE kind = 'effect'"
+        assert (await uow.session.execute(sa.text(count))).scalar_one() == 1
+    async with store.uow() as uow:
+        row = await uow.connections.get(seeded.user_id, for_update=True)
+        assert row is not None
+        row.status = ConnectionStatus.BROKEN
+        await uow.commit()
+    assert await queued() == 0  # broken: the user must /connect again first
+    async with store.uow(readonly=True) as uow:
+        assert await queue_for(uow, seeded.user_id, NOW) == 0  # no blocks: not even the lookup
