@@ -13,6 +13,7 @@ from urllib.parse import quote
 import httpx
 
 from bot.feishu.errors import FeishuError, FeishuPermanentError, classify
+from bot.feishu.ratelimit import Limiter, SlidingWindowLimiter
 from scheduler.services.calendar import BusySpan, CalendarUnavailable
 from scheduler.services.calendar_events import CalendarWriteError, EventDraft
 
@@ -69,6 +70,9 @@ class FeishuBusyReader:
 PRIMARY_PATH = "/open-apis/calendar/v4/calendars/primary"
 EVENT_NOT_FOUND = 193002  # the event is not there (deleted, or never was)
 EVENT_GONE_CODES = frozenset({EVENT_NOT_FOUND, 193003})  # 193003: deleted
+# Feishu's limits for the event APIs, for the whole app: 1000 calls a minute and 50 a second.
+EVENTS_PER_MINUTE = 1000
+EVENTS_PER_SECOND = 50
 
 
 def _events_path(calendar_id: str, event_id: str | None = None) -> str:
@@ -102,12 +106,18 @@ class FeishuUserCalendar:
         timeout_seconds: float = 10.0,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
+        limiters: tuple[Limiter, Limiter] | None = None,
     ) -> None:
         self._http = httpx.AsyncClient(
             base_url=domain.rstrip("/"),
             timeout=httpx.Timeout(timeout_seconds),
             transport=transport,
             headers={"User-Agent": "smartflow-bot"},
+        )
+        # (per minute, per second): this process's own count unless given shared ones
+        self._limits = limiters or (
+            SlidingWindowLimiter(EVENTS_PER_MINUTE, window=60.0),
+            SlidingWindowLimiter(EVENTS_PER_SECOND, window=1.0),
         )
 
     async def aclose(self) -> None:
@@ -211,7 +221,9 @@ class FeishuUserCalendar:
         headers = {"Authorization": f"Bearer {access_token}"}
         started = time.perf_counter()
         try:
-            response = await self._http.request(method, path, json=json, params=params, headers=headers)
+            async with self._limits[0].slot("app"), self._limits[1].slot("app"):
+                started = time.perf_counter()
+                response = await self._http.request(method, path, json=json, params=params, headers=headers)
         except httpx.TimeoutException as exc:
             log.warning("feishu %s timed out after %.3fs", name, time.perf_counter() - started)
             raise CalendarWriteError("timeout", name, retryable=True) from exc
