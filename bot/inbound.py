@@ -117,10 +117,13 @@ class ClickIn:
 
 @dataclass(frozen=True)
 class EventIn:
-    """Any other subscribed event the bot acknowledges but does not act on."""
+    """Any other subscribed event: one the bot acts on without an answer (a calendar changed), or only
+    acknowledges."""
 
     event_id: str
     event_type: str
+    calendar_id: str = ""  # calendar.calendar.event.changed_v4: the calendar that changed
+    open_ids: tuple[str, ...] = ()  # ... and the users it concerns (user_id_list[].open_id)
 
 
 Inbound: TypeAlias = MessageIn | ClickIn | EventIn

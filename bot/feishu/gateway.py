@@ -210,6 +210,28 @@ def event_from_sdk(data: Any) -> EventIn:
     return EventIn(_event_id(data), _text(getattr(header, "event_type", None)))
 
 
+CALENDAR_CHANGED_EVENT = "calendar.calendar.event.changed_v4"
+MAX_EVENT_USERS = 50  # user_id_list entries read from one event (a calendar shared by a team)
+
+
+def calendar_changed_from_sdk(data: Any) -> EventIn:
+    """P2CalendarCalendarEventChangedV4 -> EventIn with the calendar id and the users' open_ids (the event
+    says which calendar changed and for whom, not which event: the bot re-reads their busy time)."""
+    event = getattr(data, "event", None)
+    users = getattr(event, "user_id_list", None)
+    open_ids: list[str] = []
+    for user in users if isinstance(users, list) else []:
+        open_id = _text(getattr(user, "open_id", None))
+        if open_id and open_id not in open_ids and len(open_ids) < MAX_EVENT_USERS:
+            open_ids.append(open_id)
+    return EventIn(
+        _event_id(data),
+        CALENDAR_CHANGED_EVENT,
+        calendar_id=_text(getattr(event, "calendar_id", None)),
+        open_ids=tuple(open_ids),
+    )
+
+
 def _deliver(inbound: Inbound) -> Any:
     sink = _SINK.get()
     if sink is None:  # pragma: no cover - do() is only called with a sink set
@@ -234,6 +256,10 @@ def _on_ignored(data: Any) -> None:
     _deliver(event_from_sdk(data))
 
 
+def _on_calendar_changed(data: Any) -> None:
+    _deliver(calendar_changed_from_sdk(data))
+
+
 def build_dispatcher(encrypt_key: str, verification_token: str) -> lark.EventDispatcherHandler:
     """The one dispatcher for both modes; handlers deliver to the sink set for the current call."""
     # The SDK logs a traceback for every refused request (to stdout): a forged-request flood would bury
@@ -243,6 +269,7 @@ def build_dispatcher(encrypt_key: str, verification_token: str) -> lark.EventDis
         .register_p2_im_message_receive_v1(_on_message)
         .register_p2_card_action_trigger(_on_click)
         .register_p2_application_bot_menu_v6(_on_menu)
+        .register_p2_calendar_calendar_event_changed_v4(_on_calendar_changed)
     )
     for name in IGNORED_EVENTS:
         builder = getattr(builder, name)(_on_ignored)

@@ -8,7 +8,7 @@ from bot.handlers.clicks import handle_click
 from bot.handlers.deps import Background, BotConfig, BotDeps
 from bot.handlers.messages import handle_message
 from bot.inbound import CallbackAnswer, ClickIn, EventIn, MessageIn
-from scheduler.services import inbound
+from scheduler.services import calendar_changes, inbound
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +28,28 @@ class BotReceiver:
         return await handle_click(self.deps, click)
 
     async def on_event(self, event: EventIn) -> None:
-        """Subscribed but not acted on: recorded once (by event_id), marked ignored."""
+        """A calendar change: recorded once (by event_id), then the users' busy time is read again in the
+        background (the conflict scan sends a card for a meeting that now overlaps a planned block). Any
+        other event: recorded once, marked ignored."""
         if not event.event_id:
+            return
+        if event.event_type == calendar_changes.EVENT_TYPE:
+            await self._calendar_changed(event)
             return
         await inbound.record_event(
             self.deps.store, f"event:{event.event_id}", event.event_type, self.deps.clock()
+        )
+
+    async def _calendar_changed(self, event: EventIn) -> None:
+        deps = self.deps
+        now = deps.clock()
+        if not await calendar_changes.record_change(deps.store, event.event_id, now):
+            return  # a redelivery
+        busy = deps.pipeline.busy
+        if busy is None or not event.open_ids:
+            log.info("calendar change %s: busy time is not read here", event.event_id)
+            return
+        deps.background.spawn(
+            calendar_changes.reread_busy_time(busy, deps.store, event.open_ids, now),
+            f"calendar-changed:{event.event_id}",
         )

@@ -179,11 +179,15 @@ def unstorable_ids(open_id: str, message_id: str) -> str | None:
     return None
 
 
-async def record_event(store: Store, key: str, event_type: str, now: datetime) -> None:
-    """An event subscribed to but not acted on: recorded once, marked ignored."""
+async def record_event(
+    store: Store, key: str, event_type: str, now: datetime, status: InboxStatus = InboxStatus.IGNORED
+) -> bool:
+    """An event: recorded once (marked ignored when not acted on); False when it was recorded before."""
     async with store.uow() as uow:
-        if await record(uow, InboxKind.EVENT, key, event_type, now, status=InboxStatus.IGNORED):
+        if await record(uow, InboxKind.EVENT, key, event_type, now, status=status):
             await uow.commit()
+            return True
+    return False
 
 
 def is_database_error(exc: BaseException) -> bool:

@@ -238,6 +238,32 @@ class CallbackBuilder:
         """bot_menu_event(operator_open_id, event_key, **event), signed."""
         return self.sign(self.bot_menu_event(operator_open_id, event_key, **event))
 
+    def calendar_event_changed_event(
+        self,
+        open_ids: list[str],
+        calendar_id: str,
+        *,
+        event_id: str | None = None,
+        create_ms: int | None = None,
+        token: str | None = None,
+    ) -> dict[str, Any]:
+        """A calendar.calendar.event.changed_v4 event (schema 2.0), as Feishu sends it to an app whose user
+        subscribed a calendar: the calendar and the users to tell, not which event changed."""
+        ms = create_ms if create_ms is not None else int(time.time() * 1000)
+        header = self._header(
+            "calendar.calendar.event.changed_v4", event_id, ms, token or self.verification_token
+        )
+        users = [{"union_id": f"on_{o[3:]}", "user_id": f"u_{o[3:]}", "open_id": o} for o in open_ids]
+        return {
+            "schema": "2.0",
+            "header": header,
+            "event": {"calendar_id": calendar_id, "user_id_list": users},
+        }
+
+    def calendar_event_changed(self, open_ids: list[str], calendar_id: str, **event: Any) -> SignedRequest:
+        """calendar_event_changed_event(open_ids, calendar_id, **event), signed."""
+        return self.sign(self.calendar_event_changed_event(open_ids, calendar_id, **event))
+
     def url_verification(
         self, challenge: str = "challenge-code", *, token: str | None = None
     ) -> dict[str, Any]:

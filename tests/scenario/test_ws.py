@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
 import websockets
 from lark_oapi.ws.pb.pbbp2_pb2 import Frame
 
@@ -242,3 +243,26 @@ async def test_a_bot_menu_press_over_the_long_connection_is_answered_in_chat(
 
     assert gateway.acks["m1"]["code"] == 200
     assert "任务" in _replies(fake)[0].text
+
+
+async def test_a_calendar_change_over_the_long_connection_is_recorded_once(
+    sqlite_url: str, fake_server: tuple[FakeFeishu, str]
+) -> None:
+    event = CallbackBuilder().calendar_event_changed_event(
+        [ALICE], "feishu.cn_alice@group.calendar.feishu.cn"
+    )
+    with fake_gateway() as (gateway, domain):
+        async with ws_app(sqlite_url, fake_server, domain) as app:
+            await _until(lambda: gateway.connections == 1 and gateway.sockets)
+            gateway.push(event, "m1")
+            gateway.push(event, "m2")  # pushed again
+            await _until(lambda: "m1" in gateway.acks and "m2" in gateway.acks)
+            await app.state.deps.background.drain(5)
+            async with app.state.deps.store.uow(readonly=True) as uow:
+                rows = await uow.session.execute(
+                    sa.text("SELECT event_type, status FROM inbox WHERE kind = 'event'")
+                )
+                recorded = rows.all()
+
+    assert (gateway.acks["m1"]["code"], gateway.acks["m2"]["code"]) == (200, 200)
+    assert [tuple(r) for r in recorded] == [("calendar.calendar.event.changed_v4", "processed")]
