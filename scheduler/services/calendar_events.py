@@ -22,7 +22,7 @@ import hashlib
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from scheduler.services import effects
@@ -169,9 +169,10 @@ class BlockEvents:
         self.tokens = tokens
         self.writer = writer
 
-    async def sync(self, user_id: str, args: Mapping[str, Any], now: datetime) -> str:
+    async def sync(self, user_id: str, args: Mapping[str, Any], now: datetime, attempts: int = 0) -> str:
         """Make Feishu match the block; a short result ("created evt_1", "deleted evt_1", "none"). Raises
-        CalendarWriteError."""
+        CalendarWriteError. `attempts`: earlier attempts of this effect (one may have created the event at
+        Feishu without our hearing back)."""
         block_id = args.get("block_id")
         if not isinstance(block_id, str) or not block_id:
             raise CalendarWriteError("bad_effect", "calendar.block without a block_id", retryable=False)
@@ -181,7 +182,7 @@ class BlockEvents:
         for _ in range(MAX_ROUNDS):
             state = await self._read(block_id)
             if state.block is None or state.block.user_id != user_id:
-                return await self._remove(token, args)
+                return await self._remove(token, args, now, attempts)
             done = await self._bring_in_line(token, state, user_id)
             if done is not None:
                 return done
@@ -214,12 +215,22 @@ class BlockEvents:
                 user.locale if user is not None else "zh",
             )
 
-    async def _remove(self, token: str, args: Mapping[str, Any]) -> str:
+    async def _remove(self, token: str, args: Mapping[str, Any], now: datetime, attempts: int) -> str:
         event_id, calendar_id = args.get("event_id"), args.get("calendar_id")
-        if not isinstance(event_id, str) or not event_id:
-            return "none"  # never written (a create still running stores nothing once the block is gone)
         if not isinstance(calendar_id, str) or not calendar_id:
-            calendar_id = await self.writer.primary_calendar(token)
+            calendar_id = None
+        if not isinstance(event_id, str) or not event_id:
+            version = args.get("version")
+            if attempts == 0 or not isinstance(version, int):
+                return "none"  # never written (a create still running stores nothing once the block is gone)
+            # An earlier attempt may have created the event and lost the answer (a timeout): the same
+            # idempotency key finds it (or makes a placeholder), and it is deleted either way.
+            calendar_id = calendar_id or await self.writer.primary_calendar(token)
+            probe = EventDraft("SmartFlow", "", now, now + timedelta(minutes=1), "UTC")
+            event_id = await self.writer.create_event(
+                token, calendar_id, probe, idempotency_key(str(args["block_id"]), version)
+            )
+        calendar_id = calendar_id or await self.writer.primary_calendar(token)
         await self.writer.delete_event(token, calendar_id, event_id)
         return f"deleted {event_id}"
 

@@ -18,7 +18,7 @@ class CalendarBlockEffect:
 
     async def run(self, call: EffectCall, now: datetime) -> str:
         try:
-            return await self.events.sync(call.user_id, call.args, now)
+            return await self.events.sync(call.user_id, call.args, now, call.attempts)
         except CalendarWriteError as exc:
             raise DeliveryError(
                 exc.code, exc.message, retryable=exc.retryable, retry_after=exc.retry_after

@@ -292,3 +292,35 @@ async def test_a_sync_is_queued_only_for_a_working_connection(store: Store) -> N
     assert await queued() == 0  # broken: the user must /connect again first
     async with store.uow(readonly=True) as uow:
         assert await queue_for(uow, seeded.user_id, NOW) == 0  # no blocks: not even the lookup
+
+
+async def test_an_event_created_by_a_lost_attempt_is_found_and_deleted_once_the_block_is_gone(
+    store: Store, feishu: tuple[FakeFeishu, str], calendar: FeishuUserCalendar
+) -> None:
+    fake, _ = feishu
+    seeded, tokens = await setup(store, feishu)
+    block_id = seeded.blocks["b"]
+    args = {"block_id": block_id, "version": 1}
+
+    class AnswerLost(FeishuUserCalendar):
+        async def create_event(self, token: str, cal: str, draft: EventDraft, key: str) -> str:
+            await calendar.create_event(token, cal, draft, key)  # Feishu creates it...
+            raise CalendarWriteError("timeout", "...and the answer never comes", retryable=True)
+
+    lossy = AnswerLost(feishu[1])
+    try:
+        with pytest.raises(CalendarWriteError):
+            await BlockEvents(store, tokens, lossy).sync(seeded.user_id, args, NOW)
+    finally:
+        await lossy.aclose()
+    events = BlockEvents(store, tokens, calendar)
+    (created,) = fake.calendars.written_events("ou_cal")
+    async with store.uow() as uow:  # then Undo removes the block before the retry
+        b = await uow.blocks.get_for_update(block_id)
+        assert b is not None
+        await uow.blocks.delete(b)
+        await uow.commit()
+
+    assert await events.sync(seeded.user_id, args, NOW, attempts=1) == f"deleted {created.event_id}"
+    assert fake.calendars.written_events("ou_cal") == []
+    assert await events.sync(seeded.user_id, args, NOW, attempts=0) == "none"  # a first attempt: nothing
