@@ -229,7 +229,7 @@ async def apply_remote(  # noqa: PLR0917 - one sync's inputs
                 report.created += 1
             continue
         task.feishu_synced_at = now
-        conflicts, changed = _merge(task, item, due_of(item, user.timezone))
+        conflicts, changed = _merge(task, item, due_of(item, user.timezone), user.timezone)
         if item.completed_at is not None and task.status == TaskStatus.OPEN:
             task.status = TaskStatus.DONE
             changed = True
@@ -290,7 +290,7 @@ def _create(  # noqa: PLR0917 - one new task's inputs
     return task
 
 
-def _merge(task: Task, item: RemoteTask, due: datetime | None) -> tuple[list[Conflict], bool]:
+def _merge(task: Task, item: RemoteTask, due: datetime | None, timezone: str) -> tuple[list[Conflict], bool]:
     """Take Feishu's title and deadline where Feishu changed them since the last sync and we did not;
     (the conflicts: both changed, ours kept), whether the task changed."""
     conflicts: list[Conflict] = []
@@ -305,7 +305,7 @@ def _merge(task: Task, item: RemoteTask, due: datetime | None) -> tuple[list[Con
         task.feishu_title = title
     if due != task.feishu_deadline:
         if task.deadline not in (task.feishu_deadline, due):
-            conflicts.append(Conflict("deadline", _when(task.deadline), _when(due)))
+            conflicts.append(Conflict("deadline", _when(task.deadline, timezone), _when(due, timezone)))
         elif task.deadline != due:
             task.deadline = due
             task.urgency_threshold_at = due - URGENT_WITHIN if due else None
@@ -366,8 +366,14 @@ def _title(summary: str) -> str:
     return title or UNTITLED
 
 
-def _when(at: datetime | None) -> str:
-    return at.strftime("%Y-%m-%d %H:%M UTC") if at is not None else "-"
+def _when(at: datetime | None, timezone: str) -> str:
+    """An instant as the user reads it (their time zone)."""
+    if at is None:
+        return "-"
+    try:
+        return at.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M")
+    except (ZoneInfoNotFoundError, ValueError):
+        return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 async def queue_complete(uow: UnitOfWork, task: Task, now: datetime) -> None:

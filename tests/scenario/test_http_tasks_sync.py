@@ -184,6 +184,7 @@ async def test_a_field_edited_here_and_in_feishu_keeps_ours_and_says_so_once(h: 
     told = [x for x in h.texts_to(ALICE) if CONFLICT_ZH in x]
     assert len(told) == 2
     assert any("周报 v2" in x and "周报（终稿）" in x for x in told)
+    assert any("2026-12-05 09:00" in x and "2026-12-04 18:00" in x for x in told)  # in the user's zone
     audit = await rows(h, "SELECT target, outcome FROM audit_log WHERE action = 'task.sync_conflict'")
     assert audit == [{"target": mine[guid].id, "outcome": "kept_ours"}] * 2
 
