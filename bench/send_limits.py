@@ -33,20 +33,10 @@ sys.path.insert(0, str(ROOT))
 from bench.worker import reset_mysql, seed_cards  # noqa: E402
 from store import Store  # noqa: E402
 from store.models import User  # noqa: E402
-from tests.fakes.fake_feishu import FakeFeishu, serve_fake_feishu  # noqa: E402
+from tests.fakes.fake_feishu import FakeFeishu, busiest_window, serve_fake_feishu  # noqa: E402
 
 APP_LIMIT = 50
 USER_LIMIT = 5
-
-
-def busiest_second(times: list[float]) -> int:
-    times = sorted(times)
-    best, lo = 0, 0
-    for hi, at in enumerate(times):
-        while at - times[lo] >= 1.0:
-            lo += 1
-        best = max(best, hi - lo + 1)
-    return best
 
 
 async def seed(url: str, users: int, per_user: int) -> None:
@@ -111,8 +101,8 @@ def run(url: str, workers: int, users: int, per_user: int, *, shared: bool) -> d
             "sent": len(messages),
             "distinct_uuids": len({m.uuid for m in messages}),
             "refused_by_fake": fake.throttled,
-            "busiest_second_app": busiest_second(arrivals),
-            "busiest_second_user": max((busiest_second(t) for t in by_user.values()), default=0),
+            "busiest_second_app": busiest_window(arrivals),
+            "busiest_second_user": max((busiest_window(t) for t in by_user.values()), default=0),
             "drain_seconds": round(drain, 2),
             "ideal_seconds": ideal,
             "drain_over_ideal": round(drain / ideal, 3) if ideal else None,

@@ -15,6 +15,7 @@ from bot.feishu.ratelimit import Limiter, SlidingWindowLimiter
 from store import Store
 from store.models import SendSlot
 from store.throttle import SharedLimiter
+from tests.fakes.fake_feishu import busiest_window
 
 LIMIT = 4
 WINDOW = 0.3
@@ -34,16 +35,6 @@ async def burst(limiters: Sequence[Limiter], calls: int, key: str = "ou_a") -> l
 
     await asyncio.gather(*(call(limiters[n % len(limiters)]) for n in range(calls)))
     return sorted(arrivals)
-
-
-def busiest_window(arrivals: Sequence[float], window: float) -> int:
-    """The most arrivals in any half-open interval of `window` seconds."""
-    best, lo = 0, 0
-    for hi, at in enumerate(arrivals):
-        while at - arrivals[lo] >= window:
-            lo += 1
-        best = max(best, hi - lo + 1)
-    return best
 
 
 async def test_two_processes_together_stay_within_the_limit(db_url: str) -> None:

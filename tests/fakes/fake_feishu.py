@@ -12,7 +12,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -649,6 +649,18 @@ class FakeFeishu:
             if key in body:
                 setattr(self, key, body[key])
         return JSONResponse({"ok": True})
+
+
+def busiest_window(times: Sequence[float], window: float = 1.0) -> int:
+    """The most of `times` (seconds, any order) in any half-open interval of `window` seconds: what a rate
+    limit of N per `window` would have counted at its worst moment."""
+    ordered = sorted(times)
+    best, lo = 0, 0
+    for hi, at in enumerate(ordered):
+        while at - ordered[lo] >= window:
+            lo += 1
+        best = max(best, hi - lo + 1)
+    return best
 
 
 def _bind(host: str, port: int) -> socket.socket:

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from store import Store
 from store.models import Job, Notification, Preview, Task, Trigger, User
 from store.types import new_id
-from tests.fakes.fake_feishu import FakeFeishu, Fault, serve_fake_feishu
+from tests.fakes.fake_feishu import FakeFeishu, Fault, busiest_window, serve_fake_feishu
 
 pytestmark = [pytest.mark.mysql, pytest.mark.slow]
 
@@ -351,17 +351,6 @@ async def _seed_ready_cards(url: str, now: datetime) -> None:
         await store.dispose()
 
 
-def _busiest_second(times: list[float]) -> int:
-    """The most of `times` in any one-second window."""
-    times = sorted(times)
-    best, lo = 0, 0
-    for hi, at in enumerate(times):
-        while at - times[lo] >= 1.0:
-            lo += 1
-        best = max(best, hi - lo + 1)
-    return best
-
-
 def test_three_workers_together_stay_within_feishus_send_limits(
     mysql_url: str, fake_feishu: tuple[FakeFeishu, str], tmp_path: Path
 ) -> None:
@@ -385,10 +374,10 @@ def test_three_workers_together_stay_within_feishus_send_limits(
     assert len({m.uuid for m in messages}) == total
     # Each worker alone would stay inside the limits; together they did too, so Feishu refused nothing.
     assert fake.throttled == 0
-    assert _busiest_second([m.created_at for m in messages]) <= 50
+    assert busiest_window([m.created_at for m in messages]) <= 50
     by_user: dict[str, list[float]] = {}
     for m in messages:
         by_user.setdefault(m.receive_id, []).append(m.created_at)
     assert len(by_user) == CARD_USERS
-    assert max(_busiest_second(times) for times in by_user.values()) <= 5
+    assert max(busiest_window(times) for times in by_user.values()) <= 5
     assert asyncio.run(counts(mysql_url))["notifications"] == {"sent": total}
