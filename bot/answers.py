@@ -7,6 +7,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from bot.cards.capture import build_synced_task_card
 from bot.feishu.errors import FeishuError
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,9 @@ async def deliver(outbound: AnswerOutbound, answer: Mapping[str, Any]) -> str:
     when the message was withdrawn meanwhile). Raises FeishuError for a failure worth retrying, or a
     permanent one nothing can get past; the same `uuid` makes a resend a no-op at Feishu."""
     uuid, text, card = str(answer["uuid"]), str(answer.get("text") or ""), answer.get("card")
+    form = answer.get("form")
+    if not card and isinstance(form, Mapping):  # a task form asked for by a service: drawn here
+        card = build_synced_task_card(form)
     if card:
         try:
             return await outbound.send_card(str(answer["open_id"]), card, uuid)

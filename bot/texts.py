@@ -204,6 +204,12 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "This is the task as it is now; change it and press Save (nothing changes until you do).",
     ),
     "taskform.save": ("保存", "Save"),
+    "taskform.synced_intro": (
+        "「{title}」是从飞书任务同步来的，飞书里没有预估时长和重要程度：先按 {minutes} 分钟、不重要算了。"
+        "不对的话改好点「保存」。",
+        "“{title}” came from Feishu Tasks, which holds no estimate or importance: I assumed {minutes} min, "
+        "not important. If that is wrong, change it and press Save.",
+    ),
     "taskform.saved": ("已更新任务「{title}」：{details}。", "Updated “{title}”: {details}."),
     "taskform.gone": (
         "这个任务已经不在了（完成了、放弃了，或者不是你的），没有改动。",

@@ -4,6 +4,7 @@ each field by name, and the button's value names the form (one source message, o
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -35,6 +36,7 @@ def build_capture_card(  # noqa: PLR0917 - the draft's fields
     *,
     alternative: str = "",
     edit: bool = False,
+    intro: str = "",
 ) -> dict[str, Any]:
     """The form prefilled with the draft; `form_id` keys the submit (a second submit adds nothing).
     `edit`: the Edit form of the open task `form_id` (its Save writes the fields to that task)."""
@@ -86,8 +88,8 @@ def build_capture_card(  # noqa: PLR0917 - the draft's fields
             submit,
         ],
     }
-    intro = t("taskform.intro" if edit else "capture.form.intro", locale)
-    elements: list[m.Element] = [m.markdown(intro), form]
+    said = intro or t("taskform.intro" if edit else "capture.form.intro", locale)
+    elements: list[m.Element] = [m.markdown(m.escape_md(said) if intro else said), form]
     if alternative:  # the same task as an /add line, for clients without forms
         elements.append(m.markdown(m.escape_md(alternative), size="notation"))
     header = t("taskform.header" if edit else "capture.form.header", locale)
@@ -106,3 +108,25 @@ def build_captured_card(
     header = t("taskform.header" if edited else "capture.form.header", locale)
     card = m.card(header, "green", elements, summary=title)
     return dict(m.check_card_size(card))
+
+
+def build_synced_task_card(form: Mapping[str, Any]) -> dict[str, Any]:
+    """The Edit form of a task just synced from Feishu Tasks, which holds no estimate or importance: the
+    question once, prefilled with the defaults it was given (`form` as scheduler.services.tasksync stores
+    it: task_id, title, estimate, deadline (ISO) or None, timezone, locale)."""
+    locale = str(form.get("locale") or "zh")
+    raw_due = form.get("deadline")
+    deadline = datetime.fromisoformat(raw_due) if isinstance(raw_due, str) and raw_due else None
+    minutes = int(form.get("estimate") or 30)
+    title = str(form.get("title") or "")
+    return build_capture_card(
+        str(form["task_id"]),
+        title,
+        minutes,
+        deadline,
+        False,
+        str(form.get("timezone") or "UTC"),
+        locale,
+        edit=True,
+        intro=t("taskform.synced_intro", locale, title=title, minutes=minutes),
+    )

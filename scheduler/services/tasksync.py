@@ -40,6 +40,9 @@ COMPLETE_EFFECT = "task_complete"
 URGENT_WITHIN = timedelta(hours=24)  # as scheduler.services.tasks: urgent a day before the deadline
 TITLE_MAX = 255
 UNTITLED = "(untitled)"
+# New tasks from one sync asked about (estimate, importance) on a form card, soonest deadline first; the
+# rest keep the defaults without a card (a first sync of a long list must not flood the chat).
+ASK_PER_SYNC = 3
 
 
 @dataclass(frozen=True)
@@ -221,11 +224,14 @@ async def apply_remote(  # noqa: PLR0917 - one sync's inputs
     ours = await uow.tasksync.by_guids(user.user_id, seen)
     owner: User | None = None
     done_ids: list[str] = []
+    created: list[Task] = []
     for guid, item in seen.items():
         task = ours.get(guid)
         if task is None:
             if item.completed_at is None:
-                await sync_job(uow, _create(uow, user, item, due_of(item, user.timezone), now, config), now)
+                new = _create(uow, user, item, due_of(item, user.timezone), now, config)
+                await sync_job(uow, new, now)
+                created.append(new)
                 report.created += 1
             continue
         task.feishu_synced_at = now
@@ -251,6 +257,51 @@ async def apply_remote(  # noqa: PLR0917 - one sync's inputs
     for preview in await uow.tasksync.ready_previews(done_ids):
         previews.move(uow, preview, PreviewStatus.EXPIRED, now)
         report.previews_expired.append(preview.id)
+    if created:
+        await _ask_estimates(uow, user, created, now)
+
+
+async def _ask_estimates(uow: UnitOfWork, user: SyncUser, created: Sequence[Task], now: datetime) -> None:
+    """Feishu holds no estimate or importance: ask once, on the task's Edit form prefilled with the
+    defaults (sent by the worker like an answer, keyed by the task: never twice), for the new tasks whose
+    deadline comes soonest. Saving the form remembers the answer (it is the task's own Edit form)."""
+    await uow.flush()  # the new tasks' ids
+    far = datetime.max.replace(tzinfo=UTC)
+    for task in sorted(created, key=lambda t: (t.deadline or far, t.title))[:ASK_PER_SYNC]:
+        uuid = f"tse-{task.id}"[:50]
+        payload = {
+            "open_id": user.open_id,
+            "chat_id": "",
+            "chat_type": "p2p",
+            "message_id": "",
+            "uuid": uuid,
+            "text": _ask_text(user.locale, task.title, task.estimate_minutes),
+            "card": None,
+            "form": {
+                "task_id": task.id,
+                "title": task.title,
+                "estimate": task.estimate_minutes,
+                "deadline": task.deadline.isoformat() if task.deadline is not None else None,
+                "timezone": user.timezone,
+                "locale": user.locale,
+            },
+        }
+        await uow.notifications.insert_if_absent(
+            f"answer:{uuid}", user_id=user.user_id, kind=NotificationKind.ANSWER, payload=payload, now=now
+        )
+
+
+def _ask_text(locale: str, title: str, minutes: int) -> str:
+    """The form's words as text, for a client that cannot show the card."""
+    if locale.startswith("zh"):
+        return (
+            f"「{title}」是从飞书任务同步来的：先按 {minutes} 分钟、不重要算了。"
+            f"要改就发送 /edit {title} <分钟> [!]"
+        )
+    return (
+        f"“{title}” came from Feishu Tasks: I assumed {minutes} min, not important. "
+        f"To change that, send /edit {title} <minutes> [!]"
+    )
 
 
 def due_of(item: RemoteTask, timezone: str) -> datetime | None:

@@ -6,6 +6,7 @@ connection costs no Feishu Tasks call."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -18,7 +19,7 @@ from app.wiring import make_worker
 from store.enums import TaskStatus
 from tests.fakes.fake_feishu import FakeFeishu, Fault
 from tests.scenario.http_harness import *  # noqa: F403
-from tests.scenario.http_harness import ALICE, BOB, NOW, TZ, Harness, open_harness
+from tests.scenario.http_harness import ALICE, BOB, NOW, TZ, Harness, buttons, open_harness
 from tests.scenario.test_http_connect import KEY, PUBLIC_URL, connect_link, follow
 
 ALL = (TaskStatus.OPEN, TaskStatus.DONE, TaskStatus.CANCELED)
@@ -155,7 +156,8 @@ async def test_done_here_completes_it_in_feishu_once_after_a_5xx(h: Harness) -> 
     (patch,) = h.fake.tasks.patches
     assert patch.body["update_fields"] == ["completed_at"]
     assert h.fake.requests("task_patch") == 2
-    (effect,) = await rows(h, "SELECT status, attempts FROM notifications WHERE kind = 'effect'")
+    sql = "SELECT status, attempts FROM notifications WHERE kind = 'effect' AND payload LIKE :name"
+    (effect,) = await rows(h, sql, name='%"task_complete"%')
     assert (effect["status"], effect["attempts"]) == ("sent", 2)
     assert (await tasks_of(h, alice))[guid].status == "done"
 
@@ -221,3 +223,30 @@ async def test_several_workers_sync_each_user_once_per_interval(h: Harness) -> N
     await next_sync(h)  # an interval later: read again, by whichever worker comes first
     await other.run_once(h.clock.now)
     assert len(h.fake.tasks.lists) == 2
+
+
+async def test_new_synced_tasks_ask_once_for_the_estimate_on_their_form_and_the_answer_stays(
+    h: Harness,
+) -> None:
+    alice = await connected(h, ALICE)
+    due = NOW + timedelta(days=3)
+    guids = [h.fake.tasks.add(ALICE, f"任务{n}", due=due + timedelta(hours=n)) for n in range(5)]
+
+    await h.run_worker()  # the sync, then the worker's delivery sends the questions
+
+    mine = await tasks_of(h, alice)
+    asked = [c for c in h.cards_to(ALICE) if "飞书任务" in json.dumps(c.card, ensure_ascii=False)]
+    assert len(asked) == 3  # the soonest three of five: a long first sync does not flood the chat
+    saves = [v for c in asked for v in buttons(c.card) if v["k"] == "task_save"]
+    assert sorted(v["p"] for v in saves) == sorted(mine[g].id for g in guids[:3])
+
+    first = next(n for n, v in enumerate(saves) if v["p"] == mine[guids[0]].id)
+    card = asked[first]
+    values = {"title": "任务0", "estimate": "90", "deadline": "", "important": True}
+    response = await h.click(ALICE, saves[first], card.message_id, form_value=values, name="submit")
+    assert json.loads(response.content)["toast"]["type"] == "success"
+
+    await next_sync(h)  # Feishu still holds no estimate: ours stays, nothing is asked again
+    after = await tasks_of(h, alice)
+    assert after[guids[0]].estimate_minutes == 90
+    assert len([c for c in h.cards_to(ALICE) if "飞书任务" in json.dumps(c.card, ensure_ascii=False)]) == 3
