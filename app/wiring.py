@@ -27,6 +27,8 @@ from llm.metrics import MeteredChooser, process_metrics
 from scheduler.services.calendar import BusyReader, BusyTimes
 from scheduler.services.calendar_events import EFFECT as CALENDAR_BLOCK_EFFECT
 from scheduler.services.calendar_events import BlockEvents, OwnCalendar
+from scheduler.services.calendar_subscription import EFFECT as SUBSCRIBE_EFFECT
+from scheduler.services.calendar_subscription import CalendarSubscriptions
 from scheduler.services.capture import TaskReader
 from scheduler.services.connect import CalendarLogin, ConnectConfig
 from scheduler.services.oauth import TokenCipher
@@ -34,7 +36,7 @@ from scheduler.services.pipeline import Pipeline
 from scheduler.services.tasksync import COMPLETE_EFFECT, SyncConfig, TaskSync
 from scheduler.services.usertokens import UserTokens
 from scheduler.worker import metrics as worker_metrics
-from scheduler.worker.calendar_effect import CalendarBlockEffect
+from scheduler.worker.calendar_effect import CalendarBlockEffect, CalendarSubscribeEffect
 from scheduler.worker.effects import Effects
 from scheduler.worker.sender import Sender
 from scheduler.worker.tasksync import TaskCompleteEffect
@@ -226,6 +228,10 @@ def build_components(
         components.user_calendar = FeishuUserCalendar(settings.feishu_domain, settings.feishu_timeout_seconds)
         blocks = BlockEvents(store, components.user_tokens, components.user_calendar)
         components.effects.register(CALENDAR_BLOCK_EFFECT, CalendarBlockEffect(blocks))
+        # Connected calendars subscribed to change events (queued by the callback, undone by /disconnect).
+        subscriptions = CalendarSubscriptions(store, components.user_tokens, components.user_calendar)
+        components.effects.register(SUBSCRIBE_EFFECT, CalendarSubscribeEffect(subscriptions))
+        components.calendar_login.subscriptions = subscriptions
         if busy is not None:  # a connected user's busy time read from their own calendar, titles included
             busy.own = OwnCalendar(components.user_tokens, components.user_calendar)
     return components

@@ -180,6 +180,21 @@ class FeishuUserCalendar:
         except _Gone:
             return
 
+    async def subscribe_events(self, access_token: str, calendar_id: str) -> None:
+        """Feishu pushes calendar.calendar.event.changed_v4 for the calendar's events from now on."""
+        await self._subscription("subscription", access_token, calendar_id)
+
+    async def unsubscribe_events(self, access_token: str, calendar_id: str) -> None:
+        await self._subscription("unsubscription", access_token, calendar_id)
+
+    async def _subscription(self, action: str, access_token: str, calendar_id: str) -> None:
+        try:
+            await self._ok(
+                f"calendar.event.{action}", "POST", f"{_events_path(calendar_id)}/{action}", access_token
+            )
+        except _Gone as exc:  # HTTP 404: no such calendar
+            raise CalendarWriteError("not_found", "calendar not found", retryable=False) from exc
+
     async def events_between(
         self, access_token: str, calendar_id: str, start: datetime, end: datetime
     ) -> Sequence[BusySpan]:

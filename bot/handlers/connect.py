@@ -33,7 +33,9 @@ async def connect_calendar(ctx: MessageContext) -> None:
 
 @connect_router.route(is_instance(Disconnect))
 async def disconnect_calendar(ctx: MessageContext) -> None:
-    handled = await connect.disconnect(ctx.deps.store, ctx.inbound)
+    login = ctx.deps.calendar_login
+    unsubscriber = login.subscriptions if login is not None else None
+    handled = await connect.disconnect(ctx.deps.store, ctx.inbound, unsubscriber)
     if ctx.seen(handled):
         ctx.reply(t("disconnect.done" if handled.result else "disconnect.none", ctx.locale))
 

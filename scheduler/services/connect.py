@@ -9,8 +9,10 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Protocol
 from urllib.parse import quote, urlencode
 
+from scheduler.services import effects
 from scheduler.services.inbound import Handled, InboundMessage, Turn, handle
 from scheduler.services.oauth import (
     AUTHORIZE_PATH,
@@ -31,6 +33,15 @@ log = logging.getLogger(__name__)
 STATE_TTL = timedelta(minutes=10)
 # States are kept a day past their expiry (so a late click still reads "expired", not "invalid").
 STATE_KEEP = timedelta(days=1)
+# The effect a new connection queues: its primary calendar subscribed to event changes
+# (scheduler.services.calendar_subscription).
+SUBSCRIBE_EFFECT = "calendar.subscribe"
+
+
+class Unsubscriber(Protocol):
+    async def unsubscribe_open_id(self, open_id: str, now: datetime) -> bool:
+        """Stop Feishu's change pushes for the user's calendar while their token exists (best-effort)."""
+        ...
 
 
 class CallbackResult(StrEnum):
@@ -71,6 +82,7 @@ class CalendarLogin:
         self.config = config
         self.signer = StateSigner(secret_key)
         self.cipher = TokenCipher(secret_key)
+        self.subscriptions: Unsubscriber | None = None  # set by the wiring with the calendar client
 
     def authorize_url(self, state: str) -> str:
         query = urlencode(
@@ -146,6 +158,10 @@ class CalendarLogin:
                 uow.connections.add(row)
             seal_grant(row, grant, self.cipher, now)
             row.broken_at = row.broken_notified_at = None
+            # (Re)subscribe the calendar to change events, in the worker, with this grant.
+            row.subscribed_at = None
+            key = f"{SUBSCRIBE_EFFECT}:{user_id}:{now.isoformat()}"
+            await effects.queue(uow, user_id, SUBSCRIBE_EFFECT, key=key, payload={}, now=now)
             await uow.commit()
 
 
@@ -162,8 +178,14 @@ def seal_grant(row: CalendarConnection, grant: UserGrant, cipher: TokenCipher, n
     row.updated_at = now
 
 
-async def disconnect(store: Store, message: InboundMessage) -> Handled[bool] | None:
-    """/disconnect: the sender's connection and its tokens deleted; False when there was none."""
+async def disconnect(
+    store: Store, message: InboundMessage, unsubscriber: Unsubscriber | None = None
+) -> Handled[bool] | None:
+    """/disconnect: the sender's connection and its tokens deleted; False when there was none. First, while
+    the tokens exist, `unsubscriber` stops Feishu's change pushes (a redelivered /disconnect finds no
+    connection and calls nothing)."""
+    if unsubscriber is not None:
+        await unsubscriber.unsubscribe_open_id(message.open_id, message.now)
 
     async def work(t: Turn) -> bool:
         return await t.uow.connections.remove(t.user.id)

@@ -29,6 +29,8 @@ from tests.fakes.fake_feishu_calendar import (
     FREEBUSY_PATH,
     INSTANCE_VIEW_PATH,
     PRIMARY_PATH,
+    SUBSCRIPTION_PATH,
+    UNSUBSCRIPTION_PATH,
     FakeCalendars,
 )
 from tests.fakes.fake_feishu_oauth import TOKEN_PATH as OAUTH_TOKEN_PATH
@@ -38,6 +40,7 @@ from tests.fakes.fake_feishu_tasks import TASK_PATH, TASKS_PATH, FakeTasks
 ENDPOINTS = (
     "token", "create", "reply", "patch", "card_update", "freebusy", "reaction", "oauth_token", "user_info",
     "calendar_primary", "event_create", "event_patch", "event_delete", "instance_view",
+    "event_subscribe", "event_unsubscribe",
     "task_list", "task_patch",
 )  # fmt: skip
 RECEIVE_ID_TYPES = ("open_id", "user_id", "union_id", "email", "chat_id")
@@ -317,6 +320,8 @@ class FakeFeishu:
                 Route(FREEBUSY_PATH, self.calendars.freebusy, methods=["POST"]),
                 Route(PRIMARY_PATH, self.calendars.primary, methods=["POST"]),
                 Route(INSTANCE_VIEW_PATH, self.calendars.instance_view, methods=["GET"]),
+                Route(SUBSCRIPTION_PATH, self.calendars.subscribe, methods=["POST"]),
+                Route(UNSUBSCRIPTION_PATH, self.calendars.unsubscribe, methods=["POST"]),
                 Route(EVENTS_PATH, self.calendars.create_event, methods=["POST"]),
                 Route(EVENT_PATH, self.calendars.patch_event, methods=["PATCH"]),
                 Route(EVENT_PATH, self.calendars.delete_event, methods=["DELETE"]),

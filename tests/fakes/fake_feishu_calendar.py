@@ -16,6 +16,11 @@ else 99991668), as Feishu's calendar v4 documents it:
 - `PATCH .../events/{event_id}` (the fields given replace the event's) and `DELETE .../events/{event_id}`:
   an event that is not there (never was, or deleted) gets code 193002 (HTTP 400, as Feishu answers).
 - `GET .../events/instance_view?start_time=UNIX_S&end_time=UNIX_S` -> `data.items` (at most 40 days: 193103).
+- `POST .../events/subscription` and `POST .../events/unsubscription` (no body) -> `data: {}`: the user's
+  calendar subscribed to (or no longer subscribed to) event changes, recorded per user token's owner
+  (`subscriptions`, `subscription_calls`). Any change to a subscribed calendar's events (a test's add_event /
+  remove_event, or the app's writes) queues the push Feishu would send: `take_pushes()` hands them to the
+  test, which posts each with CallbackBuilder.calendar_event_changed(open_ids, calendar_id).
 Another user's calendar gets 190003 (no access). The events feed free/busy like any other.
 """
 
@@ -40,6 +45,8 @@ PRIMARY_PATH = "/open-apis/calendar/v4/calendars/primary"
 EVENTS_PATH = "/open-apis/calendar/v4/calendars/{calendar_id}/events"
 EVENT_PATH = EVENTS_PATH + "/{event_id}"
 INSTANCE_VIEW_PATH = EVENTS_PATH + "/instance_view"
+SUBSCRIPTION_PATH = EVENTS_PATH + "/subscription"
+UNSUBSCRIPTION_PATH = EVENTS_PATH + "/unsubscription"
 EVENT_NOT_FOUND = 193002
 NO_CALENDAR_ACCESS = 190003
 INSTANCE_VIEW_MAX = timedelta(days=40)
@@ -72,6 +79,24 @@ class EventCall:
     query: dict[str, str]
     body: dict[str, Any]
     code: int  # what it was answered with
+
+
+@dataclass(frozen=True)
+class SubscriptionCall:
+    """One request to the subscription endpoints, as it was answered."""
+
+    action: str  # "subscription" / "unsubscription"
+    open_id: str
+    calendar_id: str
+    code: int
+
+
+@dataclass(frozen=True)
+class Push:
+    """A change event Feishu would push: the subscribers' open ids and the calendar."""
+
+    open_ids: tuple[str, ...]
+    calendar_id: str
 
 
 def primary_calendar_id(open_id: str) -> str:
@@ -117,6 +142,9 @@ class FakeCalendars:
             self._deleted: list[FakeEvent] = []
             self._by_key: dict[tuple[str, str], FakeEvent] = {}  # (calendar_id, idempotency_key) -> event
             self._calls: list[EventCall] = []
+            self._subscribed: set[tuple[str, str]] = set()  # (open_id, calendar_id)
+            self._subscription_calls: list[SubscriptionCall] = []
+            self._pushes: list[Push] = []
 
     def add_event(
         self,
@@ -133,11 +161,39 @@ class FakeCalendars:
         with self._lock:
             event = FakeEvent(f"evt_{next(self._ids)}_0", open_id, start, end, summary, free_busy_status)
             self._events.append(event)
+            self._changed(open_id)
         return event
 
     def remove_event(self, event_id: str) -> None:
         with self._lock:
+            for e in self._events:
+                if e.event_id == event_id:
+                    self._changed(e.open_id)
             self._events = [e for e in self._events if e.event_id != event_id]
+
+    def _changed(self, open_id: str) -> None:
+        """(Under the lock.) An event of the user's primary calendar changed: a push when subscribed."""
+        calendar_id = primary_calendar_id(open_id)
+        subscribers = tuple(sorted(o for o, c in self._subscribed if c == calendar_id))
+        if subscribers:
+            self._pushes.append(Push(subscribers, calendar_id))
+
+    def take_pushes(self) -> list[Push]:
+        """The change events Feishu would have pushed since the last call, oldest first."""
+        with self._lock:
+            pushes, self._pushes = self._pushes, []
+        return pushes
+
+    @property
+    def subscriptions(self) -> list[tuple[str, str]]:
+        """(open_id, calendar_id) of every calendar subscribed to event changes now."""
+        with self._lock:
+            return sorted(self._subscribed)
+
+    @property
+    def subscription_calls(self) -> list[SubscriptionCall]:
+        with self._lock:
+            return list(self._subscription_calls)
 
     def events_of(self, open_id: str) -> list[FakeEvent]:
         """The user's events as they are now, by start."""
@@ -286,6 +342,7 @@ class FakeCalendars:
                     created_by_api=True,
                 )
                 self._events.append(event)
+                self._changed(open_id)
                 if key:
                     self._by_key[calendar_id, key] = event
         self._record(request, open_id, calendar_id, body, 0)
@@ -308,6 +365,7 @@ class FakeCalendars:
                     event = None
                 else:
                     event.start, event.end = start, end
+                    self._changed(open_id)
                     for name in ("summary", "description", "visibility", "free_busy_status"):
                         if name in body:
                             setattr(event, name, str(body[name]))
@@ -326,10 +384,35 @@ class FakeCalendars:
             found = [e for e in self._events if e.event_id == event_id and e.open_id == open_id]
             self._events = [e for e in self._events if e not in found]
             self._deleted.extend(found)
+            if found:
+                self._changed(open_id)
         code = 0 if found else EVENT_NOT_FOUND
         self._record(request, open_id, calendar_id, body, code)
         if not found:
             return _code(400, EVENT_NOT_FOUND, "event not found")
+        return JSONResponse({"code": 0, "msg": "success", "data": {}})
+
+    async def subscribe(self, request: Request) -> Response:
+        return await self._subscription(request, "subscription")
+
+    async def unsubscribe(self, request: Request) -> Response:
+        return await self._subscription(request, "unsubscription")
+
+    async def _subscription(self, request: Request, action: str) -> Response:
+        endpoint = "event_subscribe" if action == "subscription" else "event_unsubscribe"
+        open_id, refused = await self._user(request, endpoint)
+        if refused is not None or open_id is None:
+            return refused or _invalid("no user")
+        calendar_id = request.path_params["calendar_id"]
+        code = 0 if calendar_id == primary_calendar_id(open_id) else NO_CALENDAR_ACCESS
+        with self._lock:
+            self._subscription_calls.append(SubscriptionCall(action, open_id, calendar_id, code))
+            if code == 0 and action == "subscription":
+                self._subscribed.add((open_id, calendar_id))
+            elif code == 0:
+                self._subscribed.discard((open_id, calendar_id))
+        if code:
+            return _code(403, code, "no access to this calendar")
         return JSONResponse({"code": 0, "msg": "success", "data": {}})
 
     async def instance_view(self, request: Request) -> Response:
