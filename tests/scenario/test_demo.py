@@ -27,6 +27,7 @@ async def test_demo_runs_the_whole_loop(tmp_path: Path) -> None:
     assert "加入 物理实验报告 11:00" not in text
     assert "加入 物理实验报告 12:00–13:00" in text
     assert "11:00–12:00   fixed  忙碌" in after_apply
+    assert "(simulated Feishu calendar: ou_alice is busy 11:00–12:00" in text  # labelled as simulated
     assert "补做 物理实验报告" in text
     assert "ignore: ignored" in text
     # undo removed the block again
