@@ -189,9 +189,13 @@ SUMMARIES: dict[str, dict[str, str]] = {
     },
 }
 
+# Titles that name no meeting (busy time read without its title): never "after 忙碌".
+UNTITLED_BUSY = frozenset({"忙碌", "Busy"})
+
 WORDS: dict[str, dict[str, str]] = {
     "tomorrow": {"zh": "明天", "en": "tomorrow"},
     "free": {"zh": "空闲", "en": "free"},
+    "after_event": {"zh": "（{title}之后）", "en": " (after {title})"},
     "day_ends": {"zh": "今天 {time} 结束", "en": "day ends {time}"},
     "note": {"zh": "注意：", "en": "Note: "},
     "because": {"zh": "：", "en": ": "},

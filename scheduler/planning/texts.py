@@ -13,6 +13,7 @@ from scheduler.planning.catalog import (
     RISKS,
     SUMMARIES,
     TRADEOFFS,
+    UNTITLED_BUSY,
     WORDS,
 )
 from scheduler.planning.clock import zone
@@ -137,6 +138,22 @@ def _span(start: datetime, end: datetime, ctx: PlanningContext, loc: str) -> str
     return text
 
 
+# A slot that starts this soon after a meeting ends is "after" it (the buffer lies in between).
+AFTER_WITHIN = timedelta(minutes=20)
+
+
+def _after_event(start: datetime, ctx: PlanningContext, loc: str) -> str:
+    """ "（周会之后）" when a titled event (a meeting from the calendar, a class from the timetable) ends
+    shortly before `start`, so the card names the commitment a person would see next to the slot."""
+    best: tuple[datetime, str] | None = None
+    for event in ctx.fixed_events:
+        if event.start is None or event.end is None or event.title in UNTITLED_BUSY or not event.title:
+            continue
+        if start - AFTER_WITHIN <= event.end <= start and (best is None or event.end > best[0]):
+            best = (event.end, event.title)
+    return WORDS["after_event"][loc].format(title=best[1]) if best is not None else ""
+
+
 def _title(task_id: str | None, ctx: PlanningContext) -> str:
     for t in ctx.tasks:
         if t.id == task_id:
@@ -163,9 +180,14 @@ def candidate_summary(candidate: Candidate, ctx: PlanningContext, locale: str | 
         m = moves[0]
         assert m.start is not None
         assert m.end is not None
-        moved = {"title": _title(m.task_id, ctx), "span": _span(m.start, m.end, ctx, loc)}
+        moved = {
+            "title": _title(m.task_id, ctx),
+            "span": _span(m.start, m.end, ctx, loc) + _after_event(m.start, ctx, loc),
+        }
         return SUMMARIES["move_block"][loc].format_map(_Params(moved))
     spans = [_span(a.start, a.end, ctx, loc) for a in adds if a.start and a.end]
+    if len(spans) == 1 and adds[0].start is not None:  # one new block: say which meeting it follows
+        spans[0] += _after_event(adds[0].start, ctx, loc)
     params: dict[str, object] = {
         "title": _title(adds[0].task_id if adds else None, ctx),
         "span": spans[0] if spans else "",
