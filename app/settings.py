@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     # holds no estimate, so a new one gets task_sync_default_minutes.
     task_sync_seconds: float = Field(default=300.0, ge=0, le=24 * 3600)
     task_sync_default_minutes: int = Field(default=30, ge=5, le=480)
+    # Feishu task lists (guids, comma-separated) the bot is a member of, read on the same interval with the
+    # app's token alone: each task goes to its assignees who are our users (no login). Empty: none.
+    task_lists: Annotated[tuple[str, ...], NoDecode] = ()
     # Connecting a user's own calendar (OAuth): where Feishu's authorization page lives, the public URL the
     # redirect comes back to (/oauth/feishu/callback), and the Fernet key the user tokens are encrypted with.
     feishu_accounts_domain: str = DEFAULT_FEISHU_ACCOUNTS_DOMAIN
@@ -206,6 +209,20 @@ class Settings(BaseSettings):
                 f"SMARTFLOW_DAY_END ({self.day_end}) must be after SMARTFLOW_DAY_START ({self.day_start})"
             )
         return self
+
+    @field_validator("task_lists", mode="before")
+    @classmethod
+    def _parse_task_lists(cls, v: object) -> tuple[str, ...]:
+        if isinstance(v, str):
+            items = [s.strip() for s in v.split(",") if s.strip()]
+        elif isinstance(v, list | tuple):
+            items = [str(s).strip() for s in v if str(s).strip()]
+        else:
+            raise ValueError("must be a comma-separated list of task list guids")  # noqa: TRY004
+        for item in items:
+            if len(item) > 100 or not item.replace("-", "").replace("_", "").isalnum():
+                raise ValueError(f"{item!r} is not a task list guid")
+        return tuple(dict.fromkeys(items))
 
     @field_validator("admins", mode="before")
     @classmethod

@@ -16,7 +16,7 @@ from bot.feishu.calendar import FeishuBusyReader, FeishuUserCalendar
 from bot.feishu.client import FREEBUSY_PER_MINUTE, FeishuClient
 from bot.feishu.oauth import FeishuOAuthClient
 from bot.feishu.ratelimit import Limiter, SlidingWindowLimiter
-from bot.feishu.tasks import FeishuTasksClient
+from bot.feishu.tasks import FeishuTasklistReader, FeishuTasksClient
 from bot.handlers import BotConfig
 from bot.handlers.connect import ChatBrokenNotice
 from bot.sender import ConsoleSender, FeishuSender
@@ -33,6 +33,7 @@ from scheduler.services.capture import TaskReader
 from scheduler.services.connect import CalendarLogin, ConnectConfig
 from scheduler.services.oauth import TokenCipher
 from scheduler.services.pipeline import Pipeline
+from scheduler.services.tasklists import SyncSteps, TasklistSync
 from scheduler.services.tasksync import COMPLETE_EFFECT, SyncConfig, TaskSync
 from scheduler.services.usertokens import UserTokens
 from scheduler.worker import metrics as worker_metrics
@@ -69,6 +70,7 @@ class Components:
     # Connected users' Feishu Tasks read into theirs; /done on one completes it there (their own tokens).
     tasks_client: FeishuTasksClient | None = None
     task_sync: TaskSync | None = None
+    tasklist_sync: TasklistSync | None = None  # SMARTFLOW_TASK_LISTS read with the app's token
     user_calendar: FeishuUserCalendar | None = None  # connected users' calendars, with their own tokens
     # The handlers of the Feishu calls committed changes queue (scheduler.services.effects), by name.
     effects: Effects = field(default_factory=Effects)
@@ -204,6 +206,16 @@ def build_components(
     components = Components(
         settings, store, chooser, feishu, sender, pipeline, bot_config(settings), task_reader
     )
+    if feishu is not None and settings.task_lists:
+        components.tasklist_sync = TasklistSync(
+            store,
+            FeishuTasklistReader(feishu),
+            settings.task_lists,
+            SyncConfig(
+                interval_seconds=settings.task_sync_seconds,
+                default_estimate_minutes=settings.task_sync_default_minutes,
+            ),
+        )
     if feishu is not None and settings.public_url and settings.secret_key:
         oauth = FeishuOAuthClient(
             settings.feishu_app_id,
@@ -246,5 +258,5 @@ def make_worker(components: Components, clock: Callable[[], datetime] | None = N
         components.sender,
         clock or (lambda: datetime.now(UTC)),
         effects=components.effects,
-        task_sync=components.task_sync,
+        task_sync=SyncSteps(components.task_sync, components.tasklist_sync),
     )

@@ -9,6 +9,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -33,6 +34,7 @@ MESSAGES_PATH = "/open-apis/im/v1/messages"
 CARD_UPDATE_PATH = "/open-apis/interactive/v1/card/update"
 FREEBUSY_PATH = "/open-apis/calendar/v4/freebusy/list"
 BATCH_GET_ID_PATH = "/open-apis/contact/v3/users/batch_get_id"
+TASKLIST_TASKS_PATH = "/open-apis/task/v2/tasklists/{guid}/tasks"
 BATCH_GET_ID_MAX = 50  # emails, and mobiles, per request
 # Feishu allows about 1000 free/busy requests per minute per app (a budget of its own, not the messages').
 FREEBUSY_PER_MINUTE = 1000
@@ -256,6 +258,22 @@ class FeishuClient:
                     if isinstance(value, str) and (kind, value) in found and isinstance(user_id, str):
                         found[kind, value] = user_id or None
         return found
+
+    async def tasklist_tasks(
+        self, tasklist_guid: str, *, page_token: str | None, page_size: int
+    ) -> JsonObject:
+        """One page of a task list's tasks (`data`: items, has_more, page_token), with the app's token: the
+        app must be a member of the list. Assignees' ids are open_ids."""
+        params = {"page_size": str(page_size), "user_id_type": "open_id"}
+        if page_token:
+            params["page_token"] = page_token
+        path = TASKLIST_TASKS_PATH.format(guid=quote(tasklist_guid, safe=""))
+        async with self._per_app.slot("app"):
+            body = await self._within_budget("task.v2.tasklist.tasks", "GET", path, b"", params)
+        data = body.get("data")
+        if not isinstance(data, dict):
+            raise FeishuBadResponseError("bad_response", "task list answer without data")
+        return data
 
     async def check_token(self) -> None:
         """Fetch (or reuse) the tenant token: FeishuError when the app id or secret is refused."""

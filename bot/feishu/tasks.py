@@ -12,7 +12,9 @@ from typing import Any
 
 import httpx
 
-from bot.feishu.errors import RATE_LIMIT_CODES
+from bot.feishu.client import FeishuClient
+from bot.feishu.errors import RATE_LIMIT_CODES, FeishuError
+from scheduler.services.tasklists import ListedTask, TasklistPage
 from scheduler.services.tasksync import RemoteTask, TaskApiError, TaskPage
 
 log = logging.getLogger(__name__)
@@ -89,6 +91,45 @@ class FeishuTasksClient:
         retryable = status >= 500 or status == 429 or (isinstance(code, int) and code in RATE_LIMIT_CODES)
         msg = str(data.get("msg", "")) if isinstance(data, dict) else "not JSON"
         raise TaskApiError(str(code) if code is not None else f"http_{status}", msg, retryable=retryable)
+
+
+class FeishuTasklistReader:
+    """TasklistApi: a task list's tasks with the app's tenant token (FeishuClient), each with its assignees'
+    open_ids (members with role "assignee"); a Feishu failure is a TaskApiError, retryable as classified."""
+
+    def __init__(self, feishu: FeishuClient) -> None:
+        self.feishu = feishu
+
+    async def list_tasklist(
+        self, tasklist_guid: str, *, page_token: str | None, page_size: int
+    ) -> TasklistPage:
+        try:
+            body = await self.feishu.tasklist_tasks(tasklist_guid, page_token=page_token, page_size=page_size)
+        except FeishuError as exc:
+            raise TaskApiError(str(exc.code), str(exc), retryable=exc.retryable) from exc
+        raw = body.get("items") or []
+        if not isinstance(raw, list):
+            raise TaskApiError("bad_response", "items is not a list", retryable=False)
+        items: list[ListedTask] = []
+        for entry in raw:
+            task = _task(entry)
+            if task is not None:
+                items.append(ListedTask(task, _assignees(entry)))
+        token = body.get("page_token")
+        more = bool(body.get("has_more")) and isinstance(token, str) and bool(token)
+        return TasklistPage(tuple(items), token if more and isinstance(token, str) else None)
+
+
+def _assignees(raw: dict[str, Any]) -> tuple[str, ...]:
+    members = raw.get("members")
+    if not isinstance(members, list):
+        return ()
+    found = (
+        m.get("id")
+        for m in members
+        if isinstance(m, dict) and m.get("role") == "assignee" and m.get("type", "user") == "user"
+    )
+    return tuple(dict.fromkeys(i for i in found if isinstance(i, str) and i))
 
 
 def _task(raw: Any) -> RemoteTask | None:

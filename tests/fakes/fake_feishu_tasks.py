@@ -10,6 +10,10 @@ else 99991668), as Feishu's task v2 documents it:
 - `PATCH /open-apis/task/v2/tasks/{guid}` with `{task: {...}, update_fields: [...]}`: the listed fields among
   `summary`, `due`, `completed_at` replace the task's -> `data.task`. A task that is not there gets 1470404,
   another user's 1470403, an empty or unknown update_fields 1470400.
+With the app's tenant token (one the fake issued, else 99991663), a task list's tasks:
+- `GET /open-apis/task/v2/tasklists/{tasklist_guid}/tasks?page_size=N&page_token=T[&completed=..]` -> the same
+  page shape, each item with `members` (`{id: open_id, type: "user", role: "assignee"}` per assignee). A list
+  nobody added a task to (`add(..., tasklist=...)` or `add_tasklist`) gets 1470404.
 Tests add, complete and edit tasks as the user would in Feishu (`add`, `complete`, `edit`), and read what the
 bot did (`task`, `patches`).
 """
@@ -33,6 +37,7 @@ if TYPE_CHECKING:
 
 TASKS_PATH = "/open-apis/task/v2/tasks"
 TASK_PATH = TASKS_PATH + "/{guid}"
+TASKLIST_TASKS_PATH = "/open-apis/task/v2/tasklists/{tasklist_guid}/tasks"
 BAD_REQUEST = 1470400
 NO_PERMISSION = 1470403
 NOT_FOUND = 1470404
@@ -56,6 +61,8 @@ class FakeTask:
     completed_at: str = "0"
     created_at: str = field(default_factory=lambda: str(int(time.time() * 1000)))
     updated_at: str = field(default_factory=lambda: str(int(time.time() * 1000)))
+    tasklist: str | None = None
+    assignees: tuple[str, ...] = ()
 
     @property
     def completed(self) -> bool:
@@ -72,6 +79,8 @@ class FakeTask:
         }
         if self.due_ms is not None:
             out["due"] = {"timestamp": self.due_ms, "is_all_day": self.is_all_day}
+        if self.assignees:
+            out["members"] = [{"id": a, "type": "user", "role": "assignee"} for a in self.assignees]
         return out
 
 
@@ -98,6 +107,8 @@ class FakeTasks:
             self._tasks: dict[str, FakeTask] = {}
             self._patches: list[TaskPatch] = []
             self._lists: list[tuple[str, str]] = []  # (open_id, page_token) of every list request answered
+            self._tasklists: set[str] = set()
+            self._tasklist_reads: list[tuple[str, str]] = []  # (tasklist guid, page_token) answered
 
     # ---- test-facing API -------------------------------------------------------------------------------
     def add(
@@ -108,15 +119,25 @@ class FakeTasks:
         due: datetime | None = None,
         all_day: bool = False,
         completed_at: datetime | None = None,
+        tasklist: str | None = None,
+        assignees: tuple[str, ...] = (),
     ) -> str:
-        """A task `open_id` created in Feishu; returns its guid."""
+        """A task `open_id` created in Feishu (in `tasklist`, assigned to `assignees`); returns its guid."""
         guid = str(uuid.UUID(int=next(self._ids)))
         task = FakeTask(guid, open_id, summary, _ms(due) if due else None, all_day)
+        task.tasklist, task.assignees = tasklist, tuple(assignees)
         if completed_at is not None:
             task.completed_at = _ms(completed_at)
         with self._lock:
             self._tasks[guid] = task
+            if tasklist is not None:
+                self._tasklists.add(tasklist)
         return guid
+
+    def add_tasklist(self, guid: str) -> None:
+        """A task list (with no task yet) the bot is a member of."""
+        with self._lock:
+            self._tasklists.add(guid)
 
     def complete(self, guid: str, at: datetime) -> None:
         """The user ticks the task off in Feishu."""
@@ -149,6 +170,12 @@ class FakeTasks:
         """(open_id, page_token) of every list request answered."""
         with self._lock:
             return list(self._lists)
+
+    @property
+    def tasklist_reads(self) -> list[tuple[str, str]]:
+        """(tasklist guid, page_token) of every task list request answered."""
+        with self._lock:
+            return list(self._tasklist_reads)
 
     def _change(self, guid: str, **changes: Any) -> None:
         with self._lock:
@@ -188,6 +215,34 @@ class FakeTasks:
             page = [t.as_json() for t in mine[start : start + size]]
             more = start + size < len(mine)
             self._lists.append((user, q.get("page_token", "")))
+        data = {"items": page, "has_more": more, "page_token": f"pt-{start + size}" if more else ""}
+        return JSONResponse({"code": 0, "msg": "success", "data": data})
+
+    async def list_tasklist_tasks(self, request: Request) -> Response:
+        fake = self._fake
+        if (early := await fake._prelude("tasklist_tasks")) is not None:
+            return early
+        if (denied := fake._check_auth(request)) is not None:
+            return denied
+        guid = request.path_params["tasklist_guid"]
+        q = request.query_params
+        try:
+            size = int(q.get("page_size", DEFAULT_PAGE_SIZE))
+            start = int(q["page_token"].removeprefix("pt-")) if q.get("page_token") else 0
+        except ValueError:
+            return _error(400, BAD_REQUEST, "invalid page_size or page_token")
+        if not 1 <= size <= MAX_PAGE_SIZE or start < 0:
+            return _error(400, BAD_REQUEST, "invalid page_size or page_token")
+        completed = q.get("completed")
+        with self._lock:
+            if guid not in self._tasklists:
+                return _error(400, NOT_FOUND, "tasklist not found")
+            listed = [t for t in self._tasks.values() if t.tasklist == guid]
+            if completed in ("true", "false"):
+                listed = [t for t in listed if t.completed == (completed == "true")]
+            page = [t.as_json() for t in listed[start : start + size]]
+            more = start + size < len(listed)
+            self._tasklist_reads.append((guid, q.get("page_token", "")))
         data = {"items": page, "has_more": more, "page_token": f"pt-{start + size}" if more else ""}
         return JSONResponse({"code": 0, "msg": "success", "data": data})
 

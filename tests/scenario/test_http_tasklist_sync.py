@@ -1,0 +1,109 @@
+"""A shared Feishu task list read with the app's token alone (SMARTFLOW_TASK_LISTS), through the real HTTP
+app, the fake Feishu and a real worker: tasks of the list assigned to Alice and Bob (not connected) are theirs
+after one worker run, a task with both goes to each; an unassigned task or one of a stranger creates nothing;
+completing one in Feishu makes it done here at the next sync (its job canceled); no user token is used. A
+connected user who also reads the task in their own my_tasks gets it once."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+
+from store.enums import TaskStatus
+from tests.fakes.fake_feishu import FakeFeishu
+from tests.scenario.http_harness import *  # noqa: F403
+from tests.scenario.http_harness import ALICE, BOB, NOW, Harness, open_harness
+from tests.scenario.test_http_connect import KEY, PUBLIC_URL
+from tests.scenario.test_http_tasks_sync import connected, next_sync, rows, tasks_of
+
+LIST = "tl_team"
+LEAD = "ou_team_lead"  # creates the tasks; not one of our users
+STRANGER = "ou_stranger"
+OAUTH_ENDPOINTS = ("oauth_token", "user_info", "task_list", "task_patch")
+
+
+@pytest.fixture
+async def h(db_url: str, fake_server: tuple[FakeFeishu, str]) -> AsyncIterator[Harness]:
+    async with open_harness(db_url, fake_server, task_lists=LIST) as harness:
+        yield harness
+
+
+async def test_tasks_of_the_list_become_their_assignees_tasks_with_the_app_token(h: Harness) -> None:
+    alice = await h.add_user(ALICE, name="Alice")
+    bob = await h.add_user(BOB, name="Bob")
+    due = NOW + timedelta(days=2)
+    report = h.fake.tasks.add(LEAD, "周报", due=due, tasklist=LIST, assignees=(ALICE,))
+    slides = h.fake.tasks.add(LEAD, "slides", tasklist=LIST, assignees=(BOB,))
+    both = h.fake.tasks.add(LEAD, "评审", due=due, tasklist=LIST, assignees=(ALICE, BOB))
+    h.fake.tasks.add(LEAD, "nobody's", tasklist=LIST)
+    h.fake.tasks.add(LEAD, "a stranger's", tasklist=LIST, assignees=(STRANGER,))
+    h.fake.tasks.add(LEAD, "另一个清单", tasklist="tl_other", assignees=(ALICE,))
+    h.fake.tasks.add(
+        LEAD, "早就做完了", tasklist=LIST, assignees=(ALICE,), completed_at=NOW - timedelta(days=1)
+    )
+    before = await h.count("tasks")
+
+    await h.run_worker()
+
+    mine, bobs = await tasks_of(h, alice), await tasks_of(h, bob)
+    assert set(mine) == {report, both}
+    assert set(bobs) == {slides, both}
+    assert (mine[report].title, mine[report].status, mine[report].deadline) == ("周报", "open", due)
+    assert (bobs[slides].title, bobs[slides].estimate_minutes, bobs[slides].deadline) == ("slides", 30, None)
+    assert mine[both].id != bobs[both].id  # each assignee has their own copy
+    assert await h.count("tasks") == before + 4  # nothing for the unassigned, the stranger, the other list
+    assert h.fake.tasks.tasklist_reads == [(LIST, "")]
+    jobs = await rows(h, "SELECT task_id FROM jobs WHERE user_id IN (:a, :b)", a=alice, b=bob)
+    dated = {t.id for t in [*mine.values(), *bobs.values()] if t.deadline is not None}
+    assert {j["task_id"] for j in jobs} == dated  # each armed like any task (one with a deadline)
+    assert all(h.fake.requests(e) == 0 for e in OAUTH_ENDPOINTS)  # the app's token only
+
+    await next_sync(h)  # read again: nothing twice
+    assert await h.count("tasks") == before + 4
+
+
+async def test_completed_in_the_list_is_done_here_at_the_next_sync(h: Harness) -> None:
+    alice = await h.add_user(ALICE, name="Alice")
+    guid = h.fake.tasks.add(LEAD, "周报", due=NOW + timedelta(days=2), tasklist=LIST, assignees=(ALICE,))
+    await h.run_worker()
+    task = (await tasks_of(h, alice))[guid]
+    [job] = await rows(h, "SELECT status FROM jobs WHERE task_id = :t", t=task.id)
+    assert job["status"] == "pending"
+
+    h.fake.tasks.complete(guid, NOW + timedelta(minutes=1))
+    await next_sync(h)
+
+    assert (await tasks_of(h, alice))[guid].status == TaskStatus.DONE
+    [job] = await rows(h, "SELECT status FROM jobs WHERE task_id = :t", t=task.id)
+    assert job["status"] == "canceled"
+    assert all(h.fake.requests(e) == 0 for e in OAUTH_ENDPOINTS)
+    assert len(h.fake.tasks.tasklist_reads) == 2
+
+
+async def test_a_list_that_cannot_be_read_costs_the_other_lists_nothing(
+    db_url: str, fake_server: tuple[FakeFeishu, str]
+) -> None:
+    async with open_harness(db_url, fake_server, task_lists=f"tl_gone,{LIST}") as h:
+        alice = await h.add_user(ALICE, name="Alice")
+        guid = h.fake.tasks.add(LEAD, "周报", tasklist=LIST, assignees=(ALICE,))
+        await h.run_worker()  # tl_gone: 1470404, logged
+        assert set(await tasks_of(h, alice)) == {guid}
+
+
+async def test_a_connected_assignee_gets_the_task_once(
+    db_url: str, fake_server: tuple[FakeFeishu, str]
+) -> None:
+    async with open_harness(db_url, fake_server, task_lists=LIST, public_url=PUBLIC_URL, secret_key=KEY) as h:
+        alice = await connected(h, ALICE)
+        # Alice's own task, in the team list and assigned to her: her my_tasks and the list both hold it.
+        guid = h.fake.tasks.add(ALICE, "周报", tasklist=LIST, assignees=(ALICE,))
+
+        await h.run_worker()
+        await next_sync(h)
+
+        assert set(await tasks_of(h, alice)) == {guid}
+        assert await h.count("tasks", user_id=alice) == 1
+        assert h.fake.requests("task_list") >= 1  # her own tasks were read
+        assert len(h.fake.tasks.tasklist_reads) >= 1  # and the list
