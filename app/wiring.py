@@ -40,7 +40,7 @@ from scheduler.worker import metrics as worker_metrics
 from scheduler.worker.calendar_effect import CalendarBlockEffect, CalendarSubscribeEffect
 from scheduler.worker.effects import Effects
 from scheduler.worker.sender import Sender
-from scheduler.worker.tasksync import TaskCompleteEffect
+from scheduler.worker.tasksync import NoTaskCompletion, TaskCompleteEffect
 from scheduler.worker.worker import Worker
 from store import Store
 from store.throttle import SharedLimiter
@@ -246,6 +246,8 @@ def build_components(
         components.calendar_login.subscriptions = subscriptions
         if busy is not None:  # a connected user's busy time read from their own calendar, titles included
             busy.own = OwnCalendar(components.user_tokens, components.user_calendar)
+    if components.tasklist_sync is not None and COMPLETE_EFFECT not in components.effects:
+        components.effects.register(COMPLETE_EFFECT, NoTaskCompletion())  # /done kept here only
     return components
 
 

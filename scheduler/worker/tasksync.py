@@ -21,3 +21,11 @@ class TaskCompleteEffect:
             return await self.sync.complete(call.user_id, call.args, now)
         except TaskApiError as exc:
             raise DeliveryError(exc.code, exc.message, retryable=exc.retryable) from exc
+
+
+class NoTaskCompletion:
+    """EffectHandler when no user can connect (task lists read with the app's token only): `/done` on a task
+    synced from a list is kept here and not written back to Feishu; the effect is done, not dead."""
+
+    async def run(self, call: EffectCall, now: datetime) -> str:
+        return ""

@@ -107,3 +107,18 @@ async def test_a_connected_assignee_gets_the_task_once(
         assert await h.count("tasks", user_id=alice) == 1
         assert h.fake.requests("task_list") >= 1  # her own tasks were read
         assert len(h.fake.tasks.tasklist_reads) >= 1  # and the list
+
+
+async def test_done_here_on_a_list_task_is_kept_here_without_a_login(h: Harness) -> None:
+    alice = await h.add_user(ALICE, name="Alice")
+    guid = h.fake.tasks.add(LEAD, "写周报", due=NOW + timedelta(days=2), tasklist=LIST, assignees=(ALICE,))
+    await h.run_worker()
+
+    await h.message(ALICE, "/done 写周报")
+    await h.run_worker()
+
+    assert (await tasks_of(h, alice))[guid].status == TaskStatus.DONE
+    effects = await rows(h, "SELECT status FROM notifications WHERE kind = 'effect'")
+    assert [e["status"] for e in effects] == ["sent"]  # done, never dead: no login to complete it with
+    assert not h.fake.tasks.task(guid).completed
+    assert h.fake.tasks.patches == []
