@@ -12,11 +12,11 @@ from typing import TextIO
 from prometheus_client import generate_latest
 
 from app.settings import Settings
-from bot.feishu.calendar import FeishuBusyReader, FeishuUserCalendar
+from bot.feishu.calendar import EVENTS_PER_MINUTE, EVENTS_PER_SECOND, FeishuBusyReader, FeishuUserCalendar
 from bot.feishu.client import FREEBUSY_PER_MINUTE, FeishuClient
 from bot.feishu.oauth import FeishuOAuthClient
 from bot.feishu.ratelimit import Limiter, SlidingWindowLimiter
-from bot.feishu.tasks import FeishuTasklistReader, FeishuTasksClient
+from bot.feishu.tasks import TASKS_PER_MINUTE, TASKS_PER_SECOND, FeishuTasklistReader, FeishuTasksClient
 from bot.handlers import BotConfig
 from bot.handlers.connect import ChatBrokenNotice
 from bot.sender import ConsoleSender, FeishuSender
@@ -152,15 +152,48 @@ def send_limiters(settings: Settings, store: Store) -> dict[str, Limiter]:
     }
 
 
+def _shared(settings: Settings, store: Store | None) -> bool:
+    """Limits counted in the database: SMARTFLOW_SHARED_SEND_LIMITS, by default on MariaDB only."""
+    shared = settings.shared_send_limits
+    if shared is None:
+        shared = store is not None and store.backend == "mysql"
+    return store is not None and shared
+
+
+def api_limiters(
+    settings: Settings, store: Store, bucket: str, per_minute: int, per_second: int
+) -> tuple[Limiter, Limiter] | None:
+    """One Open API method's limits (per minute, per second) for the whole deployment when limits are
+    shared; None: the client counts for this process alone."""
+    if not _shared(settings, store):
+        return None
+    lease = settings.feishu_timeout_seconds + 5
+    return (
+        SharedLimiter(
+            store,
+            f"{bucket}.minute",
+            per_minute,
+            60.0,
+            lease_seconds=lease,
+            fallback=SlidingWindowLimiter(per_minute, window=60.0),
+        ),
+        SharedLimiter(
+            store,
+            f"{bucket}.second",
+            per_second,
+            1.0,
+            lease_seconds=lease,
+            fallback=SlidingWindowLimiter(per_second, window=1.0),
+        ),
+    )
+
+
 def make_feishu_client(settings: Settings, store: Store | None = None) -> FeishuClient | None:
     """The Open API client, or None without credentials. With `store` (and shared send limits on) its
     limits hold for every process on that database together."""
     if not settings.feishu_configured:
         return None
-    shared = settings.shared_send_limits
-    if shared is None:
-        shared = store is not None and store.backend == "mysql"
-    limiters = send_limiters(settings, store) if store is not None and shared else None
+    limiters = send_limiters(settings, store) if store is not None and _shared(settings, store) else None
     return FeishuClient(
         settings.feishu_app_id,
         settings.feishu_app_secret,
@@ -229,7 +262,11 @@ def build_components(
         components.user_tokens = UserTokens(
             store, oauth, TokenCipher(settings.secret_key), ChatBrokenNotice(feishu)
         )
-        components.tasks_client = FeishuTasksClient(settings.feishu_domain, settings.feishu_timeout_seconds)
+        components.tasks_client = FeishuTasksClient(
+            settings.feishu_domain,
+            settings.feishu_timeout_seconds,
+            limiters=api_limiters(settings, store, "tasks", TASKS_PER_MINUTE, TASKS_PER_SECOND),
+        )
         sync_config = SyncConfig(
             interval_seconds=settings.task_sync_seconds,
             default_estimate_minutes=settings.task_sync_default_minutes,
@@ -237,7 +274,11 @@ def build_components(
         components.task_sync = TaskSync(store, components.tasks_client, components.user_tokens, sync_config)
         components.effects.register(COMPLETE_EFFECT, TaskCompleteEffect(components.task_sync))
         # Applied blocks written to the user's own calendar (queued by Apply / Undo, run by the worker).
-        components.user_calendar = FeishuUserCalendar(settings.feishu_domain, settings.feishu_timeout_seconds)
+        components.user_calendar = FeishuUserCalendar(
+            settings.feishu_domain,
+            settings.feishu_timeout_seconds,
+            limiters=api_limiters(settings, store, "events", EVENTS_PER_MINUTE, EVENTS_PER_SECOND),
+        )
         blocks = BlockEvents(store, components.user_tokens, components.user_calendar)
         components.effects.register(CALENDAR_BLOCK_EFFECT, CalendarBlockEffect(blocks))
         # Connected calendars subscribed to change events (queued by the callback, undone by /disconnect).

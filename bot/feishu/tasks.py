@@ -14,18 +14,35 @@ import httpx
 
 from bot.feishu.client import FeishuClient
 from bot.feishu.errors import RATE_LIMIT_CODES, FeishuError
+from bot.feishu.ratelimit import Limiter, SlidingWindowLimiter
 from scheduler.services.tasklists import ListedTask, TasklistPage
 from scheduler.services.tasksync import RemoteTask, TaskApiError, TaskPage
 
 log = logging.getLogger(__name__)
 
 TASKS_PATH = "/open-apis/task/v2/tasks"
+# Feishu's common limit for an Open API method, for the whole app: 1000 calls a minute and 50 a second
+# (the sync of a thousand connected users would otherwise send them all within half a minute).
+TASKS_PER_MINUTE = 1000
+TASKS_PER_SECOND = 50
 
 
 class FeishuTasksClient:
+    """Calls wait for a slot under `limiters` (per minute, per second; this process's own count unless
+    they are shared through the database: app.wiring passes those on MariaDB)."""
+
     def __init__(
-        self, domain: str, timeout_seconds: float = 10.0, *, transport: httpx.AsyncBaseTransport | None = None
+        self,
+        domain: str,
+        timeout_seconds: float = 10.0,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        limiters: tuple[Limiter, Limiter] | None = None,
     ) -> None:
+        self._limits = limiters or (
+            SlidingWindowLimiter(TASKS_PER_MINUTE, window=60.0),
+            SlidingWindowLimiter(TASKS_PER_SECOND, window=1.0),
+        )
         self._http = httpx.AsyncClient(
             base_url=domain.rstrip("/"),
             timeout=httpx.Timeout(timeout_seconds),
@@ -72,7 +89,9 @@ class FeishuTasksClient:
         headers = {"Authorization": f"Bearer {access_token}"}
         started = time.perf_counter()
         try:
-            response = await self._http.request(method, path, params=params, json=json, headers=headers)
+            async with self._limits[0].slot("app"), self._limits[1].slot("app"):
+                started = time.perf_counter()
+                response = await self._http.request(method, path, params=params, json=json, headers=headers)
         except httpx.TimeoutException as exc:
             log.warning("feishu %s timed out after %.3fs", name, time.perf_counter() - started)
             raise TaskApiError("timeout", retryable=True) from exc

@@ -4,15 +4,19 @@ network errors, 5xx, 429 and frequency limits retryable, other refusals final.""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 import httpx
 import pytest
 
+from bot.feishu.ratelimit import SlidingWindowLimiter
 from bot.feishu.tasks import FeishuTasksClient
 from scheduler.services.tasksync import TaskApiError
+from tests.fakes.fake_feishu import busiest_window
 
 Handler = Callable[[httpx.Request], httpx.Response]
 DUE = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
@@ -115,3 +119,26 @@ async def test_failures_are_classified(handler: Handler, code: str, retryable: b
     finally:
         await tasks.aclose()
     assert (info.value.code, info.value.retryable) == (code, retryable)
+
+
+async def test_calls_wait_for_the_limits_feishu_sets_for_the_app() -> None:
+    """Many users' syncs at once: no window of the per-second limit holds more calls than it allows (here
+    3 per 0.2 s, so the test runs fast; the client's own defaults are Feishu's 1000/min and 50/s)."""
+    arrivals: list[float] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        arrivals.append(time.monotonic())
+        return ok({"items": [], "has_more": False})
+
+    per_second = SlidingWindowLimiter(3, window=0.2)
+    tasks = FeishuTasksClient(
+        "https://open.example",
+        5,
+        transport=httpx.MockTransport(handler),
+        limiters=(SlidingWindowLimiter(1000, window=60.0), per_second),
+    )
+    await asyncio.gather(*(tasks.list_tasks(f"u-{n}", page_token=None, page_size=50) for n in range(10)))
+    await tasks.aclose()
+
+    assert len(arrivals) == 10
+    assert busiest_window(arrivals, 0.2) <= 3
