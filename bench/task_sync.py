@@ -41,9 +41,9 @@ from cryptography.fernet import Fernet
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.settings import load_settings
-from app.wiring import build_components, make_worker
+from app.wiring import api_limiters, build_components, make_worker
 from bot.feishu.oauth import FeishuOAuthClient
-from bot.feishu.tasks import FeishuTasksClient
+from bot.feishu.tasks import TASKS_PER_MINUTE, TASKS_PER_SECOND, FeishuTasksClient
 from scheduler.services.connect import seal_grant
 from scheduler.services.oauth import AUTHORIZE_PATH, SCOPES, TokenCipher
 from store import Store, migrate
@@ -205,7 +205,9 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             sync = components.task_sync
             assert sync is not None
             rec = Recording()
-            tasks_client = FeishuTasksClient(url, 10, transport=rec)
+            # with the limits the wiring gives it (counted in the database on MariaDB)
+            limits = api_limiters(settings, store, "tasks", TASKS_PER_MINUTE, TASKS_PER_SECOND)
+            tasks_client = FeishuTasksClient(url, 10, transport=rec, limiters=limits)
             sync.api = tasks_client
             worker = make_worker(components)
             out: dict[str, Any] = {
