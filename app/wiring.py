@@ -30,7 +30,7 @@ from scheduler.services.calendar_events import BlockEvents, OwnCalendar
 from scheduler.services.calendar_subscription import EFFECT as SUBSCRIBE_EFFECT
 from scheduler.services.calendar_subscription import CalendarSubscriptions
 from scheduler.services.capture import TaskReader
-from scheduler.services.connect import CalendarLogin, ConnectConfig
+from scheduler.services.connect import TASK_SUBSCRIBE_EFFECT, CalendarLogin, ConnectConfig
 from scheduler.services.oauth import TokenCipher
 from scheduler.services.pipeline import Pipeline
 from scheduler.services.tasklists import SyncSteps, TasklistSync
@@ -40,7 +40,7 @@ from scheduler.worker import metrics as worker_metrics
 from scheduler.worker.calendar_effect import CalendarBlockEffect, CalendarSubscribeEffect
 from scheduler.worker.effects import Effects
 from scheduler.worker.sender import Sender
-from scheduler.worker.tasksync import NoTaskCompletion, TaskCompleteEffect
+from scheduler.worker.tasksync import NoTaskCompletion, TaskCompleteEffect, TaskSubscribeEffect
 from scheduler.worker.worker import Worker
 from store import Store
 from store.throttle import SharedLimiter
@@ -273,6 +273,7 @@ def build_components(
         )
         components.task_sync = TaskSync(store, components.tasks_client, components.user_tokens, sync_config)
         components.effects.register(COMPLETE_EFFECT, TaskCompleteEffect(components.task_sync))
+        components.effects.register(TASK_SUBSCRIBE_EFFECT, TaskSubscribeEffect(components.task_sync))
         # Applied blocks written to the user's own calendar (queued by Apply / Undo, run by the worker).
         components.user_calendar = FeishuUserCalendar(
             settings.feishu_domain,

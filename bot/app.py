@@ -25,6 +25,7 @@ from scheduler.services.capture import TaskReader
 from scheduler.services.connect import CalendarLogin, CallbackOutcome, CallbackResult
 from scheduler.services.oauth import CALLBACK_PATH
 from scheduler.services.pipeline import Pipeline
+from scheduler.services.tasksync import TaskSync
 from scheduler.services.types import Store
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,8 @@ class Components(Protocol):
     def task_reader(self) -> TaskReader | None: ...
     @property
     def calendar_login(self) -> CalendarLogin | None: ...
+    @property
+    def task_sync(self) -> TaskSync | None: ...
 
     async def worker_metrics(self, now: datetime) -> bytes:
         """The worker's metrics (row counts by status refreshed first), in Prometheus text."""
@@ -147,6 +150,7 @@ def create_app(
         clock=clock,
         task_reader=components.task_reader,
         calendar_login=components.calendar_login,
+        task_sync=components.task_sync,
     )
     receiver = BotReceiver(deps)
     gateway = Gateway(config.encrypt_key, config.verification_token, max_body_bytes=config.max_body_bytes)

@@ -124,6 +124,7 @@ class EventIn:
     event_type: str
     calendar_id: str = ""  # calendar.calendar.event.changed_v4: the calendar that changed
     open_ids: tuple[str, ...] = ()  # ... and the users it concerns (user_id_list[].open_id)
+    task_guid: str = ""  # task.task.update_user_access_v2: the Feishu task that changed
 
 
 Inbound: TypeAlias = MessageIn | ClickIn | EventIn

@@ -260,6 +260,20 @@ def _on_calendar_changed(data: Any) -> None:
     _deliver(calendar_changed_from_sdk(data))
 
 
+TASK_CHANGED_EVENT = "task.task.update_user_access_v2"
+
+
+def task_changed_from_sdk(data: Any) -> EventIn:
+    """P2TaskTaskUpdateUserAccessV2 -> EventIn with the task's guid (a task visible to a user who subscribed
+    through /connect was created, updated or deleted; the event names the task, not the user)."""
+    event = getattr(data, "event", None)
+    return EventIn(_event_id(data), TASK_CHANGED_EVENT, task_guid=_text(getattr(event, "task_guid", None)))
+
+
+def _on_task_changed(data: Any) -> None:
+    _deliver(task_changed_from_sdk(data))
+
+
 def build_dispatcher(encrypt_key: str, verification_token: str) -> lark.EventDispatcherHandler:
     """The one dispatcher for both modes; handlers deliver to the sink set for the current call."""
     # The SDK logs a traceback for every refused request (to stdout): a forged-request flood would bury
@@ -270,6 +284,7 @@ def build_dispatcher(encrypt_key: str, verification_token: str) -> lark.EventDis
         .register_p2_card_action_trigger(_on_click)
         .register_p2_application_bot_menu_v6(_on_menu)
         .register_p2_calendar_calendar_event_changed_v4(_on_calendar_changed)
+        .register_p2_task_task_update_user_access_v2(_on_task_changed)
     )
     for name in IGNORED_EVENTS:
         builder = getattr(builder, name)(_on_ignored)

@@ -21,6 +21,7 @@ from scheduler.services.tasksync import RemoteTask, TaskApiError, TaskPage
 log = logging.getLogger(__name__)
 
 TASKS_PATH = "/open-apis/task/v2/tasks"
+SUBSCRIPTION_PATH = "/open-apis/task/v2/task_v2/task_subscription"
 # Feishu's common limit for an Open API method, for the whole app: 1000 calls a minute and 50 a second
 # (the sync of a thousand connected users would otherwise send them all within half a minute).
 TASKS_PER_MINUTE = 1000
@@ -68,6 +69,17 @@ class FeishuTasksClient:
         token = body.get("page_token")
         more = bool(body.get("has_more")) and isinstance(token, str) and bool(token)
         return TaskPage(items, token if more and isinstance(token, str) else None)
+
+    async def subscribe(self, access_token: str) -> None:
+        """`POST /open-apis/task/v2/task_v2/task_subscription`: Feishu then pushes
+        task.task.update_user_access_v2 for the tasks this user can see."""
+        await self._call(
+            "task.v2.task_subscription",
+            "POST",
+            SUBSCRIPTION_PATH,
+            access_token,
+            params={"user_id_type": "open_id"},
+        )
 
     async def complete(self, access_token: str, guid: str, completed_at: datetime) -> None:
         body = {

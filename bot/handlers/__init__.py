@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 
+from bot.feishu.gateway import TASK_CHANGED_EVENT
 from bot.handlers.clicks import handle_click
 from bot.handlers.deps import Background, BotConfig, BotDeps
 from bot.handlers.messages import handle_message
 from bot.inbound import CallbackAnswer, ClickIn, EventIn, MessageIn
 from scheduler.services import calendar_changes, inbound
+from scheduler.services.types import InboxStatus
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +38,9 @@ class BotReceiver:
         if event.event_type == calendar_changes.EVENT_TYPE:
             await self._calendar_changed(event)
             return
+        if event.event_type == TASK_CHANGED_EVENT:
+            await self._task_changed(event)
+            return
         await inbound.record_event(
             self.deps.store, f"event:{event.event_id}", event.event_type, self.deps.clock()
         )
@@ -53,3 +58,15 @@ class BotReceiver:
             calendar_changes.reread_busy_time(busy, deps.store, event.open_ids, now),
             f"calendar-changed:{event.event_id}",
         )
+
+    async def _task_changed(self, event: EventIn) -> None:
+        """A Feishu task changed: recorded once, then its users' tasks are synced in the background."""
+        deps = self.deps
+        now = deps.clock()
+        key = f"event:{event.event_id}"
+        if not await inbound.record_event(deps.store, key, event.event_type, now, InboxStatus.PROCESSED):
+            return  # a redelivery
+        sync = deps.task_sync
+        if sync is None or not event.task_guid:
+            return
+        deps.background.spawn(sync.task_changed(event.task_guid, now), f"task-changed:{event.event_id}")

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from scheduler.services.capture import TaskReader
 from scheduler.services.connect import CalendarLogin
 from scheduler.services.pipeline import Pipeline
+from scheduler.services.tasksync import TaskSync
 from scheduler.services.types import Store
 
 log = logging.getLogger(__name__)
@@ -132,3 +133,5 @@ class BotDeps:
     task_reader: TaskReader | None = None  # a model reading tasks in plain words (None: the parser alone)
     # /connect's OAuth flow (None: SMARTFLOW_PUBLIC_URL or SMARTFLOW_SECRET_KEY unset, /connect is off)
     calendar_login: CalendarLogin | None = None
+    # Feishu Tasks read for connected users (None: /connect is off); a task change event syncs its users now
+    task_sync: TaskSync | None = None

@@ -36,6 +36,7 @@ STATE_KEEP = timedelta(days=1)
 # The effect a new connection queues: its primary calendar subscribed to event changes
 # (scheduler.services.calendar_subscription).
 SUBSCRIBE_EFFECT = "calendar.subscribe"
+TASK_SUBSCRIBE_EFFECT = "task.subscribe"  # scheduler.services.tasksync.SUBSCRIBE_EFFECT
 
 
 class Unsubscriber(Protocol):
@@ -162,6 +163,9 @@ class CalendarLogin:
             row.subscribed_at = None
             key = f"{SUBSCRIBE_EFFECT}:{user_id}:{now.isoformat()}"
             await effects.queue(uow, user_id, SUBSCRIBE_EFFECT, key=key, payload={}, now=now)
+            # ... and the tasks they can see (Feishu then pushes task changes; the sync polls as well)
+            key = f"{TASK_SUBSCRIBE_EFFECT}:{user_id}:{now.isoformat()}"
+            await effects.queue(uow, user_id, TASK_SUBSCRIBE_EFFECT, key=key, payload={}, now=now)
             await uow.commit()
 
 

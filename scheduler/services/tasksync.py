@@ -79,6 +79,10 @@ class TasksApi(Protocol):
 
     async def complete(self, access_token: str, guid: str, completed_at: datetime) -> None: ...
 
+    async def subscribe(self, access_token: str) -> None:
+        """Ask Feishu to push task.task.update_user_access_v2 for the tasks this user can see."""
+        ...
+
 
 class AccessTokens(Protocol):
     """scheduler.services.usertokens.UserTokens as the sync uses it."""
@@ -168,6 +172,36 @@ class TaskSync:
             # this user's tasks are read again next time; the other users are synced now.
             log.exception("feishu tasks not applied", extra={"user_id": user.user_id})
             report.failed += 1
+
+    async def subscribe(self, user_id: str, now: datetime) -> str:
+        """The `task.subscribe` effect: subscribe the user's visible tasks to change events, with their
+        token, if they are still connected with the task scope (else nothing). Raises TaskApiError."""
+        async with self.store.uow(readonly=True) as uow:
+            if await uow.tasksync.connected_user(TASK_READ_SCOPE, user_id) is None:
+                return "not connected with the task scope"
+        try:
+            token = await self.tokens.access_token(user_id, now)
+        except NotConnected:
+            return "not connected"
+        except ConnectionBroken as exc:
+            raise TaskApiError("connection_broken", retryable=False) from exc
+        except TokenUnavailable as exc:
+            raise TaskApiError(exc.code, "user token unavailable", retryable=exc.retryable) from exc
+        await self.api.subscribe(token)
+        return "subscribed"
+
+    async def task_changed(self, guid: str, now: datetime) -> SyncReport:
+        """Feishu says the task `guid` changed (task.task.update_user_access_v2): sync, now, the connected
+        users who have it (their whole list, as the periodic sync reads it: the event names the task, not
+        what changed). A task new to us is not known by its guid yet: the periodic sync brings it in."""
+        report = SyncReport()
+        if not guid:
+            return report
+        async with self.store.uow(readonly=True) as uow:
+            users = await uow.tasksync.users_of_guid(TASK_READ_SCOPE, guid)
+        for user in users:
+            await self.sync_user(user, now, report)
+        return report
 
     async def complete(self, user_id: str, args: Mapping[str, Any], now: datetime) -> str:
         """The `task_complete` effect: PATCH completed_at of the task's Feishu task, if our task is still

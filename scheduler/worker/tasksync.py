@@ -23,6 +23,19 @@ class TaskCompleteEffect:
             raise DeliveryError(exc.code, exc.message, retryable=exc.retryable) from exc
 
 
+class TaskSubscribeEffect:
+    """EffectHandler: subscribe a newly connected user's tasks to Feishu's change events."""
+
+    def __init__(self, sync: TaskSync) -> None:
+        self.sync = sync
+
+    async def run(self, call: EffectCall, now: datetime) -> str:
+        try:
+            return await self.sync.subscribe(call.user_id, now)
+        except TaskApiError as exc:
+            raise DeliveryError(exc.code, exc.message, retryable=exc.retryable) from exc
+
+
 class NoTaskCompletion:
     """EffectHandler when no user can connect (task lists read with the app's token only): `/done` on a task
     synced from a list is kept here and not written back to Feishu; the effect is done, not dead."""

@@ -65,6 +65,37 @@ class TaskSyncRepository:
         assert isinstance(result, CursorResult)
         return int(result.rowcount) == 1
 
+    async def connected_user(self, scope: str, user_id: str) -> SyncUser | None:
+        """The user, when they have a working connection whose grant holds `scope`. One statement."""
+        stmt = (
+            select(User.id, User.open_id, User.locale, User.timezone)
+            .join(CalendarConnection, CalendarConnection.user_id == User.id)
+            .where(
+                User.id == user_id,
+                CalendarConnection.status == ConnectionStatus.CONNECTED,
+                CalendarConnection.scope.contains(scope),
+            )
+        )
+        row = (await self.session.execute(stmt)).first()
+        return SyncUser(*row) if row is not None else None
+
+    async def users_of_guid(self, scope: str, guid: str) -> list[SyncUser]:
+        """The connected users (grant holding `scope`) who have a task synced from this Feishu guid. One
+        statement."""
+        stmt = (
+            select(User.id, User.open_id, User.locale, User.timezone)
+            .join(CalendarConnection, CalendarConnection.user_id == User.id)
+            .join(Task, Task.user_id == User.id)
+            .where(
+                Task.feishu_task_guid == guid,
+                CalendarConnection.status == ConnectionStatus.CONNECTED,
+                CalendarConnection.scope.contains(scope),
+            )
+            .distinct()
+            .order_by(User.id)
+        )
+        return [SyncUser(*row) for row in (await self.session.execute(stmt)).all()]
+
     async def by_guids(self, user_id: str, guids: Iterable[str]) -> dict[str, Task]:
         """The user's tasks synced from these Feishu guids, locked, by guid. One statement."""
         wanted = sorted(set(guids))

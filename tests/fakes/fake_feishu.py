@@ -35,13 +35,16 @@ from tests.fakes.fake_feishu_calendar import (
 )
 from tests.fakes.fake_feishu_oauth import TOKEN_PATH as OAUTH_TOKEN_PATH
 from tests.fakes.fake_feishu_oauth import USER_INFO_PATH, FakeOAuth
+from tests.fakes.fake_feishu_tasks import (
+    SUBSCRIPTION_PATH as TASK_SUBSCRIPTION_PATH,
+)
 from tests.fakes.fake_feishu_tasks import TASK_PATH, TASKLIST_TASKS_PATH, TASKS_PATH, FakeTasks
 
 ENDPOINTS = (
     "token", "create", "reply", "patch", "card_update", "freebusy", "reaction", "oauth_token", "user_info",
     "calendar_primary", "event_create", "event_patch", "event_delete", "instance_view",
     "event_subscribe", "event_unsubscribe",
-    "task_list", "task_patch", "tasklist_tasks",
+    "task_list", "task_patch", "tasklist_tasks", "task_subscribe",
 )  # fmt: skip
 RECEIVE_ID_TYPES = ("open_id", "user_id", "union_id", "email", "chat_id")
 UUID_WINDOW_SECONDS = 3600.0
@@ -331,6 +334,7 @@ class FakeFeishu:
                 Route(TASKS_PATH, self.tasks.list_tasks, methods=["GET"]),
                 Route(TASK_PATH, self.tasks.patch_task, methods=["PATCH"]),
                 Route(TASKLIST_TASKS_PATH, self.tasks.list_tasklist_tasks, methods=["GET"]),
+                Route(TASK_SUBSCRIPTION_PATH, self.tasks.subscribe, methods=["POST"]),
                 Route("/_admin/state", self._admin_state, methods=["GET"]),
                 Route("/_admin/faults", self._admin_faults, methods=["POST"]),
                 Route("/_admin/reset", self._admin_reset, methods=["POST"]),

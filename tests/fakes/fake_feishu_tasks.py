@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 TASKS_PATH = "/open-apis/task/v2/tasks"
 TASK_PATH = TASKS_PATH + "/{guid}"
 TASKLIST_TASKS_PATH = "/open-apis/task/v2/tasklists/{tasklist_guid}/tasks"
+SUBSCRIPTION_PATH = "/open-apis/task/v2/task_v2/task_subscription"
 BAD_REQUEST = 1470400
 NO_PERMISSION = 1470403
 NOT_FOUND = 1470404
@@ -109,6 +110,7 @@ class FakeTasks:
             self._lists: list[tuple[str, str]] = []  # (open_id, page_token) of every list request answered
             self._tasklists: set[str] = set()
             self._tasklist_reads: list[tuple[str, str]] = []  # (tasklist guid, page_token) answered
+            self._subscribed: list[str] = []  # open_id of every task subscription made
 
     # ---- test-facing API -------------------------------------------------------------------------------
     def add(
@@ -172,6 +174,12 @@ class FakeTasks:
             return list(self._lists)
 
     @property
+    def subscribed(self) -> list[str]:
+        """The open_id of every task change subscription made (with that user's token), in order."""
+        with self._lock:
+            return list(self._subscribed)
+
+    @property
     def tasklist_reads(self) -> list[tuple[str, str]]:
         """(tasklist guid, page_token) of every task list request answered."""
         with self._lock:
@@ -217,6 +225,18 @@ class FakeTasks:
             self._lists.append((user, q.get("page_token", "")))
         data = {"items": page, "has_more": more, "page_token": f"pt-{start + size}" if more else ""}
         return JSONResponse({"code": 0, "msg": "success", "data": data})
+
+    async def subscribe(self, request: Request) -> Response:
+        """`POST /open-apis/task/v2/task_v2/task_subscription?user_id_type=open_id` with a user token: Feishu
+        then pushes task.task.update_user_access_v2 for the tasks the user can see."""
+        if (early := await self._fake._prelude("task_subscribe")) is not None:
+            return early
+        user = self._user(request)
+        if isinstance(user, Response):
+            return user
+        with self._lock:
+            self._subscribed.append(user)
+        return JSONResponse({"code": 0, "msg": "success", "data": {}})
 
     async def list_tasklist_tasks(self, request: Request) -> Response:
         fake = self._fake

@@ -264,6 +264,28 @@ class CallbackBuilder:
         """calendar_event_changed_event(open_ids, calendar_id, **event), signed."""
         return self.sign(self.calendar_event_changed_event(open_ids, calendar_id, **event))
 
+    def task_changed_event(
+        self,
+        task_guid: str,
+        *,
+        event_types: list[str] | None = None,
+        event_id: str | None = None,
+        create_ms: int | None = None,
+        token: str | None = None,
+    ) -> dict[str, Any]:
+        """A task.task.update_user_access_v2 event (schema 2.0): a task a subscribed user can see changed; it
+        names the task and the kinds of change, not the user."""
+        ms = create_ms if create_ms is not None else int(time.time() * 1000)
+        header = self._header(
+            "task.task.update_user_access_v2", event_id, ms, token or self.verification_token
+        )
+        kinds = event_types if event_types is not None else ["task_completed_update"]
+        return {"schema": "2.0", "header": header, "event": {"task_guid": task_guid, "event_types": kinds}}
+
+    def task_changed(self, task_guid: str, **event: Any) -> SignedRequest:
+        """task_changed_event(task_guid, **event), signed."""
+        return self.sign(self.task_changed_event(task_guid, **event))
+
     def url_verification(
         self, challenge: str = "challenge-code", *, token: str | None = None
     ) -> dict[str, Any]:

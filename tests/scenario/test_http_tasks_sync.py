@@ -250,3 +250,36 @@ async def test_new_synced_tasks_ask_once_for_the_estimate_on_their_form_and_the_
     after = await tasks_of(h, alice)
     assert after[guids[0]].estimate_minutes == 90
     assert len([c for c in h.cards_to(ALICE) if "飞书任务" in json.dumps(c.card, ensure_ascii=False)]) == 3
+
+
+async def test_a_connected_user_is_subscribed_and_a_task_change_event_syncs_them_at_once(h: Harness) -> None:
+    alice = await connected(h, ALICE)
+    guid = h.fake.tasks.add(ALICE, "写周报", due=NOW + timedelta(days=3))
+    await h.run_worker()  # the subscription effect, and the first sync
+    await h.run_worker()
+    assert h.fake.tasks.subscribed == [ALICE]  # once, with Alice's own token
+    assert (await tasks_of(h, alice))[guid].status == "open"
+    lists = len(h.fake.tasks.lists)
+
+    h.fake.tasks.complete(guid, NOW)
+    change = h.cb.task_changed(guid)
+    response = await h.post(change)
+    assert response.status_code == 200
+    await h.settle()  # no clock advance: the periodic sync is not due, the event alone syncs
+
+    assert (await tasks_of(h, alice))[guid].status == "done"
+    assert len(h.fake.tasks.lists) == lists + 1
+    again = await h.post(change)  # Feishu delivers it again: nothing more is read
+    assert again.status_code == 200
+    await h.settle()
+    assert len(h.fake.tasks.lists) == lists + 1
+
+
+async def test_a_change_event_for_a_task_no_one_has_synced_reads_nothing(h: Harness) -> None:
+    await connected(h, ALICE)
+    await h.run_worker()
+    lists = len(h.fake.tasks.lists)
+    response = await h.post(h.cb.task_changed("guid-never-synced"))
+    assert response.status_code == 200
+    await h.settle()
+    assert len(h.fake.tasks.lists) == lists
