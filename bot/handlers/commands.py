@@ -116,18 +116,20 @@ async def add_task(ctx: MessageContext) -> None:
     elif isinstance(result, tasks.DuplicateTitle):
         same = result.task
         details = " · ".join(task_details(same, handled.user, ctx.now, ctx.locale))
-        ctx.reply(
-            t("task.duplicate", ctx.locale, title=same.title, details=details, again=_again_line(command))
-        )
+        said = t("task.duplicate", ctx.locale, title=same.title, details=details, again=_again_line(command))
+        ctx.task_reply(said, same.title, same.id)  # "update it (Edit) or add another?"
     elif isinstance(result, tasks.DeadlinePast):
         due = local_time(result.deadline, tz, ctx.now, with_date=True)
         ctx.reply(t("task.deadline_past", ctx.locale, due=due))
     elif result.task.deadline is None:
-        ctx.reply(t("task.added", ctx.locale, title=result.task.title, minutes=result.task.estimate_minutes))
+        task = result.task
+        said = t("task.added", ctx.locale, title=task.title, minutes=task.estimate_minutes)
+        ctx.task_reply(said, task.title, task.id)  # with an Edit button in the user's own chat
     else:
         due = local_time(result.task.deadline, tz, ctx.now, with_date=True)
         task = result.task
-        ctx.reply(t("task.added_due", ctx.locale, title=task.title, minutes=task.estimate_minutes, due=due))
+        said = t("task.added_due", ctx.locale, title=task.title, minutes=task.estimate_minutes, due=due)
+        ctx.task_reply(said, task.title, task.id)
 
 
 def _again_line(command: Add) -> str:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeGuard, TypeVar
 
+from bot.cards.capture import build_captured_card
 from bot.handlers.deps import BotDeps
 from bot.inbound import MessageIn
 from bot.parse import Command, ParseError
@@ -58,6 +59,15 @@ class MessageContext:
 
     def reply(self, text: str) -> None:
         self.replies.append(text)
+
+    def task_reply(self, text: str, title: str, task_id: str) -> None:
+        """A reply about one task: in the user's own chat a card saying `text` with an Edit button that
+        opens the task's form (the text alone when Feishu refuses the card); in a group the text."""
+        if self.message.chat_type != "p2p":
+            self.reply(text)
+            return
+        self.cards.append(build_captured_card(text, self.locale, title, task_id=task_id))
+        self.replies_instead.append(text)
 
     def after_commit(self, name: str, work: Later) -> None:
         """Start `work` once the answer is sent and this message's transaction is committed."""

@@ -8,6 +8,7 @@ timestamps Feishu signs are wall-clock time, as on the real platform.
 from __future__ import annotations
 
 import contextlib
+import html
 import json
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ import sqlalchemy as sa
 from app.settings import load_settings
 from app.wiring import Components, build_components, make_worker
 from bot.app import create_app
+from bot.texts import t
 from scheduler.services.jobs import sync_job
 from scheduler.worker.worker import Worker
 from store import Store
@@ -76,6 +78,24 @@ def is_welcome_card(message: FakeMessage) -> bool:
 def welcome_card_text(message: FakeMessage) -> str:
     """The welcome a welcome card says (its first markdown element)."""
     return str(message.card["body"]["elements"][0]["content"])
+
+
+TASK_CARD_TITLES = {t("capture.form.header", "zh"), t("capture.form.header", "en")}
+
+
+def is_task_card(message: FakeMessage) -> bool:
+    """A reply about one task sent as a card with its Edit button (/add in the user's own chat)."""
+    if message.msg_type != "interactive":
+        return False
+    card = message.card
+    if card.get("header", {}).get("title", {}).get("content") not in TASK_CARD_TITLES:
+        return False
+    return not any(e.get("tag") == "form" for e in card.get("body", {}).get("elements", []))
+
+
+def task_card_text(message: FakeMessage) -> str:
+    """What a task card says (its first markdown element, unescaped)."""
+    return html.unescape(str(message.card["body"]["elements"][0]["content"]))
 
 
 def is_welcome_message(message: FakeMessage) -> bool:
@@ -151,8 +171,12 @@ class Harness:
         return [
             m
             for m in self.fake.messages_to(open_id)
-            if m.msg_type == "interactive" and not is_welcome_card(m)
+            if m.msg_type == "interactive" and not is_welcome_card(m) and not is_task_card(m)
         ]
+
+    def task_cards_to(self, open_id: str) -> list[FakeMessage]:
+        """The replies about one task sent as cards with an Edit button (counted as text by texts_to)."""
+        return [m for m in self.fake.messages_to(open_id) if is_task_card(m)]
 
     def welcome_cards_to(self, open_id: str) -> list[FakeMessage]:
         return [m for m in self.fake.messages_to(open_id) if is_welcome_card(m)]
@@ -172,6 +196,8 @@ class Harness:
                 out.append(m.text)
             elif is_welcome_card(m):
                 out.append(welcome_card_text(m))
+            elif is_task_card(m):
+                out.append(task_card_text(m))
         return out
 
     async def count(self, table: str, **where: Any) -> int:

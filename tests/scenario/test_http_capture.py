@@ -301,3 +301,40 @@ async def test_a_phrasing_read_without_a_model(harness: Harness, text: str, draf
     due = draft.deadline.strftime("%Y-%m-%d %H:%M") if draft.deadline is not None else None
     assert _field(form, "deadline").get("initial_datetime") == due
     assert _field(form, "important")["checked"] is draft.important
+
+
+async def test_the_add_reply_has_an_edit_button_that_opens_the_tasks_form(harness: Harness) -> None:
+    h = harness
+    user_id = await h.add_user(ALICE)
+    reply = await _said(h, ALICE, "/add 写周报 60", "om_ae1")
+    assert (
+        reply == "已添加任务「写周报」（60 分钟）。"
+    )  # the card's words (and its text, if Feishu refused it)
+    (card,) = h.task_cards_to(ALICE)
+    (task,) = await rows(h.store, Task, user_id=user_id)
+
+    opened = json.loads((await h.click(ALICE, _button(card.card, "编辑"), card.message_id)).content)
+    form, save = _form_of(opened["card"]["data"])
+    assert _field(form, "title")["default_value"] == "写周报"
+    assert _field(form, "estimate")["initial_option"] == "60"
+    values = {"title": "写周报", "estimate": "45", "deadline": "2026-12-01 18:00 +0800", "important": True}
+    saved = await h.click(ALICE, save, card.message_id, form_value=values, name="submit")
+    assert json.loads(saved.content)["toast"]["type"] == "success"
+    (task,) = await rows(h.store, Task, user_id=user_id)
+    assert (task.estimate_minutes, task.quadrant) == (45, 2)
+    assert await h.count("jobs", status="pending") == 1  # a deadline now: its job is armed
+
+    again = await _said(h, ALICE, "/add 写周报 30", "om_ae2")  # the same title: asked, with the Edit button
+    assert "这次没有重复添加" in again
+    assert len(h.task_cards_to(ALICE)) == 2
+    assert await h.count("tasks") == 1
+
+
+async def test_in_a_group_the_add_reply_is_text(harness: Harness) -> None:
+    h = harness
+    await h.add_user(ALICE)
+    await h.post(h.cb.sign(h.cb.group_mention_event(ALICE, "/add 写周报 60")))
+    await h.settle()
+    assert h.task_cards_to(ALICE) == []
+    assert await h.count("tasks") == 1
+    assert any(m.text.startswith("已添加任务「写周报」") for m in h.fake.messages if m.msg_type == "text")
