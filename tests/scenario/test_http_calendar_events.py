@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -242,3 +243,41 @@ async def test_free_busy_is_read_when_the_users_calendar_cannot_be(h: Harness) -
     assert len(h.fake.calendars.queries_for(ALICE)) == 1
     assert await busy_rows(h) == [(None, None)]  # untitled, from free/busy
     assert await read_sources(h) == ["freebusy"]
+
+
+async def test_a_meeting_over_an_applied_block_moves_the_block_and_its_feishu_event(h: Harness) -> None:
+    user_id = await connect(h, ALICE)
+    message_id, applies = await plan_card(h, ALICE, user_id)
+    # the last option: a block that has not begun (the first may start right now)
+    assert json.loads((await h.click(ALICE, applies[-1], message_id)).content)["toast"]["type"] == "success"
+    await run_effects(h)
+    (block,) = await blocks_of(h, user_id)
+    assert block.start > h.clock.now
+    (event,) = h.fake.calendars.written_events(ALICE)
+    cards = len(h.cards_to(ALICE))
+
+    # Feishu pushes the change our own write made: it is no busy time, so no card
+    for push in h.fake.calendars.take_pushes():
+        assert (
+            await h.post(h.cb.calendar_event_changed(list(push.open_ids), push.calendar_id))
+        ).status_code == 200
+    await h.run_worker()
+    assert len(h.cards_to(ALICE)) == cards
+
+    h.fake.calendars.add_event(ALICE, block.start, block.start + timedelta(minutes=30), "周会")
+    for push in h.fake.calendars.take_pushes():
+        await h.post(h.cb.calendar_event_changed(list(push.open_ids), push.calendar_id))
+    await h.run_worker()
+
+    conflict = h.cards_to(ALICE)[-1]
+    assert len(h.cards_to(ALICE)) == cards + 1
+    moves = [v for v in buttons(conflict.card) if v["k"] == "apply"]
+    response = await h.click(ALICE, moves[0], conflict.message_id)
+    assert json.loads(response.content)["toast"]["type"] == "success", response.content.decode()
+    await run_effects(h)
+
+    (moved,) = await blocks_of(h, user_id)
+    assert not (moved.start < block.start + timedelta(minutes=30) and moved.end > block.start)
+    (after,) = h.fake.calendars.written_events(ALICE)  # the same event, moved: not a second one
+    assert after.event_id == event.event_id
+    assert (after.start, after.end) == (moved.start, moved.end)
