@@ -43,6 +43,7 @@ UNTITLED = "(untitled)"
 # New tasks from one sync asked about (estimate, importance) on a form card, soonest deadline first; the
 # rest keep the defaults without a card (a first sync of a long list must not flood the chat).
 ASK_PER_SYNC = 3
+ASK_PREFIX = "answer:tse-"  # + task id: the dedupe key of a task's question
 
 
 @dataclass(frozen=True)
@@ -291,17 +292,20 @@ async def apply_remote(  # noqa: PLR0917 - one sync's inputs
     for preview in await uow.tasksync.ready_previews(done_ids):
         previews.move(uow, preview, PreviewStatus.EXPIRED, now)
         report.previews_expired.append(preview.id)
-    if created:
-        await _ask_estimates(uow, user, created, now)
+    await _ask_estimates(uow, user, created, now)
 
 
 async def _ask_estimates(uow: UnitOfWork, user: SyncUser, created: Sequence[Task], now: datetime) -> None:
-    """Feishu holds no estimate or importance: ask once, on the task's Edit form prefilled with the
-    defaults (sent by the worker like an answer, keyed by the task: never twice), for the new tasks whose
-    deadline comes soonest. Saving the form remembers the answer (it is the task's own Edit form)."""
+    """Feishu holds no estimate or importance: ask once per task, on its Edit form prefilled with the
+    defaults (sent by the worker like an answer, keyed by the task: never twice), at most ASK_PER_SYNC a
+    sync, soonest deadline first; the tasks not asked yet are asked at the next syncs. Saving the form
+    remembers the answer (it is the task's own Edit form)."""
     await uow.flush()  # the new tasks' ids
+    waiting = await uow.tasksync.unasked(user.user_id, ASK_PREFIX, now, ASK_PER_SYNC)
     far = datetime.max.replace(tzinfo=UTC)
-    for task in sorted(created, key=lambda t: (t.deadline or far, t.title))[:ASK_PER_SYNC]:
+    fresh = [t for t in created if t.deadline is None or t.deadline > now]
+    pending = {t.id: t for t in [*fresh, *waiting]}.values()
+    for task in sorted(pending, key=lambda t: (t.deadline or far, t.title))[:ASK_PER_SYNC]:
         uuid = f"tse-{task.id}"[:50]
         payload = {
             "open_id": user.open_id,
@@ -321,7 +325,7 @@ async def _ask_estimates(uow: UnitOfWork, user: SyncUser, created: Sequence[Task
             },
         }
         await uow.notifications.insert_if_absent(
-            f"answer:{uuid}", user_id=user.user_id, kind=NotificationKind.ANSWER, payload=payload, now=now
+            ASK_PREFIX + task.id, user_id=user.user_id, kind=NotificationKind.ANSWER, payload=payload, now=now
         )
 
 

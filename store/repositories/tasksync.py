@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import String, literal, or_, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.enums import ConnectionStatus, PreviewStatus
-from store.models import CalendarConnection, Preview, Task, User
+from store.enums import ConnectionStatus, PreviewStatus, TaskStatus
+from store.models import CalendarConnection, Notification, Preview, Task, User
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,26 @@ class TaskSyncRepository:
         )
         row = (await self.session.execute(stmt)).first()
         return SyncUser(*row) if row is not None else None
+
+    async def unasked(self, user_id: str, prefix: str, now: datetime, limit: int) -> list[Task]:
+        """Up to `limit` of the user's open synced tasks, soonest deadline first (none last), with no
+        notification keyed `prefix` + task id yet and a deadline not passed. One statement."""
+        asked = select(Notification.id).where(
+            Notification.dedupe_key == literal(prefix, String).concat(Task.id)
+        )
+        stmt = (
+            select(Task)
+            .where(
+                Task.user_id == user_id,
+                Task.feishu_task_guid.is_not(None),
+                Task.status == TaskStatus.OPEN,
+                or_(Task.deadline.is_(None), Task.deadline > now),
+                ~asked.exists(),
+            )
+            .order_by(Task.deadline.is_(None), Task.deadline, Task.id)
+            .limit(limit)
+        )
+        return list((await self.session.scalars(stmt)).all())
 
     async def users_of_guid(self, scope: str, guid: str) -> list[SyncUser]:
         """The connected users (grant holding `scope`) who have a task synced from this Feishu guid. One
