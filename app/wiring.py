@@ -130,24 +130,31 @@ APP_PER_SECOND = 50  # Feishu: messages per second for the whole app
 USER_PER_SECOND = 5  # Feishu: messages per second to one user (and updates per second of one message)
 
 
+def _counted_in_database(
+    settings: Settings, store: Store, name: str, limit: int, window: float
+) -> SharedLimiter:
+    """`limit` calls per `window` seconds counted in the database, so every process on it shares them; this
+    process's own count while the database cannot be reached. A call in flight holds its slot at most the
+    Feishu timeout and 5 s."""
+    return SharedLimiter(
+        store,
+        name,
+        limit,
+        window,
+        lease_seconds=settings.feishu_timeout_seconds + 5,
+        fallback=SlidingWindowLimiter(limit, window=window),
+    )
+
+
 def send_limiters(settings: Settings, store: Store) -> dict[str, Limiter]:
-    """The client's send limits counted in the database, so every process on it shares them; each falls
-    back to this process's own count while the database cannot be reached."""
-    lease = settings.feishu_timeout_seconds + 5  # a call in flight holds its slot at most this long
+    """The client's send limits, shared by every process on the database."""
     limits = {
         "user": (USER_PER_SECOND, 1.0),
         "app": (APP_PER_SECOND, 1.0),
         "freebusy": (FREEBUSY_PER_MINUTE, 60.0),
     }
     return {
-        name: SharedLimiter(
-            store,
-            name,
-            limit,
-            window,
-            lease_seconds=lease,
-            fallback=SlidingWindowLimiter(limit, window=window),
-        )
+        name: _counted_in_database(settings, store, name, limit, window)
         for name, (limit, window) in limits.items()
     }
 
@@ -167,24 +174,9 @@ def api_limiters(
     shared; None: the client counts for this process alone."""
     if not _shared(settings, store):
         return None
-    lease = settings.feishu_timeout_seconds + 5
     return (
-        SharedLimiter(
-            store,
-            f"{bucket}.minute",
-            per_minute,
-            60.0,
-            lease_seconds=lease,
-            fallback=SlidingWindowLimiter(per_minute, window=60.0),
-        ),
-        SharedLimiter(
-            store,
-            f"{bucket}.second",
-            per_second,
-            1.0,
-            lease_seconds=lease,
-            fallback=SlidingWindowLimiter(per_second, window=1.0),
-        ),
+        _counted_in_database(settings, store, f"{bucket}.minute", per_minute, 60.0),
+        _counted_in_database(settings, store, f"{bucket}.second", per_second, 1.0),
     )
 
 
