@@ -4,7 +4,6 @@ user's own primary calendar with their access token (CalendarWriter: our blocks 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -13,7 +12,8 @@ from urllib.parse import quote
 import httpx
 
 from bot.feishu.errors import FeishuError, FeishuPermanentError, classify
-from bot.feishu.ratelimit import Limiter, SlidingWindowLimiter
+from bot.feishu.ratelimit import Limiter
+from bot.feishu.userapi import CallFailed, UserApi
 from scheduler.services.calendar import BusySpan, CalendarUnavailable
 from scheduler.services.calendar_events import CalendarWriteError, EventDraft
 
@@ -108,20 +108,17 @@ class FeishuUserCalendar:
         transport: httpx.AsyncBaseTransport | None = None,
         limiters: tuple[Limiter, Limiter] | None = None,
     ) -> None:
-        self._http = httpx.AsyncClient(
-            base_url=domain.rstrip("/"),
-            timeout=httpx.Timeout(timeout_seconds),
+        self._api = UserApi(
+            domain,
+            timeout_seconds,
+            per_minute=EVENTS_PER_MINUTE,
+            per_second=EVENTS_PER_SECOND,
             transport=transport,
-            headers={"User-Agent": "smartflow-bot"},
-        )
-        # (per minute, per second): this process's own count unless given shared ones
-        self._limits = limiters or (
-            SlidingWindowLimiter(EVENTS_PER_MINUTE, window=60.0),
-            SlidingWindowLimiter(EVENTS_PER_SECOND, window=1.0),
+            limiters=limiters,
         )
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        await self._api.aclose()
 
     async def primary_calendar(self, access_token: str) -> str:
         data = await self._ok("calendar.primary", "POST", PRIMARY_PATH, access_token, json={})
@@ -233,32 +230,18 @@ class FeishuUserCalendar:
         params: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         """The answer's `data` on success; _Gone for an event that is not there; else CalendarWriteError."""
-        headers = {"Authorization": f"Bearer {access_token}"}
-        started = time.perf_counter()
         try:
-            async with self._limits[0].slot("app"), self._limits[1].slot("app"):
-                started = time.perf_counter()
-                response = await self._http.request(method, path, json=json, params=params, headers=headers)
-        except httpx.TimeoutException as exc:
-            log.warning("feishu %s timed out after %.3fs", name, time.perf_counter() - started)
-            raise CalendarWriteError("timeout", name, retryable=True) from exc
-        except httpx.HTTPError as exc:
-            log.warning("feishu %s failed: %s", name, type(exc).__name__)
-            raise CalendarWriteError("network", type(exc).__name__, retryable=True) from exc
-        status = response.status_code
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        code = body.get("code") if isinstance(body, dict) else None
-        log.info("feishu %s -> HTTP %s code %s in %.3fs", name, status, code, time.perf_counter() - started)
-        if isinstance(body, dict) and 200 <= status < 300 and code == 0:
-            data = body.get("data")
+            answer = await self._api.call(name, method, path, access_token, params=params, json=json)
+        except CallFailed as exc:
+            raise CalendarWriteError(exc.kind, exc.detail, retryable=True) from exc
+        status, code, msg = answer.status, answer.code, answer.msg
+        if answer.ok:
+            assert answer.body is not None
+            data = answer.body.get("data")
             return data if isinstance(data, dict) else {}
-        if (isinstance(code, int) and code in EVENT_GONE_CODES) or (status == 404 and "/events/" in path):
+        if code in EVENT_GONE_CODES or (status == 404 and "/events/" in path):
             raise _Gone
-        msg = str(body.get("msg", "")) if isinstance(body, dict) else "not JSON"
-        error = classify(status, code if isinstance(code, int) else None, msg, response.headers)
+        error = classify(status, code, msg, answer.headers)
         if error is None:  # pragma: no cover - a success is returned above
             raise CalendarWriteError("bad_response", msg, retryable=True)
         raise CalendarWriteError(

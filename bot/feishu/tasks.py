@@ -6,7 +6,6 @@ Feishu's frequency limits are retryable, the rest final. Tokens never reach a lo
 from __future__ import annotations
 
 import logging
-import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,7 +13,8 @@ import httpx
 
 from bot.feishu.client import FeishuClient
 from bot.feishu.errors import RATE_LIMIT_CODES, FeishuError
-from bot.feishu.ratelimit import Limiter, SlidingWindowLimiter
+from bot.feishu.ratelimit import Limiter
+from bot.feishu.userapi import CallFailed, UserApi
 from scheduler.services.tasklists import ListedTask, TasklistPage
 from scheduler.services.tasksync import RemoteTask, TaskApiError, TaskPage
 
@@ -40,19 +40,17 @@ class FeishuTasksClient:
         transport: httpx.AsyncBaseTransport | None = None,
         limiters: tuple[Limiter, Limiter] | None = None,
     ) -> None:
-        self._limits = limiters or (
-            SlidingWindowLimiter(TASKS_PER_MINUTE, window=60.0),
-            SlidingWindowLimiter(TASKS_PER_SECOND, window=1.0),
-        )
-        self._http = httpx.AsyncClient(
-            base_url=domain.rstrip("/"),
-            timeout=httpx.Timeout(timeout_seconds),
+        self._api = UserApi(
+            domain,
+            timeout_seconds,
+            per_minute=TASKS_PER_MINUTE,
+            per_second=TASKS_PER_SECOND,
             transport=transport,
-            headers={"User-Agent": "smartflow-bot"},
+            limiters=limiters,
         )
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        await self._api.aclose()
 
     async def list_tasks(self, access_token: str, *, page_token: str | None, page_size: int) -> TaskPage:
         params: dict[str, str | int] = {"type": "my_tasks", "page_size": page_size, "user_id_type": "open_id"}
@@ -98,29 +96,15 @@ class FeishuTasksClient:
         params: dict[str, str | int] | None = None,
         json: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        headers = {"Authorization": f"Bearer {access_token}"}
-        started = time.perf_counter()
         try:
-            async with self._limits[0].slot("app"), self._limits[1].slot("app"):
-                started = time.perf_counter()
-                response = await self._http.request(method, path, params=params, json=json, headers=headers)
-        except httpx.TimeoutException as exc:
-            log.warning("feishu %s timed out after %.3fs", name, time.perf_counter() - started)
-            raise TaskApiError("timeout", retryable=True) from exc
-        except httpx.HTTPError as exc:
-            log.warning("feishu %s failed: %s", name, type(exc).__name__)
-            raise TaskApiError("network", type(exc).__name__, retryable=True) from exc
-        status = response.status_code
-        try:
-            data = response.json()
-        except ValueError:
-            data = None
-        code = data.get("code") if isinstance(data, dict) else None
-        log.info("feishu %s -> HTTP %s code %s in %.3fs", name, status, code, time.perf_counter() - started)
-        if isinstance(data, dict) and status == 200 and code == 0:
-            return data
-        retryable = status >= 500 or status == 429 or (isinstance(code, int) and code in RATE_LIMIT_CODES)
-        msg = str(data.get("msg", "")) if isinstance(data, dict) else "not JSON"
+            answer = await self._api.call(name, method, path, access_token, params=params, json=json)
+        except CallFailed as exc:
+            raise TaskApiError(exc.kind, exc.detail, retryable=True) from exc
+        status, code, msg = answer.status, answer.code, answer.msg
+        if answer.ok and status == 200:
+            assert answer.body is not None
+            return answer.body
+        retryable = status >= 500 or status == 429 or code in RATE_LIMIT_CODES
         raise TaskApiError(str(code) if code is not None else f"http_{status}", msg, retryable=retryable)
 
 
