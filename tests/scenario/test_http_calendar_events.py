@@ -21,7 +21,7 @@ from tests.fakes.fake_feishu import FakeFeishu, Fault
 from tests.fakes.fake_feishu_calendar import primary_calendar_id
 from tests.scenario.http_harness import *  # noqa: F403
 from tests.scenario.http_harness import ALICE, BOB, Harness, at, buttons, card_of, open_harness
-from tests.scenario.test_http_connect import PUBLIC_URL, connect_link, follow
+from tests.scenario.test_http_connect import PUBLIC_URL, connected
 
 KEY = Fernet.generate_key().decode()
 
@@ -30,21 +30,6 @@ KEY = Fernet.generate_key().decode()
 async def h(db_url: str, fake_server: tuple[FakeFeishu, str]) -> AsyncIterator[Harness]:
     async with open_harness(db_url, fake_server, public_url=PUBLIC_URL, secret_key=KEY) as harness:
         yield harness
-
-
-async def connect(h: Harness, open_id: str) -> str:
-    """Connect the user's calendar through /connect and the callback; their user id."""
-    url = await connect_link(h, open_id)
-    page = await follow(h, h.fake.oauth.authorize(url, open_id))
-    assert page.status_code == 200
-    return await user_id_of(h, open_id)
-
-
-async def user_id_of(h: Harness, open_id: str) -> str:
-    async with h.store.uow(readonly=True) as uow:
-        user = await uow.users.get_by_open_id(open_id)
-        assert user is not None
-        return user.id
 
 
 async def plan_card(h: Harness, open_id: str, user_id: str) -> tuple[str, list[dict[str, Any]]]:
@@ -87,7 +72,7 @@ async def run_effects(h: Harness, rounds: int = 1) -> None:
 
 
 async def test_apply_writes_one_event_at_the_applied_times_and_undo_deletes_it(h: Harness) -> None:
-    user_id = await connect(h, ALICE)
+    user_id = await connected(h, ALICE)
     message_id, applies = await plan_card(h, ALICE, user_id)
     applied = await h.click(ALICE, applies[0], message_id)
     assert json.loads(applied.content)["toast"]["type"] == "success"
@@ -122,7 +107,7 @@ async def test_apply_writes_one_event_at_the_applied_times_and_undo_deletes_it(h
 
 
 async def test_the_same_effect_delivered_again_creates_nothing_more(h: Harness) -> None:
-    user_id = await connect(h, ALICE)
+    user_id = await connected(h, ALICE)
     message_id, applies = await plan_card(h, ALICE, user_id)
     await h.click(ALICE, applies[0], message_id)
     await run_effects(h)
@@ -148,7 +133,7 @@ async def test_the_same_effect_delivered_again_creates_nothing_more(h: Harness) 
 
 
 async def test_feishu_failing_the_create_is_retried_until_it_lands(h: Harness) -> None:
-    user_id = await connect(h, ALICE)
+    user_id = await connected(h, ALICE)
     message_id, applies = await plan_card(h, ALICE, user_id)
     h.fake.inject("event_create", Fault.server_error(503), Fault.rate_limited(1))
     await h.click(ALICE, applies[0], message_id)
@@ -194,7 +179,7 @@ async def read_sources(h: Harness) -> list[str]:
 
 
 async def test_our_own_event_is_not_busy_time_in_the_next_plan(h: Harness) -> None:
-    user_id = await connect(h, ALICE)
+    user_id = await connected(h, ALICE)
     message_id, applies = await plan_card(h, ALICE, user_id)
     await h.click(ALICE, applies[0], message_id)
     await run_effects(h)
@@ -216,7 +201,7 @@ async def test_our_own_event_is_not_busy_time_in_the_next_plan(h: Harness) -> No
 
 
 async def test_a_connected_users_busy_time_comes_from_their_calendar_with_titles(h: Harness) -> None:
-    user_id = await connect(h, ALICE)
+    user_id = await connected(h, ALICE)
     h.fake.calendars.add_event(ALICE, at(9, 30), at(12), "评审会")
     h.fake.calendars.add_event(ALICE, at(13), at(14), "午休", free_busy_status="free")
     await plan_card(h, ALICE, user_id)
@@ -235,7 +220,7 @@ async def test_a_connected_users_busy_time_comes_from_their_calendar_with_titles
 
 
 async def test_free_busy_is_read_when_the_users_calendar_cannot_be(h: Harness) -> None:
-    user_id = await connect(h, ALICE)
+    user_id = await connected(h, ALICE)
     h.fake.calendars.add_event(ALICE, at(9, 30), at(12), "评审会")
     h.fake.inject("instance_view", Fault.server_error(503))
     await plan_card(h, ALICE, user_id)
@@ -246,7 +231,7 @@ async def test_free_busy_is_read_when_the_users_calendar_cannot_be(h: Harness) -
 
 
 async def test_a_meeting_over_an_applied_block_moves_the_block_and_its_feishu_event(h: Harness) -> None:
-    user_id = await connect(h, ALICE)
+    user_id = await connected(h, ALICE)
     message_id, applies = await plan_card(h, ALICE, user_id)
     # the last option: a block that has not begun (the first may start right now)
     assert json.loads((await h.click(ALICE, applies[-1], message_id)).content)["toast"]["type"] == "success"

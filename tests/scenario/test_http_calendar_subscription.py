@@ -16,8 +16,8 @@ from tests.fakes.fake_feishu import FakeFeishu, Fault
 from tests.fakes.fake_feishu_calendar import primary_calendar_id
 from tests.scenario.http_harness import *  # noqa: F403
 from tests.scenario.http_harness import ALICE, Harness, at, open_harness
-from tests.scenario.test_http_calendar_events import KEY, connect
-from tests.scenario.test_http_connect import PUBLIC_URL
+from tests.scenario.test_http_calendar_events import KEY
+from tests.scenario.test_http_connect import PUBLIC_URL, connected
 
 
 @pytest.fixture
@@ -31,7 +31,7 @@ def subscribe_calls(h: Harness, action: str = "subscription") -> list[str]:
 
 
 async def test_connecting_subscribes_the_primary_calendar_once(h: Harness) -> None:
-    await connect(h, ALICE)
+    await connected(h, ALICE)
     await h.run_worker()
     calendar = primary_calendar_id(ALICE)
     assert h.fake.calendars.subscriptions == [(ALICE, calendar)]
@@ -51,7 +51,7 @@ async def test_connecting_subscribes_the_primary_calendar_once(h: Harness) -> No
 
 
 async def test_a_meeting_in_the_subscribed_calendar_is_pushed_and_gets_one_conflict_card(h: Harness) -> None:
-    user_id = await connect(h, ALICE)
+    user_id = await connected(h, ALICE)
     task = await h.add_task(user_id, "实验报告", estimate_minutes=90, deadline=at(20))
     await h.add_block(user_id, task, at(14), 90)
     await h.run_worker()  # subscribed; the copy is read: nothing overlaps
@@ -77,7 +77,7 @@ async def test_a_meeting_in_the_subscribed_calendar_is_pushed_and_gets_one_confl
 
 
 async def test_disconnect_unsubscribes_before_the_tokens_are_deleted(h: Harness) -> None:
-    await connect(h, ALICE)
+    await connected(h, ALICE)
     await h.run_worker()
     assert h.fake.calendars.subscriptions == [(ALICE, primary_calendar_id(ALICE))]
 
@@ -97,7 +97,7 @@ async def test_disconnect_unsubscribes_before_the_tokens_are_deleted(h: Harness)
 
 async def test_a_subscription_failing_with_a_5xx_is_retried_and_lands_once(h: Harness) -> None:
     h.fake.inject("event_subscribe", Fault.server_error(503))
-    await connect(h, ALICE)
+    await connected(h, ALICE)
     await h.run_worker()
     assert h.fake.calendars.subscriptions == []
     assert h.fake.requests("event_subscribe") == 1

@@ -54,6 +54,16 @@ async def connect_link(h: Harness, open_id: str, text: str = "/connect") -> str:
     return authorize_url(h.cards_to(open_id)[-1].card)
 
 
+async def connected(h: Harness, open_id: str) -> str:
+    """Connect the user through /connect, Feishu's authorization page and the callback; their user id."""
+    url = await connect_link(h, open_id)
+    assert (await follow(h, h.fake.oauth.authorize(url, open_id))).status_code == 200
+    async with h.store.uow(readonly=True) as uow:
+        user = await uow.users.get_by_open_id(open_id)
+        assert user is not None
+        return user.id
+
+
 async def follow(h: Harness, redirect: str) -> Any:
     """The browser arriving at the redirect URL Feishu sent it to (our public URL, served by the app)."""
     assert redirect.startswith(PUBLIC_URL + CALLBACK + "?"), redirect

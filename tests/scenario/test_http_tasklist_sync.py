@@ -15,8 +15,8 @@ from store.enums import TaskStatus
 from tests.fakes.fake_feishu import FakeFeishu
 from tests.scenario.http_harness import *  # noqa: F403
 from tests.scenario.http_harness import ALICE, BOB, NOW, Harness, open_harness
-from tests.scenario.test_http_connect import KEY, PUBLIC_URL
-from tests.scenario.test_http_tasks_sync import connected, next_sync, rows, tasks_of
+from tests.scenario.test_http_connect import KEY, PUBLIC_URL, connected
+from tests.scenario.test_http_tasks_sync import next_sync, rows, tasks_of
 
 LIST = "tl_team"
 LEAD = "ou_team_lead"  # creates the tasks; not one of our users

@@ -20,7 +20,7 @@ from store.enums import TaskStatus
 from tests.fakes.fake_feishu import FakeFeishu, Fault
 from tests.scenario.http_harness import *  # noqa: F403
 from tests.scenario.http_harness import ALICE, BOB, NOW, TZ, Harness, buttons, open_harness
-from tests.scenario.test_http_connect import KEY, PUBLIC_URL, connect_link, follow
+from tests.scenario.test_http_connect import KEY, PUBLIC_URL, connected
 
 ALL = (TaskStatus.OPEN, TaskStatus.DONE, TaskStatus.CANCELED)
 CONFLICT_ZH = "在飞书里改成了"
@@ -30,15 +30,6 @@ CONFLICT_ZH = "在飞书里改成了"
 async def h(db_url: str, fake_server: tuple[FakeFeishu, str]) -> AsyncIterator[Harness]:
     async with open_harness(db_url, fake_server, public_url=PUBLIC_URL, secret_key=KEY) as harness:
         yield harness
-
-
-async def connected(h: Harness, open_id: str) -> str:
-    url = await connect_link(h, open_id)
-    assert (await follow(h, h.fake.oauth.authorize(url, open_id))).status_code == 200
-    async with h.store.uow(readonly=True) as uow:
-        user = await uow.users.get_by_open_id(open_id)
-        assert user is not None
-        return user.id
 
 
 def page_size(h: Harness, size: int) -> None:

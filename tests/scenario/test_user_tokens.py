@@ -19,7 +19,7 @@ from store import Store
 from tests.fakes.fake_feishu import FakeFeishu, Fault
 from tests.scenario.http_harness import *  # noqa: F403
 from tests.scenario.http_harness import ALICE, BOB, Harness, open_harness
-from tests.scenario.test_http_connect import KEY, PUBLIC_URL, connect_link, follow
+from tests.scenario.test_http_connect import KEY, PUBLIC_URL, connected
 
 BROKEN_TEXT = "你的飞书日历连接已失效"
 
@@ -28,15 +28,6 @@ BROKEN_TEXT = "你的飞书日历连接已失效"
 async def h(db_url: str, fake_server: tuple[FakeFeishu, str]) -> AsyncIterator[Harness]:
     async with open_harness(db_url, fake_server, public_url=PUBLIC_URL, secret_key=KEY) as harness:
         yield harness
-
-
-async def connected(h: Harness, open_id: str) -> str:
-    url = await connect_link(h, open_id)
-    assert (await follow(h, h.fake.oauth.authorize(url, open_id))).status_code == 200
-    async with h.store.uow(readonly=True) as uow:
-        user = await uow.users.get_by_open_id(open_id)
-        assert user is not None
-        return user.id
 
 
 def tokens_of(h: Harness) -> UserTokens:
