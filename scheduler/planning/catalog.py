@@ -189,8 +189,9 @@ SUMMARIES: dict[str, dict[str, str]] = {
     },
 }
 
-# Titles that name no meeting (busy time read without its title): never "after 忙碌".
-UNTITLED_BUSY = frozenset({"忙碌", "Busy"})
+# The title of busy time read without one (free/busy), by language; it names no meeting: never "after 忙碌".
+UNTITLED_BUSY_TITLE = {"zh": "忙碌", "en": "Busy"}
+UNTITLED_BUSY = frozenset(UNTITLED_BUSY_TITLE.values())
 
 WORDS: dict[str, dict[str, str]] = {
     "tomorrow": {"zh": "明天", "en": "tomorrow"},

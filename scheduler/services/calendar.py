@@ -17,6 +17,7 @@ from functools import partial
 from typing import Protocol
 
 from scheduler.planning import model as pm
+from scheduler.planning.catalog import UNTITLED_BUSY_TITLE
 from scheduler.services.errors import ErrorCode, ServiceError
 from scheduler.services.outcomes import retrying
 from store import Store
@@ -35,7 +36,6 @@ READ_AHEAD = timedelta(hours=48)
 COVER_AHEAD = timedelta(hours=25)
 READ_CONCURRENCY = 8
 BUSY_PREFIX = "busy:"
-UNTITLED = {"zh": "忙碌", "en": "Busy"}
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ def is_fresh(state: ReadState, now: datetime, max_age: timedelta) -> bool:
 
 def as_fixed_events(rows: Sequence[BusyTime], locale: str) -> tuple[pm.FixedEvent, ...]:
     """Busy spans as the planner's one-off fixed events (untitled ones "Busy" in the user's language)."""
-    name = UNTITLED["en" if locale == "en" else "zh"]
+    name = UNTITLED_BUSY_TITLE["en" if locale == "en" else "zh"]
     return tuple(
         pm.FixedEvent(id=BUSY_PREFIX + r.id, title=r.title or name, start=r.start, end=r.end) for r in rows
     )
