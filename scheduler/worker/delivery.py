@@ -8,12 +8,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import Enum
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from scheduler.services.errors import ServiceError
+from scheduler.services.errors import ErrorCode, ServiceError
 from scheduler.services.outcomes import retrying
-from scheduler.services.views import PreviewView, preview_view
+from scheduler.services.views import PreviewView, preview_views
 from scheduler.worker import metrics
 from scheduler.worker.config import WorkerConfig
 from scheduler.worker.effects import EffectCall, Effects, PoisonEffect
@@ -31,6 +32,7 @@ from scheduler.worker.sender import DeliveryError, Sender
 from store import Store, UnitOfWork
 from store.enums import NotificationKind, NotificationStatus, TriggerType
 from store.models import Notification
+from store.repositories.delivery import CardCounts
 from store.repositories.messaging import NOTIFICATION_DUE
 
 log = logging.getLogger(__name__)
@@ -44,7 +46,18 @@ UPDATE_WAIT = timedelta(seconds=2)
 PREPARE_RETRY = timedelta(seconds=5)
 RECORD_TRIES = 3
 REARMED = "preview_expired_job_rearmed"
+# The cards sent today are counted from this far back, the earliest local midnight of any time zone.
+DAY_LOOKBACK = timedelta(hours=38)
 _WAITING_CARD = (*NOTIFICATION_DUE, NotificationStatus.SENDING)
+
+
+class Stale(Enum):
+    """A card's preview changed between its batch's planning and its send."""
+
+    STALE = "stale"
+
+
+STALE = Stale.STALE
 
 
 @dataclass(frozen=True)
@@ -80,6 +93,17 @@ class DeliveryStats:
 
     def add(self, outcome: str) -> None:
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+
+
+def _preview_id(row: Notification) -> str | None:
+    if row.kind not in (NotificationKind.CARD, NotificationKind.CARD_UPDATE):
+        return None
+    preview_id = row.preview_id or (row.payload or {}).get("preview_id")
+    return preview_id if isinstance(preview_id, str) and preview_id else None
+
+
+async def _views_of(uow: UnitOfWork, rows: list[Notification]) -> dict[str, PreviewView]:
+    return await preview_views(uow, {p for r in rows if (p := _preview_id(r)) is not None})
 
 
 def _zone(name: str | None, fallback: str) -> ZoneInfo:
@@ -122,6 +146,7 @@ class Delivery:
             claimed = [(r.id, r.user_id) for r in rows]
             await uow.commit()
         stats = DeliveryStats(claimed=len(claimed))
+        plans = await self._prepare_batch([row_id for row_id, _ in claimed], now)
         # One user's rows go one after another (Feishu allows 5 per second per user, and the wait for that
         # budget must not eat a step's timeout); different users go in parallel.
         by_user: dict[str, list[str]] = {}
@@ -132,7 +157,11 @@ class Delivery:
         async def one_user(ids: list[str]) -> None:
             async with gate:
                 for row_id in ids:
-                    stats.add(await self.deliver(row_id, clock))
+                    planned = plans.get(row_id)
+                    if planned is None:  # a card update: planned just before it goes, on the latest view
+                        stats.add(await self.deliver(row_id, clock))
+                    else:
+                        stats.add(await self._handle(row_id, planned, clock))
 
         await asyncio.gather(*(one_user(ids) for ids in by_user.values()))
         return stats
@@ -159,15 +188,26 @@ class Delivery:
         now = clock()
         try:
             async with asyncio.timeout(self._config.delivery_timeout_seconds):
-                plan = await self._prepare(notification_id, now)
-        except TRANSIENT_ERRORS as exc:
-            log.warning("notification %s: could not prepare, retrying soon: %s", notification_id, exc)
-            return await self._record(notification_id, now, "released", error=("prepare", str(exc)))
+                planned: Plan | Exception = await self._prepare(notification_id, now)
         except Exception as exc:
-            log.error("notification %s is poison, marked dead: %s", notification_id, exc)  # noqa: TRY400
+            planned = exc
+        return await self._handle(notification_id, planned, clock, fresh=True)
+
+    async def _handle(
+        self, notification_id: str, planned: Plan | Exception, clock: Clock, *, fresh: bool = False
+    ) -> str:
+        """Carry out a row's plan, or record why it could not be planned. A plan made with its batch
+        (not `fresh`) whose preview changed meanwhile is made again."""
+        now = clock()
+        if isinstance(planned, TRANSIENT_ERRORS):
+            log.warning("notification %s: could not prepare, retrying soon: %s", notification_id, planned)
+            return await self._record(notification_id, now, "released", error=("prepare", str(planned)))
+        if isinstance(planned, Exception):
+            log.error("notification %s is poison, marked dead: %s", notification_id, planned)
             return await self._record(
-                notification_id, now, "dead", error=("poison", f"{type(exc).__name__}: {exc}")
+                notification_id, now, "dead", error=("poison", f"{type(planned).__name__}: {planned}")
             )
+        plan = planned
         if plan.action == "lost":
             return "lost"
         if plan.action == "defer":
@@ -179,14 +219,22 @@ class Delivery:
             return await self._record(
                 notification_id, now, "skipped", error=(plan.reason, ""), rearm_task=rearm
             )
-        return await self._send(notification_id, plan, clock)
+        if not fresh and plan.action == "send" and plan.view is not None and plan.view.expires_at <= now:
+            # Planned with its batch and expired while it waited: plan it again as it is now.
+            return await self.deliver(notification_id, clock)
+        return await self._send(notification_id, plan, clock, fresh=fresh)
 
-    async def _send(self, notification_id: str, plan: Plan, clock: Clock) -> str:
+    async def _send(self, notification_id: str, plan: Plan, clock: Clock, *, fresh: bool = False) -> str:
         attempts = plan.attempts + 1
         now = clock()
-        marked = await self._mark_sending(notification_id, attempts, now, plan.limits)
+        ready = plan.view.preview_id if plan.action == "send" and plan.view is not None else None
+        marked = await self._mark_sending(notification_id, attempts, now, plan.limits, ready)
         if marked is False:
             return "lost"
+        if marked is STALE:
+            if fresh:
+                return await self._record(notification_id, now, "skipped", error=("preview_changed", ""))
+            return await self.deliver(notification_id, clock)  # its preview changed since the batch
         if isinstance(marked, Gate):
             return await self._record(
                 notification_id, now, "deferred", until=marked.until, error=(marked.reason, "")
@@ -249,35 +297,101 @@ class Delivery:
         )
 
     async def _prepare(self, notification_id: str, now: datetime) -> Plan:
+        """The plan of one claimed row, read as it is now."""
         async with self._store.uow(readonly=True) as uow:
             row = await uow.notifications.get(notification_id)
-            if row is None or row.claimed_by != self._worker_id or row.status not in NOTIFICATION_DUE:
+            if row is None:
                 return Plan("lost")
-            if row.kind == NotificationKind.ANSWER:
-                # The process that queued it did not send it (a Feishu error, or it stopped): no quiet
-                # hours, no daily cap, as when it went out at once.
-                if not isinstance(row.payload, dict) or not row.payload.get("uuid"):
-                    raise PoisonError("answer without its payload")
-                return Plan("answer", answer=row.payload, attempts=row.attempts)
-            if row.kind == NotificationKind.EFFECT:
-                try:
-                    effect = Effects.call_of(row.id, row.user_id, row.payload, row.attempts)
-                except PoisonEffect as exc:
-                    raise PoisonError(str(exc)) from exc
-                if effect[0] not in self._effects:
-                    raise PoisonError(f"no handler for effect {effect[0]!r}")
-                return Plan("effect", effect=effect, attempts=row.attempts)
-            preview_id = row.preview_id or (row.payload or {}).get("preview_id")
-            if not isinstance(preview_id, str) or not preview_id:
-                raise PoisonError("notification has no preview")
-            if row.kind == NotificationKind.CARD:
-                return await self._plan_card(uow, row, preview_id, now)
-            if row.kind == NotificationKind.CARD_UPDATE:
-                return await self._plan_update(uow, row, preview_id, now)
-            raise PoisonError(f"unsupported notification kind {row.kind!r}")
+            views = await _views_of(uow, [row])
+            planned = await self._plan(uow, row, now, views, None)
+        if isinstance(planned, Exception):
+            raise planned
+        return planned
 
-    async def _plan_card(self, uow: UnitOfWork, row: Notification, preview_id: str, now: datetime) -> Plan:
-        view = await preview_view(uow, preview_id)
+    async def _prepare_batch(self, ids: list[str], now: datetime) -> dict[str, Plan | Exception]:
+        """The plans of a claimed batch, read in one transaction with a few queries for all its rows (the
+        row, the previews' views, the users' cards today). A card update is left out: it is planned just
+        before it goes, so it carries the latest view. A failure that is not the row's own (the database)
+        is every row's."""
+        if not ids:
+            return {}
+        plans: dict[str, Plan | Exception] = {}
+        try:
+            async with asyncio.timeout(self._config.delivery_timeout_seconds):
+                async with self._store.uow(readonly=True) as uow:
+                    loaded = await uow.notifications.list_by_ids(ids)
+                    found = {r.id for r in loaded}
+                    rows = [r for r in loaded if r.kind != NotificationKind.CARD_UPDATE]
+                    # Held here: the session's identity map keeps rows only while they are referenced.
+                    users = await uow.users.list_by_ids({r.user_id for r in rows})
+                    views = await _views_of(uow, rows)
+                    counted = await uow.delivery.cards_in_flight_or_sent(
+                        {r.user_id for r in rows if r.kind == NotificationKind.CARD}, now - DAY_LOOKBACK
+                    )
+                    for row in rows:
+                        plans[row.id] = await self._plan(uow, row, now, views, counted)
+                    del users
+        except TRANSIENT_ERRORS as exc:
+            failed = exc if isinstance(exc, Exception) else RuntimeError(str(exc))
+            return dict.fromkeys(ids, failed)
+        plans.update((row_id, Plan("lost")) for row_id in ids if row_id not in found)
+        return plans
+
+    async def _plan(
+        self,
+        uow: UnitOfWork,
+        row: Notification,
+        now: datetime,
+        views: dict[str, PreviewView],
+        counted: CardCounts | None,
+    ) -> Plan | Exception:
+        """What to do with one row; an error that is the row's own (poison) is returned, not raised."""
+        try:
+            return await self._plan_row(uow, row, now, views, counted)
+        except TRANSIENT_ERRORS:
+            raise
+        except Exception as exc:
+            return exc
+
+    async def _plan_row(
+        self,
+        uow: UnitOfWork,
+        row: Notification,
+        now: datetime,
+        views: dict[str, PreviewView],
+        counted: CardCounts | None,
+    ) -> Plan:
+        if row.claimed_by != self._worker_id or row.status not in NOTIFICATION_DUE:
+            return Plan("lost")
+        if row.kind == NotificationKind.ANSWER:
+            # The process that queued it did not send it (a Feishu error, or it stopped): no quiet
+            # hours, no daily cap, as when it went out at once.
+            if not isinstance(row.payload, dict) or not row.payload.get("uuid"):
+                raise PoisonError("answer without its payload")
+            return Plan("answer", answer=row.payload, attempts=row.attempts)
+        if row.kind == NotificationKind.EFFECT:
+            try:
+                effect = Effects.call_of(row.id, row.user_id, row.payload, row.attempts)
+            except PoisonEffect as exc:
+                raise PoisonError(str(exc)) from exc
+            if effect[0] not in self._effects:
+                raise PoisonError(f"no handler for effect {effect[0]!r}")
+            return Plan("effect", effect=effect, attempts=row.attempts)
+        preview_id = _preview_id(row)
+        if preview_id is None:
+            raise PoisonError("notification has no preview")
+        view = views.get(preview_id)
+        if view is None:
+            raise ServiceError(ErrorCode.NOT_FOUND, f"no preview {preview_id}")
+        if row.kind == NotificationKind.CARD:
+            return await self._plan_card(uow, row, view, now, counted)
+        if row.kind == NotificationKind.CARD_UPDATE:
+            return await self._plan_update(uow, row, view, now)
+        raise PoisonError(f"unsupported notification kind {row.kind!r}")
+
+    async def _plan_card(
+        self, uow: UnitOfWork, row: Notification, view: PreviewView, now: datetime, counted: CardCounts | None
+    ) -> Plan:
         if view.status != "ready" or view.expires_at <= now:
             held = row.last_error_code in HOLD_REASONS
             if (
@@ -304,7 +418,11 @@ class Delivery:
             QuietHours.parse(user.quiet_start, user.quiet_end),
             user.daily_card_cap,
         )
-        gate = await self._gate(uow, row.id, limits, now)
+        if counted is None:
+            gate = await self._gate(uow, row.id, limits, now)
+        else:
+            used = counted.since(limits.user_id, row.id, local_day_start(now, limits.zone))
+            gate = delivery_gate(now, limits.zone, limits.quiet, used, limits.daily_cap)
         if gate is not None:
             return Plan("defer", until=gate.until, reason=gate.reason)
         return Plan("send", view=view, open_id=user.open_id, attempts=row.attempts, limits=limits)
@@ -320,8 +438,10 @@ class Delivery:
             limits.user_id, row_id, local_day_start(now, limits.zone)
         )
 
-    async def _plan_update(self, uow: UnitOfWork, row: Notification, preview_id: str, now: datetime) -> Plan:
-        view = await preview_view(uow, preview_id)
+    async def _plan_update(
+        self, uow: UnitOfWork, row: Notification, view: PreviewView, now: datetime
+    ) -> Plan:
+        preview_id = view.preview_id
         if view.card_message_id:
             return Plan("update", view=view, message_id=view.card_message_id, attempts=row.attempts)
         cards = [
@@ -337,13 +457,19 @@ class Delivery:
         return Plan("defer", until=until, reason="card_not_sent_yet")
 
     async def _mark_sending(
-        self, notification_id: str, attempts: int, now: datetime, limits: Limits | None
-    ) -> bool | Gate:
+        self,
+        notification_id: str,
+        attempts: int,
+        now: datetime,
+        limits: Limits | None,
+        ready_preview: str | None = None,
+    ) -> bool | Gate | Stale:
         """Mark the row `sending` (True), or False when it is no longer ours. A proactive card is checked
         against the user's limits again under the user's row lock, so two workers sending to one user at
-        once cannot both take the day's last card: the second gets the Gate (deferred)."""
+        once cannot both take the day's last card: the second gets the Gate (deferred). A card whose
+        preview (`ready_preview`) is no longer ready is not marked: STALE."""
 
-        async def mark() -> bool | Gate:
+        async def mark() -> bool | Gate | Stale:
             async with self._store.uow() as uow:
                 if limits is not None:
                     await uow.delivery.lock_user(limits.user_id)
@@ -351,10 +477,19 @@ class Delivery:
                     if gate is not None:
                         return gate
                 marked = await uow.delivery.mark_sending(
-                    notification_id, self._worker_id, attempts, now, self._config.lease_seconds
+                    notification_id,
+                    self._worker_id,
+                    attempts,
+                    now,
+                    self._config.lease_seconds,
+                    ready_preview=ready_preview,
                 )
+                if not marked:
+                    if ready_preview is not None and not await uow.delivery.preview_ready(ready_preview, now):
+                        return STALE
+                    return False
                 await uow.commit()
-                return marked
+                return True
 
         try:
             # Two workers sending to one user can deadlock on the user's row: the loser tries again.

@@ -2,16 +2,37 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import datetime, timedelta
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.enums import JobStatus, NotificationKind, NotificationStatus
+from store.enums import JobStatus, NotificationKind, NotificationStatus, PreviewStatus
 from store.models import Job, Notification, Preview, User
 from store.repositories.messaging import NOTIFICATION_DUE
+
+
+@dataclass(frozen=True)
+class CardCounts:
+    """The users' cards sent since some time or being sent now, to count each one's cards today."""
+
+    rows: Mapping[str, list[tuple[str, str, datetime | None]]]  # user id -> [(id, status, sent_at)]
+
+    def since(self, user_id: str, exclude_id: str, since: datetime) -> int:
+        """As `cards_in_flight_or_sent_since` counts, from rows read for a `since` no later than this one."""
+        return sum(
+            1
+            for row_id, status, sent_at in self.rows.get(user_id, ())
+            if row_id != exclude_id
+            and (status == NotificationStatus.SENDING or (sent_at is not None and _aware(sent_at) >= since))
+        )
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 class DeliveryRepository:
@@ -53,27 +74,78 @@ class DeliveryRepository:
         )
         return int(count or 0)
 
+    async def cards_in_flight_or_sent(self, user_ids: Iterable[str], since: datetime) -> CardCounts:
+        """The users' cards sent at or after `since` and those being sent now, in one query."""
+        wanted = sorted(set(user_ids))
+        rows: dict[str, list[tuple[str, str, datetime | None]]] = {}
+        if not wanted:
+            return CardCounts(rows)
+        result = await self.session.execute(
+            select(Notification.user_id, Notification.id, Notification.status, Notification.sent_at).where(
+                Notification.user_id.in_(wanted),
+                Notification.kind == NotificationKind.CARD,
+                or_(
+                    and_(Notification.status == NotificationStatus.SENT, Notification.sent_at >= since),
+                    Notification.status == NotificationStatus.SENDING,
+                ),
+            )
+        )
+        for user_id, row_id, status, sent_at in result.all():
+            rows.setdefault(user_id, []).append((row_id, status, sent_at))
+        return CardCounts(rows)
+
+    async def preview_ready(self, preview_id: str, now: datetime) -> bool:
+        """The preview is still ready and not expired (its card may go)."""
+        found = await self.session.scalar(
+            select(Preview.id).where(
+                Preview.id == preview_id,
+                Preview.status == PreviewStatus.READY,
+                Preview.expires_at > now,
+            )
+        )
+        return found is not None
+
     async def lock_user(self, user_id: str) -> None:
         """Hold the user's row lock until the unit of work ends (serialises sends to one user)."""
         await self.session.execute(select(User.id).where(User.id == user_id).with_for_update())
 
     async def mark_sending(
-        self, notification_id: str, worker_id: str, attempts: int, now: datetime, lease_seconds: float
+        self,
+        notification_id: str,
+        worker_id: str,
+        attempts: int,
+        now: datetime,
+        lease_seconds: float,
+        *,
+        ready_preview: str | None = None,
     ) -> bool:
-        """Mark a due row `sending` with its attempt counted and a fresh lease; False when not ours."""
+        """Mark a due row `sending` with its attempt counted and a fresh lease; False when not ours, or
+        when `ready_preview` (the card's preview) is no longer ready (tell them apart with preview_ready)."""
+        where = [
+            Notification.id == notification_id,
+            Notification.claimed_by == worker_id,
+            Notification.status.in_(NOTIFICATION_DUE),
+        ]
+        if ready_preview is not None:
+            where.append(
+                exists().where(
+                    Preview.id == ready_preview,
+                    Preview.status == PreviewStatus.READY,
+                    Preview.expires_at > now,
+                )
+            )
         result: Any = await self.session.execute(
             update(Notification)
-            .where(
-                Notification.id == notification_id,
-                Notification.claimed_by == worker_id,
-                Notification.status.in_(NOTIFICATION_DUE),
-            )
+            .where(*where)
             .values(
                 status=NotificationStatus.SENDING,
                 attempts=attempts,
                 claimed_until=now + timedelta(seconds=lease_seconds),
                 updated_at=now,
             )
+            # No Python evaluation of the EXISTS, and no SELECT first to find the rows (MySQL has no
+            # RETURNING): nothing in this session holds the row.
+            .execution_options(synchronize_session=False)
         )
         return bool(result.rowcount == 1)
 

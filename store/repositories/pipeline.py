@@ -117,6 +117,12 @@ class ChangeSetRepository(Repository[ChangeSet]):
         stmt = select(ChangeSet).where(ChangeSet.preview_id == preview_id)
         return (await self.session.scalars(stmt)).one_or_none()
 
+    async def by_previews(self, preview_ids: Iterable[str]) -> Sequence[ChangeSet]:
+        wanted = sorted(set(preview_ids))
+        if not wanted:
+            return []
+        return (await self.session.scalars(select(ChangeSet).where(ChangeSet.preview_id.in_(wanted)))).all()
+
     async def applied_since(self, user_ids: Iterable[str], since: datetime) -> Sequence[ChangeSet]:
         """The users' change sets applied at or after `since` and not undone (the moves made today)."""
         wanted = sorted(set(user_ids))

@@ -13,7 +13,7 @@ from bot.sender import FeishuSender
 from scheduler.worker.delivery import Delivery
 from scheduler.worker.worker import Worker
 from store import Store
-from store.models import Notification
+from store.models import Notification, Preview
 from tests.contract.worker.conftest import CONFIG, notification, seed_preview
 from tests.fakes.fake_feishu import FakeFeishu, Fault
 
@@ -333,3 +333,57 @@ async def test_a_card_that_cannot_be_built_is_sent_as_text(
     assert "截止前还差 90 分钟，下午有空。" in message.text
     assert "没有改动" in message.text
     assert (await notification(store, ids["notification"])).status == "sent"
+
+
+async def _claim(store: Store, worker_id: str, now: datetime) -> list[str]:
+    async with store.uow() as uow:
+        rows = await uow.notifications.claim_due(worker_id, now, CONFIG.lease_seconds, 10)
+        claimed = [r.id for r in rows]
+        await uow.commit()
+    return claimed
+
+
+async def test_a_card_whose_preview_changed_after_its_batch_was_planned_is_not_sent(
+    store: Store, feishu: FeishuClient, fake: FakeFeishu, now: datetime
+) -> None:
+    """A batch is planned at once; a card waits for its turn to go. If its preview was ignored or expired
+    meanwhile, the card is planned again as it is now and skipped, not sent."""
+    kept, ignored, expiring = [
+        await seed_preview(store, now, open_id=f"ou_changed{i}", expires_in=timedelta(minutes=m))
+        for i, m in enumerate((60, 60, 5))
+    ]
+    delivery = Delivery(store, FeishuSender(feishu), CONFIG, "w0")
+    claimed = await _claim(store, "w0", now)
+    plans = await delivery._prepare_batch(claimed, now)
+    assert {p.action for p in plans.values() if not isinstance(p, Exception)} == {"send"}
+    async with store.uow() as uow:
+        await uow.session.execute(
+            update(Preview).where(Preview.id == ignored["preview"]).values(status="ignored")
+        )
+        await uow.commit()
+    later = now + timedelta(minutes=10)  # past the third preview's expiry, before the others'
+    outcomes = {row_id: await delivery._handle(row_id, plans[row_id], lambda: later) for row_id in claimed}
+    assert outcomes == {
+        kept["notification"]: "sent",
+        ignored["notification"]: "skipped",
+        expiring["notification"]: "skipped",
+    }
+    assert [m.receive_id for m in fake.messages] == [kept["open_id"]]
+    assert (await notification(store, ignored["notification"])).last_error_code == "preview_ignored"
+    assert (await notification(store, expiring["notification"])).last_error_code == "preview_expired"
+
+
+async def test_a_batch_is_planned_in_one_read_whatever_its_size(
+    store: Store, feishu: FeishuClient, now: datetime
+) -> None:
+    from tests.statements import count_statements
+
+    for i in range(6):
+        await seed_preview(store, now, open_id=f"ou_plan{i}")
+    delivery = Delivery(store, FeishuSender(feishu), CONFIG, "w0")
+    claimed = await _claim(store, "w0", now)
+    with count_statements(store) as log:
+        plans = await delivery._prepare_batch(claimed, now)
+    assert len(plans) == 6
+    assert all(not isinstance(p, Exception) and p.action == "send" for p in plans.values())
+    assert log.count == 8, str(log)  # rows, users, 5 for the views, the cards today
