@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Table, bindparam, delete, func, or_, select, update
+from sqlalchemy import Table, bindparam, case, delete, func, or_, select, update
 from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -48,15 +48,20 @@ class ThrottleRepository:
                 stmt = stmt.with_for_update(skip_locked=True)
             rows = (await self.session.execute(stmt)).all()
             if rows:
-                taken = []
-                for slot, free_at, held_by in rows:
-                    start = now if held_by is not None else max(free_at, now)
-                    await self.session.execute(
-                        update(SendSlot)
-                        .where(SendSlot.bucket == bucket, SendSlot.slot == slot)
-                        .values(free_at=start + lease, holder=holder)
+                taken = [
+                    (int(slot), now if held_by is not None else max(free_at, now))
+                    for slot, free_at, held_by in rows
+                ]
+                # One statement for every slot taken, each held from its own start.
+                await self.session.execute(
+                    update(SendSlot)
+                    .where(SendSlot.bucket == bucket, SendSlot.slot.in_([n for n, _ in taken]))
+                    .values(
+                        free_at=case({n: start + lease for n, start in taken}, value=SendSlot.slot),
+                        holder=holder,
                     )
-                    taken.append((int(slot), start))
+                    .execution_options(synchronize_session=False)
+                )
                 return taken
             have = await self.session.scalar(
                 select(func.count()).where(SendSlot.bucket == bucket, SendSlot.slot < size)
