@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from scheduler.services.answers import AnswerWrites
 from scheduler.services.capture import TaskReader
 from scheduler.services.connect import CalendarLogin
 from scheduler.services.pipeline import Pipeline
@@ -130,8 +131,13 @@ class BotDeps:
     clock: Callable[[], datetime] = utc_now
     background: Background = field(default_factory=Background)
     answer_order: KeyedLocks = field(default_factory=KeyedLocks)  # per sender open_id
+    # Storing and recording chat answers, one write for the messages handled at the same moment.
+    answer_writes: AnswerWrites = field(init=False)
     task_reader: TaskReader | None = None  # a model reading tasks in plain words (None: the parser alone)
     # /connect's OAuth flow (None: SMARTFLOW_PUBLIC_URL or SMARTFLOW_SECRET_KEY unset, /connect is off)
     calendar_login: CalendarLogin | None = None
     # Feishu Tasks read for connected users (None: /connect is off); a task change event syncs its users now
     task_sync: TaskSync | None = None
+
+    def __post_init__(self) -> None:
+        self.answer_writes = AnswerWrites(self.store)

@@ -57,7 +57,7 @@ async def queue_answers(deps: BotDeps, message: MessageIn, parts: Sequence[Part]
     ]
     stored: dict[str, str] | None
     try:
-        stored = await answers.queue(deps.store, message.sender_open_id, payloads, deps.clock())
+        stored = await deps.answer_writes.queue(message.sender_open_id, payloads, deps.clock())
     except Exception as exc:
         if not inbound.is_database_error(exc):
             raise
@@ -101,7 +101,7 @@ async def _send_in_order(deps: BotDeps, queued: Queued) -> None:
                 done.append((notification_id, message_id))
     finally:
         try:
-            await answers.sent(deps.store, done, deps.clock())
+            await deps.answer_writes.sent(done, deps.clock())
         except Exception as exc:
             if not inbound.is_database_error(exc):
                 raise

@@ -5,9 +5,10 @@ an answer is never sent twice."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from store import Store
 from store.enums import NotificationKind, NotificationStatus
@@ -18,39 +19,46 @@ ANSWER_GRACE = timedelta(seconds=30)
 _ORDER_STEP = timedelta(microseconds=1000)
 
 
-async def queue(
-    store: Store, open_id: str, answers: Sequence[Mapping[str, Any]], now: datetime
-) -> dict[str, str] | None:
-    """Store the answers to one message from `open_id`, in order, each keyed by its Feishu uuid (queueing
-    the same answer again finds the first); returns {uuid: notification id} of those not yet sent, or None
-    when there is no such user (nothing stored: the caller sends without a safety net)."""
-    ids: dict[str, str] = {}
+Answers = tuple[str, Sequence[Mapping[str, Any]], datetime]  # (sender open_id, answers, now)
+Sent = tuple[str, str, datetime]  # (notification id, Feishu message id, when)
+
+
+async def queue_many(store: Store, messages: Sequence[Answers]) -> list[dict[str, str] | None]:
+    """Store the answers to each message (from its sender's open_id), in order, each keyed by its Feishu
+    uuid (queueing the same answer again finds the first), all in one write; for each message,
+    {uuid: notification id} of those not yet sent, or None when there is no such user (nothing stored: the
+    caller sends without a safety net)."""
+    found: list[dict[str, str] | None] = []
     async with store.uow() as uow:
-        user = await uow.users.get_by_open_id(open_id)
-        if user is None:
-            return None
-        for n, answer in enumerate(answers):
-            row, _ = await uow.notifications.insert_if_absent(
-                f"answer:{answer['uuid']}",
-                user_id=user.id,
-                kind=NotificationKind.ANSWER,
-                payload=dict(answer),
-                now=now,
-                next_attempt_at=now + ANSWER_GRACE + n * _ORDER_STEP,
-            )
-            if row.status not in (NotificationStatus.SENT, NotificationStatus.DEAD):
-                ids[str(answer["uuid"])] = row.id
+        for open_id, answers, now in messages:
+            user = await uow.users.get_by_open_id(open_id)
+            if user is None:
+                found.append(None)
+                continue
+            ids: dict[str, str] = {}
+            for n, answer in enumerate(answers):
+                row, _ = await uow.notifications.insert_if_absent(
+                    f"answer:{answer['uuid']}",
+                    user_id=user.id,
+                    kind=NotificationKind.ANSWER,
+                    payload=dict(answer),
+                    now=now,
+                    next_attempt_at=now + ANSWER_GRACE + n * _ORDER_STEP,
+                )
+                if row.status not in (NotificationStatus.SENT, NotificationStatus.DEAD):
+                    ids[str(answer["uuid"])] = row.id
+            found.append(ids)
         await uow.commit()
-    return ids
+    return found
 
 
-async def sent(store: Store, messages: Sequence[tuple[str, str]], now: datetime) -> None:
-    """Answers that went out at once, each (notification id, Feishu message id): recorded as sent in one
-    write, unless a worker took one meanwhile (it records its own)."""
+async def sent_many(store: Store, messages: Sequence[Sent]) -> list[None]:
+    """Answers that went out at once, each (notification id, Feishu message id, when): recorded as sent in
+    one write, unless a worker took one meanwhile (it records its own)."""
     if not messages:
-        return
+        return []
     async with store.uow() as uow:
-        for notification_id, message_id in messages:
+        for notification_id, message_id, now in messages:
             await uow.delivery.settle_unclaimed(
                 notification_id,
                 {
@@ -62,6 +70,81 @@ async def sent(store: Store, messages: Sequence[tuple[str, str]], now: datetime)
                 },
             )
         await uow.commit()
+    return [None] * len(messages)
+
+
+ItemT = TypeVar("ItemT")
+ResultT = TypeVar("ResultT")
+
+
+class GroupWrite(Generic[ItemT, ResultT]):
+    """One write for the items of many callers (group commit): an item submitted while a write is busy
+    waits for the next one, which takes every item queued by then (at most `most`). When nothing is
+    being written the item goes at the next turn of the event loop, so a lone caller waits for nothing.
+    When a write of several items fails, each is written alone: only the items that fail alone fail."""
+
+    def __init__(self, write: Callable[[list[ItemT]], Awaitable[Sequence[ResultT]]], most: int = 200) -> None:
+        self._write = write
+        self._most = most
+        self._queued: list[tuple[ItemT, asyncio.Future[ResultT]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def submit(self, item: ItemT) -> ResultT:
+        future: asyncio.Future[ResultT] = asyncio.get_running_loop().create_future()
+        self._queued.append((item, future))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.get_running_loop().create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        while self._queued:
+            await asyncio.sleep(0)  # the callers of this turn of the loop join the write
+            batch, self._queued = self._queued[: self._most], self._queued[self._most :]
+            try:
+                await self._settle(batch)
+            except BaseException:  # cancelled: so are the callers still waiting
+                for _, future in batch + self._queued:
+                    future.cancel()
+                self._queued = []
+                raise
+
+    async def _settle(self, batch: list[tuple[ItemT, asyncio.Future[ResultT]]]) -> None:
+        try:
+            results = await self._write([item for item, _ in batch])
+        except Exception as exc:
+            if len(batch) == 1:
+                batch[0][1].set_exception(exc)
+                return
+            # One item may be what failed: each is written alone, so the others do not fail with it.
+            for one in batch:
+                await self._settle([one])
+            return
+        for (_, future), result in zip(batch, results, strict=True):
+            future.set_result(result)
+
+
+class AnswerWrites:
+    """The answers' two writes shared by the messages one process handles at once: storing them before
+    they are sent, and recording them as sent. Under many messages at once (SQLite has one writer) each is
+    one transaction for all of them, not one per message."""
+
+    def __init__(self, store: Store) -> None:
+        self._queue: GroupWrite[Answers, dict[str, str] | None] = GroupWrite(
+            lambda items: queue_many(store, items)
+        )
+        self._sent: GroupWrite[Sent, None] = GroupWrite(lambda items: sent_many(store, items))
+
+    async def queue(
+        self, open_id: str, answers: Sequence[Mapping[str, Any]], now: datetime
+    ) -> dict[str, str] | None:
+        """Store the answers to one message (see `queue_many`), in the write the other messages of the
+        moment share."""
+        return await self._queue.submit((open_id, answers, now))
+
+    async def sent(self, messages: Sequence[tuple[str, str]], now: datetime) -> None:
+        """Record answers sent at once, each (notification id, Feishu message id), in the write the other
+        messages of the moment share."""
+        await asyncio.gather(*(self._sent.submit((n, m, now)) for n, m in messages))
 
 
 async def failed(

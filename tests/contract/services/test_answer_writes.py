@@ -1,0 +1,86 @@
+"""The chat answers' writes shared by the messages of one moment: one transaction for many messages, the
+same results as one message at a time, and an item that fails alone fails only itself."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+
+import pytest
+
+from scheduler.services.answers import AnswerWrites, GroupWrite
+from store import Store
+from store.enums import NotificationStatus
+from tests.contract.services.builders import seed
+from tests.statements import count_statements
+
+
+def _answer(uuid: str) -> dict[str, str]:
+    return {"uuid": uuid, "receive_id": "oc_chat", "text": "ok"}
+
+
+async def test_answers_to_many_messages_at_once_are_stored_and_recorded_in_one_write_each(
+    store: Store, now: datetime
+) -> None:
+    for i in range(5):
+        await seed(store, now, tasks={}, open_id=f"ou_w{i}", name=f"W{i}")
+    writes = AnswerWrites(store)
+    with count_statements(store) as log:
+        stored = await asyncio.gather(
+            *(writes.queue(f"ou_w{i}", [_answer(f"u{i}a"), _answer(f"u{i}b")], now) for i in range(5)),
+            writes.queue("ou_nobody", [_answer("lost")], now),
+        )
+    assert log.commits == 1, str(log)
+    assert stored[5] is None  # no such user: nothing stored
+    ids = [s for s in stored[:5] if s is not None]
+    assert [sorted(s) for s in ids] == [[f"u{i}a", f"u{i}b"] for i in range(5)]
+    again = await writes.queue("ou_w0", [_answer("u0a")], now)  # the same answer finds the first
+    assert again == {"u0a": ids[0]["u0a"]}
+
+    with count_statements(store) as log:
+        await asyncio.gather(
+            *(writes.sent([(row, f"om_{uuid}")], now) for s in ids for uuid, row in s.items())
+        )
+    assert log.commits == 1, str(log)
+    async with store.uow(readonly=True) as uow:
+        rows = await uow.notifications.list_by_ids([row for s in ids for row in s.values()])
+        assert {(r.status, r.message_id) for r in rows} == {
+            (NotificationStatus.SENT, f"om_{uuid}") for s in ids for uuid in s
+        }
+
+
+async def test_an_item_that_fails_alone_fails_only_its_caller() -> None:
+    writes: list[list[int]] = []
+
+    async def write(items: list[int]) -> list[int]:
+        writes.append(items)
+        if 3 in items:
+            raise ValueError("three is refused")
+        return [i * 10 for i in items]
+
+    group: GroupWrite[int, int] = GroupWrite(write)
+    results = await asyncio.gather(*(group.submit(i) for i in range(5)), return_exceptions=True)
+    assert results[:3] == [0, 10, 20]
+    assert results[4] == 40
+    assert isinstance(results[3], ValueError)
+    assert writes[0] == [0, 1, 2, 3, 4]  # one write for all, then each alone
+    assert sorted(map(tuple, writes[1:])) == [(0,), (1,), (2,), (3,), (4,)]
+
+
+async def test_a_lone_caller_waits_for_no_one() -> None:
+    group: GroupWrite[str, str] = GroupWrite(lambda items: asyncio.sleep(0, [i.upper() for i in items]))
+    assert await group.submit("a") == "A"
+    assert await group.submit("b") == "B"
+
+
+@pytest.mark.parametrize("most", [2])
+async def test_a_write_takes_at_most_its_share(most: int) -> None:
+    sizes: list[int] = []
+
+    async def write(items: list[int]) -> list[int]:
+        sizes.append(len(items))
+        return items
+
+    group: GroupWrite[int, int] = GroupWrite(write, most=most)
+    assert await asyncio.gather(*(group.submit(i) for i in range(5))) == list(range(5))
+    assert sizes == [2, 2, 1]
