@@ -46,8 +46,9 @@ UPDATE_WAIT = timedelta(seconds=2)
 PREPARE_RETRY = timedelta(seconds=5)
 RECORD_TRIES = 3
 REARMED = "preview_expired_job_rearmed"
-# The cards sent today are counted from this far back, the earliest local midnight of any time zone.
-DAY_LOOKBACK = timedelta(hours=38)
+# A batch reads the cards sent this far back and counts each user's from their own local midnight, which is
+# never more than 25 hours ago (a day that ends summer time).
+DAY_LOOKBACK = timedelta(hours=26)
 _WAITING_CARD = (*NOTIFICATION_DUE, NotificationStatus.SENDING)
 
 
