@@ -72,6 +72,8 @@ class _Work:
     busy_read_at: datetime | None = None  # when the Feishu busy time in ctx was read
     result: pm.PlanResult | None = None
     texts: dict[str, CandidateTexts] | None = None
+    # base_version(ctx), computed right after planning while the context's frame is still memoised
+    version: str | None = None
     request: ChoiceRequest | None = None
     choice: Choice | None = None
     preview: dict[str, Any] | None = None  # the row to insert (store.repositories.batch.new_row)
@@ -295,6 +297,7 @@ class Pipeline:
                 w.result = plan(w.ctx)
                 if w.result.observation.decision != pm.Decision.CLOSE:
                     w.texts = all_texts(w.result, w.ctx)
+                    w.version = base_version(w.ctx)
                     w.request = build_request(
                         w.trigger.type, w.result, w.ctx, w.trigger.user_text or "", w.texts
                     )
@@ -309,7 +312,7 @@ class Pipeline:
             try:
                 async with self._gate:
                     choice = checked(w.request, await self._chooser.choose(w.request))
-                w.preview = self._preview(w.trigger, w.ctx, w.result, choice, now, w.texts)
+                w.preview = self._preview(w.trigger, w.ctx, w.result, choice, now, w.texts, w.version)
                 w.preview["schedule_version"] = w.schedule_version
                 w.preview["busy_read_at"] = w.busy_read_at
                 w.choice = choice
@@ -395,6 +398,7 @@ class Pipeline:
         choice: Choice,
         now: datetime,
         texts_by_id: dict[str, CandidateTexts] | None = None,
+        version: str | None = None,
     ) -> dict[str, Any]:
         chosen = next(c for c in result.candidates if c.id == choice.selected_candidate_id)
         texts_by_id = texts_by_id or all_texts(result, ctx)
@@ -425,7 +429,7 @@ class Pipeline:
             llm_latency_ms=choice.latency_ms,
             prompt_tokens=choice.prompt_tokens if llm or choice.prompt_tokens else None,
             completion_tokens=choice.completion_tokens if llm or choice.completion_tokens else None,
-            base_version=base_version(ctx),
+            base_version=version if version is not None else base_version(ctx),
             expires_at=now + self._ttl,
             created_at=now,
             updated_at=now,
