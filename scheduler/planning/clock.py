@@ -47,6 +47,13 @@ def offset_min(m: int, tz: ZoneInfo) -> int:
 
 def wall_to_min(day: date, t: time, tz: ZoneInfo) -> int:
     """A local wall-clock time as epoch minutes (a time skipped by DST maps forward, fold=0)."""
+    # `fold` is part of the key: equal times with another fold compare (and hash) equal
+    return _wall_to_min(day, t, t.fold, tz)
+
+
+@lru_cache(maxsize=4096)
+def _wall_to_min(day: date, t: time, fold: int, tz: ZoneInfo) -> int:
+    """Memoised: every context of a batch asks for the same few days' day starts and ends."""
     return int(datetime.combine(day, t, tzinfo=tz).timestamp() // 60)
 
 

@@ -18,7 +18,7 @@ from scheduler.planning.model import (
     PlanResult,
     Reason,
 )
-from scheduler.planning.placement import Weights
+from scheduler.planning.placement import clear_weights, weights
 from scheduler.planning.strategies import Findings, drafts
 from scheduler.planning.target import Resolved, resolve
 from scheduler.planning.tradeoff import with_tradeoffs
@@ -151,6 +151,7 @@ def clear_caches() -> None:
     """Forget memoised analyses (benchmarks and determinism tests)."""
     _ANALYSES.cache_clear()
     clear_frames()
+    clear_weights()
 
 
 def analyze(ctx: PlanningContext) -> Analysis:
@@ -165,7 +166,7 @@ def _analyze(ctx: PlanningContext) -> Analysis:
     found = Findings()
     changes: tuple[Candidate, ...] = ()
     if not (r.close or r.ask):
-        w = Weights(f)
+        w = weights(f)
         found_drafts, found = drafts(f, w, r)
         # a per-day cap on moving existing blocks: an option that would move more is not offered
         allowed = max(0, ctx.user.max_moves_per_day - ctx.moved_today)

@@ -34,6 +34,28 @@ class Weights:
         return self.prefix[b] - self.prefix[a]
 
 
+WeightsKey = tuple[int, int, tuple[Span, ...], tuple[Span, ...], tuple[Span, ...]]
+_WEIGHTS: dict[WeightsKey, Weights] = {}
+_WEIGHTS_SIZE = 64
+
+
+def weights(f: Frame) -> Weights:
+    """Weights(f), shared by frames with the same window, day windows, preferred and quiet time (the
+    contexts of one batch planned at one instant for users with the same settings): building one costs a
+    pass over every minute of the window. Weights are never changed once built."""
+    key = (f.start, f.end, tuple((d.start, d.end) for d in f.days), f.preferred, f.quiet)
+    hit = _WEIGHTS.get(key)
+    if hit is None:
+        if len(_WEIGHTS) >= _WEIGHTS_SIZE:
+            del _WEIGHTS[next(iter(_WEIGHTS))]
+        hit = _WEIGHTS[key] = Weights(f)
+    return hit
+
+
+def clear_weights() -> None:
+    _WEIGHTS.clear()
+
+
 @dataclass(frozen=True)
 class Place:
     start: int

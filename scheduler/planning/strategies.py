@@ -27,14 +27,33 @@ class Findings:
     notes: list[str] = field(default_factory=list)
 
 
-def _place_reasons(p: Place, pool: list[Place]) -> tuple[Reason, ...]:
+@dataclass(frozen=True)
+class _PoolBests:
+    """The best start, fragmentation and preference over a pool of places (computed once per pool)."""
+
+    start: int
+    fragments: tuple[int, int]
+    pref: int
+
+    @staticmethod
+    def of(pool: list[Place]) -> _PoolBests | None:
+        if not pool:
+            return None
+        return _PoolBests(
+            min(q.start for q in pool), min(q.fragments() for q in pool), max(q.pref for q in pool)
+        )
+
+
+def _place_reasons(p: Place, best: _PoolBests | None) -> tuple[Reason, ...]:
+    """Why this place (of the pool `best` summarises) is worth offering."""
+    assert best is not None  # p is one of the pool
     out = []
-    if p.start == min(q.start for q in pool):
+    if p.start == best.start:
         out.append(Reason("earliest_slot"))
     frag = p.fragments()
-    if frag[0] == 0 and frag == min(q.fragments() for q in pool):
+    if frag[0] == 0 and frag == best.fragments:
         out.append(Reason("least_fragmentation"))
-    if p.pref == max(q.pref for q in pool) and p.pref > 0:
+    if p.pref == best.pref and p.pref > 0:
         out.append(Reason("preferred_time", {"minutes": p.pref}))
     return tuple(out)
 
@@ -57,12 +76,13 @@ def _conflict_drafts(f: Frame, w: Weights, r: Resolved) -> tuple[list[Draft], Fi
     found.slot_meets_deadline = any(p.meets for p in places)
     pool = [p for p in places if p.meets] or places
     clears = Reason("clears_conflict", {"event": r.clash})
+    best = _PoolBests.of(pool)
     out = [
         Draft(
             CandidateType.PLACE_TASK,
             (move_block(b, p.start),),
             ((p.start, p.end),),
-            (clears, *_place_reasons(p, pool)),
+            (clears, *_place_reasons(p, best)),
         )
         for p, _ in choose_places(places, b.minutes, f.grid.step)
     ]
@@ -79,8 +99,9 @@ def drafts(f: Frame, w: Weights, r: Resolved) -> tuple[list[Draft], Findings]:
     found.any_slot = bool(places)
     found.slot_meets_deadline = any(p.meets for p in places)
     pool = [p for p in places if p.meets] or places
+    best = _PoolBests.of(pool)
     out = [
-        Draft(ctype, (add_block(r, (p.start, p.end)),), ((p.start, p.end),), _place_reasons(p, pool))
+        Draft(ctype, (add_block(r, (p.start, p.end)),), ((p.start, p.end),), _place_reasons(p, best))
         for p, _ in choose_places(places, length, f.grid.step)
     ]
     deadline_passed = deadline is not None and deadline <= f.now

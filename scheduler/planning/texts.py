@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 
 from scheduler.planning.catalog import (
     DECISIONS,
@@ -128,12 +129,18 @@ def _today(ctx: PlanningContext) -> date:
 
 
 def _span(start: datetime, end: datetime, ctx: PlanningContext, loc: str) -> str:
-    s, e = _local(start, ctx), _local(end, ctx)
+    return _span_text(start, end, ctx.user.timezone, _today(ctx), loc)
+
+
+@lru_cache(maxsize=1024)
+def _span_text(start: datetime, end: datetime, tz: str, today: date, loc: str) -> str:
+    # memoised: a candidate's summary, before and after texts name the same spans (pure in its arguments)
+    s, e = start.astimezone(zone(tz)), end.astimezone(zone(tz))
     text = f"{s:%H:%M}–{e:%H:%M}"
     day = s.date()
-    if day == _today(ctx) + timedelta(days=1):
+    if day == today + timedelta(days=1):
         text = f"{WORDS['tomorrow'][loc]} {text}"
-    elif day != _today(ctx):
+    elif day != today:
         text = f"{day:%m-%d} {text}"
     return text
 
@@ -302,12 +309,18 @@ _WEEKDAYS_ZH = "一二三四五六日"
 _RELATIVE = {0: ("today", "今天"), 1: ("tomorrow", "明天")}
 
 
-def _day_tokens(day: date, ctx: PlanningContext) -> list[str]:
+def _day_tokens(day: date, ctx: PlanningContext) -> tuple[str, ...]:
     """The ways a text may name `day`: its date, its weekday, and today/tomorrow relative to `now`."""
+    return _day_tokens_from(day, _today(ctx))
+
+
+@lru_cache(maxsize=256)
+def _day_tokens_from(day: date, today: date) -> tuple[str, ...]:
+    # memoised: the candidates of a batch name the same few days
     out = [f"{day:%m-%d}", f"{day:%Y-%m-%d}", f"{day.month}月{day.day}日"]
     out += [_WEEKDAYS_EN[day.weekday()], f"周{_WEEKDAYS_ZH[day.weekday()]}"]
-    out += _RELATIVE.get((day - _today(ctx)).days, ())
-    return out
+    out += _RELATIVE.get((day - today).days, ())
+    return tuple(out)
 
 
 def _tokens(dt: datetime, ctx: PlanningContext) -> list[str]:
