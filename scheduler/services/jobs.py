@@ -220,10 +220,15 @@ async def _scan(
     users = await uow.batch.users({t.user_id for t in found.values()})
     out = _Batch()
     fire: list[tuple[Job, Task]] = []
+    waits: dict[str, datetime | None] = {}  # by user: a user's jobs in the batch share it
     for job in jobs:
         try:
             task = found.get(job.task_id)
-            wait = opens_at(users.get(task.user_id), now) if task is not None else None
+            wait = None
+            if task is not None:
+                if task.user_id not in waits:
+                    waits[task.user_id] = opens_at(users.get(task.user_id), now)
+                wait = waits[task.user_id]
             verdict = decide(task, job.task_id in soon, now, wait)
             if wait is not None and verdict.rearm_at == wait:
                 log.info("job %s deferred to %s (outside the day window)", job.id, wait.isoformat())
