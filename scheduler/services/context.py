@@ -13,7 +13,8 @@ from scheduler.services.learning import preferred_hours
 from scheduler.services.movecap import moved_today
 from store import UnitOfWork
 from store.enums import TriggerType
-from store.models import Block, BusyTime, DayExtension, FixedEvent, Task, Trigger, User
+from store.models import Block, BusyTime, Trigger, User
+from store.repositories.batch import BlockFacts, EventFacts, ExtensionFacts, TaskFacts
 
 __all__ = [
     "block",
@@ -59,7 +60,7 @@ def user_prefs(user: User, grid_minutes: int = 15) -> pm.UserPrefs:
     )
 
 
-def task_info(t: Task) -> pm.TaskInfo:
+def task_info(t: TaskFacts) -> pm.TaskInfo:
     return pm.TaskInfo(
         id=t.id,
         title=t.title,
@@ -72,7 +73,7 @@ def task_info(t: Task) -> pm.TaskInfo:
     )
 
 
-def fixed_event(e: FixedEvent) -> pm.FixedEvent:
+def fixed_event(e: EventFacts) -> pm.FixedEvent:
     return pm.FixedEvent(
         id=e.id,
         title=e.title,
@@ -86,7 +87,7 @@ def fixed_event(e: FixedEvent) -> pm.FixedEvent:
     )
 
 
-def block(b: Block) -> pm.Block:
+def block(b: BlockFacts) -> pm.Block:
     return pm.Block(
         id=b.id,
         task_id=b.task_id,
@@ -115,10 +116,10 @@ def build_context(  # noqa: PLR0917 - mirrors PlanningContext
     user: User,
     now: datetime,
     target: pm.Target,
-    blocks: Iterable[Block],
-    tasks: Iterable[Task],
-    events: Iterable[FixedEvent],
-    extensions: Iterable[DayExtension],
+    blocks: Iterable[BlockFacts],
+    tasks: Iterable[TaskFacts],
+    events: Iterable[EventFacts],
+    extensions: Iterable[ExtensionFacts],
     grid_minutes: int = 15,
     horizon_hours: int = 24,
     busy: Iterable[BusyTime] = (),
@@ -166,7 +167,7 @@ def target_block_ids(target: pm.Target) -> set[str]:
 
 
 async def outside_target_blocks(
-    uow: UnitOfWork, user_id: str, target: pm.Target, loaded: Iterable[Block]
+    uow: UnitOfWork, user_id: str, target: pm.Target, loaded: Iterable[BlockFacts]
 ) -> list[Block]:
     """The user's blocks the target names that `loaded` lacks (an older block a report names): one read
     per such block, none in the usual case."""

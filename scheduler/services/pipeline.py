@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from llm.api import Choice, ChoiceRequest, Chooser
@@ -43,7 +43,7 @@ from scheduler.services.tasks import TaskRef, Unpicked, pick_task
 from scheduler.services.triggers import create_trigger
 from store import Store, UnitOfWork
 from store.enums import ChoiceSource, PreviewStatus, TaskStatus, TriggerStatus, TriggerType
-from store.models import Block, BusyTime, DayExtension, FixedEvent, OutboxMessage, Preview, Trigger, User
+from store.models import BusyTime, OutboxMessage, Preview, Trigger, User
 from store.repositories.batch import new_row, outbox_row, transition
 
 log = logging.getLogger(__name__)
@@ -540,7 +540,12 @@ async def _task_id(uow: UnitOfWork, user: User, task_key: str | None) -> str | N
     return task.id
 
 
-R = TypeVar("R", Block, FixedEvent, DayExtension, BusyTime)
+class _OfUser(Protocol):
+    @property
+    def user_id(self) -> str: ...
+
+
+R = TypeVar("R", bound=_OfUser)
 
 
 def _by_user(rows: Iterable[R]) -> dict[str, list[R]]:

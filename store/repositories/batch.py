@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 from sqlalchemy import and_, bindparam, case, insert, null, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -39,6 +39,119 @@ M = TypeVar("M", bound=Base)
 MAX_BLOCK_LENGTH = timedelta(hours=24)
 # Planning windows this close share one range condition in a batch read (a little more is read, and filtered).
 WINDOW_SLACK = timedelta(hours=1)
+
+
+class BlockFacts(Protocol):
+    """The columns of a block a planning context reads (a Core row: no ORM object is built)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def user_id(self) -> str: ...
+    @property
+    def task_id(self) -> str: ...
+    @property
+    def start(self) -> datetime: ...
+    @property
+    def end(self) -> datetime: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def locked(self) -> bool: ...
+    @property
+    def makeup_for(self) -> str | None: ...
+
+
+class TaskFacts(Protocol):
+    """The columns of a task a planning context reads."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def key(self) -> str | None: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def quadrant(self) -> int: ...
+    @property
+    def estimate_minutes(self) -> int: ...
+    @property
+    def deadline(self) -> datetime | None: ...
+    @property
+    def urgency_threshold_at(self) -> datetime | None: ...
+    @property
+    def status(self) -> str: ...
+
+
+class EventFacts(Protocol):
+    """The columns of a fixed event a planning context reads."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def user_id(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def start(self) -> datetime | None: ...
+    @property
+    def end(self) -> datetime | None: ...
+    @property
+    def weekday(self) -> int | None: ...
+    @property
+    def local_start(self) -> str | None: ...
+    @property
+    def local_end(self) -> str | None: ...
+    @property
+    def valid_from(self) -> date | None: ...
+    @property
+    def valid_until(self) -> date | None: ...
+
+
+class ExtensionFacts(Protocol):
+    """The columns of a day extension a planning context reads."""
+
+    @property
+    def user_id(self) -> str: ...
+    @property
+    def day(self) -> date: ...
+    @property
+    def day_end(self) -> str: ...
+
+
+_BLOCK_FACTS = (
+    Block.id,
+    Block.user_id,
+    Block.task_id,
+    Block.start,
+    Block.end,
+    Block.source,
+    Block.locked,
+    Block.makeup_for,
+)
+_TASK_FACTS = (
+    Task.id,
+    Task.key,
+    Task.title,
+    Task.quadrant,
+    Task.estimate_minutes,
+    Task.deadline,
+    Task.urgency_threshold_at,
+    Task.status,
+)
+_EVENT_FACTS = (
+    FixedEvent.id,
+    FixedEvent.user_id,
+    FixedEvent.title,
+    FixedEvent.start,
+    FixedEvent.end,
+    FixedEvent.weekday,
+    FixedEvent.local_start,
+    FixedEvent.local_end,
+    FixedEvent.valid_from,
+    FixedEvent.valid_until,
+)
+_EXTENSION_FACTS = (DayExtension.user_id, DayExtension.day, DayExtension.day_end)
 
 
 def transition(
@@ -245,7 +358,7 @@ class BatchRepository:
         stmt = select(User).where(User.id.in_(wanted)).execution_options(populate_existing=True)
         return {u.id: u for u in (await self.session.scalars(stmt)).all()}
 
-    async def blocks_overlapping(self, ranges: Iterable[tuple[str, datetime, datetime]]) -> list[Block]:
+    async def blocks_overlapping(self, ranges: Iterable[tuple[str, datetime, datetime]]) -> list[BlockFacts]:
         """Blocks of each user intersecting that user's (user_id, lo, hi) window (and possibly more of the
         user's blocks near it: callers filter), ordered by start. Windows within an hour of each other
         (a batch planned at one instant) share one condition on user_id IN (...), so the statement has the
@@ -270,37 +383,39 @@ class BatchRepository:
                 for lo, hi, users in groups
             )
         )
-        stmt = select(Block).where(cond).order_by(Block.start, Block.id)
-        return list((await self.session.scalars(stmt)).all())
+        stmt = select(*_BLOCK_FACTS).where(cond).order_by(Block.start, Block.id)
+        return cast("list[BlockFacts]", list((await self.session.execute(stmt)).all()))
 
-    async def tasks(self, task_ids: Iterable[str]) -> list[Task]:
+    # The context reads below return Core rows of the columns a context needs: building ORM objects (and
+    # parsing the columns nobody reads) cost more than the query.
+    async def tasks(self, task_ids: Iterable[str]) -> list[TaskFacts]:
         wanted = list(set(task_ids))
         if not wanted:
             return []
-        stmt = select(Task).where(Task.id.in_(wanted)).order_by(Task.id)
-        return list((await self.session.scalars(stmt)).all())
+        stmt = select(*_TASK_FACTS).where(Task.id.in_(wanted)).order_by(Task.id)
+        return cast("list[TaskFacts]", list((await self.session.execute(stmt)).all()))
 
-    async def fixed_events(self, user_ids: Iterable[str]) -> list[FixedEvent]:
+    async def fixed_events(self, user_ids: Iterable[str]) -> list[EventFacts]:
         wanted = list(set(user_ids))
         if not wanted:
             return []
         stmt = (
-            select(FixedEvent)
+            select(*_EVENT_FACTS)
             .where(FixedEvent.user_id.in_(wanted))
             .order_by(FixedEvent.created_at, FixedEvent.id)
         )
-        return list((await self.session.scalars(stmt)).all())
+        return cast("list[EventFacts]", list((await self.session.execute(stmt)).all()))
 
-    async def day_extensions(self, user_ids: Iterable[str], first: date, last: date) -> list[DayExtension]:
+    async def day_extensions(self, user_ids: Iterable[str], first: date, last: date) -> list[ExtensionFacts]:
         wanted = list(set(user_ids))
         if not wanted:
             return []
         stmt = (
-            select(DayExtension)
+            select(*_EXTENSION_FACTS)
             .where(DayExtension.user_id.in_(wanted), DayExtension.day >= first, DayExtension.day <= last)
             .order_by(DayExtension.day)
         )
-        return list((await self.session.scalars(stmt)).all())
+        return cast("list[ExtensionFacts]", list((await self.session.execute(stmt)).all()))
 
     # ---- a worker's recovery and shutdown ---------------------------------------------------------------
     async def left_behind_triggers(
