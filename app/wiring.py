@@ -40,7 +40,7 @@ from scheduler.worker import metrics as worker_metrics
 from scheduler.worker.calendar_effect import CalendarBlockEffect, CalendarSubscribeEffect
 from scheduler.worker.effects import Effects
 from scheduler.worker.sender import Sender
-from scheduler.worker.tasksync import NoTaskCompletion, TaskCompleteEffect, TaskSubscribeEffect
+from scheduler.worker.tasksync import TaskCompleteEffect, TaskSubscribeEffect
 from scheduler.worker.worker import Worker
 from store import Store
 from store.throttle import SharedLimiter
@@ -264,7 +264,6 @@ def build_components(
             default_estimate_minutes=settings.task_sync_default_minutes,
         )
         components.task_sync = TaskSync(store, components.tasks_client, components.user_tokens, sync_config)
-        components.effects.register(COMPLETE_EFFECT, TaskCompleteEffect(components.task_sync))
         components.effects.register(TASK_SUBSCRIBE_EFFECT, TaskSubscribeEffect(components.task_sync))
         # Applied blocks written to the user's own calendar (queued by Apply / Undo, run by the worker).
         components.user_calendar = FeishuUserCalendar(
@@ -280,8 +279,11 @@ def build_components(
         components.calendar_login.subscriptions = subscriptions
         if busy is not None:  # a connected user's busy time read from their own calendar, titles included
             busy.own = OwnCalendar(components.user_tokens, components.user_calendar)
-    if components.tasklist_sync is not None and COMPLETE_EFFECT not in components.effects:
-        components.effects.register(COMPLETE_EFFECT, NoTaskCompletion())  # /done kept here only
+    if components.task_sync is not None or components.tasklist_sync is not None:
+        # `/done` on a synced task completes it in Feishu: as the user, else (a shared list's task) the app.
+        components.effects.register(
+            COMPLETE_EFFECT, TaskCompleteEffect(components.task_sync, components.tasklist_sync)
+        )
     return components
 
 

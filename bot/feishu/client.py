@@ -35,6 +35,7 @@ CARD_UPDATE_PATH = "/open-apis/interactive/v1/card/update"
 FREEBUSY_PATH = "/open-apis/calendar/v4/freebusy/list"
 BATCH_GET_ID_PATH = "/open-apis/contact/v3/users/batch_get_id"
 TASKLIST_TASKS_PATH = "/open-apis/task/v2/tasklists/{guid}/tasks"
+TASK_PATH = "/open-apis/task/v2/tasks/{guid}"
 BATCH_GET_ID_MAX = 50  # emails, and mobiles, per request
 # Feishu allows about 1000 free/busy requests per minute per app (a budget of its own, not the messages').
 FREEBUSY_PER_MINUTE = 1000
@@ -274,6 +275,15 @@ class FeishuClient:
         if not isinstance(data, dict):
             raise FeishuBadResponseError("bad_response", "task list answer without data")
         return data
+
+    async def patch_task(self, guid: str, body: Mapping[str, Any]) -> None:
+        """Update a task (`task` and `update_fields`) with the app's token: the app must be allowed to edit
+        it (a member of its list who may edit)."""
+        path = TASK_PATH.format(guid=quote(guid, safe=""))
+        async with self._per_app.slot("app"):
+            await self._within_budget(
+                "task.v2.tasks.patch", "PATCH", path, _dumps(body), {"user_id_type": "open_id"}
+            )
 
     async def check_token(self) -> None:
         """Fetch (or reuse) the tenant token: FeishuError when the app id or secret is refused."""

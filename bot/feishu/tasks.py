@@ -80,10 +80,7 @@ class FeishuTasksClient:
         )
 
     async def complete(self, access_token: str, guid: str, completed_at: datetime) -> None:
-        body = {
-            "task": {"completed_at": str(int(completed_at.timestamp() * 1000))},
-            "update_fields": ["completed_at"],
-        }
+        body = _completion(completed_at)
         await self._call("task.v2.tasks.patch", "PATCH", f"{TASKS_PATH}/{guid}", access_token, json=body)
 
     async def _call(
@@ -133,6 +130,21 @@ class FeishuTasklistReader:
         token = body.get("page_token")
         more = bool(body.get("has_more")) and isinstance(token, str) and bool(token)
         return TasklistPage(tuple(items), token if more and isinstance(token, str) else None)
+
+    async def complete(self, guid: str, completed_at: datetime) -> None:
+        """Complete a task with the app's token (the app may edit the tasks of a list it is a member of)."""
+        try:
+            await self.feishu.patch_task(guid, _completion(completed_at))
+        except FeishuError as exc:
+            raise TaskApiError(str(exc.code), str(exc), retryable=exc.retryable) from exc
+
+
+def _completion(completed_at: datetime) -> dict[str, Any]:
+    """The PATCH body that completes a task at `completed_at`."""
+    return {
+        "task": {"completed_at": str(int(completed_at.timestamp() * 1000))},
+        "update_fields": ["completed_at"],
+    }
 
 
 def _assignees(raw: dict[str, Any]) -> tuple[str, ...]:

@@ -12,12 +12,19 @@ loses a race on a new task's guid is logged and read again next time.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from scheduler.services.tasksync import RemoteTask, SyncConfig, SyncReport, TaskApiError, apply_remote
+from scheduler.services.tasksync import (
+    RemoteTask,
+    SyncConfig,
+    SyncReport,
+    TaskApiError,
+    apply_remote,
+    done_feishu_task,
+)
 from store import Store
 from store.repositories.tasksync import SyncUser
 
@@ -44,6 +51,10 @@ class TasklistApi(Protocol):
     async def list_tasklist(
         self, tasklist_guid: str, *, page_token: str | None, page_size: int
     ) -> TasklistPage: ...
+
+    async def complete(self, guid: str, completed_at: datetime) -> None:
+        """Complete a task with the app's token."""
+        ...
 
 
 class TasklistSync:
@@ -100,6 +111,17 @@ class TasklistSync:
                 # e.g. another worker created the same new task at the same moment: read again next time.
                 log.exception("feishu task list tasks not applied", extra={"user_id": sync_user.user_id})
                 report.failed += 1
+
+    async def complete(self, user_id: str, args: Mapping[str, Any], now: datetime) -> str:
+        """The `task_complete` effect with the app's token, for a task of a list the app is a member of
+        (its assignee here may have no connection, or may not edit it as themself); returns the guid ("" when
+        there was nothing to do). Raises TaskApiError (final when Feishu refuses the app)."""
+        done = await done_feishu_task(self.store, user_id, args)
+        if done is None:
+            return ""
+        guid, done_at = done
+        await self.api.complete(guid, done_at)
+        return guid
 
     async def _read_all(self, guid: str) -> list[ListedTask]:
         items: list[ListedTask] = []

@@ -208,16 +208,10 @@ class TaskSync:
         """The `task_complete` effect: PATCH completed_at of the task's Feishu task, if our task is still
         done (an undone task is left open there); returns the guid ("" when there was nothing to do).
         Raises TaskApiError: retryable for a passing failure, final for no connection or a refusal."""
-        task_id = args.get("task_id")
-        if not isinstance(task_id, str):
-            raise TaskApiError("bad_effect", "task_complete without a task_id", retryable=False)
-        async with self.store.uow(readonly=True) as uow:
-            task = await uow.tasksync.task(task_id)
-            if task is None or task.user_id != user_id or task.status != TaskStatus.DONE:
-                return ""
-            guid, done_at = task.feishu_task_guid, task.updated_at
-        if guid is None:
+        done = await done_feishu_task(self.store, user_id, args)
+        if done is None:
             return ""
+        guid, done_at = done
         try:
             token = await self.tokens.access_token(user_id, now)
         except NotConnected as exc:
@@ -242,6 +236,22 @@ class TaskSync:
             "feishu tasks: more than %d pages; the rest waits for the next sync", self.config.max_pages
         )
         return items
+
+
+async def done_feishu_task(
+    store: Store, user_id: str, args: Mapping[str, Any]
+) -> tuple[str, datetime] | None:
+    """The Feishu guid of the `task_complete` effect's task and when it was done, or None when there is
+    nothing to complete (not the user's, no longer done, or not from Feishu)."""
+    task_id = args.get("task_id")
+    if not isinstance(task_id, str):
+        raise TaskApiError("bad_effect", "task_complete without a task_id", retryable=False)
+    async with store.uow(readonly=True) as uow:
+        task = await uow.tasksync.task(task_id)
+        if task is None or task.user_id != user_id or task.status != TaskStatus.DONE:
+            return None
+        guid, done_at = task.feishu_task_guid, task.updated_at
+    return None if guid is None else (guid, done_at)
 
 
 async def apply_remote(  # noqa: PLR0917 - one sync's inputs

@@ -5,20 +5,35 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from scheduler.services.tasklists import TasklistSync
 from scheduler.services.tasksync import TaskApiError, TaskSync
 from scheduler.worker.effects import EffectCall
 from scheduler.worker.sender import DeliveryError
 
+# The user's own way failed for good in a way the app's token may get past: no connection (or a broken
+# one), or Feishu refusing the user the edit (a list's task they are assigned to but did not create).
+APP_MAY_COMPLETE = frozenset({"not_connected", "connection_broken", "1470403"})
+
 
 class TaskCompleteEffect:
-    """EffectHandler: complete a synced task's Feishu task while ours is done."""
+    """EffectHandler: complete a synced task's Feishu task while ours is done, as the user (their
+    connection) or, for the tasks of the shared lists, as the app when the user cannot."""
 
-    def __init__(self, sync: TaskSync) -> None:
+    def __init__(self, sync: TaskSync | None, lists: TasklistSync | None = None) -> None:
         self.sync = sync
+        self.lists = lists
 
     async def run(self, call: EffectCall, now: datetime) -> str:
+        if self.sync is not None:
+            try:
+                return await self.sync.complete(call.user_id, call.args, now)
+            except TaskApiError as exc:
+                if self.lists is None or exc.retryable or exc.code not in APP_MAY_COMPLETE:
+                    raise DeliveryError(exc.code, exc.message, retryable=exc.retryable) from exc
+        if self.lists is None:
+            return ""  # neither way is configured: kept here only
         try:
-            return await self.sync.complete(call.user_id, call.args, now)
+            return await self.lists.complete(call.user_id, call.args, now)
         except TaskApiError as exc:
             raise DeliveryError(exc.code, exc.message, retryable=exc.retryable) from exc
 
@@ -34,11 +49,3 @@ class TaskSubscribeEffect:
             return await self.sync.subscribe(call.user_id, now)
         except TaskApiError as exc:
             raise DeliveryError(exc.code, exc.message, retryable=exc.retryable) from exc
-
-
-class NoTaskCompletion:
-    """EffectHandler when no user can connect (task lists read with the app's token only): `/done` on a task
-    synced from a list is kept here and not written back to Feishu; the effect is done, not dead."""
-
-    async def run(self, call: EffectCall, now: datetime) -> str:
-        return ""

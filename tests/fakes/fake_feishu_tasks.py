@@ -9,8 +9,9 @@ else 99991668), as Feishu's task v2 documents it:
   type, a bad size or an unknown page token gets 1470400 (HTTP 400).
 - `PATCH /open-apis/task/v2/tasks/{guid}` with `{task: {...}, update_fields: [...]}`: the listed fields among
   `summary`, `due`, `completed_at` replace the task's -> `data.task`. A task that is not there gets 1470404,
-  another user's 1470403, an empty or unknown update_fields 1470400.
+  one the user neither created nor is assigned to 1470403, an empty or unknown update_fields 1470400.
 With the app's tenant token (one the fake issued, else 99991663), a task list's tasks:
+- the same PATCH, for a task of a list the app is a member of (else 1470403); its TaskPatch is by "app".
 - `GET /open-apis/task/v2/tasklists/{tasklist_guid}/tasks?page_size=N&page_token=T[&completed=..]` -> the same
   page shape, each item with `members` (`{id: open_id, type: "user", role: "assignee"}` per assignee). A list
   nobody added a task to (`add(..., tasklist=...)` or `add_tasklist`) gets 1470404.
@@ -41,6 +42,7 @@ TASKLIST_TASKS_PATH = "/open-apis/task/v2/tasklists/{tasklist_guid}/tasks"
 SUBSCRIPTION_PATH = "/open-apis/task/v2/task_v2/task_subscription"
 BAD_REQUEST = 1470400
 NO_PERMISSION = 1470403
+APP = "app"  # who a PATCH with the app's tenant token was made by (TaskPatch.open_id)
 NOT_FOUND = 1470404
 INVALID_USER_TOKEN = 99991668
 DEFAULT_PAGE_SIZE = 50
@@ -140,6 +142,12 @@ class FakeTasks:
         """A task list (with no task yet) the bot is a member of."""
         with self._lock:
             self._tasklists.add(guid)
+
+    def remove_tasklist(self, guid: str) -> None:
+        """The bot is no longer a member of the task list (its tasks stay; the app may neither read nor edit
+        them)."""
+        with self._lock:
+            self._tasklists.discard(guid)
 
     def complete(self, guid: str, at: datetime) -> None:
         """The user ticks the task off in Feishu."""
@@ -269,9 +277,16 @@ class FakeTasks:
     async def patch_task(self, request: Request) -> Response:
         if (early := await self._fake._prelude("task_patch")) is not None:
             return early
-        user = self._user(request)
-        if isinstance(user, Response):
-            return user
+        as_app = request.headers.get("authorization", "").startswith("Bearer t-")
+        if as_app:
+            if (denied := self._fake._check_auth(request)) is not None:
+                return denied
+            user = APP
+        else:
+            found = self._user(request)
+            if isinstance(found, Response):
+                return found
+            user = found
         try:
             body = json.loads(await request.body())
         except ValueError:
@@ -288,7 +303,13 @@ class FakeTasks:
             task = self._tasks.get(guid)
             if task is None:
                 return _error(400, NOT_FOUND, "task not found")
-            if task.open_id != user:
+            # The creator and the assignees may edit a task; the app, the tasks of a list it is a member of.
+            allowed = (
+                task.tasklist is not None and task.tasklist in self._tasklists
+                if as_app
+                else user == task.open_id or user in task.assignees
+            )
+            if not allowed:
                 return _error(400, NO_PERMISSION, "no permission to edit this task")
             for name in fields:
                 value = task_in.get(name)

@@ -1,8 +1,9 @@
 """A shared Feishu task list read with the app's token alone (SMARTFLOW_TASK_LISTS), through the real HTTP
 app, the fake Feishu and a real worker: tasks of the list assigned to Alice and Bob (not connected) are theirs
 after one worker run, a task with both goes to each; an unassigned task or one of a stranger creates nothing;
-completing one in Feishu makes it done here at the next sync (its job canceled); no user token is used. A
-connected user who also reads the task in their own my_tasks gets it once."""
+completing one in Feishu makes it done here at the next sync (its job canceled), and `/done` here completes it
+there with the app's token; no user token is used. A connected user who also reads the task in their own
+my_tasks gets it once."""
 
 from __future__ import annotations
 
@@ -109,7 +110,7 @@ async def test_a_connected_assignee_gets_the_task_once(
         assert len(h.fake.tasks.tasklist_reads) >= 1  # and the list
 
 
-async def test_done_here_on_a_list_task_is_kept_here_without_a_login(h: Harness) -> None:
+async def test_done_here_on_a_list_task_completes_it_in_feishu_with_the_app_token(h: Harness) -> None:
     alice = await h.add_user(ALICE, name="Alice")
     guid = h.fake.tasks.add(LEAD, "写周报", due=NOW + timedelta(days=2), tasklist=LIST, assignees=(ALICE,))
     await h.run_worker()
@@ -119,6 +120,49 @@ async def test_done_here_on_a_list_task_is_kept_here_without_a_login(h: Harness)
 
     assert (await tasks_of(h, alice))[guid].status == TaskStatus.DONE
     effects = await rows(h, "SELECT status FROM notifications WHERE kind = 'effect'")
-    assert [e["status"] for e in effects] == ["sent"]  # done, never dead: no login to complete it with
+    assert [e["status"] for e in effects] == ["sent"]
+    assert h.fake.tasks.task(guid).completed  # no login: the app, a member of the list, completed it
+    [patch] = h.fake.tasks.patches
+    assert (patch.guid, patch.open_id, patch.body["update_fields"]) == (guid, "app", ["completed_at"])
+
+
+async def test_done_on_a_task_the_app_may_not_edit_ends_dead_and_says_why(h: Harness) -> None:
+    """A task the app may not edit (here: the app left its list after the task was read): Feishu refuses, the
+    effect is dead with Feishu's code, and the task stays done here."""
+    alice = await h.add_user(ALICE, name="Alice")
+    guid = h.fake.tasks.add(LEAD, "写周报", due=NOW + timedelta(days=2), tasklist=LIST, assignees=(ALICE,))
+    await h.run_worker()
+    h.fake.tasks.remove_tasklist(LIST)
+
+    await h.message(ALICE, "/done 写周报")
+    await h.run_worker()
+
+    assert (await tasks_of(h, alice))[guid].status == TaskStatus.DONE
+    effects = await rows(h, "SELECT status, last_error_code FROM notifications WHERE kind = 'effect'")
+    assert [(e["status"], e["last_error_code"]) for e in effects] == [("dead", "1470403")]
     assert not h.fake.tasks.task(guid).completed
-    assert h.fake.tasks.patches == []
+
+
+async def test_done_by_an_assignee_who_never_connected_is_completed_by_the_app(
+    db_url: str, fake_server: tuple[FakeFeishu, str]
+) -> None:
+    """With /connect on, Bob (assigned a task of the list, never connected) says /done: he has no token of
+    his own, so the app completes it. Alice, connected, completes her own task as herself."""
+    async with open_harness(db_url, fake_server, task_lists=LIST, public_url=PUBLIC_URL, secret_key=KEY) as h:
+        alice = await connected(h, ALICE)
+        bob = await h.add_user(BOB, name="Bob")
+        his = h.fake.tasks.add(LEAD, "评审", due=NOW + timedelta(days=2), tasklist=LIST, assignees=(BOB,))
+        hers = h.fake.tasks.add(ALICE, "周报", due=NOW + timedelta(days=2))
+        await h.run_worker()
+        assert set(await tasks_of(h, bob)) == {his}
+        assert set(await tasks_of(h, alice)) == {hers}
+
+        await h.message(BOB, "/done 评审")
+        await h.message(ALICE, "/done 周报")
+        await h.run_worker()
+
+        assert h.fake.tasks.task(his).completed
+        assert h.fake.tasks.task(hers).completed
+        assert sorted((p.guid, p.open_id) for p in h.fake.tasks.patches) == sorted(
+            [(his, "app"), (hers, ALICE)]
+        )
