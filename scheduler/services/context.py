@@ -171,9 +171,12 @@ async def outside_target_blocks(
 ) -> list[Block]:
     """The user's blocks the target names that `loaded` lacks (an older block a report names): one read
     per such block, none in the usual case."""
+    named = target_block_ids(target)
+    if not named:  # the usual case (a task target): no set of the loaded ids to build
+        return []
     have = {b.id for b in loaded}
     found = []
-    for block_id in sorted(target_block_ids(target) - have):
+    for block_id in sorted(named - have):
         row = await uow.blocks.get(block_id)
         if row is not None and row.user_id == user_id:
             found.append(row)
