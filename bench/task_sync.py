@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-import httpx
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
@@ -42,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.settings import load_settings
 from app.wiring import api_limiters, build_components, make_worker
+from bench.busy_time import Recording
 from bot.feishu.oauth import FeishuOAuthClient
 from bot.feishu.tasks import TASKS_PER_MINUTE, TASKS_PER_SECOND, FeishuTasksClient
 from scheduler.services.connect import seal_grant
@@ -55,21 +55,6 @@ REDIRECT = "https://smartflow.example.com/oauth/feishu/callback"
 # triggers 429, open.feishu.cn/document/server-docs/api-call-guide/frequency-control). The task v2 list page's
 # own tier was not found in the reference material; the bench compares with this common one.
 PER_MINUTE, PER_SECOND = 1000, 50
-
-
-class Recording(httpx.AsyncBaseTransport):
-    """Records the monotonic time every request is sent at."""
-
-    def __init__(self) -> None:
-        self.inner = httpx.AsyncHTTPTransport()
-        self.times: list[float] = []
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        self.times.append(time.monotonic())
-        return await self.inner.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
 
 
 async def seed(  # noqa: PLR0917 - the bench's inputs
