@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
@@ -105,6 +105,17 @@ def _preview_id(row: Notification) -> str | None:
 
 async def _views_of(uow: UnitOfWork, rows: list[Notification]) -> dict[str, PreviewView]:
     return await preview_views(uow, {p for r in rows if (p := _preview_id(r)) is not None})
+
+
+async def _own_error(plan: Awaitable[Plan]) -> Plan | Exception:
+    """The plan, or the error that is the row's own (poison), returned so the batch's other rows go on; a
+    database failure is raised (it is every row's)."""
+    try:
+        return await plan
+    except TRANSIENT_ERRORS:
+        raise
+    except Exception as exc:
+        return exc
 
 
 def _zone(name: str | None, fallback: str) -> ZoneInfo:
@@ -304,10 +315,7 @@ class Delivery:
             if row is None:
                 return Plan("lost")
             views = await _views_of(uow, [row])
-            planned = await self._plan(uow, row, now, views, None)
-        if isinstance(planned, Exception):
-            raise planned
-        return planned
+            return await self._plan(uow, row, now, views, None)
 
     async def _prepare_batch(self, ids: list[str], now: datetime) -> dict[str, Plan | Exception]:
         """The plans of a claimed batch, read in one transaction with a few queries for all its rows (the
@@ -330,7 +338,7 @@ class Delivery:
                         {r.user_id for r in rows if r.kind == NotificationKind.CARD}, now - DAY_LOOKBACK
                     )
                     for row in rows:
-                        plans[row.id] = await self._plan(uow, row, now, views, counted)
+                        plans[row.id] = await _own_error(self._plan(uow, row, now, views, counted))
                     del users
         except TRANSIENT_ERRORS as exc:
             failed = exc if isinstance(exc, Exception) else RuntimeError(str(exc))
@@ -339,22 +347,6 @@ class Delivery:
         return plans
 
     async def _plan(
-        self,
-        uow: UnitOfWork,
-        row: Notification,
-        now: datetime,
-        views: dict[str, PreviewView],
-        counted: CardCounts | None,
-    ) -> Plan | Exception:
-        """What to do with one row; an error that is the row's own (poison) is returned, not raised."""
-        try:
-            return await self._plan_row(uow, row, now, views, counted)
-        except TRANSIENT_ERRORS:
-            raise
-        except Exception as exc:
-            return exc
-
-    async def _plan_row(
         self,
         uow: UnitOfWork,
         row: Notification,
