@@ -87,6 +87,7 @@ class GroupWrite(Generic[ItemT, ResultT]):
         self._write = write
         self._most = most
         self._queued: list[tuple[ItemT, asyncio.Future[ResultT]]] = []
+        self._writing: list[tuple[ItemT, asyncio.Future[ResultT]]] = []
         self._writer: asyncio.Task[None] | None = None
 
     async def submit(self, item: ItemT) -> ResultT:
@@ -94,19 +95,22 @@ class GroupWrite(Generic[ItemT, ResultT]):
         self._queued.append((item, future))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.get_running_loop().create_task(self._drain())
+            self._writer.add_done_callback(self._stopped)
         return await future
 
     async def _drain(self) -> None:
         while self._queued:
             await asyncio.sleep(0)  # the callers of this turn of the loop join the write
-            batch, self._queued = self._queued[: self._most], self._queued[self._most :]
-            try:
-                await self._settle(batch)
-            except BaseException:  # cancelled: so are the callers still waiting
-                for _, future in batch + self._queued:
-                    future.cancel()
-                self._queued = []
-                raise
+            self._writing, self._queued = self._queued[: self._most], self._queued[self._most :]
+            await self._settle(self._writing)
+            self._writing = []
+
+    def _stopped(self, writer: asyncio.Task[None]) -> None:
+        """The writer was cancelled (at shutdown), wherever it was: so are the callers still waiting."""
+        if writer.cancelled():
+            for _, future in self._writing + self._queued:
+                future.cancel()
+            self._writing, self._queued = [], []
 
     async def _settle(self, batch: list[tuple[ItemT, asyncio.Future[ResultT]]]) -> None:
         try:

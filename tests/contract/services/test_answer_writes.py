@@ -84,3 +84,25 @@ async def test_a_write_takes_at_most_its_share(most: int) -> None:
     group: GroupWrite[int, int] = GroupWrite(write, most=most)
     assert await asyncio.gather(*(group.submit(i) for i in range(5))) == list(range(5))
     assert sizes == [2, 2, 1]
+
+
+@pytest.mark.parametrize("turns", [1, 2, 3])
+async def test_callers_are_not_left_waiting_when_the_writer_is_cancelled(turns: int) -> None:
+    """At shutdown the writer is cancelled wherever it is (before its write, or during it): its callers and
+    those queued behind it are cancelled too, not left waiting for ever."""
+
+    async def write(items: list[int]) -> list[int]:
+        await asyncio.sleep(30)
+        return items
+
+    group: GroupWrite[int, int] = GroupWrite(write)
+    first = asyncio.create_task(group.submit(1))
+    for _ in range(turns):
+        await asyncio.sleep(0)
+    second = asyncio.create_task(group.submit(2))
+    await asyncio.sleep(0)
+    assert group._writer is not None
+    group._writer.cancel()
+    for caller in (first, second):
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(caller, 5)
