@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
 import time
-import uuid
 from datetime import datetime
 from typing import Any
 
@@ -31,9 +28,6 @@ from scheduler.services.presses import Finished, Note, Press, PressKind
 log = logging.getLogger(__name__)
 
 EVENT_TYPE = presses.EVENT_TYPE
-# Who holds a press while this process finishes it; after the lease a worker may finish it instead.
-PROCESS_ID = f"api:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-PRESS_LEASE_SECONDS = 30.0
 
 
 def answer(toast_body: dict[str, str] | None, card: dict[str, Any] | None = None) -> CallbackAnswer:
@@ -107,14 +101,7 @@ def _render(fin: Finished, now: datetime, locale: str) -> CallbackAnswer:
 
 async def _finish(deps: BotDeps, press: Press, now: datetime, locale: str) -> CallbackAnswer:
     try:
-        fin = await presses.finish(
-            deps.store,
-            press,
-            now,
-            worker_id=PROCESS_ID,
-            grid_minutes=deps.config.grid_minutes,
-            busy=deps.pipeline.busy,
-        )
+        fin = await deps.presses.finish(press, now)
     except Exception as exc:
         log.exception("press on preview %s failed", press.preview_id)
         code = exc.code.value if isinstance(exc, ServiceError) else ErrorCode.INTERNAL.value
@@ -130,14 +117,7 @@ async def _process(deps: BotDeps, press: Press, now: datetime, said: dict[str, s
     """Record the press, then finish it; never raises. `said` learns the presser's language."""
     default = norm_locale(deps.config.locale)
     try:
-        rec = await presses.record(
-            deps.store,
-            press,
-            now,
-            worker_id=PROCESS_ID,
-            lease_seconds=PRESS_LEASE_SECONDS,
-            default_locale=default,
-        )
+        rec = await deps.presses.record(press, now)
     except Exception:
         # The database is unwell: nothing was recorded, so Feishu's retry or a second press may succeed.
         log.exception("press on preview %s could not be recorded", press.preview_id)

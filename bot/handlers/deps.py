@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
+import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from bot.texts import norm_locale
 from scheduler.services.answers import AnswerWrites
 from scheduler.services.capture import TaskReader
 from scheduler.services.connect import CalendarLogin
 from scheduler.services.pipeline import Pipeline
+from scheduler.services.presses import Pressing
 from scheduler.services.tasksync import TaskSync
 from scheduler.services.types import Store
 
@@ -122,6 +127,11 @@ class KeyedLocks:
         return len(self._locks)
 
 
+# Who holds a card press while this process finishes it; after the lease a worker may finish it instead.
+PROCESS_ID = f"api:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+PRESS_LEASE_SECONDS = 30.0
+
+
 @dataclass
 class BotDeps:
     store: Store
@@ -133,6 +143,8 @@ class BotDeps:
     answer_order: KeyedLocks = field(default_factory=KeyedLocks)  # per sender open_id
     # Storing and recording chat answers, one write for the messages handled at the same moment.
     answer_writes: AnswerWrites = field(init=False)
+    # Recording and finishing card presses, those of the same moment together.
+    presses: Pressing = field(init=False)
     task_reader: TaskReader | None = None  # a model reading tasks in plain words (None: the parser alone)
     # /connect's OAuth flow (None: SMARTFLOW_PUBLIC_URL or SMARTFLOW_SECRET_KEY unset, /connect is off)
     calendar_login: CalendarLogin | None = None
@@ -141,3 +153,11 @@ class BotDeps:
 
     def __post_init__(self) -> None:
         self.answer_writes = AnswerWrites(self.store)
+        self.presses = Pressing(
+            self.store,
+            worker_id=PROCESS_ID,
+            lease_seconds=PRESS_LEASE_SECONDS,
+            default_locale=norm_locale(self.config.locale),
+            grid_minutes=self.config.grid_minutes,
+            busy=self.pipeline.busy,
+        )

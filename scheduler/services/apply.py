@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -35,14 +35,14 @@ from scheduler.services.changeset import (
     write_changes,
 )
 from scheduler.services.codec import CodecError, encode_change, find_candidate
-from scheduler.services.context import context_for_trigger
+from scheduler.services.context import context_for_trigger, fixed_event
 from scheduler.services.errors import ErrorCode, ServiceError
 from scheduler.services.learning import learn_hours
 from scheduler.services.outcomes import UNDO_WINDOW, ApplyOutcome, PreviewState, retrying
 from store import Store, UnitOfWork, short_key
 from store.enums import ApplyStatus, PreviewStatus, TaskStatus
 from store.errors import DatabaseError, is_duplicate_of
-from store.models import Block, ChangeSet, Preview, User
+from store.models import Block, BusyTime, CalendarConnection, ChangeSet, Preview, Task, User
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +102,65 @@ class ApplyRequest:
             grid_minutes,
             calendar,
         )
+
+
+@dataclass
+class Loaded:
+    """What one apply reads, read for many applies at once (`load_for_apply`): the locked preview and
+    user, the checks' answer on them, the locked target tasks, and what the overlap probe looks at."""
+
+    preview: Preview | None
+    user: User | None
+    checked: ApplyOutcome | pm.Candidate | None = None
+    tasks: Mapping[str, Task] = field(default_factory=dict)
+    fixed: tuple[pm.FixedEvent, ...] = ()
+    busy: Sequence[BusyTime] = ()
+    blocks: Sequence[Block] = ()  # the user's blocks intersecting the span of the candidate's new places
+    connections: Mapping[str, CalendarConnection] = field(default_factory=dict)
+
+
+async def load_for_apply(uow: UnitOfWork, reqs: Sequence[ApplyRequest]) -> dict[str, Loaded]:
+    """The reads of many applies (by preview id) in a fixed number of statements, locking in the order a
+    single apply does (previews, users, tasks, each in id order). Meant for applies of distinct users: one
+    apply's writes are not seen by another's probe."""
+    found = await uow.previews.lock_by_ids(r.preview_id for r in reqs)
+    users = await uow.users.lock_by_ids(p.user_id for p in found.values())
+    out: dict[str, Loaded] = {}
+    ranges: list[tuple[str, datetime, datetime]] = []
+    task_ids: set[str] = set()
+    for req in reqs:
+        preview = found.get(req.preview_id)
+        user = users.get(preview.user_id) if preview is not None else None
+        loaded = out[req.preview_id] = Loaded(preview, user)
+        if preview is None or user is None or user.open_id != req.operator_open_id:
+            continue
+        loaded.checked = checked = _check(preview, req)
+        if isinstance(checked, ApplyOutcome):
+            continue
+        task_ids |= _target_ids(preview, checked)
+        try:
+            spans = target_spans(checked.changes)
+        except Refused:
+            continue  # the probe refuses it again, with nothing read
+        if spans:
+            ranges.append((user.id, min(s for s, _ in spans), max(e for _, e in spans)))
+    tasks = {t.id: t for t in await uow.tasks.lock_many(task_ids)}
+    user_ids = [u for u, _, _ in ranges]
+    fixed = await uow.events.for_users(user_ids) if ranges else {}
+    busy: dict[str, list[BusyTime]] = {}
+    if ranges and any(r.calendar for r in reqs):
+        lo, hi = min(r[1] for r in ranges), max(r[2] for r in ranges)
+        for span in await uow.calendar.busy(user_ids, lo, hi):
+            busy.setdefault(span.user_id, []).append(span)
+    blocks = await uow.blocks.overlapping_many(ranges)
+    connections = await uow.connections.for_users(u.id for u in users.values())
+    for loaded in out.values():
+        loaded.tasks, loaded.connections = tasks, connections
+        if loaded.user is not None:
+            uid = loaded.user.id
+            loaded.fixed = tuple(fixed_event(e) for e in fixed.get(uid, ()))
+            loaded.busy, loaded.blocks = busy.get(uid, ()), blocks.get(uid, ())
+    return out
 
 
 def _rejected(req: ApplyRequest, code: ErrorCode) -> ApplyOutcome:
@@ -186,21 +245,29 @@ class _Refusal(Exception):
         self.refused = refused
 
 
-async def apply_in(uow: UnitOfWork, req: ApplyRequest, hook: Hook | None = None) -> ApplyOutcome:
+async def apply_in(
+    uow: UnitOfWork, req: ApplyRequest, hook: Hook | None = None, loaded: Loaded | None = None
+) -> ApplyOutcome:
     """The apply inside the caller's unit of work (the caller commits, unless the outcome is a rejection
-    outside RECORDED, which wrote nothing). Raises _Refusal when a re-check failed after writes began."""
-    preview = await uow.previews.get_for_update(req.preview_id)
+    outside RECORDED, which wrote nothing). Raises _Refusal when a re-check failed after writes began.
+    With `loaded` (read with others by `load_for_apply`) it reads nothing more and leaves the flush of its
+    writes to the caller; without, it reads and locks what it needs itself."""
+    if loaded is not None:
+        preview, user = loaded.preview, loaded.user
+    else:
+        preview = await uow.previews.get_for_update(req.preview_id)
+        # the user's row lock serializes this user's schedule writes
+        user = await uow.users.get_for_update(preview.user_id) if preview is not None else None
     if preview is None:
         return _rejected(req, ErrorCode.NOT_FOUND)
-    user = await uow.users.get_for_update(preview.user_id)  # serializes this user's schedule writes
     if user is None or user.open_id != req.operator_open_id:
         return _rejected(req, ErrorCode.NOT_FOUND)  # scoped by the acting user: another's is not found
     uow.hold(preview, user)  # the answer's card is read from them
-    checked = _check(preview, req)
+    checked = loaded.checked if loaded is not None and loaded.checked is not None else _check(preview, req)
     if isinstance(checked, ApplyOutcome):
         return _recorded(preview, req, checked)
     candidate = checked
-    code = await _target_done(uow, preview, candidate)
+    code = await _target_done(uow, preview, candidate, loaded)
     if code is None and await _schedule_changed(uow, preview, user, req):
         code = ErrorCode.BASE_VERSION_CHANGED
     if code is None and _touches_the_past(candidate.changes, req.now):
@@ -210,16 +277,17 @@ async def apply_in(uow: UnitOfWork, req: ApplyRequest, hook: Hook | None = None)
     if hook is not None:
         await hook()
     try:
-        refused = await _probe(uow, user, candidate, calendar=req.calendar)
+        refused = await _probe(uow, user, candidate, calendar=req.calendar, loaded=loaded)
         if refused is not None:
             log.info("apply of preview %s refused: %s", req.preview_id, refused.detail)
             return _recorded(preview, req, _rejected(req, refused.code))
         written: list[Block] = []
-        items = await write_changes(uow, user, candidate.changes, req.now, written)
+        items = await write_changes(uow, user, candidate.changes, req.now, written, flush=loaded is None)
     except Refused as refused:
         raise _Refusal(refused) from refused
     # The blocks added or moved go to the user's connected Feishu calendar once this commits (the worker).
-    await calendar_events.queue_for(uow, user.id, req.now, kept=written)
+    known = loaded.connections if loaded is not None else None
+    await calendar_events.queue_for(uow, user.id, req.now, kept=written, connections=known)
     learn_hours(user, candidate.changes)  # the hours the user accepts feed the preference fit
     change_set = uow.change_sets.add(
         ChangeSet(
@@ -301,18 +369,31 @@ async def _schedule_changed(uow: UnitOfWork, preview: Preview, user: User, req: 
 
 
 async def _probe(
-    uow: UnitOfWork, user: User, candidate: pm.Candidate, *, calendar: bool = False
+    uow: UnitOfWork,
+    user: User,
+    candidate: pm.Candidate,
+    *,
+    calendar: bool = False,
+    loaded: Loaded | None = None,
 ) -> Refused | None:
     """The safety net under the version check: every new place is non-empty, clear of the others, of fixed
     event occurrences, of the user's Feishu busy time (with `calendar`) and of the user's other blocks. Two
-    statements (three with the calendar) whatever the number of changes."""
+    statements (three with the calendar) whatever the number of changes; none with `loaded`."""
     spans = target_spans(candidate.changes)
     if not spans:
         return None
-    fixed = await fixed_events_of(uow, user.id)
     lo, hi = min(s for s, _ in spans), max(e for _, e in spans)
-    busy = await uow.calendar.busy([user.id], lo, hi) if calendar else ()
-    blocks = await uow.blocks.overlapping(user.id, lo, hi, rewritten_ids(candidate.changes))
+    rewritten = rewritten_ids(candidate.changes)
+    fixed: Sequence[pm.FixedEvent]
+    busy: Sequence[BusyTime]
+    blocks: Sequence[Block]
+    if loaded is not None:
+        fixed, busy = loaded.fixed, loaded.busy if calendar else ()
+        blocks = [b for b in loaded.blocks if b.id not in rewritten]
+    else:
+        fixed = await fixed_events_of(uow, user.id)
+        busy = await uow.calendar.busy([user.id], lo, hi) if calendar else ()
+        blocks = await uow.blocks.overlapping(user.id, lo, hi, rewritten)
     for i, (start, end) in enumerate(spans):
         why = None
         if end <= start:
@@ -341,14 +422,24 @@ def _touches_the_past(changes: Sequence[pm.Change], now: datetime) -> bool:
     return False
 
 
-async def _target_done(uow: UnitOfWork, preview: Preview, candidate: pm.Candidate) -> ErrorCode | None:
+def _target_ids(preview: Preview, candidate: pm.Candidate) -> set[str]:
+    """The tasks an apply of `candidate` is about: the preview's and those it adds blocks for."""
+    ids = {preview.task_id} | {c.task_id for c in candidate.changes if c.kind == pm.ChangeKind.ADD_BLOCK}
+    return {i for i in ids if i is not None}
+
+
+async def _target_done(
+    uow: UnitOfWork, preview: Preview, candidate: pm.Candidate, loaded: Loaded | None = None
+) -> ErrorCode | None:
     """target_completed when the target task is done or canceled. Checked before the schedule version
     (which a finished task also changes) because it is the more specific answer for the user."""
-    ids = {preview.task_id} | {c.task_id for c in candidate.changes if c.kind == pm.ChangeKind.ADD_BLOCK}
-    wanted = sorted(i for i in ids if i is not None)
+    wanted = sorted(_target_ids(preview, candidate))
     if not wanted:
         return None
-    tasks = await uow.tasks.lock_many(wanted)
+    if loaded is not None:
+        tasks: Sequence[Task] = [loaded.tasks[i] for i in wanted if i in loaded.tasks]
+    else:
+        tasks = await uow.tasks.lock_many(wanted)
     uow.hold(*tasks)
     for task in tasks:
         if task.status != TaskStatus.OPEN:

@@ -128,16 +128,28 @@ class BusyTimes:
 
     async def ensure_fresh(self, open_id: str, now: datetime, max_age: timedelta = APPLY_MAX_AGE) -> None:
         """Before an Apply: the user's copy is at most `max_age` old afterwards, or ServiceError
-        calendar_unavailable (nothing written but the failure's note)."""
+        calendar_unavailable (nothing written but the failure's note). No such user: nothing to do (the
+        apply itself answers not_found)."""
+        failed = await self.ensure_fresh_many([open_id], now, max_age)
+        if open_id in failed:
+            raise failed[open_id]
+
+    async def ensure_fresh_many(
+        self, open_ids: Sequence[str], now: datetime, max_age: timedelta = APPLY_MAX_AGE
+    ) -> dict[str, ServiceError]:
+        """`ensure_fresh` for the pressers of many Applies at once (one read of their copies, one refresh
+        of the stale ones together): the error of each whose busy time could not be read, by open_id."""
         async with self._store.uow(readonly=True) as uow:
-            state = await uow.calendar.state_of(open_id)
-        if state is None:
-            return  # the apply itself answers not_found
-        if is_fresh(state, now, max_age):
-            return
-        failures = await self.refresh_states([state], now)
-        if failures:
-            raise ServiceError(ErrorCode.CALENDAR_UNAVAILABLE, failures[state.user_id], retryable=True)
+            states = await uow.calendar.states_by_open_id(open_ids)
+        stale = [s for s in states.values() if not is_fresh(s, now, max_age)]
+        if not stale:
+            return {}
+        failures = await self.refresh_states(stale, now)
+        return {
+            s.open_id: ServiceError(ErrorCode.CALENDAR_UNAVAILABLE, failures[s.user_id], retryable=True)
+            for s in stale
+            if s.user_id in failures
+        }
 
     async def refresh_states(self, states: Sequence[ReadState], now: datetime) -> dict[str, str]:
         """Read these users' busy time and replace their copies; the users whose read failed, with why."""

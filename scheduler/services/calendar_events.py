@@ -30,7 +30,7 @@ from scheduler.services.calendar import BusySpan, CalendarUnavailable
 from scheduler.services.usertokens import ConnectionBroken, NotConnected, TokenUnavailable
 from store import Store, UnitOfWork
 from store.enums import ConnectionStatus
-from store.models import Block
+from store.models import Block, CalendarConnection
 
 log = logging.getLogger(__name__)
 
@@ -120,15 +120,19 @@ async def queue_for(
     *,
     kept: Iterable[Block] = (),
     removed: Iterable[Block] = (),
+    connections: Mapping[str, CalendarConnection] | None = None,
 ) -> int:
     """Inside the caller's transaction: queue the sync of these blocks' events when the user's calendar is
     connected; how many were queued. `kept`: blocks added or moved; `removed`: blocks being deleted (their
     event ids go with the effect: the rows will be gone). One statement for a user without a connection,
-    none when there are no blocks."""
+    none when there are no blocks, or with `connections` (the caller read them: a user left out has none)."""
     rows = [(b, False) for b in kept] + [(b, True) for b in removed]
     if not rows:
         return 0
-    connection = await uow.connections.get(user_id)
+    if connections is not None:
+        connection = connections.get(user_id)
+    else:
+        connection = await uow.connections.get(user_id)
     if connection is None or connection.status != ConnectionStatus.CONNECTED:
         return 0
     for b, gone in rows:

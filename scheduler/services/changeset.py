@@ -108,10 +108,13 @@ async def write_changes(
     changes: Sequence[pm.Change],
     now: datetime,
     blocks: list[Block] | None = None,
+    *,
+    flush: bool = True,
 ) -> list[dict[str, Any]]:
-    """Write `changes` for `user` (blocks flushed before returning) and return the change-set items:
-    {"kind", "block_id" | "day", "before", "after"} with row snapshots after the write. The blocks added or
-    moved are appended to `blocks` when it is given."""
+    """Write `changes` for `user` (blocks flushed before returning, unless `flush` is False: a batch of
+    applies flushes them all together) and return the change-set items: {"kind", "block_id" | "day",
+    "before", "after"} with row snapshots after the write. The blocks added or moved are appended to
+    `blocks` when it is given."""
     items: list[dict[str, Any]] = []
     for c in changes:
         if c.kind == pm.ChangeKind.ADD_BLOCK:
@@ -151,7 +154,8 @@ async def write_changes(
             items.append({"kind": c.kind.value, "block_id": existing.id, "before": before, "row": existing})
         else:
             items.append(await _extend_day(uow, user, c, now))
-    await uow.flush()
+    if flush:
+        await uow.flush()
     for item in items:
         row = item.pop("row")
         if isinstance(row, Block) and blocks is not None:

@@ -11,6 +11,7 @@ settled only by the lease holder.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -18,17 +19,26 @@ from typing import Any, Literal
 
 from scheduler.services import previews
 from scheduler.services.actions import ignore_in
-from scheduler.services.apply import RECORDED, ApplyRequest, apply_in, fresh_busy, run_apply
+from scheduler.services.apply import (
+    RECORDED,
+    ApplyRequest,
+    apply_in,
+    fresh_busy,
+    load_for_apply,
+    run_apply,
+)
 from scheduler.services.calendar import BusyTimes
 from scheduler.services.errors import ErrorCode, ServiceError
+from scheduler.services.group import GroupWrite
 from scheduler.services.late import TaskAction, task_action_in
 from scheduler.services.outcomes import retrying
 from scheduler.services.pick import Picked, keep_picked_in, picked_candidate
 from scheduler.services.triggers import create_trigger
 from scheduler.services.undo import undo_in
-from scheduler.services.views import ChoiceView, PreviewView, preview_view
+from scheduler.services.views import ChoiceView, PreviewView, preview_view, views_of
 from store import Store, UnitOfWork, short_key
 from store.enums import InboxStatus, PreviewStatus, TriggerType
+from store.models import Task
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +148,10 @@ def _locale(value: str | None, default: str) -> str:
     return "en" if text.startswith("en") else "zh"
 
 
+def _title(task: Task | None) -> str:
+    return task.title if task is not None else ""
+
+
 def choose_key(preview_id: str, block_id: str) -> str:
     """The idempotency key of the feedback trigger a choice creates: the stored record of the answer."""
     return f"choose:{preview_id}:{block_id}"
@@ -158,41 +172,106 @@ async def record(
     store: Store, press: Press, now: datetime, *, worker_id: str, lease_seconds: float, default_locale: str
 ) -> Recorded:
     """Check the press and record it durably (nothing is written for someone else's card or a repeat)."""
+    found = await record_many(
+        store, [(press, now)], worker_id=worker_id, lease_seconds=lease_seconds, default_locale=default_locale
+    )
+    return found[0]
+
+
+async def record_many(
+    store: Store,
+    items: Sequence[tuple[Press, datetime]],
+    *,
+    worker_id: str,
+    lease_seconds: float,
+    default_locale: str,
+) -> list[Recorded]:
+    """`record` of many presses (each with its own `now`) in one transaction of a few statements, with the
+    same answers as one at a time: of two copies of one press the first is recorded, the second is
+    `in_progress`."""
     return await retrying(
-        lambda: _record_once(store, press, now, worker_id, lease_seconds, default_locale), what="press"
+        lambda: _record_batch(store, items, worker_id, lease_seconds, default_locale), what="press"
     )
 
 
-async def _record_once(  # noqa: PLR0917
-    store: Store, press: Press, now: datetime, worker_id: str, lease_seconds: float, default_locale: str
-) -> Recorded:
+async def _record_batch(
+    store: Store,
+    items: Sequence[tuple[Press, datetime]],
+    worker_id: str,
+    lease_seconds: float,
+    default_locale: str,
+) -> list[Recorded]:
+    out: dict[int, Recorded] = {}
     async with store.uow() as uow:
-        found = await uow.presses.pressed(press.preview_id)
-        if found is None or found[1].open_id != press.operator_open_id:
-            operator = (await uow.presses.owners([press.operator_open_id])).get(press.operator_open_id)
-            locale = _locale(operator.locale if operator else None, default_locale)
-            return Recorded("not_found" if found is None else "not_owner", locale)
-        _, owner, title = found
-        locale = _locale(owner.locale, default_locale)
-        if await uow.presses.record(
-            press.key, EVENT_TYPE, press.payload(), now, worker_id=worker_id, lease_seconds=lease_seconds
-        ):
+        found = await uow.presses.pressed_many(p.preview_id for p, _ in items)
+        strangers = [
+            p.operator_open_id
+            for p, _ in items
+            if p.preview_id not in found or found[p.preview_id][1].open_id != p.operator_open_id
+        ]
+        operators = await uow.presses.owners(strangers) if strangers else {}
+        ours: list[int] = []
+        for n, (press, _) in enumerate(items):
+            pressed = found.get(press.preview_id)
+            if pressed is None or pressed[1].open_id != press.operator_open_id:
+                operator = operators.get(press.operator_open_id)
+                locale = _locale(operator.locale if operator else None, default_locale)
+                out[n] = Recorded("not_found" if pressed is None else "not_owner", locale)
+            else:
+                ours.append(n)
+        inserted = await uow.presses.record_many(
+            [(items[n][0].key, EVENT_TYPE, items[n][0].payload(), items[n][1]) for n in ours],
+            worker_id=worker_id,
+            lease_seconds=lease_seconds,
+        )
+        wrote = bool(inserted)
+        first: set[str] = set()  # the keys recorded here: a second copy in this batch is in progress
+        seen_before: list[int] = []
+        for n in ours:
+            press, now = items[n]
+            _, owner, task = found[press.preview_id]
+            key = short_key(press.key)
+            if key in inserted and key not in first:
+                first.add(key)
+                out[n] = Recorded("recorded", _locale(owner.locale, default_locale), title=_title(task))
+            else:
+                seen_before.append(n)
+        seen = await uow.presses.by_keys(items[n][0].key for n in seen_before)
+        for n in list(seen_before):
+            press, now = items[n]
+            key = short_key(press.key)
+            entry = seen.get(key)
+            # A press that failed may be tried again: take it over.
+            if (
+                key not in first
+                and entry is not None
+                and entry.status == InboxStatus.FAILED
+                and await uow.presses.retake(press.key, now, worker_id=worker_id, lease_seconds=lease_seconds)
+            ):
+                first.add(key)
+                wrote = True
+                _, owner, task = found[press.preview_id]
+                out[n] = Recorded("recorded", _locale(owner.locale, default_locale), title=_title(task))
+                seen_before.remove(n)
+        views = await views_of(uow, [found[items[n][0].preview_id] for n in seen_before])
+        for n in seen_before:
+            press, _ = items[n]
+            key = short_key(press.key)
+            owner = found[press.preview_id][1]
+            locale = _locale(owner.locale, default_locale)
+            view = views[press.preview_id]
+            entry = seen.get(key)
+            if key in first or (entry is not None and entry.status == InboxStatus.RECEIVED):
+                out[n] = Recorded("in_progress", locale, view)
+            else:
+                log.info(
+                    "press redelivered; answering with the current card",
+                    extra={"preview_id": press.preview_id},
+                )
+                out[n] = Recorded("repeat", locale, view, await answered_choice(uow, view))
+        if wrote:
             await uow.commit()
-            return Recorded("recorded", locale, title=title or "")
-        seen = await uow.presses.by_key(press.key)
-        # A press that failed may be tried again: take it over.
-        if (
-            seen is not None
-            and seen.status == InboxStatus.FAILED
-            and await uow.presses.retake(press.key, now, worker_id=worker_id, lease_seconds=lease_seconds)
-        ):
-            await uow.commit()
-            return Recorded("recorded", locale, title=title or "")
-        view = await preview_view(uow, press.preview_id)
-        if seen is not None and seen.status == InboxStatus.RECEIVED:
-            return Recorded("in_progress", locale, view)
-        log.info("press redelivered; answering with the current card", extra={"preview_id": press.preview_id})
-        return Recorded("repeat", locale, view, await answered_choice(uow, view))
+    return [out[n] for n in range(len(items))]
 
 
 async def finish(
@@ -220,6 +299,159 @@ async def finish(
         raise
 
 
+class _Alone(Exception):
+    """A batch of presses cannot be finished together (a press was settled elsewhere meanwhile): each is
+    finished on its own instead."""
+
+
+async def finish_many(
+    store: Store,
+    batch: Sequence[tuple[Press, datetime]],
+    *,
+    worker_id: str,
+    grid_minutes: int,
+    busy: BusyTimes | None = None,
+) -> list[Finished | Exception]:
+    """`finish` of many presses (each with its own `now`) at once, with the same results as one at a time:
+    the Apply presses of distinct users in one transaction whose reads and writes are a fixed number of
+    statements for the whole batch; any other press (and an Apply whose user has another in the batch)
+    on its own afterwards. When the shared transaction fails for any reason it is rolled back whole and
+    each of its presses is finished on its own, so nothing is applied twice and one press cannot fail
+    another. A press whose finish failed has its exception in its place (recorded on its row, as `finish`
+    does)."""
+    done: dict[int, Finished | Exception] = {}
+    together: list[tuple[int, Press, ApplyRequest]] = []
+    for n, (press, now) in enumerate(batch):
+        if press.kind is PressKind.APPLY:
+            req = ApplyRequest.of(
+                press.preview_id,
+                press.candidate_id or "",
+                press.operator_open_id,
+                press.key,
+                now,
+                grid_minutes,
+                busy is not None,
+            )
+            together.append((n, press, req))
+    if len(together) > 1:
+        latest = max(req.now for _, _, req in together)
+        if busy is not None:  # the pressers' busy time at most a minute old, read together
+            failed = await busy.ensure_fresh_many([p.operator_open_id for _, p, _ in together], latest)
+            for n, press, req in together:
+                if press.operator_open_id in failed:
+                    exc = failed[press.operator_open_id]
+                    log.info("apply of preview %s refused: %s", press.preview_id, exc)
+                    done[n] = await _busy_refused(store, press, req.now, worker_id, exc.code)
+            together = [t for t in together if t[0] not in done]
+        try:
+            done |= await _apply_together(store, together, latest, worker_id)
+        except Exception:
+            log.warning(
+                "%d presses could not be finished together; finishing each alone",
+                len(together),
+                exc_info=True,
+            )
+    for n, (press, now) in enumerate(batch):
+        if n not in done:
+            try:
+                done[n] = await finish(
+                    store, press, now, worker_id=worker_id, grid_minutes=grid_minutes, busy=busy
+                )
+            except Exception as exc:
+                done[n] = exc
+    return [done[n] for n in range(len(batch))]
+
+
+async def _apply_together(
+    store: Store, together: Sequence[tuple[int, Press, ApplyRequest]], now: datetime, worker_id: str
+) -> dict[int, Finished | Exception]:
+    """The Apply presses of distinct users that can be finished in one transaction, finished; the others
+    (not found, someone else's, a second press of a user) are left to be finished alone. `now`: when the
+    rows are settled."""
+    out: dict[int, Finished | Exception] = {}
+    async with store.uow() as uow:
+        loaded = await load_for_apply(uow, [req for _, _, req in together])
+        users: set[str] = set()
+        outcomes = []
+        for n, press, req in together:
+            got = loaded[req.preview_id]
+            if got.user is None or got.user.open_id != req.operator_open_id or got.user.id in users:
+                continue
+            users.add(got.user.id)
+            outcomes.append((n, press, await apply_in(uow, req, loaded=got)))
+        keys = [press.key for _, press, _ in outcomes]
+        if await uow.presses.settle_many(keys, now, worker_id=worker_id) != len(keys):
+            raise _Alone("a press of the batch was settled elsewhere")
+        shown = [loaded[press.preview_id] for _, press, _ in outcomes]
+        views = await views_of(
+            uow,
+            [
+                (got.preview, got.user, got.tasks.get(got.preview.task_id) if got.preview.task_id else None)
+                for got in shown
+                if got.preview is not None and got.user is not None
+            ],
+        )
+        for n, press, outcome in outcomes:
+            view = views[press.preview_id]
+            note = Note.AFTER_UNDO if outcome.status == "already_applied" and view.undone_at else None
+            out[n] = Finished(press, outcome.status, outcome.code, view, None, note, None, outcome.replayed)
+        await uow.commit()
+    for _, press, outcome in outcomes:
+        log.info("apply press on preview %s: %s %s", press.preview_id, outcome.status, outcome.code or "")
+    return out
+
+
+class Pressing:
+    """Records and finishes the presses one process handles, in group writes (see `record_many` and
+    `finish_many`): a press submitted while a group is being written waits for the next one, which takes
+    every press submitted by then (at most `most`); a lone press goes at once."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        worker_id: str,
+        lease_seconds: float,
+        default_locale: str,
+        grid_minutes: int,
+        busy: BusyTimes | None,
+        most: int = 50,
+    ) -> None:
+        self._record: GroupWrite[tuple[Press, datetime], Recorded] = GroupWrite(
+            lambda items: record_many(
+                store, items, worker_id=worker_id, lease_seconds=lease_seconds, default_locale=default_locale
+            ),
+            most,
+        )
+        self._finish: GroupWrite[tuple[Press, datetime], Finished | Exception] = GroupWrite(
+            lambda items: finish_many(
+                store, items, worker_id=worker_id, grid_minutes=grid_minutes, busy=busy
+            ),
+            most,
+        )
+
+    async def record(self, press: Press, now: datetime) -> Recorded:
+        """`record` of one press, in the write the other presses of the moment share."""
+        return await self._record.submit((press, now))
+
+    async def finish(self, press: Press, now: datetime) -> Finished:
+        """`finish` of one press, together with the others of the moment; raises what `finish` raises."""
+        result = await self._finish.submit((press, now))
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+
+async def _busy_refused(
+    store: Store, press: Press, now: datetime, worker_id: str, code: ErrorCode
+) -> Finished:
+    """An Apply refused before its transaction because the presser's busy time could not be read: nothing
+    applied and nothing recorded on the preview; the press is left failed, so pressing again (once Feishu
+    answers) tries again."""
+    await _settle_alone(store, press, now, worker_id, InboxStatus.FAILED, code.value)
+    return Finished(press, "rejected", code, await _view(store, press.preview_id))
+
+
 async def _finish_apply(  # noqa: PLR0917 - the press and its context
     store: Store, press: Press, now: datetime, worker_id: str, grid_minutes: int, busy: BusyTimes | None
 ) -> Finished:
@@ -235,10 +467,7 @@ async def _finish_apply(  # noqa: PLR0917 - the press and its context
     done: list[Finished] = []
     refused = await fresh_busy(busy, req)
     if refused is not None and refused.code is not None:
-        # Nothing applied and nothing recorded on the preview; the press is left failed, so pressing again
-        # (once Feishu answers) tries again.
-        await _settle_alone(store, press, now, worker_id, InboxStatus.FAILED, refused.code.value)
-        return Finished(press, refused.status, refused.code, await _view(store, press.preview_id))
+        return await _busy_refused(store, press, now, worker_id, refused.code)
     picked: Picked | None = None
     if press.kind is PressKind.PICK:  # the picked start becomes the option to apply, or is refused here
         picked = await picked_candidate(
@@ -426,7 +655,7 @@ async def finish_unfinished(
         rows = await uow.presses.claim_unfinished(worker_id, now, lease_seconds, limit)
         claimed = [(row.dedupe_key, Press.from_payload(row.payload)) for row in rows]
         await uow.commit()
-    finished: list[Finished] = []
+    readable: list[tuple[Press, datetime]] = []
     for key, press in claimed:
         if press is None or short_key(press.key) != key:
             async with store.uow() as uow:
@@ -435,12 +664,14 @@ async def finish_unfinished(
                 ):
                     await uow.commit()
             continue
-        try:
-            finished.append(
-                await finish(store, press, now, worker_id=worker_id, grid_minutes=grid_minutes, busy=busy)
-            )
-        except Exception:
-            log.exception("unfinished press on preview %s failed", press.preview_id)
+        readable.append((press, now))
+    results = await finish_many(store, readable, worker_id=worker_id, grid_minutes=grid_minutes, busy=busy)
+    finished: list[Finished] = []
+    for (press, _), result in zip(readable, results, strict=True):
+        if isinstance(result, Exception):
+            log.error("unfinished press on preview %s failed", press.preview_id, exc_info=result)
+        else:
+            finished.append(result)
     if finished:
         log.info("%d unfinished presses finished", len(finished))
     return finished

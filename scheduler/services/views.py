@@ -200,18 +200,28 @@ async def preview_views(uow: UnitOfWork, preview_ids: Iterable[str]) -> dict[str
     previews = await uow.previews.list_by_ids(set(preview_ids))
     users = {u.id: u for u in await uow.users.list_by_ids({p.user_id for p in previews})}
     tasks = {t.id: t for t in await uow.tasks.list_by_ids({p.task_id for p in previews if p.task_id})}
-    triggers = {t.id: t for t in await uow.triggers.list_by_ids({p.trigger_id for p in previews})}
-    change_sets = {c.preview_id: c for c in await uow.change_sets.by_previews(p.id for p in previews)}
+    return await views_of(
+        uow,
+        [
+            (p, users[p.user_id], tasks.get(p.task_id) if p.task_id else None)
+            for p in previews
+            if p.user_id in users
+        ],
+    )
+
+
+async def views_of(
+    uow: UnitOfWork, rows: Iterable[tuple[Preview, User, Task | None]]
+) -> dict[str, PreviewView]:
+    """The views of previews already read with their user and task, in two more queries, by preview id."""
+    wanted = list(rows)
+    if not wanted:
+        return {}
+    triggers = {t.id: t for t in await uow.triggers.list_by_ids({p.trigger_id for p, _, _ in wanted})}
+    change_sets = {c.preview_id: c for c in await uow.change_sets.by_previews(p.id for p, _, _ in wanted)}
     return {
-        p.id: _view(
-            p,
-            users[p.user_id],
-            tasks.get(p.task_id) if p.task_id else None,
-            triggers.get(p.trigger_id),
-            change_sets.get(p.id),
-        )
-        for p in previews
-        if p.user_id in users
+        p.id: _view(p, user, task, triggers.get(p.trigger_id), change_sets.get(p.id))
+        for p, user, task in wanted
     }
 
 

@@ -49,6 +49,20 @@ class Repository(Generic[M]):
         )
         return row
 
+    async def lock_by_ids(self, ids: Iterable[str]) -> dict[str, M]:
+        """Load and lock these rows by id in one statement, in id order (two lockers cannot deadlock)."""
+        wanted = sorted(set(ids))
+        if not wanted:
+            return {}
+        stmt = (
+            select(self.model)
+            .where(self.model.id.in_(wanted))
+            .order_by(self.model.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        return {row.id: row for row in (await self.session.scalars(stmt)).all()}
+
     def add(self, row: M) -> M:
         self.session.add(row)
         return row

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import delete, select, update
@@ -55,6 +56,14 @@ class ConnectionRepository:
         if for_update:
             stmt = stmt.with_for_update().execution_options(populate_existing=True)
         return (await self.session.scalars(stmt)).one_or_none()
+
+    async def for_users(self, user_ids: Iterable[str]) -> dict[str, CalendarConnection]:
+        """The connections of these users in one statement, by user (a user without one is left out)."""
+        wanted = sorted(set(user_ids))
+        if not wanted:
+            return {}
+        stmt = select(CalendarConnection).where(CalendarConnection.user_id.in_(wanted))
+        return {c.user_id: c for c in (await self.session.scalars(stmt)).all()}
 
     async def with_user(self, user_id: str) -> tuple[CalendarConnection, User] | None:
         stmt = (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,41 +19,53 @@ from store.types import new_id, short_key
 class PressRepository(Repository[InboxEntry]):
     model = InboxEntry
 
-    async def record(
+    async def record_many(
         self,
-        key: str,
-        event_type: str,
-        payload: dict[str, Any],
-        now: datetime,
+        presses: Sequence[tuple[str, str, dict[str, Any], datetime]],
         *,
         worker_id: str,
         lease_seconds: float,
-    ) -> bool:
-        """Insert the press (status received, leased to `worker_id`); False when the key is already there
-        (a redelivery or a second copy of the press). One statement, race-safe."""
-        values = {
-            "id": new_id(),
-            "kind": InboxKind.CLICK.value,
-            "dedupe_key": short_key(key),
-            "event_type": event_type,
-            "status": InboxStatus.RECEIVED.value,
-            "received_at": now,
-            "payload": payload,
-            "claimed_by": worker_id,
-            "claimed_until": now + timedelta(seconds=lease_seconds),
-        }
+    ) -> set[str]:
+        """`record` of many presses, each (key, event type, payload, now), in two statements: the shortened
+        keys that were inserted (a key already there, or twice in `presses`, is inserted once at most). One
+        statement when all or none were inserted."""
+        if not presses:
+            return set()
+        rows = [
+            {
+                "id": new_id(),
+                "kind": InboxKind.CLICK.value,
+                "dedupe_key": short_key(key),
+                "event_type": event_type,
+                "status": InboxStatus.RECEIVED.value,
+                "received_at": now,
+                "payload": payload,
+                "claimed_by": worker_id,
+                "claimed_until": now + timedelta(seconds=lease_seconds),
+            }
+            for key, event_type, payload, now in presses
+        ]
         table: Any = InboxEntry.__table__
         stmt: Any
         if self.session.get_bind().dialect.name == "mysql":
-            stmt = mysql.insert(table).values(values).prefix_with("IGNORE")
+            stmt = mysql.insert(table).values(rows).prefix_with("IGNORE")
         else:
-            stmt = sqlite.insert(table).values(values).on_conflict_do_nothing()
+            stmt = sqlite.insert(table).values(rows).on_conflict_do_nothing()
         result: Any = await self.session.execute(stmt)
-        return bool(result.rowcount)
+        if result.rowcount == len(rows):
+            return {str(r["dedupe_key"]) for r in rows}
+        if not result.rowcount:
+            return set()
+        ours = select(InboxEntry.dedupe_key).where(InboxEntry.id.in_([r["id"] for r in rows]))
+        return set((await self.session.scalars(ours)).all())
 
-    async def by_key(self, key: str) -> InboxEntry | None:
-        stmt = select(InboxEntry).where(InboxEntry.dedupe_key == short_key(key))
-        return (await self.session.scalars(stmt)).one_or_none()
+    async def by_keys(self, keys: Iterable[str]) -> dict[str, InboxEntry]:
+        """The presses of these keys, by shortened key, in one statement."""
+        wanted = sorted({short_key(k) for k in keys})
+        if not wanted:
+            return {}
+        stmt = select(InboxEntry).where(InboxEntry.dedupe_key.in_(wanted))
+        return {e.dedupe_key: e for e in (await self.session.scalars(stmt)).all()}
 
     async def settle(
         self, key: str, status: InboxStatus, now: datetime, error: str | None = None, *, worker_id: str | None
@@ -68,6 +80,23 @@ class PressRepository(Repository[InboxEntry]):
         stmt = stmt.values(status=status, processed_at=now, error=error, claimed_until=None)
         result: Any = await self.session.execute(stmt.execution_options(synchronize_session=False))
         return bool(result.rowcount)
+
+    async def settle_many(self, keys: Sequence[str], now: datetime, *, worker_id: str) -> int:
+        """`settle` (processed) of many presses still received and leased to `worker_id`, in one
+        statement; how many it settled (fewer than `keys` when another process took one)."""
+        if not keys:
+            return 0
+        stmt = (
+            update(InboxEntry)
+            .where(
+                InboxEntry.dedupe_key.in_([short_key(k) for k in keys]),
+                InboxEntry.status == InboxStatus.RECEIVED,
+                InboxEntry.claimed_by == worker_id,
+            )
+            .values(status=InboxStatus.PROCESSED, processed_at=now, error=None, claimed_until=None)
+        )
+        result: Any = await self.session.execute(stmt.execution_options(synchronize_session=False))
+        return int(result.rowcount)
 
     async def retake(self, key: str, now: datetime, *, worker_id: str, lease_seconds: float) -> bool:
         """A press that failed is being tried again: received again, leased to `worker_id`."""
@@ -112,16 +141,19 @@ class PressRepository(Repository[InboxEntry]):
         row = (await self.session.execute(stmt)).first()
         return None if row is None else (row[0], row[1])
 
-    async def pressed(self, preview_id: str) -> tuple[Preview, User, str | None] | None:
-        """A preview with its owner and its task's title (None without a task), in one statement."""
+    async def pressed_many(self, preview_ids: Iterable[str]) -> dict[str, tuple[Preview, User, Task | None]]:
+        """Previews with their owner and their task (None without one), in one statement, by preview id
+        (an unknown id is left out)."""
+        wanted = sorted(set(preview_ids))
+        if not wanted:
+            return {}
         stmt = (
-            select(Preview, User, Task.title)
+            select(Preview, User, Task)
             .join(User, User.id == Preview.user_id)
             .outerjoin(Task, Task.id == Preview.task_id)
-            .where(Preview.id == preview_id)
+            .where(Preview.id.in_(wanted))
         )
-        row = (await self.session.execute(stmt)).first()
-        return None if row is None else (row[0], row[1], row[2])
+        return {row[0].id: (row[0], row[1], row[2]) for row in (await self.session.execute(stmt)).all()}
 
     async def owners(self, open_ids: Sequence[str]) -> dict[str, User]:
         stmt = select(User).where(User.open_id.in_(list(open_ids)))

@@ -96,6 +96,17 @@ class EventRepository(Repository[FixedEvent]):
         stmt = select(FixedEvent).where(FixedEvent.user_id == user_id)
         return (await self.session.scalars(stmt.order_by(FixedEvent.created_at, FixedEvent.id))).all()
 
+    async def for_users(self, user_ids: Iterable[str]) -> dict[str, list[FixedEvent]]:
+        """`for_user` of many users in one statement, by user (a user without events is left out)."""
+        wanted = sorted(set(user_ids))
+        out: dict[str, list[FixedEvent]] = {}
+        if not wanted:
+            return out
+        stmt = select(FixedEvent).where(FixedEvent.user_id.in_(wanted))
+        for event in (await self.session.scalars(stmt.order_by(FixedEvent.created_at, FixedEvent.id))).all():
+            out.setdefault(event.user_id, []).append(event)
+        return out
+
 
 class BlockRepository(Repository[Block]):
     model = Block
@@ -118,6 +129,34 @@ class BlockRepository(Repository[Block]):
         if excluded:
             stmt = stmt.where(Block.id.not_in(excluded))
         return (await self.session.scalars(stmt.order_by(Block.start, Block.id))).all()
+
+    async def overlapping_many(
+        self, ranges: Iterable[tuple[str, datetime, datetime]]
+    ) -> dict[str, list[Block]]:
+        """`overlapping` for many (user id, start, end) in one statement, by user: each user's blocks
+        intersecting their own range, ordered by start (exclusions are the caller's)."""
+        wanted = list(ranges)
+        out: dict[str, list[Block]] = {}
+        if not wanted:
+            return out
+        lo, hi = min(r[1] for r in wanted), max(r[2] for r in wanted)
+        stmt = select(Block).where(
+            Block.user_id.in_(sorted({r[0] for r in wanted})),
+            Block.start < hi,
+            Block.start > lo - MAX_BLOCK_LENGTH,
+            Block.end > lo,
+        )
+        found = (await self.session.scalars(stmt.order_by(Block.start, Block.id))).all()
+        for user_id, start, end in wanted:
+            out[user_id] = [
+                b
+                for b in found
+                if b.user_id == user_id
+                and b.start < end
+                and b.start > start - MAX_BLOCK_LENGTH
+                and b.end > start
+            ]
+        return out
 
     async def for_task(self, task_id: str) -> Sequence[Block]:
         stmt = select(Block).where(Block.task_id == task_id).order_by(Block.start, Block.id)

@@ -8,7 +8,8 @@ from datetime import datetime
 
 import pytest
 
-from scheduler.services.answers import AnswerWrites, GroupWrite
+from scheduler.services.answers import AnswerWrites
+from scheduler.services.group import GroupWrite
 from store import Store
 from store.enums import NotificationStatus
 from tests.contract.services.builders import seed

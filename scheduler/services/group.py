@@ -1,0 +1,60 @@
+"""Group commit: one write for the items many callers submit at the same moment."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, TypeVar
+
+ItemT = TypeVar("ItemT")
+ResultT = TypeVar("ResultT")
+
+
+class GroupWrite(Generic[ItemT, ResultT]):
+    """One write for the items of many callers (group commit): an item submitted while a write is busy
+    waits for the next one, which takes every item queued by then (at most `most`). When nothing is
+    being written the item goes at the next turn of the event loop, so a lone caller waits for nothing.
+    When a write of several items fails, each is written alone: only the items that fail alone fail."""
+
+    def __init__(self, write: Callable[[list[ItemT]], Awaitable[Sequence[ResultT]]], most: int = 200) -> None:
+        self._write = write
+        self._most = most
+        self._queued: list[tuple[ItemT, asyncio.Future[ResultT]]] = []
+        self._writing: list[tuple[ItemT, asyncio.Future[ResultT]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def submit(self, item: ItemT) -> ResultT:
+        future: asyncio.Future[ResultT] = asyncio.get_running_loop().create_future()
+        self._queued.append((item, future))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.get_running_loop().create_task(self._drain())
+            self._writer.add_done_callback(self._stopped)
+        return await future
+
+    async def _drain(self) -> None:
+        while self._queued:
+            await asyncio.sleep(0)  # the callers of this turn of the loop join the write
+            self._writing, self._queued = self._queued[: self._most], self._queued[self._most :]
+            await self._settle(self._writing)
+            self._writing = []
+
+    def _stopped(self, writer: asyncio.Task[None]) -> None:
+        """The writer was cancelled (at shutdown), wherever it was: so are the callers still waiting."""
+        if writer.cancelled():
+            for _, future in self._writing + self._queued:
+                future.cancel()
+            self._writing, self._queued = [], []
+
+    async def _settle(self, batch: list[tuple[ItemT, asyncio.Future[ResultT]]]) -> None:
+        try:
+            results = await self._write([item for item, _ in batch])
+        except Exception as exc:
+            if len(batch) == 1:
+                batch[0][1].set_exception(exc)
+                return
+            # One item may be what failed: each is written alone, so the others do not fail with it.
+            for one in batch:
+                await self._settle([one])
+            return
+        for (_, future), result in zip(batch, results, strict=True):
+            future.set_result(result)
