@@ -13,9 +13,15 @@ from prometheus_client import generate_latest
 
 from app.settings import Settings
 from bot.feishu.calendar import EVENTS_PER_MINUTE, EVENTS_PER_SECOND, FeishuBusyReader, FeishuUserCalendar
-from bot.feishu.client import FREEBUSY_PER_MINUTE, FeishuClient
+from bot.feishu.client import (
+    API_BUCKETS,
+    API_PER_MINUTE,
+    API_PER_SECOND,
+    FREEBUSY_PER_MINUTE,
+    FeishuClient,
+)
 from bot.feishu.oauth import FeishuOAuthClient
-from bot.feishu.ratelimit import Limiter, SlidingWindowLimiter
+from bot.feishu.ratelimit import AllOf, Limiter, SlidingWindowLimiter
 from bot.feishu.tasks import TASKS_PER_MINUTE, TASKS_PER_SECOND, FeishuTasklistReader, FeishuTasksClient
 from bot.handlers import BotConfig
 from bot.handlers.connect import ChatBrokenNotice
@@ -126,7 +132,6 @@ def bot_config(settings: Settings) -> BotConfig:
     )
 
 
-APP_PER_SECOND = 50  # Feishu: messages per second for the whole app
 USER_PER_SECOND = 5  # Feishu: messages per second to one user (and updates per second of one message)
 
 
@@ -146,17 +151,27 @@ def _counted_in_database(
     )
 
 
+def _minute_and_second(
+    settings: Settings, store: Store, bucket: str, per_minute: int, per_second: int
+) -> tuple[SharedLimiter, SharedLimiter]:
+    """One Open API method's two limits counted in the database: `<bucket>.minute` and `<bucket>.second`."""
+    return (
+        _counted_in_database(settings, store, f"{bucket}.minute", per_minute, 60.0),
+        _counted_in_database(settings, store, f"{bucket}.second", per_second, 1.0),
+    )
+
+
 def send_limiters(settings: Settings, store: Store) -> dict[str, Limiter]:
-    """The client's send limits, shared by every process on the database."""
-    limits = {
-        "user": (USER_PER_SECOND, 1.0),
-        "app": (APP_PER_SECOND, 1.0),
-        "freebusy": (FREEBUSY_PER_MINUTE, 60.0),
+    """The client's limits, shared by every process on the database: 5 a second per recipient ("user"),
+    free/busy's 1000 a minute, and each Open API method the client calls (bot.feishu.client.API_BUCKETS:
+    "message.create", "message.patch", "card.update", ...) its own 1000 a minute and 50 a second."""
+    limiters: dict[str, Limiter] = {
+        "user": _counted_in_database(settings, store, "user", USER_PER_SECOND, 1.0),
+        "freebusy": _counted_in_database(settings, store, "freebusy", FREEBUSY_PER_MINUTE, 60.0),
     }
-    return {
-        name: _counted_in_database(settings, store, name, limit, window)
-        for name, (limit, window) in limits.items()
-    }
+    for api in API_BUCKETS:
+        limiters[api] = AllOf(*_minute_and_second(settings, store, api, API_PER_MINUTE, API_PER_SECOND))
+    return limiters
 
 
 def _shared(settings: Settings, store: Store | None) -> bool:
@@ -174,10 +189,7 @@ def api_limiters(
     shared; None: the client counts for this process alone."""
     if not _shared(settings, store):
         return None
-    return (
-        _counted_in_database(settings, store, f"{bucket}.minute", per_minute, 60.0),
-        _counted_in_database(settings, store, f"{bucket}.second", per_second, 1.0),
-    )
+    return _minute_and_second(settings, store, bucket, per_minute, per_second)
 
 
 def make_feishu_client(settings: Settings, store: Store | None = None) -> FeishuClient | None:
@@ -192,7 +204,8 @@ def make_feishu_client(settings: Settings, store: Store | None = None) -> Feishu
         domain=settings.feishu_domain,
         timeout_seconds=settings.feishu_timeout_seconds,
         max_per_user_per_second=USER_PER_SECOND,
-        max_per_app_per_second=APP_PER_SECOND,
+        max_per_api_per_second=API_PER_SECOND,
+        max_per_api_per_minute=API_PER_MINUTE,
         limiters=limiters,
     )
 

@@ -23,7 +23,7 @@ from bot.feishu.errors import (
     FeishuTokenError,
     classify,
 )
-from bot.feishu.ratelimit import Limiter, SlidingWindowLimiter
+from bot.feishu.ratelimit import Limiter, SlidingWindowLimiter, per_minute_and_second
 from bot.feishu.token import DEFAULT_REFRESH_MARGIN_SECONDS, TenantTokenCache
 
 logger = logging.getLogger(__name__)
@@ -39,6 +39,27 @@ TASK_PATH = "/open-apis/task/v2/tasks/{guid}"
 BATCH_GET_ID_MAX = 50  # emails, and mobiles, per request
 # Feishu allows about 1000 free/busy requests per minute per app (a budget of its own, not the messages').
 FREEBUSY_PER_MINUTE = 1000
+# Feishu limits each Open API method for the whole app on its own: sending a message, replying, patching a
+# card, a delayed card update, a reaction... each 1000 calls a minute and 50 a second (either one over
+# answers HTTP 429 with code 99991400). The client counts each of these methods in a bucket of its own.
+API_PER_MINUTE = 1000
+API_PER_SECOND = 50
+MESSAGE_CREATE = "message.create"  # POST /open-apis/im/v1/messages (send_card, send_text)
+MESSAGE_REPLY = "message.reply"  # POST /open-apis/im/v1/messages/:message_id/reply
+MESSAGE_PATCH = "message.patch"  # PATCH /open-apis/im/v1/messages/:message_id
+CARD_UPDATE = "card.update"  # POST /open-apis/interactive/v1/card/update (delayed update)
+REACTION_CREATE = "reaction.create"  # POST /open-apis/im/v1/messages/:message_id/reactions
+TASKLIST_TASKS = "tasklist.tasks"  # GET /open-apis/task/v2/tasklists/:guid/tasks
+TASK_PATCH = "task.patch"  # PATCH /open-apis/task/v2/tasks/:guid (with the app's token)
+API_BUCKETS = (
+    MESSAGE_CREATE,
+    MESSAGE_REPLY,
+    MESSAGE_PATCH,
+    CARD_UPDATE,
+    REACTION_CREATE,
+    TASKLIST_TASKS,
+    TASK_PATCH,
+)
 # Feishu caps the create/PATCH request body of a card at 30 KB and a delayed-update card at 100 KB.
 CARD_MAX_BYTES = 30 * 1024
 DELAYED_CARD_MAX_BYTES = 100 * 1024
@@ -86,7 +107,8 @@ class FeishuClient:
     evicted, non-2xx answers are not raised, and importing the SDK costs ~3 s. The endpoints used
     here are plain JSON, so this client speaks them directly over one pooled `httpx.AsyncClient`:
     explicit timeouts, an async single-flight token cache refreshed ahead of expiry and evicted and
-    retried once on a token error, a per-recipient throttle, and one error tree. lark-oapi remains
+    retried once on a token error, a per-recipient throttle and each method's own limits for the app (per
+    minute and per second), and one error tree. lark-oapi remains
     the tool for the inbound side (decrypt and verify callbacks).
 
     Every public call is bounded by `timeout_seconds` in total (token fetch, request, one token retry), so
@@ -102,7 +124,8 @@ class FeishuClient:
         timeout_seconds: float = 10.0,
         max_per_user_per_second: int = 5,
         *,
-        max_per_app_per_second: int = 50,
+        max_per_api_per_second: int = API_PER_SECOND,
+        max_per_api_per_minute: int = API_PER_MINUTE,
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -126,18 +149,20 @@ class FeishuClient:
         self._tokens = TenantTokenCache(
             self._fetch_token, clock=clock, refresh_margin_seconds=token_refresh_margin_seconds
         )
-        # `limiters` ("user", "app", "freebusy") replace this process's own, e.g. with ones every process
-        # on the database shares.
+        # `limiters` ("user", "freebusy" and the API_BUCKETS, each of those its per-minute and per-second
+        # limit together) replace this process's own, e.g. with ones every process on the database shares.
         shared: dict[str, Limiter | None] = dict(limiters or {})
         self._per_user: Limiter = shared.pop("user", None) or SlidingWindowLimiter(
             max_per_user_per_second, clock=clock, sleep=sleep
         )
-        self._per_app: Limiter = shared.pop("app", None) or SlidingWindowLimiter(
-            max_per_app_per_second, clock=clock, sleep=sleep
-        )
         self._freebusy: Limiter = shared.pop("freebusy", None) or SlidingWindowLimiter(
             freebusy_per_minute, window=60.0, clock=clock, sleep=sleep
         )
+        self._per_api: dict[str, Limiter] = {
+            api: shared.pop(api, None)
+            or per_minute_and_second(max_per_api_per_minute, max_per_api_per_second, clock=clock, sleep=sleep)
+            for api in API_BUCKETS
+        }
         if shared:
             raise ValueError(f"unknown limiters: {', '.join(sorted(shared))}")
 
@@ -169,6 +194,7 @@ class FeishuClient:
             f"{MESSAGES_PATH}/{message_id}/reply",
             _dumps(body),
             f"reply:{message_id}",
+            api=MESSAGE_REPLY,
         )
         return self._message_id(data)
 
@@ -178,14 +204,19 @@ class FeishuClient:
         _check_size(payload, CARD_MAX_BYTES)
         # Feishu allows 5 updates per second per message, the same budget as per user.
         await self._call(
-            "im.message.patch", "PATCH", f"{MESSAGES_PATH}/{message_id}", payload, f"msg:{message_id}"
+            "im.message.patch",
+            "PATCH",
+            f"{MESSAGES_PATH}/{message_id}",
+            payload,
+            f"msg:{message_id}",
+            api=MESSAGE_PATCH,
         )
 
     async def delayed_update(self, token: str, card: Mapping[str, Any]) -> None:
         """Update a card after its callback was answered, with the callback's token (valid 30 min, twice)."""
         payload = _dumps({"token": token, "card": card})
         _check_size(payload, DELAYED_CARD_MAX_BYTES)
-        await self._call("interactive.card.update", "POST", CARD_UPDATE_PATH, payload, None)
+        await self._call("interactive.card.update", "POST", CARD_UPDATE_PATH, payload, None, api=CARD_UPDATE)
 
     async def add_reaction(self, message_id: str, emoji_type: str) -> str:
         """React to a message (scope im:message.reactions:write_only); returns the reaction_id."""
@@ -196,6 +227,7 @@ class FeishuClient:
             f"{MESSAGES_PATH}/{message_id}/reactions",
             _dumps(body),
             f"msg:{message_id}",
+            api=REACTION_CREATE,
         )
         answer = data.get("data")
         reaction_id = answer.get("reaction_id") if isinstance(answer, dict) else None
@@ -269,7 +301,7 @@ class FeishuClient:
         if page_token:
             params["page_token"] = page_token
         path = TASKLIST_TASKS_PATH.format(guid=quote(tasklist_guid, safe=""))
-        async with self._per_app.slot("app"):
+        async with self._per_api[TASKLIST_TASKS].slot("app"):
             body = await self._within_budget("task.v2.tasklist.tasks", "GET", path, b"", params)
         data = body.get("data")
         if not isinstance(data, dict):
@@ -280,7 +312,7 @@ class FeishuClient:
         """Update a task (`task` and `update_fields`) with the app's token: the app must be allowed to edit
         it (a member of its list who may edit)."""
         path = TASK_PATH.format(guid=quote(guid, safe=""))
-        async with self._per_app.slot("app"):
+        async with self._per_api[TASK_PATCH].slot("app"):
             await self._within_budget(
                 "task.v2.tasks.patch", "PATCH", path, _dumps(body), {"user_id_type": "open_id"}
             )
@@ -299,7 +331,7 @@ class FeishuClient:
         )
 
     async def aclose(self) -> None:
-        for limiter in (self._per_user, self._per_app, self._freebusy):
+        for limiter in (self._per_user, self._freebusy, *self._per_api.values()):
             close = getattr(limiter, "aclose", None)
             if close is not None:
                 await close()  # a shared limiter writes the releases it still holds
@@ -324,6 +356,7 @@ class FeishuClient:
             MESSAGES_PATH,
             payload,
             receive_id,
+            api=MESSAGE_CREATE,
             params={"receive_id_type": receive_id_type},
         )
         return self._message_id(data)
@@ -344,12 +377,13 @@ class FeishuClient:
         payload: bytes,
         limit_key: str | None,
         *,
+        api: str,
         params: Mapping[str, str] | None = None,
     ) -> JsonObject:
         async with contextlib.AsyncExitStack() as stack:
             if limit_key is not None:
                 await stack.enter_async_context(self._per_user.slot(limit_key))
-            await stack.enter_async_context(self._per_app.slot("app"))
+            await stack.enter_async_context(self._per_api[api].slot("app"))
             return await self._within_budget(name, method, path, payload, params)
 
     async def _within_budget(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -111,3 +111,43 @@ class SlidingWindowLimiter:
 
     def __len__(self) -> int:
         return len(self._keys)
+
+
+class AllOf:
+    """Several limits on the same calls at once, e.g. an Open API method's 1000 a minute and 50 a second:
+    a call holds a slot under each, taken in the order given (the longest window first, so a call that
+    waits for the minute does not sit on a second's slot meanwhile). Yields the seconds waited in all."""
+
+    def __init__(self, *limiters: Limiter) -> None:
+        if not limiters:
+            raise ValueError("at least one limiter")
+        self.limiters = limiters
+
+    @asynccontextmanager
+    async def slot(self, key: str) -> AsyncIterator[float]:
+        async with AsyncExitStack() as stack:
+            waited = 0.0
+            for limiter in self.limiters:
+                waited += await stack.enter_async_context(limiter.slot(key))
+            yield waited
+
+    async def aclose(self) -> None:
+        """Close the limiters that need it (a shared one writes the releases it still holds)."""
+        for limiter in self.limiters:
+            close = getattr(limiter, "aclose", None)
+            if close is not None:
+                await close()
+
+
+def per_minute_and_second(
+    per_minute: int,
+    per_second: int,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> AllOf:
+    """This process's own count of one Open API method's two limits, per minute and per second."""
+    return AllOf(
+        SlidingWindowLimiter(per_minute, window=60.0, clock=clock, sleep=sleep),
+        SlidingWindowLimiter(per_second, window=1.0, clock=clock, sleep=sleep),
+    )

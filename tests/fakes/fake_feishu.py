@@ -8,6 +8,7 @@ import asyncio
 import collections
 import itertools
 import json
+import math
 import socket
 import sys
 import threading
@@ -185,15 +186,19 @@ class FakeFeishu:
         enforce_limits: bool = False,
         user_qps: int = 5,
         app_qps: int = 50,
+        app_per_minute: int = 1000,
         clock: Callable[[], float] = time.time,
+        limits_clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.app_id = app_id
         self.app_secret = app_secret
         self.token_expire = token_expire
         self.enforce_limits = enforce_limits
         self.user_qps = user_qps
-        self.app_qps = app_qps
+        self.app_qps = app_qps  # per API (create, reply, patch, card_update, reaction), like Feishu's
+        self.app_per_minute = app_per_minute  # per API too
         self._clock = clock
+        self.limits_clock = limits_clock  # what the enforced limits count seconds on
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self.calendars = FakeCalendars(self)
@@ -401,23 +406,31 @@ class FakeFeishu:
         }
         return JSONResponse(body, status_code=400)
 
-    def _throttle(self, key: str) -> Response | None:
-        """Feishu's limits when enforced: 5 QPS per recipient (230020), 50 QPS per app (HTTP 429)."""
+    def _throttle(self, api: str, key: str | None) -> Response | None:
+        """Feishu's limits when enforced (the caller holds the lock): 5 QPS per recipient or message `key`
+        (230020), and for the app each API (`api`: create, reply, patch, card_update, reaction) on its own
+        `app_qps` a second and `app_per_minute` a minute (HTTP 429, code 99991400, and
+        x-ogw-ratelimit-reset: the seconds until the window lets one in again). A refused call counts
+        nowhere."""
         if not self.enforce_limits:
             return None
-        now = time.monotonic()
-        for k, limit in ((f"user:{key}", self.user_qps), ("app", self.app_qps)):
+        now = self.limits_clock()
+        limits = [(f"{api}:second", self.app_qps, 1.0), (f"{api}:minute", self.app_per_minute, 60.0)]
+        if key is not None:
+            limits.insert(0, (f"user:{key}", self.user_qps, 1.0))
+        for k, limit, span in limits:
             window = self._windows.setdefault(k, collections.deque())
-            while window and now - window[0] >= 1.0:
+            while window and now - window[0] >= span:
                 window.popleft()
             if len(window) >= limit:
                 self._throttled += 1
-                if k == "app":
-                    return _error(
-                        429, 99991400, "request trigger frequency limit", {"x-ogw-ratelimit-reset": "1"}
-                    )
-                return _error(400, 230020, "This operation triggers the frequency limit.")
-        for k in (f"user:{key}", "app"):
+                if k.startswith("user:"):
+                    return _error(400, 230020, "This operation triggers the frequency limit.")
+                reset = max(1, math.ceil(window[0] + span - now))
+                return _error(
+                    429, 99991400, "request trigger frequency limit", {"x-ogw-ratelimit-reset": str(reset)}
+                )
+        for k, _, _ in limits:
             self._windows[k].append(now)
         return None
 
@@ -509,7 +522,8 @@ class FakeFeishu:
             if seen is not None and now - seen[1] < UUID_WINDOW_SECONDS:
                 message = self._by_id[seen[0]]
             else:
-                if (throttled := self._throttle(receive_id)) is not None:
+                api = "create" if parent_id is None else "reply"
+                if (throttled := self._throttle(api, receive_id)) is not None:
                     return throttled
                 token = request.headers["authorization"][7:]
                 message = FakeMessage(
@@ -554,7 +568,7 @@ class FakeFeishu:
                 return _error(400, 230001, "Your request contains an invalid request parameter: message_id.")
             if not isinstance(content, str) or len(raw) > CARD_MAX_BYTES:
                 return _error(400, 230025, "The length of the message content reaches its limit.")
-            if (throttled := self._throttle(f"msg:{message_id}")) is not None:
+            if (throttled := self._throttle("patch", f"msg:{message_id}")) is not None:
                 return throttled
             self._patches.append(FakePatch(message_id, content))
             self._current[message_id] = content
@@ -580,6 +594,8 @@ class FakeFeishu:
         if not message_id.startswith("om_"):
             return _error(400, 231003, "The message is not found.")
         with self._lock:
+            if (throttled := self._throttle("reaction", None)) is not None:
+                return throttled
             reaction = FakeReaction(message_id, emoji, f"r_fake{next(self._ids)}", time.perf_counter())
             self._reactions.append(reaction)
         return JSONResponse(
@@ -604,6 +620,8 @@ class FakeFeishu:
         with self._lock:
             if not isinstance(body.get("token"), str) or not isinstance(body.get("card"), dict):
                 return _error(400, 99992402, "field validation failed")
+            if (throttled := self._throttle("card_update", None)) is not None:
+                return throttled
             self._card_updates.append(FakeCardUpdate(body["token"], body["card"], time.perf_counter()))
         return JSONResponse({"code": 0, "msg": "success"})
 
@@ -655,7 +673,7 @@ class FakeFeishu:
 
     async def _admin_config(self, request: Request) -> Response:
         body = await request.json()
-        for key in ("enforce_limits", "token_expire", "user_qps", "app_qps"):
+        for key in ("enforce_limits", "token_expire", "user_qps", "app_qps", "app_per_minute"):
             if key in body:
                 setattr(self, key, body[key])
         return JSONResponse({"ok": True})

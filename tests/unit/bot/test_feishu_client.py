@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 
@@ -57,6 +58,7 @@ def fake(server: tuple[FakeFeishu, str]) -> FakeFeishu:
     fake.reset()
     fake.token_expire = 7200
     fake.enforce_limits = False
+    fake.app_qps, fake.app_per_minute, fake.limits_clock = 50, 1000, time.monotonic
     return fake
 
 
@@ -267,6 +269,89 @@ async def test_client_throttle_keeps_a_burst_under_feishu_limit(
 
     assert fake.throttled == 0
     assert len(fake.messages) == 7
+
+
+class FrozenClock:
+    """Time that stands still: a wait for the limiter's window blocks until the test moves time on."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeping = 0
+        self.woken = asyncio.Event()
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeping += 1
+        await self.woken.wait()
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+        self.woken.set()
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    async def poll() -> None:
+        while not condition():
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(poll(), timeout=20)  # only a guard against hanging
+
+
+async def test_each_api_has_its_own_50_a_second(server: tuple[FakeFeishu, str], fake: FakeFeishu) -> None:
+    # 60 messages and 60 delayed updates at once: 50 of each go in the first second (the app's limit is
+    # per API, not one for all), 10 of each wait for the next; Feishu, counting the same way, refuses none.
+    clock = FrozenClock()
+    fake.enforce_limits, fake.limits_clock = True, clock
+    async with FeishuClient(
+        fake.app_id, fake.app_secret, server[1], timeout_seconds=5, clock=clock, sleep=clock.sleep
+    ) as client:
+        calls = [
+            *(asyncio.create_task(client.send_card(f"ou_u{i}", CARD, uuid=f"n{i}")) for i in range(60)),
+            *(asyncio.create_task(client.delayed_update(f"c-token-{i}", CARD)) for i in range(60)),
+        ]
+        try:
+            # Each API's first waiter sleeps for the next second, and nothing more goes out meanwhile.
+            await _until(
+                lambda: len(fake.messages) == 50 and len(fake.card_updates) == 50 and clock.sleeping == 2
+            )
+            clock.advance(1.0)
+            await asyncio.wait_for(asyncio.gather(*calls), timeout=20)
+        finally:
+            for c in calls:
+                c.cancel()
+
+    assert len(fake.messages) == 60
+    assert len(fake.card_updates) == 60
+    assert fake.throttled == 0
+
+
+async def test_an_api_waits_for_its_minute_without_holding_back_the_others(
+    server: tuple[FakeFeishu, str], fake: FakeFeishu, clock: FakeClock
+) -> None:
+    # Small limits stand in for Feishu's 1000 a minute: the fourth message waits for the first one's minute
+    # to end, the delayed updates (a method of their own) do not wait at all.
+    fake.enforce_limits, fake.app_per_minute, fake.limits_clock = True, 3, clock
+    async with FeishuClient(
+        fake.app_id,
+        fake.app_secret,
+        server[1],
+        timeout_seconds=5,
+        clock=clock,
+        sleep=clock.sleep,
+        max_per_api_per_minute=3,
+    ) as client:
+        for i in range(3):
+            await client.send_card(f"ou_u{i}", CARD, uuid=f"n{i}")
+            await client.delayed_update(f"c-token-{i}", CARD)
+        assert clock.sleeps == []
+
+        await client.send_card("ou_u3", CARD, uuid="n3")
+
+    assert clock.sleeps == [pytest.approx(60.0)]
+    assert len(fake.messages) == 4
+    assert fake.throttled == 0
 
 
 async def test_text_to_chat_reply_patch_and_delayed_update(client: FeishuClient, fake: FakeFeishu) -> None:

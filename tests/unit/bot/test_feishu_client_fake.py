@@ -48,6 +48,47 @@ async def test_enforced_limit_refuses_a_sixth_message_within_a_second() -> None:
     assert len(fake.messages) == 5
 
 
+async def test_enforced_app_limits_count_each_api_per_second_and_per_minute() -> None:
+    # Small limits stand in for Feishu's 50 a second and 1000 a minute per API; the client's own limits are
+    # set out of the way so the fake's answers show.
+    now = [500.0]
+    fake = FakeFeishu(enforce_limits=True, app_qps=3, app_per_minute=5, limits_clock=lambda: now[0])
+    with serve_fake_feishu(fake) as (fake, url):
+        async with FeishuClient(
+            fake.app_id,
+            fake.app_secret,
+            url,
+            max_per_user_per_second=100,
+            max_per_api_per_second=100,
+            max_per_api_per_minute=100,
+        ) as client:
+            for i in range(3):
+                await client.send_card(f"ou_{i}", CARD, uuid=f"a{i}")
+                await client.delayed_update(f"t{i}", CARD)  # a budget of its own
+            with pytest.raises(FeishuRateLimitedError) as per_second:
+                await client.send_card("ou_x", CARD, uuid="x1")
+            with pytest.raises(FeishuRateLimitedError):
+                await client.delayed_update("tx", CARD)
+
+            now[0] += 1.0  # a new second, still the same minute: two more messages make five
+            for i in range(3, 5):
+                await client.send_card(f"ou_{i}", CARD, uuid=f"a{i}")
+            with pytest.raises(FeishuRateLimitedError) as per_minute:
+                await client.send_card("ou_y", CARD, uuid="y1")
+            await client.delayed_update("t3", CARD)  # four of its five this minute
+
+            now[0] += 59.0  # the first three messages' minute is over
+            await client.send_card("ou_y", CARD, uuid="y1")
+
+    for refused in (per_second.value, per_minute.value):
+        assert (refused.http_status, refused.code) == (429, 99991400)
+    assert per_second.value.retry_after == 1
+    assert per_minute.value.retry_after == 59  # x-ogw-ratelimit-reset: when the minute lets one in
+    assert fake.throttled == 3
+    assert len(fake.messages) == 6
+    assert len(fake.card_updates) == 4
+
+
 @pytest.fixture
 def fake_process() -> Iterator[str]:
     proc = subprocess.Popen(

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from bot.feishu.ratelimit import SlidingWindowLimiter
+from bot.feishu.ratelimit import Limiter, SlidingWindowLimiter, per_minute_and_second
 
 
 class FakeClock:
@@ -28,9 +28,7 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-async def _call(
-    limiter: SlidingWindowLimiter, key: str, took: float = 0.0, clock: FakeClock | None = None
-) -> float:
+async def _call(limiter: Limiter, key: str, took: float = 0.0, clock: FakeClock | None = None) -> float:
     async with limiter.slot(key) as waited:
         if clock is not None:
             clock.now += took
@@ -143,3 +141,16 @@ async def test_idle_keys_are_forgotten(clock: FakeClock) -> None:
     await _call(limiter, "ou_new")  # the 1024th call prunes
 
     assert len(limiter) == 1
+
+
+async def test_per_minute_limit_holds_behind_the_per_second_one(clock: FakeClock) -> None:
+    # An Open API method's 1000 a minute and 50 a second: 1000 calls take 19 one-second waits, the 1001st
+    # waits for the first call's minute to end (60 s after it), not merely for the next second.
+    limiter = per_minute_and_second(1000, 50, clock=clock, sleep=clock.sleep)
+
+    waits = [await _call(limiter, "app") for _ in range(1000)]
+    assert sum(1 for w in waits if w > 0) == 19
+    assert clock.now == pytest.approx(50.0 + 19)
+
+    assert await _call(limiter, "app") == pytest.approx(60.0 - 19)
+    assert clock.now == pytest.approx(50.0 + 60)
