@@ -113,8 +113,11 @@ async def _finish(deps: BotDeps, press: Press, now: datetime, locale: str) -> Ca
     return _render(fin, now, locale)
 
 
-async def _process(deps: BotDeps, press: Press, now: datetime, said: dict[str, str]) -> CallbackAnswer:
-    """Record the press, then finish it; never raises. `said` learns the presser's language."""
+async def _process(
+    deps: BotDeps, press: Press, now: datetime, said: dict[str, str], queued: asyncio.Event
+) -> CallbackAnswer:
+    """Record the press, then finish it; never raises. `said` learns the presser's language; `queued` is
+    set when the press must wait for other presses to be finished first (no use waiting to answer it)."""
     default = norm_locale(deps.config.locale)
     try:
         rec = await deps.presses.record(press, now)
@@ -134,6 +137,8 @@ async def _process(deps: BotDeps, press: Press, now: datetime, said: dict[str, s
     try:
         if rec.status == "repeat" and rec.view is not None:
             return answer(None, card_for_view(rec.view, now, None, rec.chosen))
+        if deps.presses.finishing:
+            queued.set()
         return await _finish(deps, press, now, rec.operator_locale)
     except CardError:
         # The press is done (or was before); only its card cannot be drawn: say so, keep the card as it is.
@@ -151,7 +156,8 @@ async def _update_later(deps: BotDeps, click: ClickIn, work: asyncio.Task[Callba
 
 async def handle_click(deps: BotDeps, click: ClickIn) -> CallbackAnswer:
     """Answer within the budget, counted from the request's arrival (`click.received_at`): whatever is not
-    done by then is answered with a toast now and finished in the background, then shown by a card update."""
+    done by then, or must wait for other presses to be finished first, is answered with a toast now and
+    finished in the background, then shown by a card update."""
     now = deps.clock()
     started = click.received_at if click.received_at is not None else time.monotonic()
     try:
@@ -178,13 +184,21 @@ async def handle_click(deps: BotDeps, click: ClickIn) -> CallbackAnswer:
         value=click.option[:64],
     )
     said: dict[str, str] = {}
-    work = deps.background.spawn(_process(deps, press, now, said), f"click:{payload.p}")
+    queued = asyncio.Event()
+    work = deps.background.spawn(_process(deps, press, now, said, queued), f"click:{payload.p}")
     budget = max(0.0, deps.config.click_budget_seconds - (time.monotonic() - started))
-    done, _ = await asyncio.wait({work}, timeout=budget)
+    behind = asyncio.ensure_future(queued.wait())
+    try:
+        done, _ = await asyncio.wait({work, behind}, timeout=budget, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        behind.cancel()
     if work in done:
         result: CallbackAnswer = work.result()
         return result
-    log.warning("click on preview %s is slow; answering now, updating later", payload.p)
+    if queued.is_set():
+        log.info("click on preview %s waits for other presses; answering now, updating later", payload.p)
+    else:
+        log.warning("click on preview %s is slow; answering now, updating later", payload.p)
     deps.background.spawn(_update_later(deps, click, work), f"click-update:{payload.p}")
     words = said.get("locale") or norm_locale(deps.config.locale)
     return answer(toast(ToastKind.WORKING, words), build_working_card(words, said.get("title", "")))

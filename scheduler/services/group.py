@@ -23,6 +23,11 @@ class GroupWrite(Generic[ItemT, ResultT]):
         self._writing: list[tuple[ItemT, asyncio.Future[ResultT]]] = []
         self._writer: asyncio.Task[None] | None = None
 
+    @property
+    def busy(self) -> bool:
+        """A write is under way: an item submitted now waits for it to end first."""
+        return bool(self._writing)
+
     async def submit(self, item: ItemT) -> ResultT:
         future: asyncio.Future[ResultT] = asyncio.get_running_loop().create_future()
         self._queued.append((item, future))

@@ -10,6 +10,7 @@ settled only by the lease holder.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -379,6 +380,7 @@ async def _apply_together(
                 continue
             users.add(got.user.id)
             outcomes.append((n, press, await apply_in(uow, req, loaded=got)))
+            await asyncio.sleep(0)  # the applies read nothing: let the requests waiting meanwhile be answered
         keys = [press.key for _, press, _ in outcomes]
         if await uow.presses.settle_many(keys, now, worker_id=worker_id) != len(keys):
             raise _Alone("a press of the batch was settled elsewhere")
@@ -433,6 +435,11 @@ class Pressing:
     async def record(self, press: Press, now: datetime) -> Recorded:
         """`record` of one press, in the write the other presses of the moment share."""
         return await self._record.submit((press, now))
+
+    @property
+    def finishing(self) -> bool:
+        """A group of presses is being finished: a press submitted now waits for it to end first."""
+        return self._finish.busy
 
     async def finish(self, press: Press, now: datetime) -> Finished:
         """`finish` of one press, together with the others of the moment; raises what `finish` raises."""
