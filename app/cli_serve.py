@@ -269,6 +269,9 @@ class PrintedOutbound:
     async def delayed_update(self, token: str, card: Mapping[str, Any]) -> None:
         self._write("--- card updated after a press")
 
+    async def patch_card(self, message_id: str, card: Mapping[str, Any]) -> None:
+        self._write(f"--- card {message_id} updated after a press")
+
     async def add_reaction(self, message_id: str, emoji_type: str) -> str:
         self._write(f"--- reacted {emoji_type} to message {message_id}")
         return f"console-{message_id}"

@@ -230,17 +230,24 @@ async def run(db_url: str, users: int, message_rounds: int, wipe: bool) -> dict[
         with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as client:
             async with serving(app) as base:
                 await fire(client, base, "/feishu/events", [cb.message(open_ids[0], "/help")])  # warm-up
+                clicked_at = time.perf_counter()
                 detailed = await fire_detailed(client, base, "/feishu/card", clicks)
                 results["ours: card click (apply, first press)"] = summary([d[0] for d in detailed])
-                await app.state.deps.background.drain(60)  # clicks past the budget finish, then update
+                await app.state.deps.background.drain(60)  # clicks answered early finish, then update
+                # a card answered with "working" is updated later by delayed update (token) or PATCH
                 updated = {u.token: u.at for u in fake.card_updates}
+                patched: dict[str, float] = {}
+                for p in fake.patches:
+                    if p.at >= clicked_at:
+                        patched.setdefault(p.message_id, p.at)
                 final = []
                 for request, (elapsed, _, sent, carded) in zip(clicks, detailed, strict=True):
                     if carded:
                         final.append(elapsed)
                     else:
-                        token = request.payload["event"]["token"]
-                        final.append(updated[token] - sent)
+                        event = request.payload["event"]
+                        at = updated.get(event["token"]) or patched[event["context"]["open_message_id"]]
+                        final.append(at - sent)
                 results["ours: card final (answer's card, or the delayed update)"] = summary(final)
                 results["ours: card click (same press again)"] = summary(
                     await fire(client, base, "/feishu/card", clicks)

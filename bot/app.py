@@ -78,6 +78,9 @@ class LoggedOutbound:
     async def delayed_update(self, token: str, card: Mapping[str, Any]) -> None:
         log.info("card update (not sent, Feishu not configured)")
 
+    async def patch_card(self, message_id: str, card: Mapping[str, Any]) -> None:
+        log.info("card update (not sent, Feishu not configured) of %s", message_id)
+
     async def add_reaction(self, message_id: str, emoji_type: str) -> str:
         log.info("reaction (not sent, Feishu not configured) on %s", message_id)
         return f"logged-{message_id}"

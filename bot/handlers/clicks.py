@@ -147,11 +147,25 @@ async def _process(
 
 
 async def _update_later(deps: BotDeps, click: ClickIn, work: asyncio.Task[CallbackAnswer]) -> None:
-    """The press took longer than the budget: once it is done, update the card with the callback token."""
+    """The press was answered before it was done: once it is, update the card, with the callback token or,
+    while more of those are under way, by PATCH of the message (see CardUpdates)."""
     result = await work
     card = result.get("card")
-    if isinstance(card, dict) and isinstance(card.get("data"), dict) and click.callback_token:
-        await deps.outbound.delayed_update(click.callback_token, card["data"])
+    if not isinstance(card, dict) or not isinstance(card.get("data"), dict):
+        return
+    routes = deps.card_updates
+    if routes.by_patch(click.callback_token, click.open_message_id):
+        routes.patches += 1
+        try:
+            await deps.outbound.patch_card(click.open_message_id, card["data"])
+        finally:
+            routes.patches -= 1
+    elif click.callback_token:
+        routes.delayed += 1
+        try:
+            await deps.outbound.delayed_update(click.callback_token, card["data"])
+        finally:
+            routes.delayed -= 1
 
 
 async def handle_click(deps: BotDeps, click: ClickIn) -> CallbackAnswer:

@@ -54,6 +54,7 @@ class Outbound(Protocol):
     async def reply_text(self, message_id: str, text: str, uuid: str) -> str: ...
     async def send_card(self, open_id: str, card: Mapping[str, Any], uuid: str) -> str: ...
     async def delayed_update(self, token: str, card: Mapping[str, Any]) -> None: ...
+    async def patch_card(self, message_id: str, card: Mapping[str, Any]) -> None: ...
     async def add_reaction(self, message_id: str, emoji_type: str) -> str: ...
 
 
@@ -132,6 +133,22 @@ PROCESS_ID = f"api:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 PRESS_LEASE_SECONDS = 30.0
 
 
+class CardUpdates:
+    """How a card is updated after a press answered before it was done. Feishu limits the delayed update (the
+    callback's token) and the message PATCH each on its own (50 calls a second), so while this process has
+    more delayed updates under way than PATCHes, the next card goes by PATCH: many presses at once are
+    shown in half the time. A card without a message id, or without a token, takes the other way."""
+
+    def __init__(self) -> None:
+        self.delayed = 0  # delayed updates under way (waiting for a send slot, or sent and not answered)
+        self.patches = 0
+
+    def by_patch(self, token: str, message_id: str) -> bool:
+        if not token or not message_id:
+            return bool(message_id)
+        return self.patches < self.delayed
+
+
 @dataclass
 class BotDeps:
     store: Store
@@ -145,6 +162,7 @@ class BotDeps:
     answer_writes: AnswerWrites = field(init=False)
     # Recording and finishing card presses, those of the same moment together.
     presses: Pressing = field(init=False)
+    card_updates: CardUpdates = field(default_factory=CardUpdates)
     task_reader: TaskReader | None = None  # a model reading tasks in plain words (None: the parser alone)
     # /connect's OAuth flow (None: SMARTFLOW_PUBLIC_URL or SMARTFLOW_SECRET_KEY unset, /connect is off)
     calendar_login: CalendarLogin | None = None

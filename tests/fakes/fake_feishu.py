@@ -148,6 +148,7 @@ class FakeMessage:
 class FakePatch:
     message_id: str
     content: str
+    at: float = 0.0  # time.perf_counter() when it arrived (benchmarks: when the card became final)
 
     @property
     def card(self) -> dict[str, Any]:
@@ -570,7 +571,7 @@ class FakeFeishu:
                 return _error(400, 230025, "The length of the message content reaches its limit.")
             if (throttled := self._throttle("patch", f"msg:{message_id}")) is not None:
                 return throttled
-            self._patches.append(FakePatch(message_id, content))
+            self._patches.append(FakePatch(message_id, content, time.perf_counter()))
             self._current[message_id] = content
         return JSONResponse({"code": 0, "msg": "success", "data": {}})
 

@@ -6,6 +6,7 @@ import dataclasses
 import json
 from typing import Any
 
+from bot.handlers.deps import CardUpdates
 from tests.scenario.http_harness import *  # noqa: F403
 from tests.scenario.http_harness import ALICE, BOB, Harness, at, buttons, card_of
 
@@ -133,6 +134,45 @@ async def test_a_click_past_the_budget_gets_a_toast_now_and_a_card_update_later(
     assert [u.token for u in updates] == ["c-late"]
     assert updates[0].card["header"]["template"] == "green"
     assert await h.count("change_sets") == 1
+
+
+async def test_a_late_card_goes_by_patch_while_delayed_updates_are_under_way(harness: Harness) -> None:
+    """Feishu limits delayed updates and message PATCHes each on its own: while this process has delayed
+    updates under way, the next late card is shown by a PATCH of its message instead."""
+    h = harness
+    card, values = await _due_card(h)
+    deps = h.app.state.deps
+    deps.config = dataclasses.replace(deps.config, click_budget_seconds=0.0)
+    deps.card_updates.delayed = 1  # another press's delayed update is still waiting for its send slot
+    patches_before = len(h.fake.patches)
+
+    response = await h.post(
+        h.cb.card_action(
+            ALICE, _applies(values)[0], open_message_id=card.message_id, callback_token="c-late"
+        ),
+        "/feishu/card",
+    )
+    await h.settle()
+
+    assert json.loads(response.content)["toast"]["type"] == "info"
+    assert h.fake.card_updates == []
+    (patch,) = h.fake.patches[patches_before:]
+    assert patch.message_id == card.message_id
+    assert patch.card["header"]["template"] == "green"
+    assert deps.card_updates.patches == 0  # nothing left counted as under way
+    assert await h.count("change_sets") == 1
+
+
+def test_card_updates_take_the_way_with_fewer_under_way() -> None:
+    routes = CardUpdates()
+    assert not routes.by_patch("c-token", "om_1")  # nothing under way: the delayed update
+    routes.delayed = 1
+    assert routes.by_patch("c-token", "om_1")
+    routes.patches = 1
+    assert not routes.by_patch("c-token", "om_1")
+    assert routes.by_patch("", "om_1")  # no token: only a PATCH can update it
+    routes.patches = 0
+    assert not routes.by_patch("c-token", "")  # no message id: only the delayed update
 
 
 async def test_a_press_whose_card_cannot_be_drawn_is_answered_with_a_toast(harness: Harness) -> None:
