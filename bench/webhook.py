@@ -5,7 +5,8 @@ Run: python bench/webhook.py [--db URL] [--users 100] [--message-rounds 3]
 Both servers are uvicorn on loopback in this process; the load comes from a second process (a bare
 HTTP/1.1 client, one connection per request, every request of a batch in flight at once):
 - ours: bot.app.create_app wired from real settings (SQLite file by default; --db mysql+aiomysql://...),
-  with previews made by the real pipeline and worker (cards delivered to the fake Feishu on loopback);
+  with previews made by the real pipeline and worker (cards delivered to the fake Feishu on loopback, run
+  in a process of its own);
 - floor: a Starlette app whose handler is the bare lark-oapi EventDispatcherHandler (decrypt, verify,
   unmarshal, a no-op handler) run in a thread, the least any lark-oapi webhook must do.
 Each request is signed and encrypted as Feishu does (tests/fakes/feishu_callbacks.py). Latency is the time
@@ -22,10 +23,11 @@ import multiprocessing
 import platform
 import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -34,6 +36,7 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import httpx
 import lark_oapi as lark
 import uvicorn
 from lark_oapi.event.callback.model.p2_card_action_trigger import P2CardActionTriggerResponse
@@ -50,13 +53,66 @@ from bot.texts import t
 from scheduler.services.jobs import sync_job
 from store import Store
 from store.models import Task, User
-from tests.fakes.fake_feishu import serve_fake_feishu
+from tests.fakes.fake_feishu import FakeCardUpdate, FakeMessage, FakePatch
 from tests.fakes.feishu_callbacks import CallbackBuilder, SignedRequest
 
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=TZ)
 KEY, TOKEN = "bench-encrypt-key", "bench-verification-token"
 WORKING_TITLES = {t("working.title", "zh"), t("working.title", "en")}
+
+
+class RemoteFake:
+    """The fake Feishu in a process of its own (as Feishu is not in ours: its work must not land on the
+    app's event loop or hold the GIL), read back through its admin endpoint."""
+
+    app_id, app_secret = "cli_fake", "fake-secret"
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    async def _state(self) -> dict[str, Any]:
+        async with httpx.AsyncClient(base_url=self.url) as client:
+            state: dict[str, Any] = (await client.get("/_admin/state")).json()
+            return state
+
+    async def messages(self) -> list[FakeMessage]:
+        return [FakeMessage(**m) for m in (await self._state())["messages"]]
+
+    async def card_updates(self) -> list[FakeCardUpdate]:
+        return [FakeCardUpdate(**u) for u in (await self._state())["card_updates"]]
+
+    async def patches(self) -> list[FakePatch]:
+        return [FakePatch(**p) for p in (await self._state())["patches"]]
+
+
+@contextlib.contextmanager
+def fake_feishu_process() -> Iterator[RemoteFake]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.fakes.fake_feishu", "--port", "0"],
+        cwd=Path(__file__).resolve().parents[1],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()  # "fake-feishu listening on http://127.0.0.1:PORT"
+        if "listening on " not in line:
+            raise RuntimeError(f"the fake Feishu did not start: {line!r}")
+        url = line.rsplit(" ", 1)[1].strip()
+        deadline = time.monotonic() + 10
+        while True:  # listening already; wait until it answers
+            try:
+                httpx.get(url + "/_admin/state", timeout=1).raise_for_status()
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        yield RemoteFake(url)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -201,7 +257,8 @@ def first_apply(card: dict[str, Any]) -> dict[str, Any]:
 async def run(db_url: str, users: int, message_rounds: int, wipe: bool) -> dict[str, dict[str, float]]:
     cb = CallbackBuilder(encrypt_key=KEY, verification_token=TOKEN)
     results: dict[str, dict[str, float]] = {}
-    with serve_fake_feishu() as (fake, feishu_url):
+    with fake_feishu_process() as fake:
+        feishu_url = fake.url
         settings = load_settings(
             database_url=db_url, feishu_app_id=fake.app_id, feishu_app_secret=fake.app_secret,
             feishu_verification_token=TOKEN, feishu_encrypt_key=KEY, feishu_domain=feishu_url,
@@ -213,7 +270,7 @@ async def run(db_url: str, users: int, message_rounds: int, wipe: bool) -> dict[
         worker = make_worker(components, lambda: NOW)
         open_ids = await seed(components.store, users)
         await worker.run_once(NOW)  # triggers -> previews -> cards at the fake
-        cards = {m.receive_id: m for m in fake.messages if m.msg_type == "interactive"}
+        cards = {m.receive_id: m for m in await fake.messages() if m.msg_type == "interactive"}
         if len(cards) != users:
             raise RuntimeError(f"expected {users} cards, the fake got {len(cards)}")
         clicks = [
@@ -235,9 +292,9 @@ async def run(db_url: str, users: int, message_rounds: int, wipe: bool) -> dict[
                 results["ours: card click (apply, first press)"] = summary([d[0] for d in detailed])
                 await app.state.deps.background.drain(60)  # clicks answered early finish, then update
                 # a card answered with "working" is updated later by delayed update (token) or PATCH
-                updated = {u.token: u.at for u in fake.card_updates}
+                updated = {u.token: u.at for u in await fake.card_updates()}
                 patched: dict[str, float] = {}
-                for p in fake.patches:
+                for p in await fake.patches():
                     if p.at >= clicked_at:
                         patched.setdefault(p.message_id, p.at)
                 final = []

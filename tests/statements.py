@@ -58,24 +58,39 @@ def count_statements(store: Store) -> Iterator[StatementLog]:
             return
         log.statements.append(text)
 
+    # Transactions begun while the counter was open: one begun before (a send limit's release being written
+    # when the work started) is not the work's, whatever it commits.
+    began: set[int] = set()
+
+    def _begin(conn: Any) -> None:
+        began.add(id(conn))
+
     def _commit(conn: Any) -> None:
+        if id(conn) not in began:
+            return
+        began.discard(id(conn))
         if id(conn) in throttling:
             throttling.discard(id(conn))
             return
         log.commits += 1
 
     def _rollback(conn: Any) -> None:
+        if id(conn) not in began:
+            return
+        began.discard(id(conn))
         if id(conn) in throttling:
             throttling.discard(id(conn))
             return
         log.rollbacks += 1
 
     event.listen(engine, "before_cursor_execute", _before)
+    event.listen(engine, "begin", _begin)
     event.listen(engine, "commit", _commit)
     event.listen(engine, "rollback", _rollback)
     try:
         yield log
     finally:
         event.remove(engine, "before_cursor_execute", _before)
+        event.remove(engine, "begin", _begin)
         event.remove(engine, "commit", _commit)
         event.remove(engine, "rollback", _rollback)
