@@ -11,6 +11,12 @@ from tests.scenario.http_harness import Harness, at, buttons
 from tests.statements import count_statements
 
 WORKER = "api:batch-test"
+# Ceilings for a whole batch, whatever its size (docs/architecture.md, "What the hot paths cost"):
+# recording is the previews with owners and tasks plus one multi-row inbox insert; finishing (no Feishu busy
+# time here) is 6 reads (previews, users, tasks, fixed events, blocks, calendar connections), 5 writes
+# (blocks, outbox, users, previews, change sets), the inbox settle, and 2 reads for the answers' cards.
+RECORD_BATCH_CEILING = 2
+FINISH_BATCH_CEILING = 14
 
 
 async def _cards(h: Harness, open_ids: list[str]) -> dict[str, tuple[str, dict[str, object]]]:
@@ -97,6 +103,8 @@ async def test_a_batch_costs_the_same_statements_whatever_its_size(harness: Harn
         assert finishing.commits == 1, str(finishing)
         counts.append((recording.count, finishing.count))
     assert counts[0] == counts[1], counts
+    assert counts[0][0] <= RECORD_BATCH_CEILING, counts
+    assert counts[0][1] <= FINISH_BATCH_CEILING, counts
     assert await h.count("change_sets") == 9
 
 
