@@ -69,12 +69,13 @@ class SharedLimiter:
         window: float = 1.0,
         *,
         lease_seconds: float = 30.0,
+        ahead: int = 0,
         fallback: Limiter | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        if limit < 1 or window <= 0 or lease_seconds <= 0:
-            raise ValueError("limit must be >= 1, window and lease_seconds > 0")
+        if limit < 1 or window <= 0 or lease_seconds <= 0 or not 0 <= ahead <= TAKE_AT_ONCE:
+            raise ValueError("limit must be >= 1, window and lease_seconds > 0, ahead 0..TAKE_AT_ONCE")
         self._store = store
         self._name = name
         self._limit = limit
@@ -83,6 +84,11 @@ class SharedLimiter:
         self._fallback = fallback
         self._clock = clock
         self._sleep = sleep
+        # `ahead`: slots one read takes beyond the waiters queued, kept for this process's next calls while
+        # their lease is young (for a large limit with a long window, e.g. 1000 a minute: one read in
+        # `ahead` instead of one per call; holding a slot unused only ever lowers what is sent).
+        self._ahead = ahead
+        self._kept: dict[str, list[tuple[int, str, datetime]]] = {}
         self._queues: dict[str, _Queue] = {}
         self._freed: list[tuple[str, int, str, datetime]] = []
         self._flusher: asyncio.Task[None] | None = None
@@ -124,7 +130,7 @@ class SharedLimiter:
     async def _take(self, bucket: str) -> tuple[int, str]:
         queue = self._queues.get(bucket)
         if queue is None:
-            queue = self._queues[bucket] = _Queue()
+            queue = self._queues[bucket] = _Queue(spare=self._young(bucket))
         queue.waiting += 1
         try:
             async with queue.lock:
@@ -132,8 +138,11 @@ class SharedLimiter:
         finally:
             queue.waiting -= 1
             if queue.waiting == 0:
-                for spare, spare_holder, spare_start in queue.spare:
-                    self._release(bucket, spare, spare_holder, spare_start)  # unused: free when it was
+                if self._ahead:
+                    self._kept[bucket] = queue.spare  # for the next call (its lease is checked then)
+                else:
+                    for spare, spare_holder, spare_start in queue.spare:
+                        self._release(bucket, spare, spare_holder, spare_start)  # unused: free when it was
                 del self._queues[bucket]
         # The wait for a reserved slot is outside the queue, so the waiters behind reserve theirs meanwhile.
         wait = (start - self._clock()).total_seconds()
@@ -157,15 +166,25 @@ class SharedLimiter:
                 self._release(bucket, slot, holder, start)  # too close to its lease's end to use
             holder = secrets.token_hex(16)
             async with self._store.uow() as uow:
-                taken = await uow.throttle.take(
-                    bucket, self._limit, now, self._lease, holder, count=min(queue.waiting, TAKE_AT_ONCE)
-                )
+                count = min(max(queue.waiting, self._ahead), TAKE_AT_ONCE)
+                taken = await uow.throttle.take(bucket, self._limit, now, self._lease, holder, count=count)
                 await uow.commit()
             if taken:
                 queue.spare.extend((n, holder, start) for n, start in taken[1:])
                 await self._maybe_prune(now)
                 return taken[0][0], holder, taken[0][1]
             await self._sleep(POLL_SECONDS)  # every slot is held: look again shortly
+
+    def _young(self, bucket: str) -> list[tuple[int, str, datetime]]:
+        """The slots kept ahead for `bucket` whose lease leaves room for a whole call (a call holds its slot
+        at most the lease less 5 s); the older ones are released unused."""
+        now, young = self._clock(), []
+        for slot, holder, start in self._kept.pop(bucket, []):
+            if start + self._lease - now > self._lease * 3 / 4:
+                young.append((slot, holder, start))
+            else:
+                self._release(bucket, slot, holder, start)
+        return young
 
     def _release(self, bucket: str, slot: int, holder: str, free_at: datetime | None = None) -> None:
         """Queue the slot's release (by default: free a window from now); one write frees every slot
@@ -193,6 +212,10 @@ class SharedLimiter:
 
     async def aclose(self) -> None:
         """Write the releases still queued (at shutdown), so the slots do not wait for their leases."""
+        for bucket, kept in self._kept.items():
+            for slot, holder, start in kept:
+                self._release(bucket, slot, holder, start)  # unused: free when it was
+        self._kept.clear()
         while self._flusher is not None and not self._flusher.done():
             await asyncio.shield(self._flusher)
 
