@@ -17,7 +17,7 @@ import click
 from app.cli_support import EXIT_CONFIG, EXIT_FAILURE, db_error_line, fail, settings_of
 from app.logging import setup_logging
 from app.settings import Settings
-from app.wiring import Components, build_components, make_worker
+from app.wiring import Components, build_components, make_worker, serving_loop, settle_heap
 from scheduler.worker.config import WorkerConfigError
 from store import StoreError
 from store.errors import DatabaseError
@@ -72,7 +72,8 @@ def serve_command(
     bind_host = host if host is not None else settings.host
     bind_port = port if port is not None else settings.port
     try:
-        asyncio.run(_serve(settings, mode, feishu_mode, bind_host, bind_port))
+        with asyncio.Runner(loop_factory=serving_loop()) as runner:
+            runner.run(_serve(settings, mode, feishu_mode, bind_host, bind_port))
     except ServeError as exc:
         fail(str(exc), EXIT_FAILURE)
     except WorkerConfigError as exc:
@@ -152,6 +153,7 @@ async def _run(
         await components.store.ensure_schema()
         if worker is not None:
             await worker.start()
+        settle_heap()
         try:
             if mode == "worker":
                 await stop.requested.wait()

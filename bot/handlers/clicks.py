@@ -28,6 +28,9 @@ from scheduler.services.presses import Finished, Note, Press, PressKind
 log = logging.getLogger(__name__)
 
 EVENT_TYPE = presses.EVENT_TYPE
+# How long an answer waits for the press to be recorded, from the request's arrival: inside the 3 s Feishu
+# gives a callback, with room for the answer's way back.
+RECORD_WAIT_SECONDS = 2.0
 
 
 def answer(toast_body: dict[str, str] | None, card: dict[str, Any] | None = None) -> CallbackAnswer:
@@ -113,11 +116,17 @@ async def _finish(deps: BotDeps, press: Press, now: datetime, locale: str) -> Ca
     return _render(fin, now, locale)
 
 
-async def _process(
-    deps: BotDeps, press: Press, now: datetime, said: dict[str, str], queued: asyncio.Event
+async def _process(  # noqa: PLR0917 - the press and what its answer waits for
+    deps: BotDeps,
+    press: Press,
+    now: datetime,
+    said: dict[str, str],
+    recorded: asyncio.Event,
+    queued: asyncio.Event,
 ) -> CallbackAnswer:
-    """Record the press, then finish it; never raises. `said` learns the presser's language; `queued` is
-    set when the press must wait for other presses to be finished first (no use waiting to answer it)."""
+    """Record the press, then finish it; never raises. `said` learns the presser's language; `recorded` is
+    set once the record is settled (written, or known not to be needed or possible); `queued` when the
+    press must wait for other presses to be finished first (no use waiting to answer it)."""
     default = norm_locale(deps.config.locale)
     try:
         rec = await deps.presses.record(press, now)
@@ -125,6 +134,8 @@ async def _process(
         # The database is unwell: nothing was recorded, so Feishu's retry or a second press may succeed.
         log.exception("press on preview %s could not be recorded", press.preview_id)
         return answer(toast(ErrorCode.INTERNAL.value, default))
+    finally:
+        recorded.set()
     said["locale"] = rec.operator_locale
     said["title"] = rec.title
     if rec.status == "not_found":
@@ -198,24 +209,37 @@ async def handle_click(deps: BotDeps, click: ClickIn) -> CallbackAnswer:
         value=click.option[:64],
     )
     said: dict[str, str] = {}
-    queued = asyncio.Event()
-    work = deps.background.spawn(_process(deps, press, now, said, queued), f"click:{payload.p}")
-    budget = max(0.0, deps.config.click_budget_seconds - (time.monotonic() - started))
-    behind = asyncio.ensure_future(queued.wait())
-    try:
-        done, _ = await asyncio.wait({work, behind}, timeout=budget, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        behind.cancel()
-    if work in done:
+    recorded, queued = asyncio.Event(), asyncio.Event()
+    work = deps.background.spawn(_process(deps, press, now, said, recorded, queued), f"click:{payload.p}")
+    # "Working" promises the press will be done: it is said only once the press is recorded durably (a
+    # process that stops then leaves it to a worker), waiting for that within Feishu's deadline.
+    await _first_of(work, recorded, seconds=RECORD_WAIT_SECONDS - (time.monotonic() - started))
+    if not work.done() and recorded.is_set() and not queued.is_set():
+        budget = deps.config.click_budget_seconds - (time.monotonic() - started)
+        await _first_of(work, queued, seconds=budget)
+    if work.done():
         result: CallbackAnswer = work.result()
         return result
-    if queued.is_set():
+    if not recorded.is_set():
+        log.warning("click on preview %s not recorded in time; answering now, going on", payload.p)
+    elif queued.is_set():
         log.info("click on preview %s waits for other presses; answering now, updating later", payload.p)
     else:
         log.warning("click on preview %s is slow; answering now, updating later", payload.p)
     deps.background.spawn(_update_later(deps, click, work), f"click-update:{payload.p}")
     words = said.get("locale") or norm_locale(deps.config.locale)
     return answer(toast(ToastKind.WORKING, words), build_working_card(words, said.get("title", "")))
+
+
+async def _first_of(work: asyncio.Task[CallbackAnswer], event: asyncio.Event, *, seconds: float) -> None:
+    """Wait until `work` is done or `event` is set, for at most `seconds` (none when not positive)."""
+    if work.done() or event.is_set() or seconds <= 0:
+        return
+    flag = asyncio.ensure_future(event.wait())
+    try:
+        await asyncio.wait({work, flag}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        flag.cancel()
 
 
 async def _operator_locale(deps: BotDeps, open_id: str) -> str:

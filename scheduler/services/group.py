@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
@@ -16,17 +17,39 @@ class GroupWrite(Generic[ItemT, ResultT]):
     being written the item goes at the next turn of the event loop, so a lone caller waits for nothing.
     When a write of several items fails, each is written alone: only the items that fail alone fail."""
 
-    def __init__(self, write: Callable[[list[ItemT]], Awaitable[Sequence[ResultT]]], most: int = 200) -> None:
+    def __init__(
+        self,
+        write: Callable[[list[ItemT]], Awaitable[Sequence[ResultT]]],
+        most: int = 200,
+        *,
+        before: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         self._write = write
         self._most = most
+        self._before = before  # awaited before each write takes its items (to give way to other work)
         self._queued: list[tuple[ItemT, asyncio.Future[ResultT]]] = []
         self._writing: list[tuple[ItemT, asyncio.Future[ResultT]]] = []
         self._writer: asyncio.Task[None] | None = None
+        self._idle: asyncio.Event | None = None  # set while nothing is queued or being written
 
     @property
     def busy(self) -> bool:
         """A write is under way: an item submitted now waits for it to end first."""
         return bool(self._writing)
+
+    @property
+    def pending(self) -> bool:
+        """Items are being written or wait to be: an item submitted now does not go at once."""
+        return bool(self._writing or self._queued)
+
+    async def quiet(self, most_seconds: float) -> None:
+        """Wait until nothing is queued or being written, for at most `most_seconds`."""
+        if not self.pending:
+            return
+        if self._idle is None:
+            self._idle = asyncio.Event()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), most_seconds)
 
     async def submit(self, item: ItemT) -> ResultT:
         future: asyncio.Future[ResultT] = asyncio.get_running_loop().create_future()
@@ -37,11 +60,18 @@ class GroupWrite(Generic[ItemT, ResultT]):
         return await future
 
     async def _drain(self) -> None:
-        while self._queued:
-            await asyncio.sleep(0)  # the callers of this turn of the loop join the write
-            self._writing, self._queued = self._queued[: self._most], self._queued[self._most :]
-            await self._settle(self._writing)
-            self._writing = []
+        try:
+            while self._queued:
+                await asyncio.sleep(0)  # the callers of this turn of the loop join the write
+                if self._before is not None:
+                    await self._before()
+                self._writing, self._queued = self._queued[: self._most], self._queued[self._most :]
+                await self._settle(self._writing)
+                self._writing = []
+        finally:
+            if self._idle is not None and not self._queued:
+                self._idle.set()
+                self._idle = None
 
     def _stopped(self, writer: asyncio.Task[None]) -> None:
         """The writer was cancelled (at shutdown), wherever it was: so are the callers still waiting."""

@@ -403,6 +403,9 @@ async def _apply_together(
     return out
 
 
+RECORDS_FIRST_SECONDS = 0.2  # the longest a group of finishes waits for the records under way
+
+
 class Pressing:
     """Records and finishes the presses one process handles, in group writes (see `record_many` and
     `finish_many`): a press submitted while a group is being written waits for the next one, which takes
@@ -430,6 +433,9 @@ class Pressing:
                 store, items, worker_id=worker_id, grid_minutes=grid_minutes, busy=busy
             ),
             most,
+            # Recording comes first: a press is answered once it is recorded, so a finish (long, and on
+            # SQLite holding the one write lock) waits for the records under way, for a bounded time.
+            before=lambda: self._record.quiet(RECORDS_FIRST_SECONDS),
         )
 
     async def record(self, press: Press, now: datetime) -> Recorded:
@@ -438,8 +444,8 @@ class Pressing:
 
     @property
     def finishing(self) -> bool:
-        """A group of presses is being finished: a press submitted now waits for it to end first."""
-        return self._finish.busy
+        """Presses are being finished or wait to be: a press submitted now waits for them first."""
+        return self._finish.pending
 
     async def finish(self, press: Press, now: datetime) -> Finished:
         """`finish` of one press, together with the others of the moment; raises what `finish` raises."""

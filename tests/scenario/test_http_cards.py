@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
+import sqlite3
+import time
 from typing import Any
 
 from bot.handlers.deps import CardUpdates
+from store.engine import sqlite_path
 from tests.scenario.http_harness import *  # noqa: F403
 from tests.scenario.http_harness import ALICE, BOB, Harness, at, buttons, card_of
 
@@ -127,12 +131,49 @@ async def test_a_click_past_the_budget_gets_a_toast_now_and_a_card_update_later(
     assert body["toast"]["type"] == "info"
     working = card_of(response)  # the card says it is being applied, with nothing to press twice
     assert working["header"]["template"] == "blue"
-    # names the task once the press is recorded (with a zero budget the answer may come before that)
-    assert working["header"]["title"]["content"] in ("正在处理", "正在处理：实验报告")
+    # the press was recorded before the answer (which names its task, read by the record)
+    assert working["header"]["title"]["content"] == "正在处理：实验报告"
     assert not buttons(working)
     updates = h.fake.card_updates
     assert [u.token for u in updates] == ["c-late"]
     assert updates[0].card["header"]["template"] == "green"
+    assert await h.count("change_sets") == 1
+
+
+async def test_a_press_is_answered_only_once_it_is_recorded(sqlite_harness: Harness) -> None:
+    """ "Working" promises the press will be done even if this process stops: the answer waits for the
+    press's inbox row, here held back by another writer on the SQLite file, past the budget."""
+    h = sqlite_harness
+    card, values = await _due_card(h)
+    deps = h.app.state.deps
+    deps.config = dataclasses.replace(deps.config, click_budget_seconds=0.0)
+    path = sqlite_path(h.components.settings.database_url)
+    assert path is not None
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # the one write lock, as a long transaction of another process holds it
+    released: list[float] = []
+
+    async def release() -> None:
+        await asyncio.sleep(0.3)
+        released.append(time.monotonic())
+        other.execute("COMMIT")
+
+    releasing = asyncio.create_task(release())
+    try:
+        response = await h.post(
+            h.cb.card_action(ALICE, _applies(values)[0], open_message_id=card.message_id), "/feishu/card"
+        )
+        answered = time.monotonic()
+    finally:
+        await releasing
+        other.close()
+    await h.settle()
+
+    assert released
+    assert answered >= released[0]  # not before the press could be written
+    assert json.loads(response.content)["toast"]["type"] == "info"
+    assert card_of(response)["header"]["title"]["content"] == "正在处理：实验报告"
+    assert await h.count("inbox", kind="click") == 1
     assert await h.count("change_sets") == 1
 
 

@@ -107,3 +107,52 @@ async def test_callers_are_not_left_waiting_when_the_writer_is_cancelled(turns: 
     for caller in (first, second):
         with pytest.raises(asyncio.CancelledError):
             await asyncio.wait_for(caller, 5)
+
+
+async def test_a_group_gives_way_to_another_until_it_is_quiet() -> None:
+    """Presses are recorded before they are finished: a group of finishes waits (bounded) until the records
+    queued or under way are written."""
+    order: list[tuple[str, list[int]]] = []
+    gate = asyncio.Event()
+
+    async def record(items: list[int]) -> list[int]:
+        order.append(("record", items))
+        await gate.wait()
+        return items
+
+    async def finish(items: list[int]) -> list[int]:
+        order.append(("finish", items))
+        return items
+
+    records: GroupWrite[int, int] = GroupWrite(record)
+    finishes: GroupWrite[int, int] = GroupWrite(finish, before=lambda: records.quiet(30))
+    recorded = asyncio.create_task(records.submit(1))
+    await asyncio.sleep(0.01)
+    finished = asyncio.create_task(finishes.submit(1))
+    await asyncio.sleep(0.01)
+    assert order == [("record", [1])]  # the finish waits for the record under way
+    assert records.pending
+    assert finishes.pending  # queued, not yet written
+    assert not finishes.busy
+    gate.set()
+    assert await asyncio.wait_for(asyncio.gather(recorded, finished), 5) == [1, 1]
+    assert order == [("record", [1]), ("finish", [1])]
+    assert not records.pending
+    assert not finishes.pending
+
+
+async def test_giving_way_is_bounded() -> None:
+    never = asyncio.Event()
+
+    async def stuck(items: list[int]) -> list[int]:
+        await never.wait()
+        return items
+
+    records: GroupWrite[int, int] = GroupWrite(stuck)
+    finishes: GroupWrite[int, int] = GroupWrite(
+        lambda items: asyncio.sleep(0, items), before=lambda: records.quiet(0.05)
+    )
+    stalled = asyncio.create_task(records.submit(1))
+    await asyncio.sleep(0)
+    assert await asyncio.wait_for(finishes.submit(7), 5) == 7  # written once the wait ran out
+    stalled.cancel()
