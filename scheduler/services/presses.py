@@ -39,7 +39,6 @@ from scheduler.services.undo import undo_in
 from scheduler.services.views import ChoiceView, PreviewView, preview_view, views_of
 from store import Store, UnitOfWork, short_key
 from store.enums import InboxStatus, PreviewStatus, TriggerType
-from store.models import Task
 
 log = logging.getLogger(__name__)
 
@@ -149,10 +148,6 @@ def _locale(value: str | None, default: str) -> str:
     return "en" if text.startswith("en") else "zh"
 
 
-def _title(task: Task | None) -> str:
-    return task.title if task is not None else ""
-
-
 def choose_key(preview_id: str, block_id: str) -> str:
     """The idempotency key of the feedback trigger a choice creates: the stored record of the answer."""
     return f"choose:{preview_id}:{block_id}"
@@ -204,17 +199,18 @@ async def _record_batch(
 ) -> list[Recorded]:
     out: dict[int, Recorded] = {}
     async with store.uow() as uow:
-        found = await uow.presses.pressed_many(p.preview_id for p, _ in items)
+        # A first press needs only who owns the preview: the previews themselves are read for repeats only.
+        found = await uow.presses.pressed_owners(p.preview_id for p, _ in items)
         strangers = [
             p.operator_open_id
             for p, _ in items
-            if p.preview_id not in found or found[p.preview_id][1].open_id != p.operator_open_id
+            if p.preview_id not in found or found[p.preview_id].open_id != p.operator_open_id
         ]
         operators = await uow.presses.owners(strangers) if strangers else {}
         ours: list[int] = []
         for n, (press, _) in enumerate(items):
             pressed = found.get(press.preview_id)
-            if pressed is None or pressed[1].open_id != press.operator_open_id:
+            if pressed is None or pressed.open_id != press.operator_open_id:
                 operator = operators.get(press.operator_open_id)
                 locale = _locale(operator.locale if operator else None, default_locale)
                 out[n] = Recorded("not_found" if pressed is None else "not_owner", locale)
@@ -230,11 +226,11 @@ async def _record_batch(
         seen_before: list[int] = []
         for n in ours:
             press, now = items[n]
-            _, owner, task = found[press.preview_id]
+            owner = found[press.preview_id]
             key = short_key(press.key)
             if key in inserted and key not in first:
                 first.add(key)
-                out[n] = Recorded("recorded", _locale(owner.locale, default_locale), title=_title(task))
+                out[n] = Recorded("recorded", _locale(owner.locale, default_locale), title=owner.title)
             else:
                 seen_before.append(n)
         seen = await uow.presses.by_keys(items[n][0].key for n in seen_before)
@@ -251,16 +247,21 @@ async def _record_batch(
             ):
                 first.add(key)
                 wrote = True
-                _, owner, task = found[press.preview_id]
-                out[n] = Recorded("recorded", _locale(owner.locale, default_locale), title=_title(task))
+                owner = found[press.preview_id]
+                out[n] = Recorded("recorded", _locale(owner.locale, default_locale), title=owner.title)
                 seen_before.remove(n)
-        views = await views_of(uow, [found[items[n][0].preview_id] for n in seen_before])
+        shown = await uow.presses.pressed_many(items[n][0].preview_id for n in seen_before)
+        views = await views_of(
+            uow, [shown[items[n][0].preview_id] for n in seen_before if items[n][0].preview_id in shown]
+        )
         for n in seen_before:
             press, _ = items[n]
             key = short_key(press.key)
-            owner = found[press.preview_id][1]
-            locale = _locale(owner.locale, default_locale)
-            view = views[press.preview_id]
+            locale = _locale(found[press.preview_id].locale, default_locale)
+            view = views.get(press.preview_id)
+            if view is None:  # deleted between the two reads (a user removed meanwhile)
+                out[n] = Recorded("not_found", locale)
+                continue
             entry = seen.get(key)
             if key in first or (entry is not None and entry.status == InboxStatus.RECEIVED):
                 out[n] = Recorded("in_progress", locale, view)

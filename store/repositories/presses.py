@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,6 +15,16 @@ from store.models import InboxEntry, Preview, Task, User
 from store.repositories.base import Repository
 from store.repositories.lease import claim
 from store.types import new_id, short_key
+
+
+@dataclass(frozen=True)
+class PressedPreview:
+    """What recording a press needs of its preview: who owns it, in which language, and its task's title."""
+
+    preview_id: str
+    open_id: str
+    locale: str | None
+    title: str  # the preview's task title ("" without a task)
 
 
 class PressRepository(Repository[InboxEntry]):
@@ -154,6 +165,21 @@ class PressRepository(Repository[InboxEntry]):
             .where(Preview.id.in_(wanted))
         )
         return {row[0].id: (row[0], row[1], row[2]) for row in (await self.session.execute(stmt)).all()}
+
+    async def pressed_owners(self, preview_ids: Iterable[str]) -> dict[str, PressedPreview]:
+        """`pressed_many` narrowed to the five columns a first press needs (no rows made into objects, no
+        candidates decoded), by preview id; an unknown id is left out."""
+        wanted = sorted(set(preview_ids))
+        if not wanted:
+            return {}
+        stmt = (
+            select(Preview.id, User.open_id, User.locale, Task.title)
+            .join(User, User.id == Preview.user_id)
+            .outerjoin(Task, Task.id == Preview.task_id)
+            .where(Preview.id.in_(wanted))
+        )
+        rows = (await self.session.execute(stmt)).all()
+        return {r[0]: PressedPreview(r[0], r[1], r[2], r[3] or "") for r in rows}
 
     async def owners(self, open_ids: Sequence[str]) -> dict[str, User]:
         stmt = select(User).where(User.open_id.in_(list(open_ids)))

@@ -12,9 +12,10 @@ from tests.statements import count_statements
 
 WORKER = "api:batch-test"
 # Ceilings for a whole batch, whatever its size (docs/architecture.md, "What the hot paths cost"):
-# recording is the previews with owners and tasks plus one multi-row inbox insert; finishing (no Feishu busy
-# time here) is 6 reads (previews, users, tasks, fixed events, blocks, calendar connections), 5 writes
-# (blocks, outbox, users, previews, change sets), the inbox settle, and 2 reads for the answers' cards.
+# recording is who owns each preview (one narrow query) plus one multi-row inbox insert; finishing (no
+# Feishu busy time here) is 6 reads (previews, users, tasks, fixed events, blocks, calendar connections),
+# 5 writes (blocks, outbox, users, previews, change sets), the inbox settle, and 2 reads for the answers'
+# cards.
 RECORD_BATCH_CEILING = 2
 FINISH_BATCH_CEILING = 14
 
@@ -144,6 +145,30 @@ async def test_a_mixed_batch_gives_each_press_the_answer_it_gets_alone(harness: 
     ]
     assert await h.count("change_sets") == 3  # b (before), a, d: none twice
     assert await h.count("inbox", kind="click", status="processed") == 5
+
+
+async def test_first_presses_and_repeats_recorded_together_get_the_answers_they_get_alone(
+    harness: Harness,
+) -> None:
+    """A first press is recorded from who owns its preview (and its task's title, for a "working" card); a
+    repeat in the same batch is answered with its card, drawn from the preview read for it alone."""
+    h = harness
+    a, b = _users(2)
+    cards = await _cards(h, [a, b])
+    done = _press(a, *cards[a])
+    await _record(h, [done])
+    await _finish(h, [done])
+    unknown = Press(key="click:nothing", kind=PressKind.APPLY, preview_id="pv_none", operator_open_id=a)
+
+    again, first, missing = await _record(h, [done, _press(b, *cards[b]), unknown])
+
+    assert (again.status, first.status, missing.status) == ("repeat", "recorded", "not_found")
+    assert again.view is not None
+    assert again.view.status == "applied"
+    assert first.view is None
+    assert first.title == "实验报告"
+    assert (first.operator_locale, missing.operator_locale) == ("zh", "zh")
+    assert await h.count("inbox", kind="click") == 2
 
 
 async def test_two_copies_of_one_press_in_a_batch_record_it_once(harness: Harness) -> None:
