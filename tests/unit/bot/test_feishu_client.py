@@ -146,6 +146,22 @@ async def test_timeout_is_retryable_and_resend_with_same_uuid_stays_single(
     assert [m.message_id for m in fake.messages] == [message_id]
 
 
+async def test_calls_beyond_the_pool_wait_and_all_are_made(
+    server: tuple[FakeFeishu, str], fake: FakeFeishu
+) -> None:
+    """More calls at once than the pool has connections: the others wait in the client (not in httpcore's
+    queue, which it rescans on every freed connection), and every call is made."""
+    fake.inject("card_update", *[Fault.slow(0.3)] * 6)
+    async with FeishuClient(fake.app_id, fake.app_secret, server[1], max_connections=2) as client:
+        await client.delayed_update("c-warm", CARD)  # the token first, so only the updates are counted
+        calls = [asyncio.create_task(client.delayed_update(f"c-{n}", CARD)) for n in range(6)]
+        await asyncio.sleep(0.15)
+        assert fake.requests("card_update") == 1 + 2  # the warm-up, then two at a time
+        await asyncio.wait_for(asyncio.gather(*calls), 10)
+    assert fake.requests("card_update") == 7
+    assert sorted(u.token for u in fake.card_updates) == ["c-0", "c-1", "c-2", "c-3", "c-4", "c-5", "c-warm"]
+
+
 async def test_token_expired_refreshes_once_then_succeeds(client: FeishuClient, fake: FakeFeishu) -> None:
     await client.send_card("ou_alice", CARD, uuid="n1")
     fake.inject("create", Fault.token_expired())
