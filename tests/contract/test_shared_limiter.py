@@ -44,6 +44,8 @@ async def test_two_processes_together_stay_within_the_limit(db_url: str) -> None
     try:
         limiters = [SharedLimiter(s, "user", LIMIT, WINDOW) for s in stores]
         arrivals = await burst(limiters, 4 * LIMIT)
+        for limiter in limiters:
+            await limiter.aclose()  # the last releases written before the stores go
     finally:
         for s in stores:
             await s.dispose()
@@ -110,6 +112,7 @@ async def test_keys_are_limited_apart(store: Store) -> None:
     for key in ("ou_a", "ou_b"):
         arrivals = await asyncio.wait_for(burst([limiter], LIMIT, key), timeout=5)
         assert len(arrivals) == LIMIT  # a full window of one key does not hold up another
+    await limiter.aclose()
 
 
 async def test_a_holder_that_died_frees_its_slot_after_the_lease(store: Store) -> None:
@@ -121,6 +124,7 @@ async def test_a_holder_that_died_frees_its_slot_after_the_lease(store: Store) -
         await uow.commit()
     limiter = SharedLimiter(store, "user", LIMIT, WINDOW)
     arrivals = await asyncio.wait_for(burst([limiter], 1), timeout=10)
+    await limiter.aclose()  # its release written before the store goes
     # it waited for a lease to lapse (measured from when the leases were taken, whatever the machine's speed)
     assert arrivals[0] >= now.timestamp() + 0.49
     async with store.uow(readonly=True) as uow:
@@ -159,6 +163,7 @@ async def test_an_unreachable_database_falls_back_to_the_process_count(
     try:
         limiter = SharedLimiter(down, "user", LIMIT, WINDOW, fallback=SlidingWindowLimiter(LIMIT, WINDOW))
         arrivals = await asyncio.wait_for(burst([limiter], 2 * LIMIT), timeout=20)
+        await limiter.aclose()
     finally:
         await down.dispose()
     assert len(arrivals) == 2 * LIMIT
