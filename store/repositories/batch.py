@@ -31,12 +31,10 @@ from store.models import (
     User,
 )
 from store.repositories.messaging import NOTIFICATION_DUE
+from store.repositories.schedule import MAX_BLOCK_LENGTH  # a window query's lower bound on start
 
 M = TypeVar("M", bound=Base)
 
-# As BlockRepository.overlapping: no block is longer than this, so a window query bounds the start from below
-# and reads only the blocks near the window, not the whole history.
-MAX_BLOCK_LENGTH = timedelta(hours=24)
 # Planning windows this close share one range condition in a batch read (a little more is read, and filtered).
 WINDOW_SLACK = timedelta(hours=1)
 
