@@ -7,11 +7,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from store import Store, UnitOfWork, short_key
 from store.enums import ApplyStatus, InboxKind, NotificationKind, TriggerStatus, TriggerType
+from store.errors import DatabaseError, is_lock_conflict
 from store.models import InboxEntry, Notification, Trigger
 from tests.contract import factories as f
 
@@ -35,14 +36,24 @@ async def race(store: Store, attempt: Callable[[UnitOfWork, int], Awaitable[bool
     barrier = asyncio.Barrier(N) if store.backend == "mysql" else None
 
     async def one(i: int) -> bool:
-        async with store.uow() as uow:
-            if barrier is not None:
-                await uow.session.connection()
-                await barrier.wait()
-            won = await attempt(uow, i)
-            if won:
-                await uow.commit()
-            return won
+        waited = barrier is None
+        while True:
+            try:
+                async with store.uow() as uow:
+                    if not waited:
+                        await uow.session.connection()
+                        assert barrier is not None
+                        await barrier.wait()
+                        waited = True
+                    won = await attempt(uow, i)
+                    if won:
+                        await uow.commit()
+                    return won
+            except DatabaseError as exc:
+                # A deadlock victim (InnoDB rolled its transaction back) tries again, as every service does
+                # (scheduler.services.outcomes.retrying): it must then see the winner's key.
+                if not is_lock_conflict(exc):
+                    raise
 
     return list(await asyncio.gather(*(one(i) for i in range(N))))
 
@@ -175,3 +186,43 @@ async def test_concurrent_applies_with_one_idempotency_key_admit_one(
         winner = await uow.previews.find_by_apply_key("apply:click-7")
         assert winner is not None
         assert winner.apply_status == "applying"
+
+
+async def test_a_deadlock_inside_a_savepoint_is_a_lock_conflict(wide_store: Store, now: datetime) -> None:
+    """InnoDB rolls the victim's whole transaction back: leaving its SAVEPOINT then fails with 1305 ("does
+    not exist"), which must still read as a lock conflict, so the services' retry runs it again."""
+    if wide_store.backend != "mysql":
+        pytest.skip("SQLite admits one writer at a time: no deadlock")
+    ids = [await make_user(wide_store, now) for _ in range(11)]
+    heavy_first, light_first = asyncio.Event(), asyncio.Event()
+
+    async def heavy() -> None:  # locks ten rows, then waits for the light one's row
+        async with wide_store.uow() as uow:
+            for user_id in ids[:10]:
+                await uow.session.execute(_rename, {"id": user_id})
+            heavy_first.set()
+            await light_first.wait()
+            await uow.session.execute(_rename, {"id": ids[10]})
+            await uow.commit()
+
+    async def light() -> BaseException | None:  # one row in a savepoint, then one of the heavy's rows
+        async with wide_store.uow() as uow:
+            await heavy_first.wait()
+            try:
+                async with uow.session.begin_nested():
+                    await uow.session.execute(_rename, {"id": ids[10]})
+                    light_first.set()
+                    await asyncio.sleep(0.2)  # the heavy one is waiting for this row by now
+                    await uow.session.execute(_rename, {"id": ids[0]})
+            except DatabaseError as exc:
+                return exc
+            return None
+
+    heavy_done = asyncio.create_task(heavy())
+    lost = await asyncio.wait_for(light(), 30)
+    await asyncio.wait_for(heavy_done, 30)  # the survivor commits
+    assert lost is not None  # the lighter transaction was the deadlock's victim
+    assert is_lock_conflict(lost)
+
+
+_rename = text("UPDATE users SET name = CONCAT(name, '.') WHERE id = :id")
