@@ -4,6 +4,8 @@ whole batch, and a batch that cannot be finished together falls back to one pres
 
 from __future__ import annotations
 
+import asyncio
+
 from scheduler.services import presses
 from scheduler.services.presses import Finished, Press, PressKind
 from tests.scenario.http_harness import *  # noqa: F403
@@ -180,6 +182,20 @@ async def test_two_copies_of_one_press_in_a_batch_record_it_once(harness: Harnes
     first, second = await _record(h, [press, press])
 
     assert (first.status, second.status) == ("recorded", "in_progress")
+    assert await h.count("inbox", kind="click") == 1
+
+
+async def test_two_copies_recorded_by_two_transactions_at_once_record_it_once(harness: Harness) -> None:
+    """Two record transactions at once (two api processes): one records the press; the other's insert
+    waits for it and, reading committed rows (READ COMMITTED on MariaDB), sees it in progress."""
+    h = harness
+    (who,) = _users(1)
+    cards = await _cards(h, [who])
+    press = _press(who, *cards[who])
+
+    results = await asyncio.gather(_record(h, [press]), _record(h, [press]))
+
+    assert sorted(r.status for (r,) in results) == ["in_progress", "recorded"]
     assert await h.count("inbox", kind="click") == 1
 
 
