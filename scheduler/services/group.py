@@ -31,6 +31,7 @@ class GroupWrite(Generic[ItemT, ResultT]):
         self._writing: list[tuple[ItemT, asyncio.Future[ResultT]]] = []
         self._writer: asyncio.Task[None] | None = None
         self._idle: asyncio.Event | None = None  # set while nothing is queued or being written
+        self._submitted_at = float("-inf")  # the event loop's time of the last submit
 
     @property
     def busy(self) -> bool:
@@ -42,17 +43,29 @@ class GroupWrite(Generic[ItemT, ResultT]):
         """Items are being written or wait to be: an item submitted now does not go at once."""
         return bool(self._writing or self._queued)
 
-    async def quiet(self, most_seconds: float) -> None:
-        """Wait until nothing is queued or being written, for at most `most_seconds`."""
-        if not self.pending:
-            return
-        if self._idle is None:
-            self._idle = asyncio.Event()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._idle.wait(), most_seconds)
+    async def quiet(self, most_seconds: float, *, for_seconds: float = 0.0) -> None:
+        """Wait until nothing is queued or being written, and nothing was submitted for `for_seconds`
+        (a burst of callers is over, not merely between two of them), for at most `most_seconds`."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + most_seconds
+        while True:
+            left = deadline - loop.time()
+            if left <= 0:
+                return
+            if self.pending:
+                if self._idle is None:
+                    self._idle = asyncio.Event()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._idle.wait(), left)
+                continue
+            since = loop.time() - self._submitted_at
+            if since >= for_seconds:
+                return
+            await asyncio.sleep(min(for_seconds - since, left))
 
     async def submit(self, item: ItemT) -> ResultT:
         future: asyncio.Future[ResultT] = asyncio.get_running_loop().create_future()
+        self._submitted_at = asyncio.get_running_loop().time()
         self._queued.append((item, future))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.get_running_loop().create_task(self._drain())

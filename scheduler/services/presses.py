@@ -405,6 +405,7 @@ async def _apply_together(
 
 
 RECORDS_FIRST_SECONDS = 0.2  # the longest a group of finishes waits for the records under way
+BURST_OVER_SECONDS = 0.01  # no press recorded for this long: a burst is over, finishing may begin
 
 
 class Pressing:
@@ -435,8 +436,9 @@ class Pressing:
             ),
             most,
             # Recording comes first: a press is answered once it is recorded, so a finish (long, and on
-            # SQLite holding the one write lock) waits for the records under way, for a bounded time.
-            before=lambda: self._record.quiet(RECORDS_FIRST_SECONDS),
+            # SQLite holding the one write lock) waits for the records under way and for a burst of
+            # presses to be over (no press for a moment), for a bounded time.
+            before=lambda: self._record.quiet(RECORDS_FIRST_SECONDS, for_seconds=BURST_OVER_SECONDS),
         )
 
     async def record(self, press: Press, now: datetime) -> Recorded:

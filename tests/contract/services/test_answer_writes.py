@@ -156,3 +156,20 @@ async def test_giving_way_is_bounded() -> None:
     await asyncio.sleep(0)
     assert await asyncio.wait_for(finishes.submit(7), 5) == 7  # written once the wait ran out
     stalled.cancel()
+
+
+async def test_quiet_can_wait_for_a_burst_to_be_over() -> None:
+    """Finishing presses waits for the burst of presses to end: nothing queued and nothing submitted for a
+    moment (each submit starts the moment again), within the bound."""
+    loop = asyncio.get_running_loop()
+    group: GroupWrite[int, int] = GroupWrite(lambda items: asyncio.sleep(0, items))
+    assert await group.submit(1) == 1
+    submitted = loop.time()
+    await group.quiet(5, for_seconds=0.05)
+    assert loop.time() - submitted >= 0.05
+    assert await group.submit(2) == 2
+    again = loop.time()
+    started = loop.time()
+    await group.quiet(0.02, for_seconds=5)  # the bound wins
+    assert loop.time() - started < 5
+    assert loop.time() - again >= 0.02
