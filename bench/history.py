@@ -3,13 +3,14 @@
     python bench/history.py  # SQLite only
     python bench/history.py --mysql-url mysql+aiomysql://root@127.0.0.1:3306/sf_history  # both (DROPS)
 
-Each backend: a fresh schema and USERS pairs of users with the same present (an urgent task without time
-planned, two blocks a day for the coming week, a weekly class); the second of each pair also has YEARS years
-of past blocks (PER_DAY a day, ~5,500 rows each). Previews are made by the real pipeline (admin trigger,
-deterministic chooser); then each pair's first option is applied one click at a time, alternating between the
-two users of a pair, so drift in the machine's load falls on both alike. Reported per group: wall ms per
-apply (p50, p90), this process's CPU ms per apply (the ORM and driver; MariaDB's own work is in the wall time)
-and the statements one apply sends. Target (issue 10): the history group within 10% of the other.
+Each backend: a fresh schema and pairs of bench/apply.py's users (an urgent task without time planned, two
+blocks a day for the coming week, a weekly class on a day that varies by user); the second of each pair also
+has YEARS years of past blocks (PER_DAY a day, ~5,500 rows each). Previews are made by the real pipeline
+(admin trigger, deterministic chooser); then each pair's first option is applied one click at a time,
+alternating between the two users of a pair, so drift in the machine's load falls on both alike. Reported
+per group: wall ms per apply (p50, p90), this process's CPU ms per apply (the ORM and driver; MariaDB's own
+work is in the wall time) and the statements one apply sends. Target (issue 10): the history group within
+10% of the other.
 """
 
 from __future__ import annotations
@@ -21,108 +22,51 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.apply import fresh_mysql
+from bench.apply import NOW, fresh_mysql
+from bench.apply import seed as apply_seed
 from llm.api import FallbackChooser
 from scheduler.services.apply import apply
 from scheduler.services.pipeline import Pipeline
 from store import Store, migrate, new_id
 from store.enums import TriggerType
-from store.models import Block, FixedEvent, Preview, Task, User
+from store.models import Block, Preview
 from tests.statements import count_statements
 
-NOW = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)  # 09:00 in Asia/Shanghai
 YEARS = 5
 PER_DAY = 3
 
 
 async def seed(store: Store, pairs: int) -> list[tuple[tuple[str, str], tuple[str, str]]]:
-    """((open_id, target task) without history, (open_id, target task) with YEARS of it) per pair."""
-    out = []
+    """((open_id, target task) without history, (open_id, target task) with YEARS of it) per pair: the
+    users of bench/apply.py (the same present each), every second one given the history."""
+    users = await apply_seed(store, 2 * pairs, 2)
     async with store.uow() as uow:
-        history: list[dict[str, object]] = []
-        for n in range(pairs):
-            pair = []
-            for kind in ("plain", "history"):
-                user = uow.users.add(
-                    User(
-                        open_id=f"ou_{kind}{n}",
-                        name=f"{kind}{n}",
-                        timezone="Asia/Shanghai",
-                        created_at=NOW,
-                        updated_at=NOW,
-                    )
-                )
-                target = Task(
-                    user_id=user.id,
-                    title="实验报告",
-                    quadrant=1,
-                    estimate_minutes=60,
-                    deadline=NOW + timedelta(hours=10),
-                    created_at=NOW,
-                    updated_at=NOW,
-                )
-                other = Task(
-                    user_id=user.id,
-                    title="阅读",
-                    quadrant=2,
-                    estimate_minutes=45,
-                    deadline=NOW + timedelta(days=9),
-                    created_at=NOW,
-                    updated_at=NOW,
-                )
-                uow.tasks.add_all([target, other])
-                for day in range(1, 8):  # the coming week: today stays open for the target
-                    for hour in (1, 6):  # 09:00 and 14:00 local
-                        start = NOW + timedelta(days=day, hours=hour - 1)
-                        uow.blocks.add(
-                            Block(
-                                user_id=user.id,
-                                task_id=other.id,
-                                start=start,
-                                end=start + timedelta(minutes=45),
-                                created_at=NOW,
-                                updated_at=NOW,
-                            )
-                        )
-                uow.events.add(
-                    FixedEvent(
-                        user_id=user.id,
-                        title="课程",
-                        weekday=1 + n % 7,
-                        local_start="10:00",
-                        local_end="11:30",
-                        created_at=NOW,
-                        updated_at=NOW,
-                    )
-                )
-                if kind == "history":
-                    for day in range(1, YEARS * 365 + 1):
-                        for k in range(PER_DAY):
-                            start = NOW - timedelta(days=day) + timedelta(hours=2 * k)
-                            history.append(
-                                {
-                                    "id": new_id(),
-                                    "user_id": user.id,
-                                    "task_id": other.id,
-                                    "start": start,
-                                    "end": start + timedelta(minutes=45),
-                                    "created_at": NOW,
-                                    "updated_at": NOW,
-                                }
-                            )
-                pair.append((user.open_id, target.id))
-            out.append((pair[0], pair[1]))
-        await uow.flush()
+        owners = await uow.presses.owners([open_id for open_id, _ in users])
+        ids = {open_id: user.id for open_id, user in owners.items()}
+        history = [
+            {
+                "id": new_id(),
+                "user_id": ids[open_id],
+                "task_id": task_id,
+                "start": NOW - timedelta(days=day) + timedelta(hours=2 * k),
+                "end": NOW - timedelta(days=day) + timedelta(hours=2 * k, minutes=45),
+                "created_at": NOW,
+                "updated_at": NOW,
+            }
+            for open_id, task_id in users[1::2]
+            for day in range(1, YEARS * 365 + 1)
+            for k in range(PER_DAY)
+        ]
         table = Block.__table__
         for at in range(0, len(history), 5000):
             await uow.session.execute(table.insert(), history[at : at + 5000])
         await uow.commit()
-    return out
+    return list(zip(users[0::2], users[1::2], strict=True))
 
 
 async def preview_of(pipeline: Pipeline, store: Store, open_id: str, task_id: str) -> tuple[str, str]:
