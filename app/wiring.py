@@ -317,8 +317,8 @@ def make_worker(components: Components, clock: Callable[[], datetime] | None = N
 
 
 def serving_loop() -> Callable[[], asyncio.AbstractEventLoop]:
-    """The event loop a serving process runs on: uvloop's where it is installed (it answers a burst of
-    callbacks in about half the CPU of the default loop), else asyncio's."""
+    """The event loop a serving process runs on: uvloop's where it is installed (less CPU per callback than
+    asyncio's; docs/architecture.md, "A serving process"), else asyncio's."""
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a dependency, except on Windows

@@ -36,44 +36,31 @@ _MYSQL_LOCK_ERRORS = frozenset({1205, 1213})
 _MYSQL_SAVEPOINT_GONE = 1305
 
 
-def _lock_code(exc: BaseException) -> bool | None:
-    """True for a lock conflict, False for another database error, None for a lost savepoint."""
-    if not isinstance(exc, DBAPIError):
-        return False
-    args = getattr(exc.orig, "args", ())
-    if args and isinstance(args[0], int):
-        if args[0] == _MYSQL_SAVEPOINT_GONE:
-            return None
-        return args[0] in _MYSQL_LOCK_ERRORS
-    return "database is locked" in str(exc.orig)
-
-
-def _driver_lock_error(exc: BaseException) -> bool:
-    """A driver's (or SQLAlchemy's) deadlock or lock-wait error, anywhere in what `exc` was raised from or
-    while handling."""
-    seen: set[int] = set()
-    todo: list[BaseException | None] = [exc.__cause__, exc.__context__]
-    while todo:
-        cur = todo.pop()
-        if cur is None or id(cur) in seen or len(seen) > 16:
-            continue
-        seen.add(id(cur))
-        orig = cur.orig if isinstance(cur, DBAPIError) else cur
-        args = getattr(orig, "args", ())
-        if args and isinstance(args[0], int) and args[0] in _MYSQL_LOCK_ERRORS:
-            return True
-        todo += [cur.__cause__, cur.__context__]
-    return False
+def _mysql_code(exc: BaseException) -> int | None:
+    """The MySQL error number of a driver error or of SQLAlchemy's wrapper around one, else None."""
+    args = getattr(exc.orig if isinstance(exc, DBAPIError) else exc, "args", ())
+    return args[0] if args and isinstance(args[0], int) else None
 
 
 def is_lock_conflict(exc: BaseException) -> bool:
     """A deadlock or lock-wait timeout (MySQL) or a busy database (SQLite): trying again may succeed. That
     includes a lost SAVEPOINT raised while a deadlock inside it was being handled (InnoDB rolled the whole
     transaction back, so rolling back to the savepoint fails and hides the deadlock)."""
-    found = _lock_code(exc)
-    if found is None:
-        return _driver_lock_error(exc)
-    return found
+    if not isinstance(exc, DBAPIError):
+        return False
+    code = _mysql_code(exc)
+    if code is None:
+        return "database is locked" in str(exc.orig)
+    if code != _MYSQL_SAVEPOINT_GONE:
+        return code in _MYSQL_LOCK_ERRORS
+    cause = exc.__cause__ or exc.__context__
+    for _ in range(8):  # what it was raised from or while handling, back to the deadlock
+        if cause is None:
+            return False
+        if _mysql_code(cause) in _MYSQL_LOCK_ERRORS:
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 def database_error_detail(exc: BaseException) -> str:
