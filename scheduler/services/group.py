@@ -34,11 +34,6 @@ class GroupWrite(Generic[ItemT, ResultT]):
         self._submitted_at = float("-inf")  # the event loop's time of the last submit
 
     @property
-    def busy(self) -> bool:
-        """A write is under way: an item submitted now waits for it to end first."""
-        return bool(self._writing)
-
-    @property
     def pending(self) -> bool:
         """Items are being written or wait to be: an item submitted now does not go at once."""
         return bool(self._writing or self._queued)

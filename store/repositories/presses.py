@@ -17,6 +17,15 @@ from store.repositories.lease import claim
 from store.types import new_id, short_key
 
 
+def _with_owner_and_task(stmt: Any, preview_ids: list[str]) -> Any:
+    """A select over previews joined to their owner and (outer) their task, for these previews."""
+    return (
+        stmt.join(User, User.id == Preview.user_id)
+        .outerjoin(Task, Task.id == Preview.task_id)
+        .where(Preview.id.in_(preview_ids))
+    )
+
+
 @dataclass(frozen=True)
 class PressedPreview:
     """What recording a press needs of its preview: who owns it, in which language, and its task's title."""
@@ -158,12 +167,7 @@ class PressRepository(Repository[InboxEntry]):
         wanted = sorted(set(preview_ids))
         if not wanted:
             return {}
-        stmt = (
-            select(Preview, User, Task)
-            .join(User, User.id == Preview.user_id)
-            .outerjoin(Task, Task.id == Preview.task_id)
-            .where(Preview.id.in_(wanted))
-        )
+        stmt = _with_owner_and_task(select(Preview, User, Task), wanted)
         return {row[0].id: (row[0], row[1], row[2]) for row in (await self.session.execute(stmt)).all()}
 
     async def pressed_owners(self, preview_ids: Iterable[str]) -> dict[str, PressedPreview]:
@@ -172,12 +176,7 @@ class PressRepository(Repository[InboxEntry]):
         wanted = sorted(set(preview_ids))
         if not wanted:
             return {}
-        stmt = (
-            select(Preview.id, User.open_id, User.locale, Task.title)
-            .join(User, User.id == Preview.user_id)
-            .outerjoin(Task, Task.id == Preview.task_id)
-            .where(Preview.id.in_(wanted))
-        )
+        stmt = _with_owner_and_task(select(Preview.id, User.open_id, User.locale, Task.title), wanted)
         rows = (await self.session.execute(stmt)).all()
         return {r[0]: PressedPreview(r[0], r[1], r[2], r[3] or "") for r in rows}
 
