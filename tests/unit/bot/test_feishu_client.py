@@ -155,7 +155,10 @@ async def test_calls_beyond_the_pool_wait_and_all_are_made(
     async with FeishuClient(fake.app_id, fake.app_secret, server[1], max_connections=2) as client:
         await client.delayed_update("c-warm", CARD)  # the token first, so only the updates are counted
         calls = [asyncio.create_task(client.delayed_update(f"c-{n}", CARD)) for n in range(6)]
-        await asyncio.sleep(0.15)
+        for _ in range(200):  # until the first two reach the fake (each then takes 0.3 s there)
+            if fake.requests("card_update") >= 1 + 2:
+                break
+            await asyncio.sleep(0.01)
         assert fake.requests("card_update") == 1 + 2  # the warm-up, then two at a time
         await asyncio.wait_for(asyncio.gather(*calls), 10)
     assert fake.requests("card_update") == 7
