@@ -126,7 +126,7 @@ async def _process(  # noqa: PLR0917 - the press and what its answer waits for
 ) -> CallbackAnswer:
     """Record the press, then finish it; never raises. `said` learns the presser's language; `recorded` is
     set once the record is settled (written, or known not to be needed or possible); `queued` when the
-    press must wait for other presses to be finished first (no use waiting to answer it)."""
+    press must wait for other presses to be recorded or finished first (no use waiting to answer it)."""
     default = norm_locale(deps.config.locale)
     try:
         rec = await deps.presses.record(press, now)
@@ -148,8 +148,8 @@ async def _process(  # noqa: PLR0917 - the press and what its answer waits for
     try:
         if rec.status == "repeat" and rec.view is not None:
             return answer(None, card_for_view(rec.view, now, None, rec.chosen))
-        if deps.presses.finishing:
-            queued.set()
+        if deps.presses.finishing or deps.presses.recording:
+            queued.set()  # its finish waits for those: answered now, its card updated once it is done
         return await _finish(deps, press, now, rec.operator_locale)
     except CardError:
         # The press is done (or was before); only its card cannot be drawn: say so, keep the card as it is.
@@ -225,8 +225,8 @@ async def handle_click(deps: BotDeps, click: ClickIn) -> CallbackAnswer:
     elif queued.is_set():
         log.info("click on preview %s waits for other presses; answering now, updating later", payload.p)
     else:
-        # Not done within the budget (often the first press of a burst, whose finish waits for the burst
-        # to be recorded): the callback latency metrics say when this is slowness rather than load.
+        # Not done within the budget (its finish was slow, or a burst began after its record): the
+        # callback latency metrics say when this is slowness rather than load.
         log.info("click on preview %s not done within the budget; answering now, updating later", payload.p)
     deps.background.spawn(_update_later(deps, click, work), f"click-update:{payload.p}")
     words = said.get("locale") or norm_locale(deps.config.locale)

@@ -450,6 +450,12 @@ class Pressing:
         """Presses are being finished or wait to be: a press submitted now waits for them first."""
         return self._finish.pending
 
+    @property
+    def recording(self) -> bool:
+        """Presses are being recorded or wait to be: a finish submitted now waits for them first (and for
+        the burst they belong to, up to RECORDS_FIRST_SECONDS)."""
+        return self._record.pending
+
     async def finish(self, press: Press, now: datetime) -> Finished:
         """`finish` of one press, together with the others of the moment; raises what `finish` raises."""
         result = await self._finish.submit((press, now))
