@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
+import weakref
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, text
 from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from store import migrate
-from store.engine import READONLY_OPTION, backend, create_engine, sqlite_path
+from store.engine import READONLY_OPTION, SQLITE_BUSY_TIMEOUT_MS, backend, create_engine, sqlite_path
 from store.errors import StoreError, StoreErrorCode
 from store.models import Base
 from store.repositories import (
@@ -119,6 +123,11 @@ class UnitOfWork:
         return await claim(self.session, model, worker_id, now, lease_seconds, limit, where, order_by)
 
 
+# Set while a task is inside a SQLite write unit (and inherited by the tasks it starts): a unit opened
+# there does not queue again behind the one it is part of.
+_WRITING: ContextVar[bool] = ContextVar("store_writing", default=False)
+
+
 class Store:
     """The database: an async engine plus units of work. Create one per process and `dispose()` it."""
 
@@ -129,12 +138,42 @@ class Store:
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         readonly_engine = self.engine.execution_options(**{READONLY_OPTION: True})
         self._readonly_sessions = async_sessionmaker(readonly_engine, expire_on_commit=False, autoflush=False)
+        # SQLite has one writer: this process's write units queue here, one event loop at a time.
+        self._write_turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
 
     @asynccontextmanager
     async def uow(self, *, readonly: bool = False) -> AsyncIterator[UnitOfWork]:
         """`async with store.uow() as uow: ...; await uow.commit()`; leaving without commit rolls back.
 
-        A read-only unit (readonly=True) cannot commit and, on SQLite, does not take the write lock."""
+        A read-only unit (readonly=True) cannot commit and, on SQLite, does not take the write lock. On
+        SQLite the write units of this process take turns (first come, first served) before taking the
+        file's write lock: waiting in SQLite's busy handler instead, a unit sleeps up to 100 ms between
+        tries and can miss many turns while a burst of others goes by."""
+        if readonly or self.backend != "sqlite" or _WRITING.get():
+            async with self._unit(readonly) as unit:
+                yield unit
+            return
+        turn = self._write_turns.setdefault(asyncio.get_running_loop(), asyncio.Lock())
+        try:
+            async with asyncio.timeout(SQLITE_BUSY_TIMEOUT_MS / 1000):
+                await turn.acquire()
+        except TimeoutError:
+            # what SQLite itself says after waiting as long: a lock conflict, retried where those are
+            raise OperationalError(
+                "BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked")
+            ) from None
+        writing = _WRITING.set(True)
+        try:
+            async with self._unit(readonly) as unit:
+                yield unit
+        finally:
+            _WRITING.reset(writing)
+            turn.release()
+
+    @asynccontextmanager
+    async def _unit(self, readonly: bool) -> AsyncIterator[UnitOfWork]:
         factory = self._readonly_sessions if readonly else self._sessions
         async with factory() as session:
             try:
