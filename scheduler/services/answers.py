@@ -13,11 +13,13 @@ from typing import Any
 from scheduler.services.group import GroupWrite
 from store import Store
 from store.enums import NotificationKind, NotificationStatus
+from store.repositories.messaging import PendingNotification
 
 # How long the worker leaves a queued answer to the process sending it at once (its calls time out sooner).
 ANSWER_GRACE = timedelta(seconds=30)
 # An answer's place in line: the worker sends one user's rows in next_attempt_at order.
 _ORDER_STEP = timedelta(microseconds=1000)
+_DONE = (NotificationStatus.SENT, NotificationStatus.DEAD)  # an answer in these states is not sent again
 
 
 Answers = tuple[str, Sequence[Mapping[str, Any]], datetime]  # (sender open_id, answers, now)
@@ -26,50 +28,67 @@ Sent = tuple[str, str, datetime]  # (notification id, Feishu message id, when)
 
 async def queue_many(store: Store, messages: Sequence[Answers]) -> list[dict[str, str] | None]:
     """Store the answers to each message (from its sender's open_id), in order, each keyed by its Feishu
-    uuid (queueing the same answer again finds the first), all in one write; for each message,
-    {uuid: notification id} of those not yet sent, or None when there is no such user (nothing stored: the
-    caller sends without a safety net)."""
-    found: list[dict[str, str] | None] = []
+    uuid (queueing the same answer again finds the first), all in one write of a few statements whatever
+    the number of messages; for each message, {uuid: notification id} of those not yet sent, or None when
+    there is no such user (nothing stored: the caller sends without a safety net)."""
     async with store.uow() as uow:
+        users = await uow.users.by_open_ids([open_id for open_id, _, _ in messages])
+        pending: list[PendingNotification] = []
+        wanted: list[list[tuple[str, str]] | None] = []  # per message: (uuid, dedupe key) of its answers
         for open_id, answers, now in messages:
-            user = await uow.users.get_by_open_id(open_id)
+            user = users.get(open_id)
             if user is None:
+                wanted.append(None)
+                continue
+            mine = []
+            for n, answer in enumerate(answers):
+                key = f"answer:{answer['uuid']}"
+                mine.append((str(answer["uuid"]), key))
+                pending.append(
+                    PendingNotification(
+                        key,
+                        user.id,
+                        NotificationKind.ANSWER,
+                        dict(answer),
+                        now,
+                        next_attempt_at=now + ANSWER_GRACE + n * _ORDER_STEP,
+                    )
+                )
+            wanted.append(mine)
+        stored = await uow.notifications.insert_absent_many(pending)
+        found: list[dict[str, str] | None] = []
+        for keys in wanted:
+            if keys is None:
                 found.append(None)
                 continue
-            ids: dict[str, str] = {}
-            for n, answer in enumerate(answers):
-                row, _ = await uow.notifications.insert_if_absent(
-                    f"answer:{answer['uuid']}",
-                    user_id=user.id,
-                    kind=NotificationKind.ANSWER,
-                    payload=dict(answer),
-                    now=now,
-                    next_attempt_at=now + ANSWER_GRACE + n * _ORDER_STEP,
-                )
-                if row.status not in (NotificationStatus.SENT, NotificationStatus.DEAD):
-                    ids[str(answer["uuid"])] = row.id
-            found.append(ids)
+            found.append(
+                {uuid: stored[key][0] for uuid, key in keys if key in stored and stored[key][1] not in _DONE}
+            )
         await uow.commit()
     return found
 
 
 async def sent_many(store: Store, messages: Sequence[Sent]) -> list[None]:
     """Answers that went out at once, each (notification id, Feishu message id, when): recorded as sent in
-    one write, unless a worker took one meanwhile (it records its own)."""
+    one write of one statement, unless a worker took one meanwhile (it records its own)."""
     if not messages:
         return []
     async with store.uow() as uow:
-        for notification_id, message_id, now in messages:
-            await uow.delivery.settle_unclaimed(
-                notification_id,
-                {
-                    "status": NotificationStatus.SENT,
-                    "message_id": message_id,
-                    "sent_at": now,
-                    "attempts": 1,
-                    "updated_at": now,
-                },
-            )
+        await uow.delivery.settle_unclaimed_many(
+            [
+                (
+                    notification_id,
+                    {
+                        "status": NotificationStatus.SENT,
+                        "message_id": message_id,
+                        "sent_at": now,
+                        "attempts": 1,
+                        "updated_at": now,
+                    },
+                )
+                for notification_id, message_id, now in messages
+            ]
+        )
         await uow.commit()
     return [None] * len(messages)
 

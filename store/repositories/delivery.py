@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.enums import JobStatus, NotificationKind, NotificationStatus, PreviewStatus
@@ -172,6 +172,26 @@ class DeliveryRepository:
         await self.session.execute(
             update(Preview).where(Preview.id == preview_id).values(card_message_id=message_id)
         )
+
+    async def settle_unclaimed_many(self, outcomes: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+        """`settle_unclaimed` of many rows, each (notification id, its columns, the same names for every
+        row): one statement, executed once per row (a Core executemany, compiled once)."""
+        if not outcomes:
+            return
+        table: Any = Notification.__table__
+        names = sorted(outcomes[0][1])
+        stmt = (
+            update(table)
+            .where(
+                table.c.id == bindparam("row_id"),
+                table.c.claimed_by.is_(None),
+                # not IN (...): an expanding parameter cannot be executed for many rows
+                or_(*(table.c.status == status for status in NOTIFICATION_DUE)),
+            )
+            .values({name: bindparam(f"new_{name}") for name in names})
+        )
+        params = [{"row_id": row_id, **{f"new_{k}": values[k] for k in names}} for row_id, values in outcomes]
+        await self.session.execute(stmt, params)
 
     async def settle_unclaimed(self, notification_id: str, values: Mapping[str, Any]) -> bool:
         """Write an outcome to a due row no worker has claimed (the process that queued it sent it at

@@ -3,23 +3,77 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects import mysql, sqlite
 
 from store.enums import InboxKind, InboxStatus, NotificationKind, NotificationStatus, OutboxStatus
 from store.models import AuditEntry, InboxEntry, Notification, OutboxMessage
 from store.repositories.base import Repository
 from store.repositories.lease import claim
-from store.types import short_key
+from store.types import new_id, short_key
 
 # States a delivery worker picks up once next_attempt_at has passed.
 NOTIFICATION_DUE = (NotificationStatus.PENDING, NotificationStatus.FAILED, NotificationStatus.DEFERRED)
 
 
+@dataclass(frozen=True)
+class PendingNotification:
+    """A notification to insert pending, due at `next_attempt_at`, unless its dedupe key is present."""
+
+    dedupe_key: str
+    user_id: str
+    kind: NotificationKind
+    payload: Any
+    now: datetime
+    next_attempt_at: datetime
+
+
 class NotificationRepository(Repository[Notification]):
     model = Notification
+
+    async def insert_absent_many(self, items: Sequence[PendingNotification]) -> dict[str, tuple[str, str]]:
+        """`insert_if_absent` of many notifications: {dedupe key: (id, status)} of every key given, the
+        row inserted now or the one already there. One statement when every row was inserted, two
+        otherwise."""
+        if not items:
+            return {}
+        rows = [
+            {
+                "id": new_id(),
+                "user_id": n.user_id,
+                "preview_id": None,
+                "kind": n.kind,
+                "dedupe_key": short_key(n.dedupe_key),
+                "status": NotificationStatus.PENDING,
+                "attempts": 0,
+                "next_attempt_at": n.next_attempt_at,
+                "payload": n.payload,
+                "created_at": n.now,
+                "updated_at": n.now,
+            }
+            for n in items
+        ]
+        table: Any = Notification.__table__
+        stmt: Any
+        if self.session.get_bind().dialect.name == "mysql":
+            stmt = mysql.insert(table).prefix_with("IGNORE")
+        else:
+            stmt = sqlite.insert(table).on_conflict_do_nothing()
+        # one statement compiled once, the rows as its parameters (see PressRepository.record_many)
+        result: Any = await self.session.execute(stmt, rows)
+        short = {n.dedupe_key: row["dedupe_key"] for n, row in zip(items, rows, strict=True)}
+        if result.rowcount == len(rows) and len(set(short.values())) == len(rows):
+            mine = {row["dedupe_key"]: (row["id"], str(row["status"])) for row in rows}
+        else:
+            there = select(Notification.dedupe_key, Notification.id, Notification.status).where(
+                Notification.dedupe_key.in_(sorted(set(short.values())))
+            )
+            mine = {key: (id_, status) for key, id_, status in (await self.session.execute(there)).all()}
+        return {key: mine[s] for key, s in short.items() if s in mine}
 
     async def find_by_dedupe(self, dedupe_key: str) -> Notification | None:
         stmt = select(Notification).where(Notification.dedupe_key == short_key(dedupe_key))

@@ -25,6 +25,14 @@ class UserRepository(Repository[User]):
             stmt = stmt.with_for_update().execution_options(populate_existing=True)
         return (await self.session.scalars(stmt)).one_or_none()
 
+    async def by_open_ids(self, open_ids: Sequence[str]) -> dict[str, User]:
+        """The users of these open_ids, by open_id, in one statement (an unknown one is left out)."""
+        wanted = sorted(set(open_ids))
+        if not wanted:
+            return {}
+        stmt = select(User).where(User.open_id.in_(wanted))
+        return {u.open_id: u for u in (await self.session.scalars(stmt)).all()}
+
     async def bump_schedule(self, user_id: str) -> None:
         """The user's schedule (blocks, fixed events, day extensions, preferences, a planned task) changed:
         previews planned on the old version are stale. Call inside the transaction that made the change.

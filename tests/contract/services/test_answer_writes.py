@@ -32,6 +32,7 @@ async def test_answers_to_many_messages_at_once_are_stored_and_recorded_in_one_w
             writes.queue("ou_nobody", [_answer("lost")], now),
         )
     assert log.commits == 1, str(log)
+    assert log.count <= 2, str(log)  # the senders, the notifications: the same for any number of messages
     assert stored[5] is None  # no such user: nothing stored
     ids = [s for s in stored[:5] if s is not None]
     assert [sorted(s) for s in ids] == [[f"u{i}a", f"u{i}b"] for i in range(5)]
@@ -48,6 +49,33 @@ async def test_answers_to_many_messages_at_once_are_stored_and_recorded_in_one_w
         assert {(r.status, r.message_id) for r in rows} == {
             (NotificationStatus.SENT, f"om_{uuid}") for s in ids for uuid in s
         }
+
+
+async def test_an_answer_already_queued_or_sent_is_found_not_stored_again(
+    store: Store, now: datetime
+) -> None:
+    await seed(store, now, tasks={}, open_id="ou_w0", name="W0")
+    writes = AnswerWrites(store)
+    first = await writes.queue("ou_w0", [_answer("sent"), _answer("dead"), _answer("due")], now)
+    assert first is not None
+    await writes.sent([(first["sent"], "om_sent")], now)
+    async with store.uow() as uow:
+        await uow.delivery.settle_unclaimed(first["dead"], {"status": NotificationStatus.DEAD})
+        await uow.commit()
+
+    with count_statements(store) as log:
+        again, twice = await asyncio.gather(
+            writes.queue("ou_w0", [_answer("sent"), _answer("dead"), _answer("due"), _answer("new")], now),
+            writes.queue("ou_w0", [_answer("new")], now),  # the same answer twice in one write
+        )
+
+    assert log.count <= 3, str(log)  # one more: the rows already there are read back
+    assert again is not None
+    assert set(again) == {"due", "new"}  # the sent and the dead answers are not sent again
+    assert again["due"] == first["due"]
+    assert twice == {"new": again["new"]}  # both copies found the one row
+    async with store.uow(readonly=True) as uow:
+        assert await uow.notifications.find_by_dedupe("answer:new") is not None
 
 
 async def test_an_item_that_fails_alone_fails_only_its_caller() -> None:
