@@ -46,7 +46,7 @@ async def seed(store: Store, pairs: int) -> list[tuple[tuple[str, str], tuple[st
     users of bench/apply.py (the same present each), every second one given the history."""
     users = await apply_seed(store, 2 * pairs, 2)
     async with store.uow() as uow:
-        owners = await uow.presses.owners([open_id for open_id, _ in users])
+        owners = await uow.users.by_open_ids([open_id for open_id, _ in users])
         ids = {open_id: user.id for open_id, user in owners.items()}
         history = [
             {

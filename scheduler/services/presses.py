@@ -206,7 +206,7 @@ async def _record_batch(
             for p, _ in items
             if p.preview_id not in found or found[p.preview_id].open_id != p.operator_open_id
         ]
-        operators = await uow.presses.owners(strangers) if strangers else {}
+        operators = await uow.users.by_open_ids(strangers)
         ours: list[int] = []
         for n, (press, _) in enumerate(items):
             pressed = found.get(press.preview_id)
@@ -702,5 +702,5 @@ async def finish_unfinished(
 async def operator_locale(store: Store, open_id: str, default: str) -> str:
     """The language of whoever pressed: their user row's, else `default` (someone the bot has never seen)."""
     async with store.uow(readonly=True) as uow:
-        user = (await uow.presses.owners([open_id])).get(open_id)
+        user = (await uow.users.by_open_ids([open_id])).get(open_id)
         return _locale(user.locale if user else None, default)

@@ -95,7 +95,7 @@ class TasklistSync:
         async with self.store.uow(readonly=True) as uow:
             known = {
                 open_id: SyncUser(u.id, u.open_id, u.locale, u.timezone)
-                for open_id, u in (await uow.presses.owners(sorted(by_assignee))).items()
+                for open_id, u in (await uow.users.by_open_ids(list(by_assignee))).items()
             }
         for open_id, tasks in by_assignee.items():
             sync_user = known.get(open_id)

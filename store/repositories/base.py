@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
 from sqlalchemy import select
+from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -69,6 +70,17 @@ class Repository(Generic[M]):
 
     def add_all(self, rows: Iterable[M]) -> None:
         self.session.add_all(list(rows))
+
+    def insert_skipping_duplicates(self) -> Any:
+        """An INSERT into this repository's table that leaves out a row whose unique key is already there
+        (INSERT IGNORE on MySQL, ON CONFLICT DO NOTHING on SQLite), to execute with the rows as its
+        parameters: compiled once and cached (a VALUES list is compiled anew for every batch, 5-6 ms of
+        CPU for 50 rows), sent as one multi-row INSERT on MySQL and stepped in C by SQLite; its rowcount
+        is the rows inserted."""
+        table: Any = self.model.__table__
+        if self.session.get_bind().dialect.name == "mysql":
+            return mysql.insert(table).prefix_with("IGNORE")
+        return sqlite.insert(table).on_conflict_do_nothing()
 
     async def add_if_absent(self, row: M) -> bool:
         """Insert `row` in a SAVEPOINT; False (and the row discarded) when a unique key already exists.

@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import mysql, sqlite
 
 from store.enums import InboxKind, InboxStatus, NotificationKind, NotificationStatus, OutboxStatus
 from store.models import AuditEntry, InboxEntry, Notification, OutboxMessage
@@ -57,14 +56,7 @@ class NotificationRepository(Repository[Notification]):
             }
             for n in items
         ]
-        table: Any = Notification.__table__
-        stmt: Any
-        if self.session.get_bind().dialect.name == "mysql":
-            stmt = mysql.insert(table).prefix_with("IGNORE")
-        else:
-            stmt = sqlite.insert(table).on_conflict_do_nothing()
-        # one statement compiled once, the rows as its parameters (see PressRepository.record_many)
-        result: Any = await self.session.execute(stmt, rows)
+        result: Any = await self.session.execute(self.insert_skipping_duplicates(), rows)
         short = {n.dedupe_key: row["dedupe_key"] for n, row in zip(items, rows, strict=True)}
         if result.rowcount == len(rows) and len(set(short.values())) == len(rows):
             mine = {row["dedupe_key"]: (row["id"], str(row["status"])) for row in rows}

@@ -121,24 +121,20 @@ async def test_a_forged_signature_goes_to_the_sdk_and_is_refused(cb: CallbackBui
     assert receiver.clicks == []
 
 
-async def test_a_wrong_header_token_goes_to_the_sdk_and_is_refused(cb: CallbackBuilder) -> None:
+@pytest.mark.parametrize(
+    ("changes", "status"),
+    [({"header__token": "not-the-token"}, 401), ({"event__action__value": "apply"}, 400)],
+    ids=["a wrong envelope token", "a string button value"],
+)
+async def test_a_press_the_sdk_refuses_goes_to_the_sdk_and_is_refused(
+    cb: CallbackBuilder, changes: dict[str, Any], status: int
+) -> None:
     g, sdk = gateway(cb)
     receiver = Recorder()
 
-    answer = await g.handle_http(*_signed(cb, _with(cb, header__token="not-the-token")), receiver)
+    answer = await g.handle_http(*_signed(cb, _with(cb, **changes)), receiver)
 
-    assert answer.status == 401
-    assert sdk.calls == 1
-    assert receiver.clicks == []
-
-
-async def test_a_string_button_value_goes_to_the_sdk_and_is_refused(cb: CallbackBuilder) -> None:
-    g, sdk = gateway(cb)
-    receiver = Recorder()
-
-    answer = await g.handle_http(*_signed(cb, _with(cb, event__action__value="apply")), receiver)
-
-    assert answer.status == 400
+    assert answer.status == status
     assert sdk.calls == 1
     assert receiver.clicks == []
 
